@@ -1,0 +1,7 @@
+"""swarmlab: learn Docker Swarm networking by doing it for real."""
+from .errors import CommandError, LabError, SwarmlabError
+from .lab import Lab
+from .result import Result
+
+__version__ = "0.1.0"
+__all__ = ["Lab", "Result", "SwarmlabError", "LabError", "CommandError", "__version__"]

@@ -1,0 +1,138 @@
+"""The `swarmlab` command."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import SwarmlabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except SwarmlabError as exc:
+        print(f"swarmlab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("swarmlab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="swarmlab", description="Learn Docker Swarm networking by doing it for real.")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    c = sub.add_parser("check", help="can this machine run the live lab? what to install")
+    c.set_defaults(func=cmd_check)
+
+    lab = sub.add_parser("lab", help="the local lab: real swarm nodes on this machine (root)")
+    labsub = lab.add_subparsers(metavar="ACTION")
+
+    def lab_cmd(name, func, help):
+        sp = labsub.add_parser(name, help=help)
+        sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
+        sp.set_defaults(func=func)
+        return sp
+
+    up = lab_cmd("up", cmd_lab_up, "build the nodes and start their daemons")
+    up.add_argument("--nodes", type=int, default=2, help="number of nodes (default 2)")
+    up.add_argument("--subnet", default="172.16.155.0/24", help="LAN subnet (default: the article's)")
+    up.add_argument("--first-address", default=None, help="address of node1 (default .131 as in the article)")
+    up.add_argument("--image", action="append", default=[], metavar="IMAGE",
+                    help="also copy IMAGE from the host's Docker into every node (repeatable)")
+    up.add_argument("--swarm", action="store_true", help="also form the swarm (node1 manager)")
+    lab_cmd("swarm", cmd_lab_swarm, "form the swarm on a lab that is up")
+    lab_cmd("status", cmd_lab_status, "a table of the lab's nodes")
+    lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
+    ex = lab_cmd("exec", cmd_lab_exec, "run a command in a node; its exit code is passed through")
+    ex.add_argument("node")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
+    sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
+    sh.add_argument("node")
+    return p
+
+
+def cmd_check(args) -> int:
+    from .check import can_run_lab, run_checks
+    checks = run_checks()
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        mark = "ok " if c.ok else "NO "
+        print(f"{mark} {c.name:<{width}}  {c.detail}" + (f"\n    -> {c.fix}" if c.fix else ""))
+    ok = can_run_lab(checks)
+    print("\nThis machine can run the live lab." if ok else
+          "\nThis machine cannot run the live lab yet; fix the lines marked NO, or use replay.")
+    return 0 if ok else 1
+
+
+def _progress(phase: str, seconds: float) -> None:
+    print(f"  {seconds:5.2f} s  {phase}", file=sys.stderr, flush=True)
+
+
+def cmd_lab_up(args) -> int:
+    from .lab import Lab
+    lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
+              first_address=args.first_address, images=tuple(args.image))
+    print(f"bringing up lab {lab.name}: " + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()),
+          file=sys.stderr)
+    lab.up(progress=_progress)
+    if args.swarm:
+        try:
+            lab.form_swarm()
+        except BaseException:
+            lab.down()
+            raise
+        print("  swarm formed", file=sys.stderr)
+    print(lab.status().to_string(index=False))
+    print(f"\nnext: swarmlab lab exec --name {lab.name} node1 -- docker node ls   |   "
+          f"swarmlab lab down --name {lab.name}", file=sys.stderr)
+    return 0
+
+
+def cmd_lab_swarm(args) -> int:
+    from .lab import Lab
+    lab = Lab.attach(args.name)
+    lab.form_swarm()
+    print(lab.manager.run("docker node ls").check().stdout, end="")
+    return 0
+
+
+def cmd_lab_status(args) -> int:
+    from .lab import Lab
+    print(Lab.attach(args.name).status().to_string(index=False))
+    return 0
+
+
+def cmd_lab_down(args) -> int:
+    from .lab import teardown
+    teardown(args.name)
+    print(f"lab {args.name} is down", file=sys.stderr)
+    return 0
+
+
+def cmd_lab_exec(args) -> int:
+    from .lab import Lab
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise SwarmlabError("no command given; e.g. swarmlab lab exec node1 -- docker node ls")
+    node = Lab.attach(args.name).node(args.node)
+    result = node.run(command[0] if len(command) == 1 else command, timeout=None)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.exit_code
+
+
+def cmd_lab_shell(args) -> int:
+    from .lab import Lab
+    argv = Lab.attach(args.name).node(args.node).shell_args()
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
