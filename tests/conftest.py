@@ -1,0 +1,68 @@
+"""Shared fixtures. Live tests build real labs; they fail (never skip) where they cannot run."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/tests/live/" in str(item.fspath):
+            item.add_marker(pytest.mark.live)
+
+
+def require_live() -> None:
+    """Fail loudly when this machine cannot run the lab: a skipped live test proves nothing."""
+    from swarmlab.check import can_run_lab, run_checks
+    if os.geteuid() != 0:
+        pytest.fail("live tests need root: run `make test` as root on Linux")
+    checks = run_checks()
+    if not can_run_lab(checks):
+        missing = "; ".join(f"{c.name}: {c.fix}" for c in checks if not c.ok)
+        pytest.fail(f"this machine cannot run the live lab: {missing}")
+
+
+def unique_lab_name(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def make_lab():
+    """Build labs on demand (unique names); every one is taken down after the test."""
+    from swarmlab.lab import Lab, teardown
+    require_live()
+    names = []
+
+    def make(up: bool = True, swarm: bool = False, **kwargs):
+        kwargs.setdefault("name", unique_lab_name())
+        names.append(kwargs["name"])
+        lab = Lab(**kwargs)
+        if up:
+            lab.up()
+            if swarm:
+                lab.form_swarm()
+        return lab
+    yield make
+    for name in names:
+        teardown(name)
+
+
+@pytest.fixture(scope="module")
+def swarm_lab():
+    """One 2-node lab with its swarm formed, shared by a test module."""
+    from swarmlab.lab import Lab, teardown
+    require_live()
+    lab = Lab(name=unique_lab_name("m"))
+    try:
+        lab.up()
+        lab.form_swarm()
+        yield lab
+    finally:
+        teardown(lab.name)
