@@ -77,8 +77,10 @@ def _progress(phase: str, seconds: float) -> None:
 
 def cmd_lab_up(args) -> int:
     from .lab import Lab
+    from .lab.lab import preflight
     lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
               first_address=args.first_address, images=tuple(args.image))
+    preflight(lab.name)
     print(f"bringing up lab {lab.name}: " + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()),
           file=sys.stderr)
     lab.up(progress=_progress)

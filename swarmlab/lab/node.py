@@ -43,9 +43,11 @@ for d in etc var/lib; do
   mkdir -p "$base/overlay/$d/upper" "$base/overlay/$d/work"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$base/overlay/$d/upper,workdir=$base/overlay/$d/work" "/$d"
 done
-# Docker's storage driver cannot sit on an overlay: a plain folder of its own.
-mkdir -p /var/lib/docker
+# Docker's own folders are the node's alone (not even the host's key.json shows
+# through), and its storage driver cannot sit on an overlay: plain folders.
+mkdir -p /var/lib/docker /etc/docker
 mount --bind "$base/docker" /var/lib/docker
+mount --bind "$base/etc-docker" /etc/docker
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount --bind "$base/run" /run
 mkdir -p /run/docker /run/containerd /run/sshd
@@ -79,7 +81,7 @@ class LabNode:
 
     @property
     def daemon_json(self) -> Path:
-        return self.base / "overlay" / "etc" / "upper" / "docker" / "daemon.json"
+        return self.base / "etc-docker" / "daemon.json"
 
     @property
     def dockerd_log(self) -> Path:
@@ -97,7 +99,7 @@ class LabNode:
     # --- life cycle ------------------------------------------------------
     def boot(self) -> subprocess.Popen:
         """Start the process that holds the node's namespaces (returns at once)."""
-        for sub in ("docker", "run", "overlay/etc/upper/docker"):
+        for sub in ("docker", "run", "etc-docker"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
         if not self.daemon_json.exists():
             self.daemon_json.write_text("{}\n")
