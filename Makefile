@@ -36,9 +36,13 @@ $(STAMP): pyproject.toml
 check: install
 	$(VENV)/bin/swarmlab check
 
-# The main job: run every lesson headless (live where this machine can, replay elsewhere).
+# The main job. Until the notebooks land: a lab comes up, forms the article's
+# two-node swarm, shows it, and goes away again.
 lessons: install
-	$(VENV)/bin/swarmlab lessons run
+	@S=$(VENV)/bin/swarmlab; trap "$$S lab down --name lessons" EXIT; set -e; \
+	$$S lab up --name lessons --swarm; \
+	echo '[node1]$$ docker node ls'; $$S lab exec --name lessons node1 -- docker node ls; \
+	echo '[node2]$$ docker network ls'; $$S lab exec --name lessons node2 -- docker network ls
 
 test: install
 	$(PY) -m pytest -q

@@ -131,8 +131,9 @@ class Lab:
         `managers` nodes as managers, the rest as workers)."""
         first = self.manager
         first.run(["docker", "swarm", "init", "--advertise-addr", first.address]).check()
+        roles = ["worker"] + (["manager"] if managers > 1 else [])
         tokens = {role: first.run(["docker", "swarm", "join-token", "-q", role]).check().stdout.strip()
-                  for role in ("worker", "manager")}
+                  for role in roles}
         others = list(self.nodes.values())[1:]
 
         def join(i_node):
