@@ -29,8 +29,9 @@ system-packages:
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@$(PY) -m pip install -q -e '.[lessons,test]'
+	@echo "installing Python packages into $(VENV) (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install -q --upgrade pip >$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
+	@$(PY) -m pip install -q -e '.[lessons,test]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
 check: install
@@ -57,7 +58,7 @@ bench: install
 	$(PY) benchmarks/run.py
 
 jupyter: install
-	@$(PY) -m pip install -q -e '.[lessons,test,jupyter]'
+	@$(PY) -m pip install -q -e '.[lessons,test,jupyter]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
