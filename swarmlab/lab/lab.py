@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import LabError
-from . import image, network
+from . import image, network, sshd
 from .cgroup import LabCgroup
 from .host import host_run
 from .node import LabNode
@@ -32,9 +32,12 @@ class Lab:
 
     def __init__(self, name: str = "swarmlab", nodes: int = 2, subnet: str = ARTICLE_SUBNET,
                  first_address: str | None = None, node_names=None, nic: str = "ens33",
-                 images: tuple[str, ...] = ()):
+                 images: tuple[str, ...] = (), host_link: bool = False):
         self.spec = LabSpec.build(name, nodes, subnet, first_address, node_names, nic)
         self.images = tuple(images)
+        # A veth from this machine's root namespace into the lab's switch: a change to
+        # the host, so only when asked (see lab/hostlink.py).
+        self.host_link = host_link
         self._init()
 
     def _init(self):
@@ -95,6 +98,8 @@ class Lab:
             report("daemons")
             self._seed_images()
             report("images")
+            sshd.start(self, host_link=self.host_link)
+            report("sshd")
         except BaseException:
             self.down()
             raise
