@@ -1,0 +1,365 @@
+"""SSHTransport: commands reach a real host (or a lab node's sshd) over SSH, with paramiko.
+
+Host keys are checked against a known_hosts file (the one named, else
+~/.ssh/known_hosts). An unknown key is refused unless trust-on-first-use was asked
+for, and then it is written to that file. One SSH connection per transport, opened on
+the first command and shared by every later command (each gets its own channel).
+"""
+from __future__ import annotations
+
+import getpass
+import selectors
+import shlex
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import paramiko
+
+from .errors import SwarmlabError
+from .result import Result
+
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+_CHUNK = 1 << 16
+# A bigger window than paramiko's 2 MB lets large outputs stream without stalls.
+_WINDOW = 16 << 20
+
+
+class SSHError(SwarmlabError):
+    """A host could not be reached or used over SSH."""
+
+
+class UnknownHostKeyError(SSHError):
+    """The host's key is not in known_hosts (and trust-on-first-use was not asked for)."""
+
+
+class HostKeyMismatchError(SSHError):
+    """The host offered a different key than known_hosts holds for it."""
+
+
+class SSHConnectionRefused(SSHError):
+    """Nothing listens on the SSH port."""
+
+
+class SSHUnreachable(SSHError):
+    """No answer from the host within the connect timeout."""
+
+
+class SSHAuthenticationFailed(SSHError):
+    """The host did not accept the user and key."""
+
+
+class SSHTransport:
+    """Runs commands on one host over SSH; returns the same Result as every transport.
+
+    `socket_factory`, when given, makes the (unconnected) TCP socket to use, e.g. one
+    inside a lab's network namespace (swarmlab.lab.netsock).
+    """
+
+    def __init__(self, address: str, *, user: str | None = None, port: int = 22,
+                 key: str | Path | None = None, node_name: str | None = None,
+                 known_hosts: str | Path | None = None, trust_on_first_use: bool = False,
+                 sudo: bool = False, connect_timeout: float = 10.0,
+                 socket_factory: Callable[[], socket.socket] | None = None):
+        self.address = address
+        self.user = user or getpass.getuser()
+        self.port = int(port)
+        self.key = Path(key).expanduser() if key else None
+        self.node_name = node_name or address
+        self.known_hosts = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        self.trust_on_first_use = trust_on_first_use
+        self.sudo = sudo
+        self.connect_timeout = connect_timeout
+        self.socket_factory = socket_factory
+        self._client: paramiko.SSHClient | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return f"<SSHTransport {self.node_name} {self.where}>"
+
+    @property
+    def where(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+    @property
+    def docker_base_url(self) -> str:
+        return f"ssh://{self.where}"
+
+    # --- commands --------------------------------------------------------------------
+    def run(self, command: str | list[str], *, input: bytes | str | None = None,
+            timeout: float | None = 120) -> Result:
+        """Run a shell command on the host; its exit code is passed through."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        data = input.encode() if isinstance(input, str) else input
+        started = time.monotonic()
+        channel = self._open_channel()
+        try:
+            channel.exec_command(self.remote_command(text))
+            _feed_stdin(channel, data)
+            out, err, finished = _collect(channel, None if timeout is None else started + timeout)
+            pid, err = _take_pid_mark(err)
+            if finished:
+                code = channel.recv_exit_status()
+                code = 255 if code < 0 else code  # killed by a signal: no status, like ssh(1)
+            else:
+                self._kill_remote(pid)
+                err += f"swarmlab: timed out after {timeout} s\n".encode()
+                code = 124
+        finally:
+            channel.close()
+        return Result(self.node_name, text, out.decode(errors="replace"), err.decode(errors="replace"),
+                      code, time.monotonic() - started)
+
+    def remote_command(self, text: str) -> str:
+        """The command line sent to the host.
+
+        The login shell first tells us its pid (one marker line on stderr, taken out
+        again by run()), so a command that times out can be killed: sshd puts each
+        command in a session of its own, whose process group is that pid. (OpenSSH
+        refuses the protocol's "signal" request for root logins.) With sudo, the whole
+        shell line runs as root.
+        """
+        command = f"sudo -n sh -c {shlex.quote(text)}" if self.sudo else text
+        return f"printf '{_PID_MARK}%s\\n' \"$$\" >&2\n{command}"
+
+    def _kill_remote(self, pid: int | None) -> None:
+        """SIGKILL the process group of a command that ran out of time."""
+        if not pid:
+            return
+        kill = f"kill -KILL -- -{pid}"
+        try:
+            channel = self._open_channel()
+            channel.exec_command(f"sudo -n {kill}" if self.sudo else kill)
+            channel.shutdown_write()
+            _collect(channel, time.monotonic() + self.connect_timeout)
+            channel.close()
+        except (SSHError, OSError, EOFError, paramiko.SSHException):
+            pass  # the connection died: the command's session ends with it
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- docker-py -------------------------------------------------------------------
+    def docker_client(self):
+        """A docker-py DockerClient talking to the host's daemon over this verified connection.
+
+        docker-py's own `ssh://` support would open a second connection with its own
+        rules (~/.ssh/config, system known_hosts only); this one reuses ours, so the
+        inventory's key and known_hosts apply.
+        """
+        import docker
+        from docker.transport import SSHHTTPAdapter
+
+        connection = self.connect()
+
+        class VerifiedSSHAdapter(SSHHTTPAdapter):
+            def _create_paramiko_client(self, base_url):
+                self.ssh_client, self.ssh_params = connection, {}
+
+            def _connect(self):
+                pass  # already connected and verified
+
+            def close(self):  # the connection belongs to the transport
+                self.pools.clear()
+
+        # use_ssh_client=True keeps docker-py from connecting on its own; the adapter is
+        # then replaced by ours, and the API version asked through it.
+        client = docker.DockerClient(base_url=self.docker_base_url, use_ssh_client=True, version="1.24")
+        client.api.mount("http+docker://ssh", VerifiedSSHAdapter(self.docker_base_url))
+        client.api._version = client.api.version(api_version=False)["ApiVersion"]
+        return client
+
+    # --- connection ------------------------------------------------------------------
+    def connect(self) -> paramiko.SSHClient:
+        """The open SSH connection (opened now when there is none, or it died)."""
+        with self._lock:
+            transport = self._client.get_transport() if self._client else None
+            if not (transport and transport.is_active()):
+                self._client = self._new_connection()
+            return self._client
+
+    def _open_channel(self) -> paramiko.Channel:
+        try:
+            return self.connect().get_transport().open_session(window_size=_WINDOW,
+                                                               timeout=self.connect_timeout)
+        except paramiko.SSHException as exc:
+            raise SSHError(f"{self.node_name} ({self.where}): could not open a session: {exc}; "
+                           f"the host may limit sessions (sshd MaxSessions) or be restarting sshd") from None
+
+    def _new_connection(self) -> paramiko.SSHClient:
+        if self.key and not self.key.is_file():
+            raise SSHError(f"{self.node_name} ({self.where}): key file {self.key} not found; "
+                           f"check the key path (in the inventory, relative paths start at its folder)")
+        client = paramiko.SSHClient()
+        if self.known_hosts.is_file():
+            try:
+                client.load_host_keys(str(self.known_hosts))
+            except (OSError, paramiko.SSHException) as exc:
+                raise SSHError(f"cannot read known_hosts file {self.known_hosts}: {exc}") from None
+        client.set_missing_host_key_policy(
+            _TrustOnFirstUse(self.known_hosts) if self.trust_on_first_use else _RejectUnknown(self))
+        sock = self._tcp_connect()
+        try:
+            client.connect(self.address, self.port, username=self.user,
+                           key_filename=str(self.key) if self.key else None,
+                           allow_agent=self.key is None, look_for_keys=self.key is None,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout, channel_timeout=self.connect_timeout,
+                           sock=sock)
+        except BaseException as exc:
+            client.close()
+            sock.close()
+            raise self._explain(exc) from None
+        return client
+
+    def _tcp_connect(self) -> socket.socket:
+        try:
+            if self.socket_factory:
+                sock = self.socket_factory()
+                sock.settimeout(self.connect_timeout)
+                try:
+                    sock.connect((self.address, self.port))
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+            return socket.create_connection((self.address, self.port), timeout=self.connect_timeout)
+        except Exception as exc:
+            raise self._explain(exc) from None
+
+    def _explain(self, exc: BaseException) -> BaseException:
+        """The error a person can act on, for whatever went wrong while connecting."""
+        at = f"{self.node_name} ({self.where})"
+        if isinstance(exc, SSHError) or not isinstance(exc, Exception):
+            return exc
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return HostKeyMismatchError(
+                f"{at}: HOST KEY MISMATCH: the host offered {_describe(exc.key)} but {self.known_hosts} "
+                f"expects {_describe(exc.expected_key)}; the host was reinstalled, or someone is in between. "
+                f"Only if you know the new key is right: `ssh-keygen -R {_known_hosts_name(self.address, self.port)} "
+                f"-f {self.known_hosts}`, then connect again")
+        if isinstance(exc, paramiko.AuthenticationException):
+            key = f"key {self.key}" if self.key else "your SSH agent and ~/.ssh keys"
+            return SSHAuthenticationFailed(
+                f"{at}: authentication failed for user {self.user} with {key}; check the user and key "
+                f"(its public half must be in ~{self.user}/.ssh/authorized_keys on the host)")
+        if isinstance(exc, ConnectionRefusedError):
+            return SSHConnectionRefused(
+                f"{at}: connection refused: nothing listens on port {self.port}; check that sshd runs "
+                f"on the host (`systemctl status ssh`) and that the port is right")
+        if isinstance(exc, (TimeoutError, socket.timeout)) or getattr(exc, "errno", None) in _UNREACHABLE:
+            return SSHUnreachable(
+                f"{at}: no answer within {self.connect_timeout:g} s ({exc or 'timed out'}); check the address, "
+                f"that the host is up, and that this machine has a route to it (a firewall?)")
+        if isinstance(exc, socket.gaierror):
+            return SSHError(f"{at}: cannot resolve {self.address!r}: {exc}; check the address")
+        if isinstance(exc, (paramiko.SSHException, OSError, EOFError)):
+            return SSHError(f"{at}: SSH failed: {exc or type(exc).__name__}; is it an SSH server on port "
+                            f"{self.port}? (`ssh -v -p {self.port} {self.user}@{self.address}` shows more)")
+        return exc
+
+
+_UNREACHABLE = {101, 113}  # ENETUNREACH, EHOSTUNREACH
+_PID_MARK = "swarmlab-pid:"
+
+
+# --- host keys ------------------------------------------------------------------------
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, transport: SSHTransport):
+        self.transport = transport
+
+    def missing_host_key(self, client, hostname, key):
+        t = self.transport
+        where = "" if t.known_hosts.is_file() else " (the file does not exist)"
+        type_opt = key.get_name().replace("ssh-", "")
+        port_opt = f"-p {t.port} " if t.port != 22 else ""
+        raise UnknownHostKeyError(
+            f"{t.node_name} ({t.where}): unknown host key {_describe(key)}, not in {t.known_hosts}{where}. "
+            f"If that fingerprint is the host's (check on the host: `ssh-keygen -lf "
+            f"/etc/ssh/ssh_host_{type_opt}_key.pub`), trust it: `ssh-keyscan {port_opt}-t {type_opt} "
+            f"{t.address} >> {t.known_hosts}`, or connect once with trust_on_first_use=True "
+            f"(inventory: trust_on_first_use = true)")
+
+
+class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
+    """Accept a host's first key and append it to the known_hosts file (asked for by the user)."""
+
+    def __init__(self, known_hosts: Path):
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):
+        self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.known_hosts, "a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _describe(key) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+def _known_hosts_name(address: str, port: int) -> str:
+    return address if port == 22 else f"'[{address}]:{port}'"
+
+
+# --- channel I/O ----------------------------------------------------------------------
+def _feed_stdin(channel: paramiko.Channel, data: bytes | None) -> None:
+    """Send stdin in a thread (a big input must not block reading the outputs), then EOF."""
+    if not data:
+        channel.shutdown_write()
+        return
+
+    def feed():
+        try:
+            channel.sendall(data)
+            channel.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the command exited without reading all its input, like a closed pipe
+    threading.Thread(target=feed, daemon=True).start()
+
+
+def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[bytes, bytes, bool]:
+    """Read stdout and stderr together until the command ends: (out, err, finished in time).
+
+    Both streams are drained as data arrives, so a command that fills one of them
+    while we wait on the other cannot stall.
+    """
+    out, err = bytearray(), bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(channel, selectors.EVENT_READ)  # wakes on data for either stream and on EOF
+        while True:
+            while channel.recv_ready():
+                out += channel.recv(_CHUNK)
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(_CHUNK)
+            if channel.exit_status_ready() and not (channel.recv_ready() or channel.recv_stderr_ready()):
+                return bytes(out), bytes(err), True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return bytes(out), bytes(err), False
+            if channel.eof_received:
+                # All output is in; only the exit status is still on its way.
+                channel.status_event.wait(0.05 if left is None else min(left, 0.05))
+            else:
+                sel.select(1.0 if left is None else min(left, 1.0))
+
+
+def _take_pid_mark(err: bytes) -> tuple[int | None, bytes]:
+    """The remote shell's pid from the marker line that starts stderr, and stderr without it."""
+    mark = _PID_MARK.encode()
+    if not err.startswith(mark):
+        return None, err
+    line, _, rest = err.partition(b"\n")
+    number = line[len(mark):]
+    return (int(number) if number.isdigit() else None), rest
