@@ -1,0 +1,276 @@
+"""Recordings: what ran on which node and what it printed, saved as JSON, replayed later.
+
+A lesson recorded once on a real lab can be replayed where no lab can run (no root,
+no Linux): `Cluster.from_recording(path)` answers every command with what the
+recorded session printed, in the same order.
+
+The format (version 1)::
+
+    {"format": "swarmlab-recording", "version": 1,
+     "created": "2024-05-01T12:00:00+00:00",     # when recording started (UTC)
+     "source": "lab swarmlab",                     # what was recorded
+     "masked": true,                               # secrets replaced by placeholders
+     "nodes": [{"name": "node1", "address": "172.16.155.131", "role": "manager"}, ...],
+     "runs": [{"seq": 1, "node": "node1", "command": "docker swarm init ...",
+               "stdout": "...", "stderr": "", "exit_code": 0,
+               "duration": 0.41,                   # seconds
+               "time": "2024-05-01T12:00:01.5+00:00"}, ...]}   # when the command started
+
+`seq` numbers the runs in the order they started. Standard input is not recorded.
+
+Secrets are masked unless `keep_secrets=True`: swarm join tokens (SWMTKN-1-...),
+swarm unlock keys (SWMKEY-1-...), private key blocks, and any value registered with
+`add_secret`. The same secret always becomes the same placeholder, in commands and
+outputs alike (`SWMTKN-1-masked-1`, see Masker), so a replayed `join-token` prints the
+placeholder, and the `swarm join --token SWMTKN-1-masked-1` that follows finds its
+recorded run. The replay side masks each incoming command the same way before it
+looks it up.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import shlex
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import SwarmlabError
+from .result import Result
+
+FORMAT = "swarmlab-recording"
+VERSION = 1
+
+
+class RecordingError(SwarmlabError):
+    """A recording file cannot be read, or a replay asked for something it does not hold."""
+
+
+# --- masking -----------------------------------------------------------------------------
+_TOKEN = re.compile(r"\b(SWMTKN|SWMKEY)-1-(?!masked-)[A-Za-z0-9+/=_-]+")
+# A block cut short (no END line: output truncated) is masked to the end of the text.
+_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S)
+
+
+class Masker:
+    """Replaces secrets by placeholders; the same secret always gets the same placeholder.
+
+    Swarm tokens become `SWMTKN-1-masked-1`, `SWMTKN-1-masked-2`... in the order they
+    are first seen; a private key block keeps its BEGIN/END lines around
+    `masked-key-1`; registered secrets become `masked-secret-1`... in the order they
+    were registered (so the replay side, given the same secrets, masks them alike), or
+    `masked-NAME` when registered with a name.
+
+    Placeholders use only characters the shell leaves alone, so `shlex.join` does not
+    quote them: a replayed command built from a list matches the recorded one.
+    """
+
+    def __init__(self, secrets=()):
+        self._tokens: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+        self._registered: dict[str, str] = {}
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str, name: str | None = None) -> None:
+        if not isinstance(secret, str) or not secret:
+            raise RecordingError(f"a secret to mask must be a non-empty string, got {secret!r}")
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise RecordingError(f"bad secret name {name!r}: use letters, digits, '.', '-' or '_'")
+        if secret not in self._registered:
+            self._registered[secret] = f"masked-{name or f'secret-{len(self._registered) + 1}'}"
+
+    def mask(self, text: str) -> str:
+        # Longest first, so a secret that contains another is replaced whole.
+        for secret in sorted(self._registered, key=len, reverse=True):
+            text = text.replace(secret, self._registered[secret])
+        text = _PRIVATE_KEY.sub(self._mask_private_key, text)
+        return _TOKEN.sub(self._mask_token, text)
+
+    def _mask_token(self, match: re.Match) -> str:
+        number = self._tokens.setdefault(match.group(0), str(len(self._tokens) + 1))
+        return f"{match.group(1)}-1-masked-{number}"
+
+    def _mask_private_key(self, match: re.Match) -> str:
+        number = self._keys.setdefault(match.group(0), str(len(self._keys) + 1))
+        kind = match.group(1)
+        return f"-----BEGIN {kind}PRIVATE KEY-----\nmasked-key-{number}\n-----END {kind}PRIVATE KEY-----"
+
+
+# --- recording ---------------------------------------------------------------------------
+class RecordingTransport:
+    """A transport that runs commands through another one and tells its Recorder."""
+
+    def __init__(self, inner, recorder: "Recorder"):
+        self.inner = inner
+        self.recorder = recorder
+        self.node_name = inner.node_name
+
+    def run(self, command, *, input=None, timeout=120) -> Result:
+        seq, started = self.recorder._start()
+        result = self.inner.run(command, input=input, timeout=timeout)
+        self.recorder._finish(seq, started, result)
+        return result
+
+    def __getattr__(self, name):  # docker_base_url, docker_client, close...: the inner transport's
+        return getattr(self.inner, name)
+
+
+class Recorder:
+    """Records every command run through it, on a Cluster or a single Transport.
+
+    >>> rec = Recorder(connect("swarmlab"))
+    >>> rec.cluster.manager.run("docker node ls")
+    >>> rec.save("session.json")
+
+    or `with Recorder(cluster, "session.json") as rec: ...`, which saves at the end.
+    """
+
+    def __init__(self, target, path: str | Path | None = None, *, keep_secrets: bool = False, secrets=()):
+        from .cluster import Cluster, Node
+        self.path = Path(path) if path else None
+        self.keep_secrets = keep_secrets
+        self._masker_args: list[tuple[str, str | None]] = []
+        for secret in secrets:
+            self.add_secret(secret)
+        self._runs: dict[int, dict] = {}
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+        self.created = _now()
+        if isinstance(target, Cluster):
+            self.cluster = Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
+                                    for n in target], source=target.source)
+            self.transport = None
+            self.source = target.source
+            self._nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in target]
+        else:
+            self.transport = RecordingTransport(target, self)
+            self.cluster = None
+            self.source = f"transport {target.node_name}"
+            self._nodes = [{"name": target.node_name, "address": getattr(target, "address", ""), "role": ""}]
+
+    def add_secret(self, secret: str, name: str | None = None) -> None:
+        """Mask this value wherever it appears (e.g. a password passed in a command)."""
+        Masker().add(secret, name)  # checks it now, not at save time
+        self._masker_args.append((secret, name))
+
+    def _start(self) -> tuple[int, float]:
+        with self._lock:
+            return next(self._seq), time.time()
+
+    def _finish(self, seq: int, started: float, result: Result) -> None:
+        run = {"seq": seq, "node": result.node, "command": result.command, "stdout": result.stdout,
+               "stderr": result.stderr, "exit_code": result.exit_code, "duration": round(result.duration, 6),
+               "time": _iso(started)}
+        with self._lock:
+            self._runs[seq] = run
+
+    def to_dict(self) -> dict:
+        """The recording in the documented format (secrets masked unless keep_secrets)."""
+        with self._lock:
+            runs = [dict(self._runs[seq]) for seq in sorted(self._runs)]
+        if not self.keep_secrets:
+            masker = Masker()
+            for secret, name in self._masker_args:
+                masker.add(secret, name)
+            for run in runs:
+                for field in ("command", "stdout", "stderr"):
+                    run[field] = masker.mask(run[field])
+        return {"format": FORMAT, "version": VERSION, "created": self.created, "source": self.source,
+                "masked": not self.keep_secrets, "nodes": self._nodes, "runs": runs}
+
+    def save(self, path: str | Path | None = None) -> Path:
+        path = Path(path) if path else self.path
+        if path is None:
+            raise RecordingError("no file to save the recording to; give a path: recorder.save('session.json')")
+        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.path:
+            self.save()
+
+
+# --- replay -----------------------------------------------------------------------------
+def load_recording(path: str | Path) -> dict:
+    """Read a recording file and check that it is one swarmlab can replay."""
+    path = Path(path).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordingError(f"recording {path} not found") from None
+    except ValueError as exc:
+        raise RecordingError(f"recording {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RecordingError(f"{path} is not a swarmlab recording (no \"format\": \"{FORMAT}\")")
+    if data.get("version") != VERSION:
+        raise RecordingError(f"recording {path} has version {data.get('version')!r}; this swarmlab reads "
+                             f"version {VERSION}: update swarmlab, or record the session again")
+    for key in ("nodes", "runs"):
+        if not isinstance(data.get(key), list):
+            raise RecordingError(f"recording {path}: `{key}` is missing or not a list")
+    return data
+
+
+class ReplayTransport:
+    """Answers the k-th run of a command on a node with the k-th recorded run of it."""
+
+    def __init__(self, node_name: str, runs: list[dict], *, source: str = "a recording",
+                 masker: Masker | None = None):
+        self.node_name = node_name
+        self.source = source
+        self.masker = masker  # None when the recording kept its secrets
+        self._recorded: dict[str, list[dict]] = defaultdict(list)
+        for run in sorted(runs, key=lambda r: r.get("seq", 0)):
+            self._recorded[run["command"]].append(run)
+        self._calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def run(self, command, *, input=None, timeout=120) -> Result:
+        text = command if isinstance(command, str) else shlex.join(command)
+        key = self.masker.mask(text) if self.masker else text
+        with self._lock:
+            recorded = self._recorded.get(key, [])
+            k = self._calls[key]
+            if k >= len(recorded):
+                raise RecordingError(self._missing(key, len(recorded), k))
+            self._calls[key] += 1
+        run = recorded[k]
+        return Result(self.node_name, run["command"], run["stdout"], run["stderr"], run["exit_code"],
+                      run.get("duration", 0.0), extra={"seq": run.get("seq"), "time": run.get("time")})
+
+    def _missing(self, command: str, times: int, k: int) -> str:
+        if times:
+            return (f"{self.source}: `{command}` on {self.node_name} was recorded {times} time"
+                    f"{'s' if times > 1 else ''}; this is run {k + 1}. Replay runs each command as often "
+                    f"as the recorded session did; record the session again to change it")
+        known = list(self._recorded)
+        hint = f"; it holds {len(known)} command(s) for {self.node_name}, e.g. `{known[0]}`" if known else \
+            f"; it holds no command for {self.node_name}"
+        return f"{self.source}: `{command}` on {self.node_name} was never recorded{hint}"
+
+
+def replay_transports(data: dict, source: str, secrets=()) -> dict[str, ReplayTransport]:
+    """One ReplayTransport per node of a loaded recording, sharing one masker."""
+    masker = None
+    if data.get("masked", True):
+        masker = Masker(secrets)
+    by_node = defaultdict(list)
+    for run in data["runs"]:
+        by_node[run["node"]].append(run)
+    names = [n["name"] for n in data["nodes"]] + [n for n in by_node if n not in {m["name"] for m in data["nodes"]}]
+    return {name: ReplayTransport(name, by_node.get(name, []), source=source, masker=masker) for name in names}
+
+
+def _now() -> str:
+    return _iso(time.time())
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
