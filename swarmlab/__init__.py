@@ -1,7 +1,8 @@
 """swarmlab: learn Docker Swarm networking by doing it for real."""
+from .cluster import Cluster, connect
 from .errors import CommandError, LabError, SwarmlabError
 from .lab import Lab
 from .result import Result
 
 __version__ = "0.1.0"
-__all__ = ["Lab", "Result", "SwarmlabError", "LabError", "CommandError", "__version__"]
+__all__ = ["connect", "Cluster", "Lab", "Result", "SwarmlabError", "LabError", "CommandError", "__version__"]

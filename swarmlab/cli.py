@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from . import cli_connect
 from .errors import SwarmlabError
 
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--image", action="append", default=[], metavar="IMAGE",
                     help="also copy IMAGE from the host's Docker into every node (repeatable)")
     up.add_argument("--swarm", action="store_true", help="also form the swarm (node1 manager)")
+    up.add_argument("--host-link", action="store_true",
+                    help="also cable this machine into the lab's LAN (a veth with the lab's last free "
+                         "address), so any local user can SSH to the nodes; removed at `lab down`")
     lab_cmd("swarm", cmd_lab_swarm, "form the swarm on a lab that is up")
     lab_cmd("status", cmd_lab_status, "a table of the lab's nodes")
     lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
@@ -55,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
     sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
     sh.add_argument("node")
+    cli_connect.add_commands(sub)
     return p
 
 
@@ -79,7 +84,7 @@ def cmd_lab_up(args) -> int:
     from .lab import Lab
     from .lab.lab import preflight
     lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
-              first_address=args.first_address, images=tuple(args.image))
+              first_address=args.first_address, images=tuple(args.image), host_link=args.host_link)
     preflight(lab.name)
     print(f"bringing up lab {lab.name}: " + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()),
           file=sys.stderr)
@@ -94,6 +99,8 @@ def cmd_lab_up(args) -> int:
     print(lab.status().to_string(index=False))
     print(f"\nnext: swarmlab lab exec --name {lab.name} node1 -- docker node ls   |   "
           f"swarmlab lab down --name {lab.name}", file=sys.stderr)
+    if args.host_link:
+        print(cli_connect.ssh_hint(lab), file=sys.stderr)
     return 0
 
 

@@ -1,8 +1,14 @@
-"""Cluster and Node: the same calls whatever carries the commands (lab, SSH, replay)."""
+"""Cluster and Node: the same calls whatever carries the commands (lab, SSH, replay).
+
+`connect(target)` is the one way in: a lab name or Lab, an inventory file of real
+hosts (.toml/.yaml/.yml), or a recording (.json).
+"""
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import SwarmlabError
 from .result import Result
@@ -26,8 +32,11 @@ class Node:
 
     @property
     def client(self):
-        """A docker-py DockerClient bound to this node's daemon."""
+        """A docker-py DockerClient bound to this node's daemon (lab: its unix socket;
+        SSH: over the node's verified SSH connection)."""
         import docker
+        if hasattr(self.transport, "docker_client"):
+            return self.transport.docker_client()
         base_url = getattr(self.transport, "docker_base_url", None)
         if not base_url:
             raise SwarmlabError(f"node {self.name}: its transport offers no Docker API (a recording has none)")
@@ -50,6 +59,19 @@ class Cluster:
     def __len__(self):
         return len(self.nodes)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Close the nodes' connections (SSH); harmless for the others."""
+        for node in self:
+            close = getattr(node.transport, "close", None)
+            if close:
+                close()
+
     def node(self, name: str) -> Node:
         try:
             return self.nodes[name]
@@ -69,13 +91,109 @@ class Cluster:
         return {name: fut.result() for name, fut in futures.items()}
 
     @classmethod
-    def from_lab(cls, lab) -> "Cluster":
-        """A cluster over a local lab (a Lab object, or the name of a lab that is up)."""
+    def from_lab(cls, lab, via: str = "local") -> "Cluster":
+        """A cluster over a local lab (a Lab object, or the name of a lab that is up).
+
+        via="local" enters the nodes' namespaces (root); via="ssh" goes through each
+        node's sshd, as to real hosts: over the lab's host link when it has one, else
+        (root) from the lab's admin address inside its switch namespace.
+        """
         from .lab import Lab
         if isinstance(lab, str):
             lab = Lab.attach(lab)
-        nodes = [Node(n.name, n.address, LabTransport(n), "manager" if i == 0 else "worker")
-                 for i, n in enumerate(lab.nodes.values())]
-        cluster = cls(nodes, source=f"lab {lab.name}")
+        if via == "ssh":
+            cluster = _lab_over_ssh(lab)
+        elif via == "local":
+            nodes = [Node(n.name, n.address, LabTransport(n), "manager" if i == 0 else "worker")
+                     for i, n in enumerate(lab.nodes.values())]
+            cluster = cls(nodes, source=f"lab {lab.name}")
+        else:
+            raise SwarmlabError(f"via={via!r}: use \"local\" (namespaces, root) or \"ssh\"")
         cluster.lab = lab
         return cluster
+
+    @classmethod
+    def from_inventory(cls, inventory, *, socket_factory=None, connect_timeout: float = 10.0) -> "Cluster":
+        """A cluster of real hosts over SSH, from an inventory file (or a loaded Inventory)."""
+        from .inventory import Inventory, load_inventory
+        from .ssh import SSHTransport
+        if not isinstance(inventory, Inventory):
+            inventory = load_inventory(inventory)
+        nodes = [Node(h.name, h.address, role=h.role, transport=SSHTransport(
+                     h.address, user=h.user, port=h.port, key=h.key, node_name=h.name,
+                     known_hosts=inventory.known_hosts, trust_on_first_use=inventory.trust_on_first_use,
+                     sudo=h.sudo, connect_timeout=connect_timeout, socket_factory=socket_factory))
+                 for h in inventory.hosts]
+        return cls(nodes, source=f"inventory {inventory.path}")
+
+    @classmethod
+    def from_recording(cls, path, *, secrets=()) -> "Cluster":
+        """A cluster that replays a recorded session (see swarmlab.record).
+
+        `secrets`: the values registered (in the same order) when it was recorded, so
+        commands that contain them find their recorded runs.
+        """
+        from .record import load_recording, replay_transports
+        data = load_recording(path)
+        source = f"recording {path}"
+        transports = replay_transports(data, source, secrets)
+        declared = {n["name"]: n for n in data["nodes"]}
+        nodes = [Node(name, declared.get(name, {}).get("address", ""), t, declared.get(name, {}).get("role", ""))
+                 for name, t in transports.items()]
+        return cls(nodes, source=source)
+
+
+def connect(target, *, via: str | None = None) -> Cluster:
+    """The cluster behind `target`, whatever carries the commands.
+
+    - a Lab, or the name of a lab that is up: its nodes through their namespaces when
+      this process is root; otherwise over SSH, which needs the lab's host link
+      (`swarmlab lab up --host-link`). via="ssh" asks for SSH even as root.
+    - an inventory file (.toml, .yaml, .yml): real hosts over SSH.
+    - a recording (.json): a replay of the recorded session.
+    """
+    from .inventory import is_inventory_path
+    from .lab import Lab
+    if isinstance(target, Lab):
+        return Cluster.from_lab(target, via=via or _default_lab_via())
+    if not isinstance(target, (str, Path)):
+        raise SwarmlabError(f"connect() takes a lab name, a Lab, an inventory (.toml/.yaml) or a "
+                            f"recording (.json), not {type(target).__name__}")
+    text = str(target)
+    if text.lower().endswith(".json"):
+        return Cluster.from_recording(target)
+    if is_inventory_path(text):
+        return Cluster.from_inventory(target)
+    if "/" in text or "." in text:
+        raise SwarmlabError(f"{text!r}: not a lab name, and not a file swarmlab reads; give an inventory "
+                            f"(.toml, .yaml, .yml) or a recording (.json)")
+    return Cluster.from_lab(text, via=via or _default_lab_via())
+
+
+def _default_lab_via() -> str:
+    # Entering namespaces needs root; any other user goes the way it would to real hosts.
+    return "local" if os.geteuid() == 0 else "ssh"
+
+
+def _lab_over_ssh(lab) -> Cluster:
+    """The lab's own inventory, reached over its host link, or (root) from its switch namespace."""
+    from functools import partial
+
+    from .lab.network import switch_netns
+    from .lab.sshd import LabSSH
+    files = LabSSH(lab.dir)
+    info = files.read_info()
+    if not info.get("sshd") or not files.inventory.is_file():
+        raise SwarmlabError(f"lab {lab.name} has no SSH (sshd was not installed when it came up): "
+                            f"install openssh-server, then bring the lab up again")
+    if info.get("host_link"):
+        cluster = Cluster.from_inventory(files.inventory)
+    elif os.geteuid() == 0:
+        from .lab.netsock import socket_in_netns
+        cluster = Cluster.from_inventory(files.inventory, socket_factory=partial(socket_in_netns, switch_netns(lab.name)))
+    else:
+        raise SwarmlabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "
+                            f"Bring it up with `sudo swarmlab lab up --name {lab.name} --host-link`, "
+                            f"or use it as root")
+    cluster.source = f"lab {lab.name} over SSH"
+    return cluster
