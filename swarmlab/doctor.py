@@ -1,0 +1,762 @@
+"""The doctor: look at every node of a swarm and say what is wrong, with proof.
+
+    >>> swarmlab.doctor(cluster)          # a DataFrame, worst first
+
+Each finding has a severity (error / warning / info), the node, the check, the
+evidence (the command and the lines that prove it), the cause in plain words, a
+fix (a command), and a link to Docker's documentation.
+
+It is fast because every node answers ONE shell script (all its facts, each under
+a `@@@ section` marker) and the nodes answer in parallel. Nothing is changed on
+any node: reachability is tested with plain TCP connects, and blocked UDP ports
+are found in the node's iptables rules.
+
+The checks are functions of the gathered facts only, so they can be tested on
+captured outputs without a lab (tests/unit/test_doctor_rules.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import pools
+from .cluster import Cluster, Node
+from .story import tasks_from_json
+
+DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
+DOC_SWARM_NETWORKING = "https://docs.docker.com/engine/swarm/networking/"
+DOC_DAEMON_CONFIG = "https://docs.docker.com/reference/cli/dockerd/#daemon-configuration-file"
+DOC_PORTS = "https://docs.docker.com/engine/swarm/swarm-tutorial/#open-protocols-and-ports-between-the-hosts"
+DOC_FIREWALL = "https://docs.docker.com/engine/network/packet-filtering-firewalls/"
+DOC_SERVICES = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
+
+SEVERITIES = ("error", "warning", "info")
+COLUMNS = ["severity", "node", "check", "evidence", "cause", "fix", "doc"]
+PROBE_TIMEOUT = 0.7  # seconds; a LAN answers in milliseconds, a DROP never does
+GWBRIDGE = "docker_gwbridge"
+GWBRIDGE_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
+                    "com.docker.network.bridge.name": GWBRIDGE}
+VXLAN_OVERHEAD = 50  # bytes VXLAN adds to every overlay packet
+DEFAULT_OVERLAY_MTU = 1450  # what Docker gives an overlay without `-o com.docker.network.driver.mtu`
+SWARM_PORTS = [("tcp", 2377, "cluster management (managers only)"),
+               ("tcp", 7946, "gossip: node and network membership"),
+               ("udp", 7946, "gossip: node and network membership"),
+               ("udp", 4789, "VXLAN: overlay network traffic")]
+INGRESS_LOG_MARK = "Failed creating ingress network"
+
+
+@dataclass
+class Finding:
+    severity: str
+    node: str
+    check: str
+    evidence: str
+    cause: str
+    fix: str = ""
+    doc: str = ""
+
+
+# --- gathering: one script per node ---------------------------------------
+NODE_SECTIONS = {
+    "info": "docker info --format '{{json .}}'",
+    "networks": "docker network inspect $(docker network ls -q)",
+    "routes": "ip -j route show table main",
+    "links": "ip -j -d addr",
+    "resolv": "cat /etc/resolv.conf",
+    "daemon_json": "cat /etc/docker/daemon.json 2>/dev/null || echo '{}'",
+    "iptables": "iptables-save",
+    "kernel": ("uname -r; for m in vxlan bridge; do "
+               "if [ -d /sys/module/$m ]; then echo \"$m loaded\"; "
+               "elif grep -qs \"/$m.ko\" /lib/modules/$(uname -r)/modules.builtin /lib/modules/$(uname -r)/modules.dep; "
+               "then echo \"$m available\"; else echo \"$m missing\"; fi; done"),
+}
+MANAGER_SECTIONS = {
+    "nodes": "docker node ls --format '{{json .}}'",
+    "services": "docker service ls --format '{{json .}}'",
+    "tasks": ("ids=$(docker service ls -q 2>/dev/null); "
+              "[ -z \"$ids\" ] || docker service ps --no-trunc --format '{{json .}}' $ids"),
+}
+# Over SSH the daemon's log is in the journal; a lab node's log is a file the host reads.
+JOURNAL_SECTION = {"log": f"journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null | grep -F '{INGRESS_LOG_MARK}' | tail -n 3"}
+
+
+def _probe_script(targets: list[tuple[str, int]]) -> str:
+    """TCP connects to (address, port) pairs, all at once; one line each: 'addr port open|refused|timeout'."""
+    if not targets:
+        return ""
+    probe = (f"probe() {{ if timeout {PROBE_TIMEOUT} bash -c \"exec 3<>/dev/tcp/$1/$2\" 2>/dev/null; "
+             "then echo \"$1 $2 open\"; else rc=$?; "
+             "if [ $rc = 124 ]; then echo \"$1 $2 timeout\"; else echo \"$1 $2 refused\"; fi; fi; }\n")
+    return probe + "".join(f"probe {addr} {port} &\n" for addr, port in targets)
+
+
+def probe_targets(cluster: Cluster, node: Node) -> list[tuple[str, int]]:
+    """Where `node` should reach: 7946/tcp on every other node, 2377/tcp on the managers."""
+    managers = [n for n in cluster if n.role == "manager"] or [cluster.manager]
+    targets = []
+    for other in cluster:
+        if other is node:
+            continue
+        targets.append((other.address, 7946))
+        if other in managers:
+            targets.append((other.address, 2377))
+    return targets
+
+
+def node_script(cluster: Cluster, node: Node) -> str:
+    sections = dict(NODE_SECTIONS)
+    if node is cluster.manager:
+        sections.update(MANAGER_SECTIONS)
+    if not _lab_node(node):
+        sections.update(JOURNAL_SECTION)
+    probes = _probe_script(probe_targets(cluster, node))
+    # Probes run in the background while the other commands run; their lines come last.
+    script = f"probes=$(mktemp)\n( {{\n{probes}wait\n}} ) > \"$probes\" 2>&1 &\n" if probes else ""
+    for name, command in sections.items():
+        script += f"printf '\\n@@@ {name}\\n'\n{{ {command} ; }} 2>&1\n"
+    if probes:
+        script += "wait\nprintf '\\n@@@ probes\\n'\ncat \"$probes\"; rm -f \"$probes\"\n"
+    return script
+
+
+def _lab_node(node: Node):
+    return getattr(node.transport, "lab_node", None)
+
+
+def split_sections(text: str) -> dict[str, str]:
+    sections, name, lines = {}, None, []
+    for line in text.splitlines():
+        if line.startswith("@@@ "):
+            if name:
+                sections[name] = "\n".join(lines).strip("\n")
+            name, lines = line[4:].strip(), []
+        elif name:
+            lines.append(line)
+    if name:
+        sections[name] = "\n".join(lines).strip("\n")
+    return sections
+
+
+@dataclass
+class NodeFacts:
+    """Everything the doctor learned about one node."""
+
+    name: str
+    address: str
+    sections: dict[str, str]
+    is_manager: bool = False
+    error: str = ""  # set when the node could not be asked at all
+
+    def json(self, section: str, default=None):
+        try:
+            return json.loads(self.sections.get(section, ""))
+        except ValueError:
+            return default
+
+    def json_lines(self, section: str) -> list[dict]:
+        rows = []
+        for line in self.sections.get(section, "").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                pass
+        return rows
+
+    @property
+    def info(self) -> dict:
+        return self.json("info", {}) or {}
+
+    @property
+    def daemon_up(self) -> bool:
+        return bool(self.info.get("ServerVersion"))
+
+    @property
+    def in_swarm(self) -> bool:
+        return self.info.get("Swarm", {}).get("LocalNodeState") == "active"
+
+    @property
+    def networks(self) -> list[dict]:
+        return self.json("networks", []) or []
+
+    def network(self, name: str) -> dict | None:
+        return next((n for n in self.networks if n.get("Name") == name), None)
+
+    @property
+    def routes(self) -> list[dict]:
+        return self.json("routes", []) or []
+
+    @property
+    def links(self) -> list[dict]:
+        return self.json("links", []) or []
+
+    @property
+    def nameservers(self) -> list[str]:
+        return pools.nameservers_from_resolv_conf(self.sections.get("resolv", ""))
+
+    @property
+    def daemon_config(self) -> dict:
+        return self.json("daemon_json", {}) or {}
+
+    def local_subnets(self) -> list[tuple[str, str]]:
+        """(name, subnet) of the local-scope networks: they share the local address pools."""
+        return [(n["Name"], c["Subnet"]) for n in self.networks if n.get("Scope") == "local"
+                for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
+
+    def pool_report(self) -> pools.PoolReport:
+        """Docker's view of the node's local pools (its daemon.json pools, or the defaults)."""
+        configured = pools.pools_from_daemon_json(self.daemon_config)
+        return pools.pool_report(self.routes, self.nameservers, self.local_subnets(),
+                                 configured or pools.DOCKER_DEFAULT_POOLS)
+
+    def underlay(self) -> dict | None:
+        """The link that carries the node's address."""
+        return next((link for link in self.links
+                     if any(a.get("local") == self.address for a in link.get("addr_info", []))), None)
+
+
+@dataclass
+class Facts:
+    nodes: dict[str, NodeFacts]
+    manager: str
+    log_lines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def manager_facts(self) -> NodeFacts:
+        return self.nodes[self.manager]
+
+    def up(self) -> list[NodeFacts]:
+        return [f for f in self.nodes.values() if f.daemon_up]
+
+    def swarm_nodes(self) -> list[NodeFacts]:
+        return [f for f in self.up() if f.in_swarm]
+
+
+def gather(cluster: Cluster, timeout: float = 20) -> Facts:
+    """Ask every node at once; one script each."""
+    def ask(node: Node) -> NodeFacts:
+        result = node.run(node_script(cluster, node), timeout=timeout)
+        facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager)
+        if not facts.sections:
+            facts.error = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
+        return facts
+
+    with ThreadPoolExecutor(max_workers=min(16, len(cluster))) as pool:
+        futures = {n.name: pool.submit(ask, n) for n in cluster}
+        logs = {n.name: pool.submit(_log_lines, n) for n in cluster}
+        nodes = {name: fut.result() for name, fut in futures.items()}
+        log_lines = {name: fut.result() for name, fut in logs.items()}
+    for name, facts in nodes.items():
+        log_lines[name] = log_lines[name] or facts.sections.get("log", "").splitlines()
+    return Facts(nodes, cluster.manager.name, log_lines)
+
+
+def _log_lines(node: Node, limit: int = 3) -> list[str]:
+    """A lab node's dockerd log lines about the ingress network (read on the host)."""
+    lab_node = _lab_node(node)
+    if not lab_node:
+        return []
+    try:
+        with open(lab_node.dockerd_log, errors="replace") as log:
+            return [line.rstrip() for line in log if INGRESS_LOG_MARK in line][-limit:]
+    except OSError:
+        return []
+
+
+# --- evidence helpers -----------------------------------------------------
+def evidence(node: str, command: str, lines) -> str:
+    body = "\n".join(lines) if not isinstance(lines, str) else lines
+    return f"[{node}]$ {command}\n{body}".rstrip()
+
+
+def _network_names(facts: NodeFacts) -> list[str]:
+    return sorted(n.get("Name", "") for n in facts.networks)
+
+
+# --- the checks -----------------------------------------------------------
+def check_daemons(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.nodes.values():
+        if f.error or not f.daemon_up:
+            detail = f.error or f.sections.get("info", "") or "no answer"
+            found.append(Finding(
+                "error", f.name, "daemon", evidence(f.name, NODE_SECTIONS["info"], detail[-600:]),
+                "the node's Docker daemon did not answer, so nothing else could be checked there",
+                "systemctl start docker   (then: journalctl -u docker)", DOC_DAEMON_CONFIG))
+    return found
+
+
+def check_swarm_membership(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        state = f.info.get("Swarm", {}).get("LocalNodeState", "?")
+        if not f.in_swarm:
+            found.append(Finding("info", f.name, "swarm", evidence(f.name, "docker info", f"Swarm: {state}"),
+                                 "the node is not in a swarm; swarm checks skipped for it",
+                                 "docker swarm join --token <token> <manager>:2377", DOC_SWARM_NETWORKING))
+    manager = facts.manager_facts
+    for row in manager.json_lines("nodes"):
+        if row.get("Status") != "Ready":
+            found.append(Finding(
+                "error", row.get("Hostname", "?"), "swarm",
+                evidence(manager.name, "docker node ls", f"{row.get('Hostname')}  {row.get('Status')}  "
+                                                        f"{row.get('Availability')}"),
+                "the manager does not hear from this node: its daemon is down or 2377/tcp is blocked",
+                "check dockerd on the node and the ports (see the port findings)", DOC_PORTS))
+    return found
+
+
+def check_gwbridge(facts: Facts) -> list[Finding]:
+    found = []
+    reference = _gwbridge_reference(facts)
+    for f in facts.swarm_nodes():
+        net = f.network(GWBRIDGE)
+        if net is None:
+            found.append(_missing_gwbridge(f, reference, facts))
+            continue
+        found += _gwbridge_details(f, net)
+    return found
+
+
+def _gwbridge_reference(facts: Facts) -> dict | None:
+    for f in [facts.manager_facts, *facts.swarm_nodes()]:
+        if f.daemon_up and f.network(GWBRIDGE):
+            return f.network(GWBRIDGE) | {"_node": f.name}
+    return None
+
+
+def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Finding:
+    lines = [f"networks: {' '.join(_network_names(f))}", f"(no {GWBRIDGE})"]
+    if reference:
+        config = (reference.get("IPAM", {}).get("Config") or [{}])[0]
+        lines.append(f"on {reference['_node']}: {GWBRIDGE} {config.get('Subnet', '?')}")
+    # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
+    broken = f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
+    cause = (f"{f.name} is in the swarm but has no {GWBRIDGE}. Docker creates it when a node joins; "
+             "without it no task container on this node gets its gateway, so every task there fails "
+             "with 'error creating external connectivity network' and its containers stay Created")
+    if not broken:
+        cause += ("; nothing says its creation failed: if the node joined a second ago, Docker may still be "
+                  "creating it - run the doctor again")
+    return Finding("error" if broken else "warning", f.name, GWBRIDGE,
+                   evidence(f.name, "docker network ls", lines), cause,
+                   gwbridge_command(f, reference), DOC_SWARM_NETWORKING)
+
+
+def _tasks_failed_on(facts: Facts, node: str) -> bool:
+    table = tasks_from_json(facts.manager_facts.sections.get("tasks", ""))
+    return bool(((table["node"] == node) & (table["state"] == "Failed")).any())
+
+
+def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
+    """The `docker network create` that gives this node a docker_gwbridge on a free subnet."""
+    prefer = None
+    if reference:
+        prefer = ((reference.get("IPAM", {}).get("Config") or [{}])[0]).get("Subnet")
+    try:
+        subnet, _ = pools.pick_free_subnet(f.routes, f.nameservers, f.local_subnets(), prefer=prefer)
+    except ValueError:
+        return f"docker network create --subnet <free subnet> ... {GWBRIDGE}"
+    gateway = next(subnet.hosts())
+    options = " ".join(f"-o {k}={v}" for k, v in GWBRIDGE_OPTIONS.items())
+    return f"docker network create --subnet {subnet} --gateway {gateway} {options} {GWBRIDGE}"
+
+
+def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
+    found = []
+    options = net.get("Options") or {}
+    wrong = {k: options.get(k) for k, v in GWBRIDGE_OPTIONS.items() if options.get(k) != v}
+    config = (net.get("IPAM", {}).get("Config") or [{}])[0]
+    command = f"docker network inspect {GWBRIDGE}"
+    if wrong:
+        found.append(Finding(
+            "warning", f.name, GWBRIDGE,
+            evidence(f.name, command, [f"Options: {json.dumps(options)}"]),
+            f"{GWBRIDGE} lacks the options Docker gives it ({', '.join(f'{k}={v}' for k, v in GWBRIDGE_OPTIONS.items())}): "
+            "containers may talk to each other through it, or the bridge has another name",
+            f"recreate it with the options: docker network rm {GWBRIDGE}; "
+            f"docker network create --subnet {config.get('Subnet')} "
+            + " ".join(f"-o {k}={v}" for k, v in GWBRIDGE_OPTIONS.items()) + f" {GWBRIDGE}",
+            DOC_SWARM_NETWORKING))
+    endpoints = sorted((net.get("Containers") or {}).keys())
+    tasks_attached = len([e for e in endpoints if e != "ingress-sbox"])
+    if "ingress-sbox" not in endpoints:
+        found.append(Finding(
+            "warning", f.name, "ingress sandbox",
+            evidence(f.name, command, [f"Containers: {tasks_attached} task endpoint(s)", "(no ingress-sbox)"]),
+            "the ingress network's sandbox is not attached to docker_gwbridge on this node: the routing "
+            "mesh (published ports) does not reach this node until it is; Docker attaches it when the "
+            "ingress network is created (at join, or with the node's first task)",
+            "run a task on the node, or restart its Docker daemon", DOC_OVERLAY))
+    if not wrong and "ingress-sbox" in endpoints:
+        found.append(Finding(
+            "info", f.name, GWBRIDGE,
+            evidence(f.name, command, [f"Subnet {config.get('Subnet')}  enable_icc="
+                                       f"{options.get('com.docker.network.bridge.enable_icc')}  "
+                                       f"Containers: ingress-sbox + {tasks_attached} task endpoint(s)"]),
+            f"{GWBRIDGE} is present with Docker's options and the ingress sandbox attached", "", DOC_SWARM_NETWORKING))
+    return found
+
+
+def check_address_pools(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        report = f.pool_report()
+        configured = pools.pools_from_daemon_json(f.daemon_config)
+        which = "default-address-pools from daemon.json" if configured else "Docker's default pools"
+        if report.exhausted:
+            found.append(_exhausted_pools(f, report, which))
+        else:
+            free = report.free
+            found.append(Finding(
+                "info", f.name, "address pools",
+                evidence(f.name, "ip route", [str(r) for r in pools.routes_from(f.routes)]),
+                f"{len(free)} of {len(report.pools)} of {which} free; the next bridge network gets {free[0]}",
+                "", DOC_DAEMON_CONFIG))
+    return found
+
+
+def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Finding:
+    lines = [f"{route}    <- covers {pools.describe_pools(covered)}" for route, covered in report.covering.items()]
+    used = [f"{name} {subnet}" for name, subnet in f.local_subnets()]
+    if used:
+        lines.append(f"(networks in use: {', '.join(used)})")
+    if f.nameservers:
+        lines.append(f"(nameservers: {', '.join(f.nameservers)})")
+    lines.append(f"=> {report.summary()}")
+    missing_gw = f.in_swarm and f.network(GWBRIDGE) is None
+    covering = ", ".join(str(r.dst) for r in report.covering) or "existing networks"
+    suggestion, _ = _pool_suggestion(f)
+    return Finding(
+        "error" if missing_gw else "warning", f.name, "address pools",
+        evidence(f.name, "ip route", lines),
+        f"every one of {which} overlaps a route ({covering}), a nameserver or a network, so Docker "
+        "cannot create a bridge network without an explicit subnet"
+        + (f": that is why {GWBRIDGE} is missing" if missing_gw else
+           ": the next one (e.g. docker_gwbridge on a re-join, a compose network) will fail"),
+        f'set "default-address-pools": [{{"base": "{suggestion}", "size": 24}}] in /etc/docker/daemon.json '
+        "and restart docker (swarmlab.fix.fix_address_pools), or have the VPN push narrower routes",
+        DOC_DAEMON_CONFIG)
+
+
+def _pool_suggestion(f: NodeFacts):
+    """A base for default-address-pools that nothing on the node overlaps."""
+    try:
+        return pools.pick_free_subnet(f.routes, f.nameservers, f.local_subnets(), pools=())
+    except ValueError:
+        return "<a free /16>", ""
+
+
+@dataclass(frozen=True)
+class FailureMode:
+    pattern: str  # a regex searched in the task's error
+    title: str
+    cause: str
+    fix: str
+    doc: str
+
+
+TASK_FAILURE_MODES = [
+    FailureMode(r"could not find an available, non-overlapping IPv4 address pool",
+                "no address pool for docker_gwbridge",
+                "the node could not create docker_gwbridge: every default address pool overlaps a route, "
+                "nameserver or network there (see 'address pools'); the task's container was created but "
+                "cannot start",
+                "create docker_gwbridge on the node with a free subnet (swarmlab fix gwbridge NODE), "
+                "then `docker service rm` + `docker service create`", DOC_SWARM_NETWORKING),
+    FailureMode(r"error creating external connectivity network",
+                "docker_gwbridge could not be created",
+                "the task needs docker_gwbridge for its gateway, and the node could not create it",
+                "see the docker_gwbridge finding for the node", DOC_SWARM_NETWORKING),
+    FailureMode(r"network \S+ not found",
+                "overlay network not on the node",
+                "the task's overlay network is not set up on that node (it appears only when a task "
+                "attached to it starts there)", "see the docker_gwbridge and port findings", DOC_OVERLAY),
+    FailureMode(r"file exists|vxlan interface",
+                "stale vxlan interface",
+                "a VXLAN device left from an earlier network blocks the overlay's setup on that node",
+                "ip -d link show type vxlan; ip link del <vx-... device>; or restart docker", DOC_OVERLAY),
+    FailureMode(r"No such image|pull access denied|manifest unknown",
+                "image missing on the node",
+                "the node cannot get the task's image (no registry access and not loaded locally)",
+                "docker load / docker pull the image on that node", DOC_SERVICES),
+    FailureMode(r"no suitable node", "no node fits the task",
+                "no node satisfies the task's constraints or resources, so it stays Pending",
+                "docker node ls; relax --constraint / --reserve-*", DOC_SERVICES),
+]
+
+
+def failure_mode(error: str) -> FailureMode | None:
+    return next((m for m in TASK_FAILURE_MODES if re.search(m.pattern, error)), None)
+
+
+def check_task_errors(facts: Facts) -> list[Finding]:
+    manager = facts.manager_facts
+    if not manager.sections.get("tasks"):
+        return []
+    table = tasks_from_json(manager.sections["tasks"])
+    bad = table[(table["error"] != "") & table["state"].isin(["Failed", "Rejected", "Pending"])]
+    found = []
+    for (node, error), group in bad.groupby(["node", "error"], sort=False):
+        mode = failure_mode(error)
+        lines = [f"{r['name']}  {r['node'] or '-'}  {r['current state']}  {r['error']}" for _, r in group.head(3).iterrows()]
+        if len(group) > 3:
+            lines.append(f"... {len(group)} tasks with this error")
+        services = sorted({name.rsplit('.', 1)[0] for name in group["name"]})
+        found.append(Finding(
+            "error" if mode is None or mode.title != "no node fits the task" else "warning",
+            node or manager.name, f"task errors: {mode.title if mode else 'unrecognised'}",
+            evidence(manager.name, f"docker service ps --no-trunc {' '.join(services)}", lines),
+            mode.cause if mode else "a task failed with an error the doctor does not know; read it in full above",
+            mode.fix if mode else f"docker inspect <task id> on {manager.name}; the node's Docker log",
+            mode.doc if mode else DOC_SERVICES))
+    return found
+
+
+def check_dockerd_log(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.swarm_nodes():
+        lines = facts.log_lines.get(f.name) or []
+        if not lines:
+            continue
+        net = f.network(GWBRIDGE)
+        attached = bool(net and "ingress-sbox" in (net.get("Containers") or {}))
+        source = "dockerd.log" if not f.sections.get("log") else "journalctl -u docker"
+        found.append(Finding(
+            "info" if attached else "error", f.name, "dockerd log",
+            evidence(f.name, f"grep '{INGRESS_LOG_MARK}' {source}", [line[-300:] for line in lines]),
+            ("an earlier failure to create the ingress network; the ingress sandbox is attached now"
+             if attached else
+             "the daemon failed to create the ingress network when the node joined, for the reason quoted: "
+             "this is the root of the missing docker_gwbridge"),
+            "" if attached else "fix the reason quoted (usually: no free address pool), then create docker_gwbridge",
+            DOC_SWARM_NETWORKING))
+    return found
+
+
+def check_swarm_ports(facts: Facts) -> list[Finding]:
+    return _probe_findings(facts) + _firewall_findings(facts)
+
+
+def _probe_findings(facts: Facts) -> list[Finding]:
+    found, ok = [], []
+    by_address = {f.address: f for f in facts.nodes.values()}
+    for f in facts.swarm_nodes():
+        for line in f.sections.get("probes", "").splitlines():
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            address, port, outcome = parts[0], int(parts[1]), parts[2]
+            target = by_address.get(address)
+            if not target or not target.in_swarm:
+                continue  # a node outside the swarm listens on neither port
+            command = f"timeout {PROBE_TIMEOUT} bash -c 'exec 3<>/dev/tcp/{address}/{port}'"
+            if outcome == "open":
+                ok.append(f"{f.name} -> {target.name}:{port}/tcp open")
+                continue
+            found.append(Finding(
+                "error", target.name, f"port {port}/tcp",
+                evidence(f.name, command, f"{outcome} ({'no answer: a firewall drops it' if outcome == 'timeout' else 'connection refused'})"),
+                f"{target.name} does not accept {port}/tcp ({_port_use(port)}) from {f.name}",
+                f"open {port}/tcp between the nodes (look for DROP/REJECT rules: iptables-save | grep {port})",
+                DOC_PORTS))
+    if ok and not found:
+        found.append(Finding("info", "all", "swarm ports", "\n".join(ok),
+                             "2377/tcp (managers) and 7946/tcp answer between every pair of nodes", "", DOC_PORTS))
+    return found
+
+
+def _port_use(port: int) -> str:
+    return next(use for _, p, use in SWARM_PORTS if p == port)
+
+
+_DROP_RULE = re.compile(r"-j (DROP|REJECT)\b")
+_DPORT = re.compile(r"--dports? (\S+)")
+
+
+def blocking_rules(iptables_save: str) -> list[tuple[str, str, int, str]]:
+    """(table, proto, port, rule) for each DROP/REJECT rule that hits a swarm port."""
+    hits, table = [], ""
+    for line in iptables_save.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        if not line.startswith("-A ") or not _DROP_RULE.search(line):
+            continue
+        ports = _rule_ports(line)
+        for proto, port, _ in SWARM_PORTS:
+            if port in ports and (f"-p {proto}" in line or "-p " not in line):
+                hits.append((table, proto, port, line))
+    return hits
+
+
+def _rule_ports(rule: str) -> set[int]:
+    ports = set()
+    for spec in _DPORT.findall(rule):
+        for part in spec.split(","):
+            low, _, high = part.partition(":")
+            if low.isdigit():
+                ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def _firewall_findings(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        by_port: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        for table, proto, port, rule in blocking_rules(f.sections.get("iptables", "")):
+            by_port.setdefault((proto, port), []).append((table, rule))
+        for (proto, port), rules in by_port.items():
+            found.append(Finding(
+                "error", f.name, f"port {port}/{proto}",
+                evidence(f.name, "iptables-save", [f"*{table}: {rule}" for table, rule in rules]),
+                f"a firewall rule on {f.name} drops {port}/{proto} ({_port_use(port)})"
+                + (": containers on different nodes cannot reach each other over overlay networks"
+                   if port == 4789 else ""),
+                "; ".join(f"iptables -t {table} -D {rule[3:]}" for table, rule in rules),
+                DOC_PORTS))
+    if not found and facts.up():
+        found.append(Finding("info", "all", "firewall", "iptables-save on every node: no DROP/REJECT rule for "
+                             "2377/tcp, 7946/tcp+udp or 4789/udp", "no firewall rule blocks the swarm's ports",
+                             "", DOC_FIREWALL))
+    return found
+
+
+def check_kernel(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        lines = f.sections.get("kernel", "").splitlines()
+        release = lines[0] if lines else "?"
+        status = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+        missing = [m for m, s in status.items() if s == "missing"]
+        found.append(Finding(
+            "error" if missing else "info", f.name, "kernel",
+            evidence(f.name, "uname -r; ls /sys/module", [release] + [f"{m}: {s}" for m, s in status.items()]),
+            (f"the kernel lacks {', '.join(missing)}: overlay networks cannot work" if missing else
+             f"kernel {release} has VXLAN and bridge support: a kernel upgrade would not change anything"),
+            "install the kernel's extra modules (e.g. linux-modules-extra-$(uname -r))" if missing else "",
+            DOC_OVERLAY))
+    return found
+
+
+DOCKER_CHAINS = [("filter", "DOCKER"), ("filter", "DOCKER-USER"), ("filter", "DOCKER-ISOLATION-STAGE-1"),
+                 ("nat", "DOCKER")]
+
+
+def iptables_chains(iptables_save: str) -> set[tuple[str, str]]:
+    chains, table = set(), ""
+    for line in iptables_save.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            chains.add((table, line[1:].split()[0]))
+    return chains
+
+
+def check_docker_chains(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        chains = iptables_chains(f.sections.get("iptables", ""))
+        missing = [f"{t}/{c}" for t, c in DOCKER_CHAINS if (t, c) not in chains]
+        ingress = any(c == "DOCKER-INGRESS" for _, c in chains)
+        present = [f"{t}/{c}" for t, c in sorted(chains) if c.startswith("DOCKER")]
+        if missing and f.daemon_config.get("iptables") is False:
+            severity, cause = "info", "daemon.json sets \"iptables\": false, so Docker manages no chains"
+        elif missing:
+            severity, cause = "warning", (f"Docker's chains {', '.join(missing)} are missing: someone flushed "
+                                          "iptables after dockerd started; published ports and NAT break")
+        else:
+            severity, cause = "info", ("Docker's iptables chains are in place"
+                                       + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
+        found.append(Finding(severity, f.name, "iptables chains",
+                             evidence(f.name, "iptables-save | grep '^:DOCKER'", " ".join(present) or "(none)"),
+                             cause, "systemctl restart docker" if severity == "warning" else "", DOC_FIREWALL))
+    return found
+
+
+def check_stale_vxlan(facts: Facts) -> list[Finding]:
+    found = []
+    for f in facts.up():
+        stale = [link["ifname"] for link in f.links
+                 if (link.get("linkinfo") or {}).get("info_kind") == "vxlan" and link.get("ifname", "").startswith("vx-")]
+        if stale:
+            found.append(Finding(
+                "warning", f.name, "stale vxlan",
+                evidence(f.name, "ip -d link show type vxlan", stale),
+                "Docker keeps an overlay's VXLAN device inside the network's own namespace; one in the "
+                "node's namespace is a leftover that makes the next overlay setup fail with 'file exists'",
+                "; ".join(f"ip link del {name}" for name in stale), DOC_OVERLAY))
+    return found
+
+
+def check_mtu(facts: Facts) -> list[Finding]:
+    found = []
+    overlays = [n for n in facts.manager_facts.networks if n.get("Driver") == "overlay"]
+    for f in facts.swarm_nodes():
+        link = f.underlay()
+        if not link or not overlays:
+            continue
+        underlay = int(link.get("mtu", 1500))
+        for net in overlays:
+            mtu = int((net.get("Options") or {}).get("com.docker.network.driver.mtu") or DEFAULT_OVERLAY_MTU)
+            line = f"{link['ifname']} mtu {underlay}; overlay {net['Name']} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)"
+            if mtu + VXLAN_OVERHEAD > underlay:
+                found.append(Finding(
+                    "warning", f.name, "mtu", evidence(f.name, "ip -j -d addr; docker network inspect", line),
+                    f"{net['Name']} packets of {mtu} bytes become {mtu + VXLAN_OVERHEAD} with VXLAN, more than "
+                    f"{link['ifname']} carries ({underlay}): large transfers stall while pings work",
+                    f"docker network create -d overlay -o com.docker.network.driver.mtu={underlay - VXLAN_OVERHEAD} ...",
+                    DOC_OVERLAY))
+        if not any(x.node == f.name and x.check == "mtu" for x in found):
+            found.append(Finding("info", f.name, "mtu",
+                                 evidence(f.name, "ip -j -d addr", f"{link['ifname']} mtu {underlay}"),
+                                 f"the underlay carries overlay packets whole ({underlay} >= overlay MTU + "
+                                 f"{VXLAN_OVERHEAD})", "", DOC_OVERLAY))
+    return found
+
+
+CHECKS = [check_daemons, check_swarm_membership, check_gwbridge, check_address_pools, check_task_errors,
+          check_dockerd_log, check_swarm_ports, check_kernel, check_docker_chains, check_stale_vxlan, check_mtu]
+
+
+def diagnose(facts: Facts) -> pd.DataFrame:
+    """Run every check on gathered facts; a DataFrame of findings, worst first."""
+    findings = [finding for check in CHECKS for finding in check(facts)]
+    table = pd.DataFrame([vars(f) for f in findings], columns=COLUMNS)
+    order = table["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    return table.assign(_order=order).sort_values(["_order", "node"], kind="stable").drop(
+        columns="_order").reset_index(drop=True)
+
+
+def doctor(cluster, timeout: float = 20) -> pd.DataFrame:
+    """Check every node of a cluster (or a Lab) and return the findings, worst first."""
+    from .faults import as_cluster
+    return diagnose(gather(as_cluster(cluster), timeout=timeout))
+
+
+def worst(findings: pd.DataFrame) -> str:
+    """'error', 'warning' or 'info' (or '' when there are no findings)."""
+    for severity in SEVERITIES:
+        if (findings["severity"] == severity).any():
+            return severity
+    return ""
+
+
+def report(findings: pd.DataFrame, min_severity: str = "info") -> str:
+    """The findings as text for a terminal."""
+    keep = SEVERITIES[:SEVERITIES.index(min_severity) + 1]
+    blocks = []
+    for _, f in findings[findings["severity"].isin(keep)].iterrows():
+        block = [f"{f['severity'].upper():<7} {f['node']}: {f['check']}",
+                 *("    " + line for line in f["evidence"].splitlines()),
+                 f"  cause: {f['cause']}"]
+        if f["fix"]:
+            block.append(f"  fix:   {f['fix']}")
+        if f["doc"]:
+            block.append(f"  docs:  {f['doc']}")
+        blocks.append("\n".join(block))
+    counts = findings["severity"].value_counts()
+    summary = ", ".join(f"{counts.get(s, 0)} {s}{'s' if counts.get(s, 0) != 1 else ''}" for s in SEVERITIES)
+    return "\n\n".join(blocks + [summary])

@@ -1,0 +1,194 @@
+"""Faults to inject into a node, and undo: the article's failure and its cousins.
+
+Every fault acts INSIDE one node (its routing table, its iptables), through
+`node.run`, so it works on a lab node or a real host and never touches the
+machine running the lab.
+
+    >>> faults.inject(lab, "vpn-routes", node="node2")   # before node2 joins
+    >>> faults.undo(lab, "vpn-routes", node="node2")
+
+Faults in the registry `FAULTS`:
+
+vpn-routes
+    On-link routes `172.16.0.0/12` and `192.168.0.0/16` via the node's NIC, as a
+    VPN client installs them. They cover all 31 of Docker's default local address
+    pools, so when the node joins a swarm Docker cannot create docker_gwbridge and
+    every task there fails with "error creating external connectivity network"
+    (the article). The node's own LAN route (e.g. 172.16.155.0/24) is more
+    specific, so the node keeps talking to the others. Acts at join time: inject
+    before the node joins, or pass rejoin=True.
+vxlan-blocked
+    iptables in the node drops incoming udp/4789: overlay (VXLAN) traffic to the
+    node is lost; tasks run, but containers on different nodes cannot talk.
+gossip-blocked
+    iptables in the node drops incoming tcp+udp/7946: the swarm's gossip (network
+    membership) cannot reach the node.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .cluster import Cluster, Node
+from .errors import SwarmlabError
+from .result import Result
+
+# Routes this module adds carry this protocol number, so undo removes exactly them
+# and never a route of the same destination that was there before.
+ROUTE_PROTO = 199
+VPN_ROUTES = ("172.16.0.0/12", "192.168.0.0/16")
+RULE_COMMENT = "swarmlab-fault"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    inject: Callable[[Cluster, Node], list[Result]]
+    undo: Callable[[Cluster, Node], list[Result]]
+    acts_at_join: bool = False  # only shows when the node joins after the fault
+
+
+@dataclass
+class FaultReport:
+    """What inject/undo ran, and what to expect next."""
+
+    fault: str
+    node: str
+    action: str
+    results: list[Result] = field(default_factory=list)
+    note: str = ""
+
+    def terminal(self) -> str:
+        text = "".join(r.terminal() for r in self.results)
+        return text + (f"# {self.note}\n" if self.note else "")
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.terminal())
+
+
+def as_cluster(target) -> Cluster:
+    """A Cluster from a Cluster, a Lab, or the name of a lab that is up."""
+    if isinstance(target, Cluster):
+        return target
+    return Cluster.from_lab(target)
+
+
+# --- vpn-routes -----------------------------------------------------------
+def nic_of(node: Node) -> str:
+    """The interface that carries the node's swarm address (the article's ens33)."""
+    result = node.run("ip -j addr").check()
+    for link in json.loads(result.stdout or "[]"):
+        if any(a.get("local") == node.address for a in link.get("addr_info", [])):
+            return link["ifname"]
+    raise SwarmlabError(f"no interface of {node.name} holds {node.address}; "
+                        f"check `ip addr` on {node.name} and the node's address in the inventory")
+
+
+def _vpn_routes_inject(cluster: Cluster, node: Node) -> list[Result]:
+    nic = nic_of(node)
+    results = [node.run(f"ip route add {dst} dev {nic} proto {ROUTE_PROTO}").check(
+        hint=f"a route to {dst} may already exist on {node.name}: `ip route` there")
+        for dst in VPN_ROUTES]
+    # The node's own LAN route is more specific than the VPN's: peers stay on-link.
+    peers = [n for n in cluster if n is not node]
+    if peers:
+        results.append(node.run(f"ip route get {peers[0].address}"))
+    results.append(node.run("ip route"))
+    return results
+
+
+def _vpn_routes_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return [node.run(f"ip route del {dst} proto {ROUTE_PROTO} 2>/dev/null || true") for dst in VPN_ROUTES] + \
+        [node.run("ip route")]
+
+
+# --- ports dropped by iptables -------------------------------------------
+def _drop_rules(fault: str, ports: list[tuple[str, int]]) -> list[str]:
+    return [f"INPUT -p {proto} --dport {port} -m comment --comment {RULE_COMMENT}:{fault} -j DROP"
+            for proto, port in ports]
+
+
+def _ports_blocked(fault: str, ports: list[tuple[str, int]]):
+    def inject(cluster: Cluster, node: Node) -> list[Result]:
+        # -C first: injecting twice must not stack two rules.
+        results = [node.run(f"iptables -C {rule} 2>/dev/null || iptables -I {rule}").check(
+            hint=f"is iptables installed on {node.name}?") for rule in _drop_rules(fault, ports)]
+        return results + [node.run("iptables -S INPUT")]
+
+    def undo(cluster: Cluster, node: Node) -> list[Result]:
+        results = [node.run(f"while iptables -C {rule} 2>/dev/null; do iptables -D {rule}; done")
+                   for rule in _drop_rules(fault, ports)]
+        return results + [node.run("iptables -S INPUT")]
+    return inject, undo
+
+
+def _fault(name, description, inject_undo, acts_at_join=False) -> Fault:
+    inject, undo = inject_undo
+    return Fault(name, description, inject, undo, acts_at_join)
+
+
+FAULTS: dict[str, Fault] = {f.name: f for f in (
+    _fault("vpn-routes",
+           "on-link routes 172.16.0.0/12 and 192.168.0.0/16 (as a VPN adds) cover every default "
+           "address pool: on join, no docker_gwbridge, tasks fail (the article)",
+           (_vpn_routes_inject, _vpn_routes_undo), acts_at_join=True),
+    _fault("vxlan-blocked",
+           "iptables drops incoming udp/4789: overlay traffic to the node is lost",
+           _ports_blocked("vxlan-blocked", [("udp", 4789)])),
+    _fault("gossip-blocked",
+           "iptables drops incoming tcp+udp/7946: swarm gossip cannot reach the node",
+           _ports_blocked("gossip-blocked", [("tcp", 7946), ("udp", 7946)])),
+)}
+
+
+def fault_named(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise SwarmlabError(f"no fault named {name!r}; faults: {', '.join(FAULTS)}") from None
+
+
+def _in_swarm(node: Node) -> bool:
+    state = node.run("docker info --format '{{.Swarm.LocalNodeState}}'")
+    return state.ok and state.stdout.strip() == "active"
+
+
+def inject(target, fault: str, node: str = "node2", *, rejoin: bool = False) -> FaultReport:
+    """Inject `fault` into `node` of a Cluster or Lab.
+
+    A fault that acts at join time (vpn-routes) on a node already in the swarm has
+    no effect until the node joins again: pass rejoin=True to leave and join now.
+    """
+    from . import story
+    cluster = as_cluster(target)
+    spec = fault_named(fault)
+    target_node = cluster.node(node)
+    report = FaultReport(fault, node, "inject", spec.inject(cluster, target_node))
+    if spec.acts_at_join and _in_swarm(target_node):
+        if rejoin:
+            report.results += story.rejoin(cluster, target_node)
+            report.note = f"{node} left the swarm and joined again with the fault in place"
+        else:
+            report.note = (f"{node} is already in the swarm: {fault} shows only when it joins again "
+                           f"(inject with rejoin=True, or `--rejoin` on the command line)")
+    return report
+
+
+def undo(target, fault: str, node: str = "node2") -> FaultReport:
+    """Remove what inject() added. Damage already done stays (see the note)."""
+    cluster = as_cluster(target)
+    spec = fault_named(fault)
+    report = FaultReport(fault, node, "undo", spec.undo(cluster, cluster.node(node)))
+    if spec.acts_at_join:
+        report.note = ("routes removed; a docker_gwbridge that was never created stays missing: "
+                       f"`swarmlab fix gwbridge {node}` or rejoin the node")
+    return report
+
+
+def describe() -> str:
+    """The registry as text: one line per fault."""
+    width = max(map(len, FAULTS))
+    return "\n".join(f"{f.name:<{width}}  {f.description}" for f in FAULTS.values())
+

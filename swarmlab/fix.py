@@ -1,0 +1,272 @@
+"""Repairs: the article's docker_gwbridge by hand, the service again, and the lasting fix.
+
+    >>> fix_gwbridge(cluster.node("node2"), like=cluster.manager)
+    >>> recreate_service(cluster)
+    >>> verify_service(cluster).ok
+
+The article copied the manager's docker_gwbridge (172.18.0.0/16, gateway
+172.18.0.1, enable_icc=false, bridge name docker_gwbridge) onto node2. That works
+even under the VPN routes that caused the trouble, because Docker does NOT check
+routes when `--subnet` is given explicitly (measured: the article's exact command
+succeeds on a node whose 172.16.0.0/12 route covers 172.18.0.0/16, and the
+service then runs on both nodes). The bridge's own /16 route is more specific
+than the VPN's /12, so containers on the node are fine - but hosts behind the
+VPN in 172.18.0.0/16 become unreachable from that node. So by default
+fix_gwbridge() keeps the manager's subnet only when it is clear of the node's
+routes, and otherwise picks a free one and says why; pass `subnet=` to insist
+(the report then explains the overlap).
+
+The lasting fix is `default-address-pools` in the node's daemon.json
+(fix_address_pools; see docs/address-pools.md).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import pools, story
+from .cluster import Cluster, Node
+from .errors import SwarmlabError
+from .result import Result
+
+GWBRIDGE = "docker_gwbridge"
+# The options the article copied from the manager: no inter-container traffic on
+# the bridge, and the Linux bridge's name.
+GWBRIDGE_OPTIONS = ("com.docker.network.bridge.enable_icc", "com.docker.network.bridge.name")
+DEFAULT_GWBRIDGE_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
+                            "com.docker.network.bridge.name": GWBRIDGE}
+
+
+@dataclass
+class FixReport:
+    """What a fix ran and why it chose what it chose."""
+
+    action: str
+    node: str
+    results: list[Result] = field(default_factory=list)
+    explanation: str = ""
+    subnet: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def terminal(self) -> str:
+        text = "".join(r.terminal() for r in self.results)
+        return text + "".join(f"# {line}\n" for line in self.explanation.splitlines())
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.terminal())
+
+
+# --- docker_gwbridge --------------------------------------------------------
+def inspect_network(node: Node, name: str) -> dict | None:
+    result = node.run(f"docker network inspect {shlex.quote(name)}")
+    if not result.ok:
+        return None
+    data = json.loads(result.stdout or "[]")
+    return data[0] if data else None
+
+
+def _node_view(node: Node) -> tuple[list[dict], list[str], list[tuple[str, str]], list[str]]:
+    """The node's routes, nameservers, local network subnets and overlay subnets."""
+    routes = json.loads(node.run("ip -j route show table main").check().stdout or "[]")
+    nameservers = pools.nameservers_from_resolv_conf(node.run("cat /etc/resolv.conf").stdout)
+    result = node.run("docker network inspect $(docker network ls -q)").check()
+    networks = json.loads(result.stdout or "[]")
+    subnets = [(n["Name"], c["Subnet"], n.get("Scope")) for n in networks
+               for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
+    local = [(name, subnet) for name, subnet, scope in subnets if scope == "local"]
+    overlay = [subnet for _, subnet, scope in subnets if scope == "swarm"]
+    return routes, nameservers, local, overlay
+
+
+def choose_gwbridge_subnet(node: Node, like: dict | None, subnet: str | None = None):
+    """(subnet, gateway, explanation) for a docker_gwbridge on `node`.
+
+    `like` is the manager's docker_gwbridge (inspect output) or None.
+    """
+    routes, nameservers, local, overlay = _node_view(node)
+    like_config = ((like or {}).get("IPAM", {}).get("Config") or [{}])[0]
+    if subnet:
+        return _explicit_subnet(node, subnet, like_config, routes, nameservers, local)
+    chosen, why = pools.pick_free_subnet(routes, nameservers, local, prefer=like_config.get("Subnet"),
+                                         avoid=overlay)
+    same = like_config.get("Subnet") == str(chosen)
+    gateway = like_config.get("Gateway") if same and like_config.get("Gateway") else str(next(chosen.hosts()))
+    return str(chosen), gateway, ("the manager's subnet, as in the article: " if same else "") + why
+
+
+def _explicit_subnet(node, subnet, like_config, routes, nameservers, local):
+    try:
+        net = ipaddress.IPv4Network(subnet, strict=False)
+    except ValueError:
+        raise SwarmlabError(f"bad subnet {subnet!r}: give an IPv4 network such as 172.18.0.0/16") from None
+    taken = [f"network {name} uses {s}" for name, s in local if ipaddress.IPv4Network(s).overlaps(net)]
+    if taken:
+        raise SwarmlabError(f"{net} cannot be docker_gwbridge on {node.name}: {'; '.join(taken)} "
+                            "(Docker refuses overlapping networks); leave subnet out to get a free one")
+    gateway = like_config.get("Gateway") if like_config.get("Subnet") == str(net) else str(next(net.hosts()))
+    clashes = pools.conflicts(net, routes, nameservers, local)
+    why = f"{net} as asked"
+    if clashes:
+        why += (f", although {'; '.join(clashes)}. Docker accepts it: with an explicit --subnet it does not "
+                "check routes. The bridge's route is more specific, so containers here work, but hosts "
+                f"in {net} behind that route become unreachable from {node.name}")
+    return str(net), gateway, why
+
+
+def gwbridge_create_command(subnet: str, gateway: str, options: dict[str, str]) -> str:
+    opts = " ".join(f"-o {k}={v}" for k, v in options.items())
+    return f"docker network create --subnet {subnet} --gateway {gateway} {opts} {GWBRIDGE}"
+
+
+def fix_gwbridge(node: Node, like: Node | None = None, subnet: str | None = None) -> FixReport:
+    """Create docker_gwbridge on `node`, modelled on `like`'s (usually the manager), as the article did.
+
+    Without `subnet`, uses like's subnet when it is clear of node's routes,
+    nameservers and networks, else a free one (the explanation says why).
+    """
+    if inspect_network(node, GWBRIDGE) is not None:
+        return FixReport("gwbridge", node.name, [node.run(f"docker network ls --filter name={GWBRIDGE}")],
+                         f"{node.name} already has {GWBRIDGE}: nothing to do")
+    reference = inspect_network(like, GWBRIDGE) if like is not None else None
+    options = {k: v for k, v in ((reference or {}).get("Options") or {}).items() if k in GWBRIDGE_OPTIONS}
+    options = options or dict(DEFAULT_GWBRIDGE_OPTIONS)
+    chosen, gateway, why = choose_gwbridge_subnet(node, reference, subnet)
+    command = gwbridge_create_command(chosen, gateway, options)
+    result = node.run(command).check(hint=f"see `docker network ls` on {node.name}; `swarmlab doctor`")
+    return FixReport("gwbridge", node.name, [result], why, chosen)
+
+
+# --- the service --------------------------------------------------------------
+def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str = story.NETWORK,
+                     replicas: int = 2, image: str = story.IMAGE, command: str = "sleep infinity",
+                     timeout: float = 20) -> list[Result]:
+    """`docker service rm` + `docker service create`, as the article did; waits for the replicas.
+
+    Removing the service also clears its failed tasks, whose Created containers
+    would otherwise stay on the node.
+    """
+    results = [story.service_rm(cluster, name)]
+    results.append(story.service_create(cluster, name, network, replicas, image, command).check())
+    story.wait_for_running(cluster, name, replicas, timeout)
+    return results
+
+
+@dataclass
+class Verification:
+    checks: pd.DataFrame  # check, ok, detail
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks["ok"].all())
+
+    def terminal(self) -> str:
+        return "".join(r.terminal() for r in self.results) + self.checks.to_string(index=False) + "\n"
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.terminal())
+
+
+def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = story.NETWORK,
+                   replicas: int = 2, from_node: str | None = None, timeout: float = 20) -> Verification:
+    """Is the service really fixed? All replicas run, on distinct nodes, and reach each other.
+
+    The reach test pings, over `network`, from a replica on `from_node` (default:
+    the first worker) to a replica on another node, by IP, through `docker exec`.
+    """
+    table = story.wait_for_running(cluster, name, replicas, timeout)
+    running = story.running(table)
+    nodes = sorted(set(running["node"]))
+    want_nodes = min(replicas, len(cluster))
+    checks = [("replicas running", len(running) >= replicas, f"{len(running)}/{replicas}"),
+              ("on distinct nodes", len(nodes) >= want_nodes, ", ".join(nodes))]
+    results = [story.service_ps(cluster, name)]
+    source = cluster.node(from_node) if from_node else next((n for n in cluster if n is not cluster.manager),
+                                                            cluster.manager)
+    targets = [n for n in nodes if n != source.name]
+    if source.name in nodes and targets:
+        ping = ping_between(source, cluster.node(targets[0]), name, network)
+        results.append(ping)
+        checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok,
+                       _last_line(ping) or "no answer"))
+    else:
+        checks.append((f"ping over {network}", False,
+                       f"needs replicas on {source.name} and on another node; running on: {', '.join(nodes) or 'none'}"))
+    return Verification(pd.DataFrame(checks, columns=["check", "ok", "detail"]), results)
+
+
+def service_containers(node: Node, service: str) -> list[str]:
+    result = node.run(f"docker ps -q --filter label=com.docker.swarm.service.name={shlex.quote(service)}")
+    return result.stdout.split()
+
+
+def container_ip(node: Node, container: str, network: str) -> str:
+    result = node.run(f"docker inspect --format '{{{{json .NetworkSettings.Networks}}}}' {container}").check()
+    networks = json.loads(result.stdout)
+    if network not in networks:
+        raise SwarmlabError(f"container {container} on {node.name} is not on {network}; "
+                            f"its networks: {', '.join(networks)}")
+    return networks[network]["IPAddress"]
+
+
+def ping_between(source: Node, target: Node, service: str, network: str) -> Result:
+    """`docker exec <replica on source> ping -c 1 <IP of a replica on target>`."""
+    sources, targets = service_containers(source, service), service_containers(target, service)
+    if not sources or not targets:
+        raise SwarmlabError(f"no running replica of {service} on {source.name if not sources else target.name}")
+    address = container_ip(target, targets[0], network)
+    return source.run(f"docker exec {sources[0]} ping -c 1 -W 2 {address}")
+
+
+def _last_line(result: Result) -> str:
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- the lasting fix: default-address-pools ------------------------------------
+def suggest_address_pools(node: Node, size: int = 24) -> list[dict]:
+    """One pool base that nothing on the node overlaps, cut into /`size` networks."""
+    routes, nameservers, local, overlay = _node_view(node)
+    base, _ = pools.pick_free_subnet(routes, nameservers, local, pools=(), avoid=overlay)
+    return [{"base": str(base), "size": size}]
+
+
+def fix_address_pools(node: Node, address_pools: list[dict] | None = None, restart: bool = True) -> FixReport:
+    """Write `default-address-pools` into the node's /etc/docker/daemon.json and restart Docker.
+
+    Keeps the file's other settings. Without `address_pools`, suggests one free
+    base (suggest_address_pools). In the lab the node's own dockerd restarts; on a
+    real host, `systemctl restart docker`.
+    """
+    address_pools = address_pools or suggest_address_pools(node)
+    current = node.run("cat /etc/docker/daemon.json 2>/dev/null || echo '{}'")
+    try:
+        config = json.loads(current.stdout or "{}")
+    except ValueError:
+        raise SwarmlabError(f"/etc/docker/daemon.json on {node.name} is not valid JSON; fix it by hand first:\n"
+                            f"{current.stdout}") from None
+    config["default-address-pools"] = address_pools
+    text = json.dumps(config, indent=2) + "\n"
+    results = [current, node.run("mkdir -p /etc/docker && cat > /etc/docker/daemon.json", input=text).check()]
+    results.append(node.run("cat /etc/docker/daemon.json"))
+    if restart:
+        results.append(restart_docker(node))
+    pools_text = ", ".join(f"{p['base']} in /{p['size']}s" for p in address_pools)
+    return FixReport("address-pools", node.name, results,
+                     f"Docker on {node.name} now takes local networks from {pools_text}", address_pools[0]["base"])
+
+
+def restart_docker(node: Node) -> Result:
+    """Restart the node's Docker daemon: the lab's own dockerd, or systemd's on a real host."""
+    lab_node = getattr(node.transport, "lab_node", None)
+    if lab_node is None:
+        return node.run("systemctl restart docker").check(hint=f"restart Docker on {node.name} by hand")
+    lab_node.restart_docker()
+    return node.run("docker info --format 'dockerd {{.ServerVersion}} is back; swarm {{.Swarm.LocalNodeState}}'")

@@ -1,0 +1,290 @@
+"""The article's walk through a two-node swarm, one function per step.
+
+Every step runs the article's command on the node where the article ran it and
+returns the Result, so a lesson can show `result.terminal()` exactly as a terminal
+would. The functions take a Cluster (or one of its Nodes), so the same lesson runs
+on the local lab, on real hosts over SSH, or from a recording.
+
+The article: node1 (manager, 172.16.155.131) and node2 (worker, .132); `swarm
+init`, `swarm join`, `node ls`, an overlay network `uber-net`, and a service `test`
+with two replicas. With its test image replaced by the lab's busybox (no registry
+here), the commands are the article's.
+
+Waiting is done by polling `docker service ps --format '{{json .}}'` with a
+deadline, never by fixed sleeps: a lab converges in about a second, real hosts
+take longer, and a broken node never does.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from typing import Callable
+
+import pandas as pd
+
+from .cluster import Cluster, Node
+from .errors import SwarmlabError
+from .result import Result
+
+IMAGE = "busybox:latest"  # the lab's local image; the article used ubuntu
+SERVICE = "test"
+NETWORK = "uber-net"
+POLL_INTERVAL = 0.2  # seconds between two looks at the task list
+
+TASK_COLUMNS = ["slot", "node", "desired state", "current state", "state", "error", "id", "name"]
+
+
+def _node(cluster: Cluster, node: Node | str) -> Node:
+    return node if isinstance(node, Node) else cluster.node(node)
+
+
+# --- forming the swarm ----------------------------------------------------
+def swarm_init(cluster: Cluster) -> Result:
+    """`docker swarm init` on the manager, advertising its LAN address."""
+    manager = cluster.manager
+    return manager.run(f"docker swarm init --advertise-addr {manager.address}")
+
+
+def join_token(cluster: Cluster, role: str = "worker") -> Result:
+    """`docker swarm join-token ROLE` on the manager: it prints the join command."""
+    if role not in ("worker", "manager"):
+        raise SwarmlabError(f"role must be 'worker' or 'manager', not {role!r}")
+    return cluster.manager.run(f"docker swarm join-token {role}")
+
+
+def token_in(result: Result) -> str:
+    """The SWMTKN-... token inside a `join-token` (or `swarm init`) output."""
+    match = re.search(r"SWMTKN-\S+", result.stdout)
+    if not match:
+        raise SwarmlabError(f"no join token in the output of `{result.command}` on {result.node}: "
+                            f"{(result.stdout + result.stderr).strip()!r}; is {result.node} a swarm manager?")
+    return match.group(0)
+
+
+def swarm_join(cluster: Cluster, node: Node | str, token: str | None = None) -> Result:
+    """`docker swarm join --token ... MANAGER:2377` on `node` (the article's worker join).
+
+    Without a token, asks the manager for the worker token first.
+    """
+    node = _node(cluster, node)
+    token = token or token_in(join_token(cluster, "worker").check())
+    return node.run(f"docker swarm join --token {token} {cluster.manager.address}:2377")
+
+
+def form_swarm(cluster: Cluster) -> list[Result]:
+    """The article's first steps: init on the manager, every other node joins as a worker."""
+    results = [swarm_init(cluster).check(hint="is this node already in a swarm? `docker swarm leave --force`")]
+    token_result = join_token(cluster, "worker").check()
+    results.append(token_result)
+    token = token_in(token_result)
+    for node in cluster:
+        if node is not cluster.manager:
+            results.append(swarm_join(cluster, node, token).check(
+                hint=f"can {node.name} reach {cluster.manager.address}:2377? try `swarmlab doctor`"))
+    return results
+
+
+def rejoin(cluster: Cluster, node: Node | str) -> list[Result]:
+    """Take `node` out of the swarm and join it again, as if it joined for the first time.
+
+    Its docker_gwbridge goes too: joining is when Docker creates it, so a fault that
+    acts at that moment (vpn-routes) needs a fresh join to show.
+    """
+    node = _node(cluster, node)
+    node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
+    results = [node.run("docker swarm leave --force")]
+    if node_id:
+        results.append(cluster.manager.run(f"docker node rm --force {node_id}"))
+    results.append(node.run("docker network rm docker_gwbridge"))
+    results.append(swarm_join(cluster, node).check())
+    return results
+
+
+def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None,
+                     timeout: float = 10) -> None:
+    """Wait until network `name` exists on every node (or on `nodes`).
+
+    Docker creates the ingress network and docker_gwbridge a moment AFTER `swarm
+    init`/`join` return (about 0.5-1 s in the lab): look before that and a healthy
+    node seems to lack them.
+    """
+    targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = [n.name for n in targets
+                   if not n.run(f"docker network inspect --format '{{{{.Name}}}}' {shlex.quote(name)}").ok]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise SwarmlabError(f"network {name} did not appear on {', '.join(missing)} within {timeout:.0f} s; "
+                                "`swarmlab doctor` says why")
+        time.sleep(POLL_INTERVAL)
+
+
+def node_ls(cluster: Cluster) -> Result:
+    return cluster.manager.run("docker node ls")
+
+
+# --- networks and the service --------------------------------------------
+def create_overlay(cluster: Cluster, name: str = NETWORK) -> Result:
+    return cluster.manager.run(f"docker network create -d overlay {shlex.quote(name)}")
+
+
+def network_ls(node: Node) -> Result:
+    return node.run("docker network ls")
+
+
+def service_create(cluster: Cluster, name: str = SERVICE, network: str = NETWORK, replicas: int = 2,
+                   image: str = IMAGE, command: str = "sleep infinity") -> Result:
+    """The article's `docker service create`, with `--detach`.
+
+    Without --detach the CLI waits for the service to converge, which with a
+    broken node takes half a minute or never ends; wait_for_tasks() watches instead.
+    """
+    return cluster.manager.run(
+        f"docker service create --detach --name {shlex.quote(name)} --network {shlex.quote(network)} "
+        f"--replicas {int(replicas)} {shlex.quote(image)} {command}")
+
+
+def service_ps(cluster: Cluster, name: str = SERVICE, no_trunc: bool = False) -> Result:
+    return cluster.manager.run(f"docker service ps {'--no-trunc ' if no_trunc else ''}{shlex.quote(name)}")
+
+
+def service_rm(cluster: Cluster, name: str = SERVICE) -> Result:
+    return cluster.manager.run(f"docker service rm {shlex.quote(name)}")
+
+
+def container_ls_all(node: Node) -> Result:
+    return node.run("docker container ls -a")
+
+
+def container_start(node: Node, container_id: str) -> Result:
+    return node.run(f"docker container start {shlex.quote(container_id)}")
+
+
+def task_containers(node: Node, service: str = SERVICE) -> pd.DataFrame:
+    """The service's task containers on `node`: id, name, state (e.g. 'created')."""
+    result = node.run("docker container ls -a --no-trunc --format '{{json .}}' "
+                      f"--filter label=com.docker.swarm.service.name={shlex.quote(service)}").check()
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return pd.DataFrame([{"id": r["ID"], "name": r["Names"], "state": r["State"], "status": r["Status"]}
+                         for r in rows], columns=["id", "name", "state", "status"])
+
+
+# --- tasks: what the scheduler did ----------------------------------------
+def tasks(cluster: Cluster, service: str = SERVICE) -> pd.DataFrame:
+    """The service's tasks, newest first per slot, with the error text in full."""
+    result = cluster.manager.run(
+        f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}")
+    result.check(hint=f"does service {service!r} exist? `docker service ls` on {cluster.manager.name}")
+    return tasks_from_json(result.stdout)
+
+
+def tasks_from_json(text: str) -> pd.DataFrame:
+    """Rows of `docker service ps --no-trunc --format '{{json .}}'` as a table."""
+    rows = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        task = json.loads(line)
+        name = task.get("Name", "")
+        rows.append({
+            "slot": name.rsplit(".", 1)[-1] if "." in name else "",
+            "node": task.get("Node", ""),
+            "desired state": task.get("DesiredState", ""),
+            "current state": task.get("CurrentState", ""),
+            "state": task.get("CurrentState", "").split(" ")[0],
+            # --no-trunc wraps the error in double quotes; the text is what matters.
+            "error": task.get("Error", "").strip().strip('"'),
+            "id": task.get("ID", ""),
+            "name": name,
+        })
+    return pd.DataFrame(rows, columns=TASK_COLUMNS)
+
+
+def running(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table["state"] == "Running") & (table["desired state"] == "Running")]
+
+
+def failed(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["state"].isin(["Failed", "Rejected"])]
+
+
+def wait_for_tasks(cluster: Cluster, service: str, until: Callable[[pd.DataFrame], bool],
+                   timeout: float = 20, what: str = "the tasks to settle") -> pd.DataFrame:
+    """Poll the service's tasks until `until(table)` holds; return that table.
+
+    Raises SwarmlabError after `timeout` seconds, with the last table seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        table = tasks(cluster, service)
+        if until(table):
+            return table
+        if time.monotonic() > deadline:
+            raise SwarmlabError(
+                f"waited {timeout:.0f} s for {what} of service {service!r}; last task list:\n"
+                f"{table.drop(columns=['id', 'name']).to_string(index=False)}\n"
+                f"  hint: `swarmlab doctor` looks for the usual causes")
+        time.sleep(POLL_INTERVAL)
+
+
+def wait_for_running(cluster: Cluster, service: str = SERVICE, replicas: int = 2,
+                     timeout: float = 20) -> pd.DataFrame:
+    """Wait until `replicas` tasks run."""
+    return wait_for_tasks(cluster, service, lambda t: len(running(t)) >= replicas, timeout,
+                          f"{replicas} running replicas")
+
+
+def wait_for_failure(cluster: Cluster, service: str = SERVICE, node: str | None = None,
+                     timeout: float = 20) -> pd.DataFrame:
+    """Wait until a task failed (on `node`, when given); return the task list."""
+    def has_failed(table):
+        bad = failed(table)
+        return not (bad if node is None else bad[bad["node"] == node]).empty
+    return wait_for_tasks(cluster, service, has_failed, timeout,
+                          f"a failed task{' on ' + node if node else ''}")
+
+
+def placement_timeline(cluster: Cluster, service: str = SERVICE, duration: float = 8,
+                       interval: float = 0.5,
+                       until: Callable[[pd.DataFrame], bool] | None = None) -> pd.DataFrame:
+    """Sample where the scheduler puts the service's tasks, over time.
+
+    One row per task per sample: t (seconds since the first sample), slot, task
+    id, node, desired state, state, error. Stops after `duration` seconds, or
+    earlier when `until(tasks)` holds. Keep `duration` short in tests; about 30 s
+    shows the whole article story (failures on node2, then the replica on node1).
+    """
+    started = time.monotonic()
+    samples = []
+    while True:
+        t = time.monotonic() - started
+        table = tasks(cluster, service)
+        samples.append(table.assign(t=round(t, 2)))
+        if (until and until(table)) or t >= duration:
+            break
+        time.sleep(max(0.0, interval - (time.monotonic() - started - t)))
+    timeline = pd.concat(samples, ignore_index=True)
+    return timeline[["t", "slot", "id", "node", "desired state", "state", "error"]]
+
+
+def task_history(timeline: pd.DataFrame) -> pd.DataFrame:
+    """One row per task the timeline saw: slot, node, first/last seen, last state, error.
+
+    Swarm keeps only the last 5 tasks per slot (task-history-limit), so sampling
+    over time sees failures that `docker service ps` has already forgotten.
+    """
+    # A pending task has no node yet: take the last node it was seen on.
+    grouped = timeline.assign(node=timeline["node"].replace("", pd.NA)).groupby("id", sort=False)
+    history = grouped.agg(slot=("slot", "first"), node=("node", "first"), first_seen=("t", "min"),
+                          last_seen=("t", "max"), state=("state", "last"), error=("error", "last"))
+    return history.reset_index().sort_values(["first_seen", "slot"]).reset_index(drop=True)[
+        ["slot", "node", "first_seen", "last_seen", "state", "error", "id"]]
+
+
+def placement(table: pd.DataFrame) -> dict[str, int]:
+    """Running replicas per node, e.g. {'node1': 2}."""
+    return running(table)["node"].value_counts().to_dict()
