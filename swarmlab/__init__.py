@@ -1,8 +1,10 @@
 """swarmlab: learn Docker Swarm networking by doing it for real."""
 from .cluster import Cluster, connect
+from .doctor import doctor
 from .errors import CommandError, LabError, SwarmlabError
+from .fix import fix_gwbridge
 from .lab import Lab
 from .result import Result
 
 __version__ = "0.1.0"
-__all__ = ["connect", "Cluster", "Lab", "Result", "SwarmlabError", "LabError", "CommandError", "__version__"]
+__all__ = ["connect", "Cluster", "doctor", "fix_gwbridge", "Lab", "Result", "SwarmlabError", "LabError", "CommandError", "__version__"]

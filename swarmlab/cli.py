@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from . import cli_connect
+from . import cli_connect, cli_story
 from .errors import SwarmlabError
 
 
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
     sh.add_argument("node")
     cli_connect.add_commands(sub)
+    cli_story.add_commands(sub, labsub)
     return p
 
 

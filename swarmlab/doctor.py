@@ -604,7 +604,8 @@ def _rule_ports(rule: str) -> set[int]:
 
 def _firewall_findings(facts: Facts) -> list[Finding]:
     found = []
-    for f in facts.up():
+    readable = [f for f in facts.up() if iptables_readable(f.sections.get("iptables", ""))]
+    for f in readable:
         by_port: dict[tuple[str, int], list[tuple[str, str]]] = {}
         for table, proto, port, rule in blocking_rules(f.sections.get("iptables", "")):
             by_port.setdefault((proto, port), []).append((table, rule))
@@ -617,8 +618,9 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
                    if port == 4789 else ""),
                 "; ".join(f"iptables -t {table} -D {rule[3:]}" for table, rule in rules),
                 DOC_PORTS))
-    if not found and facts.up():
-        found.append(Finding("info", "all", "firewall", "iptables-save on every node: no DROP/REJECT rule for "
+    if not found and readable:
+        found.append(Finding("info", "all", "firewall",
+                             f"iptables-save on {', '.join(f.name for f in readable)}: no DROP/REJECT rule for "
                              "2377/tcp, 7946/tcp+udp or 4789/udp", "no firewall rule blocks the swarm's ports",
                              "", DOC_FIREWALL))
     return found
@@ -655,10 +657,22 @@ def iptables_chains(iptables_save: str) -> set[tuple[str, str]]:
     return chains
 
 
+def iptables_readable(iptables_save: str) -> bool:
+    """False when iptables-save printed no table (not root, or no iptables on the node)."""
+    return any(line.startswith("*") for line in iptables_save.splitlines())
+
+
 def check_docker_chains(facts: Facts) -> list[Finding]:
     found = []
     for f in facts.up():
-        chains = iptables_chains(f.sections.get("iptables", ""))
+        text = f.sections.get("iptables", "")
+        if not iptables_readable(text):
+            found.append(Finding("info", f.name, "iptables chains",
+                                 evidence(f.name, "iptables-save", text.splitlines()[:2] or "(no output)"),
+                                 "could not read the node's iptables (needs root): firewall checks skipped",
+                                 "run the doctor as root on the nodes (sudo)", DOC_FIREWALL))
+            continue
+        chains = iptables_chains(text)
         missing = [f"{t}/{c}" for t, c in DOCKER_CHAINS if (t, c) not in chains]
         ingress = any(c == "DOCKER-INGRESS" for _, c in chains)
         present = [f"{t}/{c}" for t, c in sorted(chains) if c.startswith("DOCKER")]

@@ -69,10 +69,11 @@ class FaultReport:
 
 
 def as_cluster(target) -> Cluster:
-    """A Cluster from a Cluster, a Lab, or the name of a lab that is up."""
+    """A Cluster from a Cluster, or anything swarmlab.connect takes (a Lab, a lab name, an inventory)."""
     if isinstance(target, Cluster):
         return target
-    return Cluster.from_lab(target)
+    from .cluster import connect
+    return connect(target)
 
 
 # --- vpn-routes -----------------------------------------------------------

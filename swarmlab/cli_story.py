@@ -1,0 +1,91 @@
+"""`swarmlab doctor`, `swarmlab fix gwbridge`, `swarmlab lab inject|undo|faults`."""
+from __future__ import annotations
+
+import sys
+
+from .errors import SwarmlabError
+
+
+def add_commands(subparsers, lab_subparsers) -> None:
+    doc = subparsers.add_parser(
+        "doctor", help="check a swarm's nodes and say what is wrong, with evidence and a fix",
+        description="Checks docker_gwbridge, address pools, task errors, the daemon log, swarm ports, "
+                    "kernel support, iptables chains, stale vxlan devices and MTU on every node. "
+                    "Exits 0 when nothing is worse than a warning, 1 on an error.")
+    where = doc.add_mutually_exclusive_group()
+    where.add_argument("--lab", default=None, metavar="NAME", help="a local lab that is up (default: swarmlab)")
+    where.add_argument("--inventory", default=None, metavar="FILE", help="real hosts (.toml/.yaml) over SSH")
+    doc.add_argument("--json", action="store_true", help="the findings as JSON records")
+    doc.add_argument("--all", action="store_true", help="also print the info findings (default: warnings and worse)")
+    doc.set_defaults(func=cmd_doctor)
+
+    fix = subparsers.add_parser("fix", help="repairs the doctor suggests")
+    fixsub = fix.add_subparsers(metavar="WHAT")
+    gw = fixsub.add_parser("gwbridge", help="create a node's missing docker_gwbridge, modelled on the manager's")
+    gw.add_argument("--lab", default="swarmlab", metavar="NAME", help="lab name (default: swarmlab)")
+    gw.add_argument("--subnet", default=None,
+                    help="use this subnet (default: the manager's if it is free on the node, else a free one)")
+    gw.add_argument("node")
+    gw.set_defaults(func=cmd_fix_gwbridge)
+
+    def lab_cmd(name, func, help):
+        sp = lab_subparsers.add_parser(name, help=help)
+        sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
+        sp.set_defaults(func=func)
+        return sp
+
+    from .faults import FAULTS
+    inject = lab_cmd("inject", cmd_lab_inject, "inject a fault into a node (see `swarmlab lab faults`)")
+    inject.add_argument("fault", choices=list(FAULTS))
+    inject.add_argument("node")
+    inject.add_argument("--rejoin", action="store_true",
+                        help="for faults that act when a node joins (vpn-routes): leave and join again now")
+    undo = lab_cmd("undo", cmd_lab_undo, "remove a fault injected into a node")
+    undo.add_argument("fault", choices=list(FAULTS))
+    undo.add_argument("node")
+    lab_subparsers.add_parser("faults", help="the faults inject knows").set_defaults(func=cmd_lab_faults)
+
+
+def cmd_doctor(args) -> int:
+    from .cluster import connect
+    from .doctor import doctor, report, worst
+    target = args.inventory or args.lab or "swarmlab"
+    with connect(target) as cluster:
+        findings = doctor(cluster)
+    if args.json:
+        print(findings.to_json(orient="records", indent=2))
+    else:
+        print(report(findings, "info" if args.all else "warning"))
+    return 1 if worst(findings) == "error" else 0
+
+
+def cmd_fix_gwbridge(args) -> int:
+    from .cluster import connect
+    from .fix import fix_gwbridge
+    with connect(args.lab) as cluster:
+        node = cluster.node(args.node)
+        if node is cluster.manager:
+            raise SwarmlabError(f"{args.node} is the manager, the model to copy; name the node that lacks "
+                                "docker_gwbridge (see `swarmlab doctor`)")
+        print(fix_gwbridge(node, like=cluster.manager, subnet=args.subnet).terminal(), end="")
+    print(f"next, as in the article: `docker service rm` and `docker service create` on {cluster.manager.name}, "
+          "then `swarmlab doctor`", file=sys.stderr)
+    return 0
+
+
+def cmd_lab_inject(args) -> int:
+    from .faults import inject
+    print(inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
+    return 0
+
+
+def cmd_lab_undo(args) -> int:
+    from .faults import undo
+    print(undo(args.name, args.fault, args.node).terminal(), end="")
+    return 0
+
+
+def cmd_lab_faults(args) -> int:
+    from .faults import describe
+    print(describe())
+    return 0
