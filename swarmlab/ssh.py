@@ -333,7 +333,9 @@ def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[bytes, 
     """Read stdout and stderr together until the command ends: (out, err, finished in time).
 
     Both streams are drained as data arrives, so a command that fills one of them
-    while we wait on the other cannot stall.
+    while we wait on the other cannot stall. The end is EOF plus the exit status:
+    sshd sends the status as soon as the command exits, which can be before the last
+    of its output.
     """
     out, err = bytearray(), bytearray()
     with selectors.DefaultSelector() as sel:
@@ -343,16 +345,18 @@ def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[bytes, 
                 out += channel.recv(_CHUNK)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(_CHUNK)
-            if channel.exit_status_ready() and not (channel.recv_ready() or channel.recv_stderr_ready()):
+            all_output_in = channel.eof_received or channel.closed
+            if all_output_in and channel.exit_status_ready() and not (
+                    channel.recv_ready() or channel.recv_stderr_ready()):
                 return bytes(out), bytes(err), True
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return bytes(out), bytes(err), False
-            if channel.eof_received:
-                # All output is in; only the exit status is still on its way.
-                channel.status_event.wait(0.05 if left is None else min(left, 0.05))
+            wait = 1.0 if left is None else min(left, 1.0)
+            if all_output_in:
+                channel.status_event.wait(min(wait, 0.05))  # only the exit status is still on its way
             else:
-                sel.select(1.0 if left is None else min(left, 1.0))
+                sel.select(wait)
 
 
 def _take_pid_mark(err: bytes) -> tuple[int | None, bytes]:
