@@ -1,6 +1,7 @@
 """`swarmlab doctor`, `swarmlab fix gwbridge`, `swarmlab lab inject|undo|faults`."""
 from __future__ import annotations
 
+import json
 import sys
 
 from .errors import SwarmlabError
@@ -53,7 +54,7 @@ def cmd_doctor(args) -> int:
     with connect(target) as cluster:
         findings = doctor(cluster)
     if args.json:
-        print(findings.to_json(orient="records", indent=2))
+        print(json.dumps(findings.to_dict(orient="records"), indent=2))
     else:
         print(report(findings, "info" if args.all else "warning"))
     return 1 if worst(findings) == "error" else 0

@@ -228,6 +228,18 @@ class Facts:
     def manager_facts(self) -> NodeFacts:
         return self.nodes[self.manager]
 
+    def to_dict(self) -> dict:
+        """Plain data (for a JSON file): the doctor can then run again without the nodes."""
+        return {"manager": self.manager, "log_lines": self.log_lines,
+                "nodes": {name: {"address": f.address, "is_manager": f.is_manager, "error": f.error,
+                                 "sections": f.sections} for name, f in self.nodes.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Facts":
+        nodes = {name: NodeFacts(name, n["address"], n["sections"], n.get("is_manager", False), n.get("error", ""))
+                 for name, n in data["nodes"].items()}
+        return cls(nodes, data["manager"], data.get("log_lines", {}))
+
     def up(self) -> list[NodeFacts]:
         return [f for f in self.nodes.values() if f.daemon_up]
 
@@ -558,7 +570,7 @@ def _probe_findings(facts: Facts) -> list[Finding]:
                 ok.append(f"{f.name} -> {target.name}:{port}/tcp open")
                 continue
             found.append(Finding(
-                "error", target.name, f"port {port}/tcp",
+                "error", target.name, f"reach {port}/tcp",
                 evidence(f.name, command, f"{outcome} ({'no answer: a firewall drops it' if outcome == 'timeout' else 'connection refused'})"),
                 f"{target.name} does not accept {port}/tcp ({_port_use(port)}) from {f.name}",
                 f"open {port}/tcp between the nodes (look for DROP/REJECT rules: iptables-save | grep {port})",
@@ -611,7 +623,7 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
             by_port.setdefault((proto, port), []).append((table, rule))
         for (proto, port), rules in by_port.items():
             found.append(Finding(
-                "error", f.name, f"port {port}/{proto}",
+                "error", f.name, f"firewall {port}/{proto}",
                 evidence(f.name, "iptables-save", [f"*{table}: {rule}" for table, rule in rules]),
                 f"a firewall rule on {f.name} drops {port}/{proto} ({_port_use(port)})"
                 + (": containers on different nodes cannot reach each other over overlay networks"
@@ -713,19 +725,22 @@ def check_mtu(facts: Facts) -> list[Finding]:
         if not link or not overlays:
             continue
         underlay = int(link.get("mtu", 1500))
-        for net in overlays:
-            mtu = int((net.get("Options") or {}).get("com.docker.network.driver.mtu") or DEFAULT_OVERLAY_MTU)
-            line = f"{link['ifname']} mtu {underlay}; overlay {net['Name']} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)"
-            if mtu + VXLAN_OVERHEAD > underlay:
-                found.append(Finding(
-                    "warning", f.name, "mtu", evidence(f.name, "ip -j -d addr; docker network inspect", line),
-                    f"{net['Name']} packets of {mtu} bytes become {mtu + VXLAN_OVERHEAD} with VXLAN, more than "
-                    f"{link['ifname']} carries ({underlay}): large transfers stall while pings work",
-                    f"docker network create -d overlay -o com.docker.network.driver.mtu={underlay - VXLAN_OVERHEAD} ...",
-                    DOC_OVERLAY))
-        if not any(x.node == f.name and x.check == "mtu" for x in found):
-            found.append(Finding("info", f.name, "mtu",
-                                 evidence(f.name, "ip -j -d addr", f"{link['ifname']} mtu {underlay}"),
+        mtus = {net["Name"]: int((net.get("Options") or {}).get("com.docker.network.driver.mtu")
+                                 or DEFAULT_OVERLAY_MTU) for net in overlays}
+        too_big = {name: mtu for name, mtu in mtus.items() if mtu + VXLAN_OVERHEAD > underlay}
+        lines = [f"{link['ifname']} mtu {underlay}"] + [f"overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)"
+                                                        for name, mtu in mtus.items()]
+        proof = evidence(f.name, "ip -j -d addr; docker network inspect (overlays)", lines)
+        if too_big:
+            found.append(Finding(
+                "warning", f.name, "mtu", proof,
+                f"overlay packets of {max(too_big.values())} bytes become {max(too_big.values()) + VXLAN_OVERHEAD} "
+                f"with VXLAN, more than {link['ifname']} carries ({underlay}): large transfers stall on "
+                f"{', '.join(too_big)} while pings work",
+                f"docker network create -d overlay -o com.docker.network.driver.mtu={underlay - VXLAN_OVERHEAD} ...",
+                DOC_OVERLAY))
+        else:
+            found.append(Finding("info", f.name, "mtu", proof,
                                  f"the underlay carries overlay packets whole ({underlay} >= overlay MTU + "
                                  f"{VXLAN_OVERHEAD})", "", DOC_OVERLAY))
     return found

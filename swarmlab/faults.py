@@ -182,9 +182,11 @@ def undo(target, fault: str, node: str = "node2") -> FaultReport:
     cluster = as_cluster(target)
     spec = fault_named(fault)
     report = FaultReport(fault, node, "undo", spec.undo(cluster, cluster.node(node)))
-    if spec.acts_at_join:
-        report.note = ("routes removed; a docker_gwbridge that was never created stays missing: "
-                       f"`swarmlab fix gwbridge {node}` or rejoin the node")
+    gwbridge_missing = _in_swarm(cluster.node(node)) and not cluster.node(node).run(
+        "docker network inspect docker_gwbridge").ok
+    if spec.acts_at_join and gwbridge_missing:
+        report.note = (f"routes removed, but the docker_gwbridge that {node} could not create is still "
+                       f"missing: `swarmlab fix gwbridge {node}`, or rejoin the node")
     return report
 
 

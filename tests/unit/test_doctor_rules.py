@@ -1,0 +1,185 @@
+"""The doctor's checks on facts captured from real lab runs (tests/fixtures/doctor/*.json).
+
+Each fixture is what `doctor.gather()` collected from a 2-node lab (Docker 20.10):
+healthy (service `test` 2/2 on uber-net), vpn-routes (node2 joined under the VPN
+routes; its task failed), vxlan-blocked and gossip-blocked (iptables DROP in node2).
+"""
+import json
+
+import pytest
+
+# `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
+from swarmlab.doctor import SEVERITIES, Facts, blocking_rules, diagnose, node_script, split_sections, worst
+from swarmlab.story import task_history, tasks_from_json
+
+from pathlib import Path
+
+CASES = Path(__file__).resolve().parent.parent / "fixtures" / "doctor"
+
+
+def facts(name: str) -> Facts:
+    return Facts.from_dict(json.loads((CASES / f"{name}.json").read_text()))
+
+
+def problems(findings):
+    return findings[findings["severity"] != "info"]
+
+
+def test_healthy_lab_has_nothing_above_info():
+    findings = diagnose(facts("healthy"))
+    assert problems(findings).empty, problems(findings).to_string()
+    checks = set(findings["check"])
+    assert {"docker_gwbridge", "address pools", "kernel", "iptables chains", "mtu", "swarm ports", "firewall"} <= checks
+
+
+def test_every_finding_has_evidence_cause_and_doc():
+    for case in ("healthy", "vpn-routes", "vxlan-blocked", "gossip-blocked"):
+        findings = diagnose(facts(case))
+        assert set(findings["severity"]) <= set(SEVERITIES)
+        assert (findings["evidence"] != "").all() and (findings["cause"] != "").all()
+        assert findings["doc"].str.startswith("https://docs.docker.com/").all()
+
+
+def test_vpn_routes_missing_gwbridge_and_the_covering_routes():
+    findings = problems(diagnose(facts("vpn-routes")))
+    assert (findings["severity"] == "error").all()
+    assert set(findings["node"]) == {"node2"}
+    by_check = findings.set_index("check")
+    gw = by_check.loc["docker_gwbridge"]
+    assert "no docker_gwbridge" in gw["evidence"]
+    assert gw["fix"].startswith("docker network create --subnet 10.199.0.0/16 --gateway 10.199.0.1")
+    pools_finding = by_check.loc["address pools"]
+    assert "172.16.0.0/12 dev ens33" in pools_finding["evidence"]
+    assert "192.168.0.0/16 dev ens33" in pools_finding["evidence"]
+    assert "0 of 31 default pools free" in pools_finding["evidence"]
+    assert "default-address-pools" in pools_finding["fix"]
+    task = by_check.loc["task errors: no address pool for docker_gwbridge"]
+    assert "starting container failed: error creating external connectivity network" in task["evidence"]
+    assert "Failed creating ingress network" in by_check.loc["dockerd log"]["evidence"]
+
+
+def test_errors_come_first():
+    findings = diagnose(facts("vpn-routes"))
+    severities = list(findings["severity"])
+    assert severities == sorted(severities, key=SEVERITIES.index)
+    assert worst(findings) == "error"
+
+
+def test_vxlan_blocked_is_caught_by_its_iptables_rule():
+    findings = problems(diagnose(facts("vxlan-blocked")))
+    assert list(findings["check"]) == ["firewall 4789/udp"]
+    row = findings.iloc[0]
+    assert row["node"] == "node2" and row["severity"] == "error"
+    assert "--dport 4789" in row["evidence"] and "-j DROP" in row["evidence"]
+    assert row["fix"].startswith("iptables -t filter -D INPUT -p udp")
+
+
+def test_gossip_blocked_is_caught_by_probe_and_rule():
+    findings = problems(diagnose(facts("gossip-blocked")))
+    assert set(findings["check"]) == {"reach 7946/tcp", "firewall 7946/tcp", "firewall 7946/udp"}
+    probe = findings.set_index("check").loc["reach 7946/tcp"]
+    assert probe["evidence"].startswith("[node1]$ timeout") and "timeout" in probe["evidence"]
+
+
+def test_missing_gwbridge_without_a_reason_is_only_a_warning():
+    """Right after a join Docker has not created docker_gwbridge yet: no alarm without a cause."""
+    data = json.loads((CASES / "healthy.json").read_text())
+    node2 = data["nodes"]["node2"]["sections"]
+    networks = [n for n in json.loads(node2["networks"]) if n["Name"] != "docker_gwbridge"]
+    node2["networks"] = json.dumps(networks)
+    findings = diagnose(Facts.from_dict(data))
+    gw = findings[(findings["check"] == "docker_gwbridge") & (findings["node"] == "node2")].iloc[0]
+    assert gw["severity"] == "warning" and "run the doctor again" in gw["cause"]
+
+
+def test_stale_vxlan_device_is_a_warning():
+    data = json.loads((CASES / "healthy.json").read_text())
+    links = json.loads(data["nodes"]["node1"]["sections"]["links"])
+    links.append({"ifname": "vx-001001-abcde", "mtu": 1450, "linkinfo": {"info_kind": "vxlan"}, "addr_info": []})
+    data["nodes"]["node1"]["sections"]["links"] = json.dumps(links)
+    findings = problems(diagnose(Facts.from_dict(data)))
+    assert list(findings["check"]) == ["stale vxlan"]
+    assert findings.iloc[0]["fix"] == "ip link del vx-001001-abcde"
+
+
+def test_small_underlay_mtu_is_a_warning():
+    data = json.loads((CASES / "healthy.json").read_text())
+    links = json.loads(data["nodes"]["node2"]["sections"]["links"])
+    for link in links:
+        if link["ifname"] == "ens33":
+            link["mtu"] = 1400
+    data["nodes"]["node2"]["sections"]["links"] = json.dumps(links)
+    findings = problems(diagnose(Facts.from_dict(data)))
+    assert list(findings["check"]) == ["mtu"]
+    assert "com.docker.network.driver.mtu=1350" in findings.iloc[0]["fix"]
+
+
+def test_unreadable_iptables_is_said_not_guessed():
+    data = json.loads((CASES / "healthy.json").read_text())
+    data["nodes"]["node2"]["sections"]["iptables"] = "iptables-save v1.8.9 (nf_tables): Permission denied (you must be root)"
+    findings = diagnose(Facts.from_dict(data))
+    assert problems(findings).empty
+    assert "needs root" in findings[(findings["node"] == "node2") & (findings["check"] == "iptables chains")].iloc[0]["cause"]
+
+
+def test_a_dead_daemon_is_an_error():
+    data = json.loads((CASES / "healthy.json").read_text())
+    data["nodes"]["node2"]["sections"]["info"] = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."
+    findings = problems(diagnose(Facts.from_dict(data)))
+    assert ("node2", "daemon") in set(zip(findings["node"], findings["check"]))
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ("-A INPUT -p udp -m udp --dport 4789 -j DROP", [("udp", 4789)]),
+    ("-A INPUT -p tcp -m multiport --dports 2377,7946 -j REJECT --reject-with icmp-port-unreachable",
+     [("tcp", 2377), ("tcp", 7946)]),
+    ("-A DOCKER-USER -p udp -m udp --dport 4000:5000 -j DROP", [("udp", 4789)]),
+    ("-A INPUT -p udp -m udp --dport 4789 -j ACCEPT", []),
+    ("-A INPUT -p tcp -m tcp --dport 4789 -j DROP", []),
+])
+def test_blocking_rules(rule, expected):
+    hits = blocking_rules(f"*filter\n:INPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n")
+    assert [(proto, port) for _, proto, port, _ in hits] == expected
+
+
+def test_split_sections():
+    text = "noise\n@@@ info\n{}\n@@@ routes\n[]\nline two\n@@@ empty\n"
+    assert split_sections(text) == {"info": "{}", "routes": "[]\nline two", "empty": ""}
+
+
+def test_node_script_asks_the_manager_for_tasks_and_probes_the_others():
+    from swarmlab.cluster import Cluster, Node
+
+    class Silent:
+        node_name = ""
+
+        def run(self, *a, **k):
+            raise AssertionError("no command should run")
+    cluster = Cluster([Node("node1", "10.0.0.1", Silent(), "manager"), Node("node2", "10.0.0.2", Silent(), "worker")])
+    worker = node_script(cluster, cluster.node("node2"))
+    manager = node_script(cluster, cluster.node("node1"))
+    assert "probe 10.0.0.1 2377" in worker and "probe 10.0.0.1 7946" in worker
+    assert "probe 10.0.0.2 7946" in manager and "2377" not in manager.split("@@@ probes")[0].split("probe()")[0]
+    assert "docker service ps" in manager and "docker service ps" not in worker
+    assert "journalctl" in worker  # not a lab node: the log comes from the journal
+
+
+def test_task_table_strips_the_quotes_and_keeps_the_full_error():
+    line = json.dumps({"CurrentState": "Failed 3 seconds ago", "DesiredState": "Shutdown",
+                       "Error": '"starting container failed: error creating external connectivity network: x"',
+                       "ID": "abc", "Name": "test.2", "Node": "node2"})
+    table = tasks_from_json(line)
+    assert table.loc[0, "error"] == "starting container failed: error creating external connectivity network: x"
+    assert table.loc[0, "slot"] == "2" and table.loc[0, "state"] == "Failed"
+
+
+def test_task_history_takes_the_node_a_pending_task_got_later():
+    import pandas as pd
+    timeline = pd.DataFrame([
+        {"t": 0.0, "slot": "2", "id": "a", "node": "", "desired state": "Running", "state": "Pending", "error": ""},
+        {"t": 0.5, "slot": "2", "id": "a", "node": "node2", "desired state": "Shutdown", "state": "Failed", "error": "x"},
+        {"t": 0.5, "slot": "2", "id": "b", "node": "node1", "desired state": "Running", "state": "Running", "error": ""},
+    ])
+    history = task_history(timeline)
+    assert list(history["node"]) == ["node2", "node1"]
+    assert list(history["state"]) == ["Failed", "Running"]
