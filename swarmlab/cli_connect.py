@@ -12,6 +12,7 @@ def add_commands(subparsers) -> None:
         "run", help="run a command on the nodes of a lab, an inventory of real hosts, or a recording",
         description="Run a command on every node (or one) of TARGET: a lab name, an inventory "
                     "(.toml/.yaml/.yml, real hosts over SSH) or a recording (.json, replayed). "
+                    "Options go before TARGET, e.g. swarmlab run -n node1 hosts.toml -- docker node ls. "
                     "Exits with the first non-zero exit code.")
     run.add_argument("target", help="lab name, inventory file or recording file")
     run.add_argument("--node", "-n", action="append", default=[], metavar="NODE",
@@ -19,13 +20,15 @@ def add_commands(subparsers) -> None:
     run.add_argument("--via", choices=("local", "ssh"), default=None,
                      help="for a lab: through namespaces (root) or over SSH (default: local for root)")
     run.add_argument("--timeout", type=float, default=120, help="seconds per command (default 120)")
-    run.add_argument("command", nargs=argparse.REMAINDER, help="after --")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
     from .cluster import connect
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command[:1] and command[0].startswith("-"):
+        raise SwarmlabError(f"options go before TARGET: swarmlab run {command[0]} ... {args.target} -- COMMAND")
     if not command:
         raise SwarmlabError("no command given; e.g. swarmlab run hosts.toml -- docker node ls")
     text = command[0] if len(command) == 1 else command

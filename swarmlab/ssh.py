@@ -360,10 +360,16 @@ def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[bytes, 
 
 
 def _take_pid_mark(err: bytes) -> tuple[int | None, bytes]:
-    """The remote shell's pid from the marker line that starts stderr, and stderr without it."""
+    """The remote shell's pid from its marker line, and stderr without that line.
+
+    The marker is normally the first line; a login shell's start-up files may print
+    something before it.
+    """
     mark = _PID_MARK.encode()
-    if not err.startswith(mark):
+    start = 0 if err.startswith(mark) else err.find(b"\n" + mark) + 1
+    if start == 0 and not err.startswith(mark):
         return None, err
-    line, _, rest = err.partition(b"\n")
-    number = line[len(mark):]
-    return (int(number) if number.isdigit() else None), rest
+    end = err.find(b"\n", start)
+    end = len(err) if end < 0 else end + 1
+    number = err[start + len(mark):end].strip()
+    return (int(number) if number.isdigit() else None), err[:start] + err[end:]

@@ -21,6 +21,8 @@ def test_sudo_runs_the_whole_line_as_root():
 def test_pid_mark_is_taken_out_of_stderr():
     assert _take_pid_mark(b"swarmlab-pid:4242\nreal error\n") == (4242, b"real error\n")
     assert _take_pid_mark(b"no mark\n") == (None, b"no mark\n")
+    assert _take_pid_mark(b"noise from .bashrc\nswarmlab-pid:7\nerr\n") == (7, b"noise from .bashrc\nerr\n")
+    assert _take_pid_mark(b"swarmlab-pid:9") == (9, b"")
 
 
 def test_where_and_docker_url():
