@@ -8,6 +8,7 @@ the first command and shared by every later command (each gets its own channel).
 from __future__ import annotations
 
 import getpass
+import os
 import selectors
 import shlex
 import socket
@@ -201,6 +202,10 @@ class SSHTransport:
         if self.key and not self.key.is_file():
             raise SSHError(f"{self.node_name} ({self.where}): key file {self.key} not found; "
                            f"check the key path (in the inventory, relative paths start at its folder)")
+        if self.key and not os.access(self.key, os.R_OK):
+            raise SSHError(f"{self.node_name} ({self.where}): key file {self.key} is not readable by "
+                           f"{getpass.getuser()}; check its owner and mode (a lab's key belongs to the user "
+                           f"who ran `sudo swarmlab lab up`, or to root without sudo)")
         client = paramiko.SSHClient()
         if self.known_hosts.is_file():
             try:
@@ -282,7 +287,7 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client, hostname, key):
         t = self.transport
         where = "" if t.known_hosts.is_file() else " (the file does not exist)"
-        type_opt = key.get_name().replace("ssh-", "")
+        type_opt = _short_type(key.get_name())
         port_opt = f"-p {t.port} " if t.port != 22 else ""
         raise UnknownHostKeyError(
             f"{t.node_name} ({t.where}): unknown host key {_describe(key)}, not in {t.known_hosts}{where}. "
@@ -303,6 +308,14 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
         with open(self.known_hosts, "a") as f:
             f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _short_type(name: str) -> str:
+    """ssh-ed25519 -> ed25519, ecdsa-sha2-nistp256 -> ecdsa, rsa-sha2-512 -> rsa: as ssh-keyscan -t and file names say."""
+    for short in ("ed25519", "ecdsa", "rsa", "dss"):
+        if short in name:
+            return "dsa" if short == "dss" else short
+    return name
 
 
 def _describe(key) -> str:

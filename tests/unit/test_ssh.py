@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from swarmlab.ssh import SSHConnectionRefused, SSHError, SSHTransport, _take_pid_mark
+from swarmlab.ssh import SSHConnectionRefused, SSHError, SSHTransport, _short_type, _take_pid_mark
 
 
 def test_remote_command_reports_the_shell_pid_then_runs_the_command():
@@ -47,3 +47,8 @@ def test_missing_key_file(tmp_path):
     t = SSHTransport("127.0.0.1", user="admin", key=tmp_path / "nope")
     with pytest.raises(SSHError, match=r"key file .*nope not found"):
         t.run("true")
+
+
+def test_key_type_names_as_ssh_keyscan_wants_them():
+    assert [_short_type(n) for n in ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", "rsa-sha2-512")] == [
+        "ed25519", "ecdsa", "rsa", "rsa"]
