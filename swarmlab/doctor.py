@@ -108,6 +108,7 @@ def probe_targets(cluster: Cluster, node: Node) -> list[tuple[str, int]]:
 
 
 def node_script(cluster: Cluster, node: Node) -> str:
+    """The one shell script that collects everything the checks need from `node`."""
     sections = dict(NODE_SECTIONS)
     if node is cluster.manager:
         sections.update(MANAGER_SECTIONS)
@@ -469,6 +470,7 @@ class FailureMode:
     cause: str
     fix: str
     doc: str
+    severity: str = "error"
 
 
 TASK_FAILURE_MODES = [
@@ -497,34 +499,35 @@ TASK_FAILURE_MODES = [
                 "docker load / docker pull the image on that node", DOC_SERVICES),
     FailureMode(r"no suitable node", "no node fits the task",
                 "no node satisfies the task's constraints or resources, so it stays Pending",
-                "docker node ls; relax --constraint / --reserve-*", DOC_SERVICES),
+                "docker node ls; relax --constraint / --reserve-*", DOC_SERVICES, "warning"),
 ]
+UNKNOWN_FAILURE = FailureMode("", "unrecognised", "a task failed with an error the doctor does not know; "
+                              "read it in full above", "docker inspect <task id> on the manager; the node's "
+                              "Docker log", DOC_SERVICES)
 
 
-def failure_mode(error: str) -> FailureMode | None:
-    return next((m for m in TASK_FAILURE_MODES if re.search(m.pattern, error)), None)
+def failure_mode(error: str) -> FailureMode:
+    return next((m for m in TASK_FAILURE_MODES if re.search(m.pattern, error)), UNKNOWN_FAILURE)
 
 
 def check_task_errors(facts: Facts) -> list[Finding]:
+    """One finding per node and failure mode, quoting up to 3 tasks' errors in full."""
     manager = facts.manager_facts
-    if not manager.sections.get("tasks"):
-        return []
-    table = tasks_from_json(manager.sections["tasks"])
+    table = tasks_from_json(manager.sections.get("tasks", ""))
     bad = table[(table["error"] != "") & table["state"].isin(["Failed", "Rejected", "Pending"])]
+    bad = bad.assign(mode=bad["error"].map(lambda error: failure_mode(error).title))
     found = []
-    for (node, error), group in bad.groupby(["node", "error"], sort=False):
-        mode = failure_mode(error)
-        lines = [f"{r['name']}  {r['node'] or '-'}  {r['current state']}  {r['error']}" for _, r in group.head(3).iterrows()]
+    for (node, _), group in bad.groupby(["node", "mode"], sort=False):
+        mode = failure_mode(group["error"].iloc[0])
+        lines = [f"{r['name']}  {r['node'] or '-'}  {r['current state']}  {r['error']}"
+                 for _, r in group.head(3).iterrows()]
         if len(group) > 3:
-            lines.append(f"... {len(group)} tasks with this error")
-        services = sorted({name.rsplit('.', 1)[0] for name in group["name"]})
+            lines.append(f"... {len(group)} tasks like these")
+        services = sorted({name.rsplit(".", 1)[0] for name in group["name"]})
         found.append(Finding(
-            "error" if mode is None or mode.title != "no node fits the task" else "warning",
-            node or manager.name, f"task errors: {mode.title if mode else 'unrecognised'}",
+            mode.severity, node or manager.name, f"task errors: {mode.title}",
             evidence(manager.name, f"docker service ps --no-trunc {' '.join(services)}", lines),
-            mode.cause if mode else "a task failed with an error the doctor does not know; read it in full above",
-            mode.fix if mode else f"docker inspect <task id> on {manager.name}; the node's Docker log",
-            mode.doc if mode else DOC_SERVICES))
+            mode.cause, mode.fix, mode.doc))
     return found
 
 

@@ -9,7 +9,8 @@ import json
 import pytest
 
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
-from swarmlab.doctor import SEVERITIES, Facts, blocking_rules, diagnose, node_script, split_sections, worst
+from swarmlab.doctor import (SEVERITIES, Facts, blocking_rules, diagnose, failure_mode, node_script,
+                             split_sections, worst)
 from swarmlab.story import task_history, tasks_from_json
 
 from pathlib import Path
@@ -183,3 +184,16 @@ def test_task_history_takes_the_node_a_pending_task_got_later():
     history = task_history(timeline)
     assert list(history["node"]) == ["node2", "node1"]
     assert list(history["state"]) == ["Failed", "Running"]
+
+
+@pytest.mark.parametrize("error, title", [
+    ("starting container failed: error creating external connectivity network: could not find an available, "
+     "non-overlapping IPv4 address pool among the defaults to assign to the network", "no address pool for docker_gwbridge"),
+    ("starting container failed: error creating external connectivity network: failed to allocate gateway",
+     "docker_gwbridge could not be created"),
+    ("network 6y01gnuy7r1nfzqrx1gbxvwse not found", "overlay network not on the node"),
+    ("no suitable node (scheduling constraints not satisfied on 2 nodes)", "no node fits the task"),
+    ("something new", "unrecognised"),
+])
+def test_failure_modes(error, title):
+    assert failure_mode(error).title == title
