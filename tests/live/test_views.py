@@ -96,6 +96,21 @@ def test_interfaces_and_routes_are_the_nodes_own(cluster):
     assert set(routes.loc[routes["dev"] == "docker_gwbridge", "node"]) == {"node1", "node2"}
 
 
+def test_topology_of_the_live_swarm_draws_what_the_views_found(cluster):
+    import matplotlib
+    matplotlib.use("Agg")
+    from swarmlab import plot
+    snap = views.snapshot(cluster, service="test", label="live")
+    fig = plot.topology(snap)
+    ax = fig.axes[0]
+    gids = [p.get_gid() or "" for p in [*ax.patches, *ax.lines]]
+    assert sum(g.startswith("node:") for g in gids) == 2
+    assert {"vxlan:uber-net", "vxlan:ingress"} <= set(gids)
+    assert not any(g.startswith("missing:") for g in gids)
+    veths = snap.bridges[snap.bridges["peer_kind"].isin(plot.SANDBOX_ORDER)]
+    assert sum(g.startswith("veth:") for g in gids) == len(veths) > 0
+
+
 # Last in the module: it adds a network and a service to the shared swarm.
 def test_veths_on_docker_gwbridge_follow_containers_not_overlay_networks(cluster):
     before = views.bridges(cluster)
