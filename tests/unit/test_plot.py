@@ -169,3 +169,15 @@ def test_timeline_takes_the_story_samplers_columns():
 def test_timeline_without_a_needed_column_says_which():
     with pytest.raises(ValueError, match=r"missing \['error'\]"):
         plot.placement_timeline(article_timeline().drop(columns="error"))
+
+
+def test_timeline_draws_a_sample_of_the_story_samplers_real_task_list():
+    import json
+    from labreplay import LAB_FIXTURES
+    from swarmlab import story
+    runs = json.loads((LAB_FIXTURES / "article_settled.json").read_text())["runs"]
+    (service_ps,) = [r["stdout"] for r in runs if r["command"] == views.service_ps_command("test")]
+    sample = story.tasks_from_json(service_ps).assign(t=0.0)  # what story.placement_timeline samples
+    fig = plot.placement_timeline(sample)
+    assert len(parts(fig, "failures")[0].get_xdata()) == 4
+    assert "a task failed (4)" in texts(fig)

@@ -255,3 +255,13 @@ def test_a_snapshot_asks_each_command_once_per_node(scenario):
 def test_a_snapshot_without_a_service_has_an_empty_task_table():
     s = views.snapshot(replay_cluster("healthy"))
     assert s.tasks.empty and list(s.tasks.columns) == views.TASK_COLUMNS
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_fixtures_are_recordings_that_swarmlab_replays(scenario):
+    from labreplay import LAB_FIXTURES
+    from swarmlab.cluster import Cluster
+    cluster = Cluster.from_recording(LAB_FIXTURES / f"{scenario}.json")
+    replayed, fixture = views.snapshot(cluster, service="test"), snap(scenario)
+    pd.testing.assert_frame_equal(replayed.bridges, fixture.bridges)
+    pd.testing.assert_frame_equal(replayed.network_matrix(), fixture.network_matrix())
