@@ -111,10 +111,9 @@ def matrix_from_networks(table: pd.DataFrame, nodes: list[str] | None = None) ->
     nodes = nodes or list(dict.fromkeys(table["node"]))
     names = sorted(set(table["network"]))  # docker network ls sorts by name too
     have = set(zip(table["network"], table["node"]))
-    matrix = pd.DataFrame(
+    return pd.DataFrame(
         [[PRESENT if (name, node) in have else MISSING for node in nodes] for name in names],
         index=pd.Index(names, name="network"), columns=pd.Index(nodes, name="node"))
-    return matrix
 
 
 def styled_network_matrix(matrix: pd.DataFrame | Cluster):
