@@ -82,17 +82,17 @@ def test_article_story_fault_failure_doctor_fix(make_lab):
     assert time.monotonic() - started < 30
 
 
-def test_the_articles_exact_command_works_despite_the_covering_route(make_lab):
+def test_the_articles_exact_command_works_despite_the_covering_route(make_lab, capsys):
     """Docker does not check routes for an explicit --subnet: the article's 172.18.0.0/16 is accepted."""
     cluster = broken_article_swarm(make_lab)
-    node2 = cluster.node("node2")
     story.wait_for_failure(cluster, node="node2")
-    report = fix_gwbridge(node2, like=cluster.manager, subnet="172.18.0.0/16")
-    assert report.ok
+    capsys.readouterr()
+    assert cli_main(["fix", "gwbridge", "--lab", cluster.lab.name, "--subnet", "172.18.0.0/16", "node2"]) == 0
+    printed = capsys.readouterr().out
     assert ("docker network create --subnet 172.18.0.0/16 --gateway 172.18.0.1 "
             "-o com.docker.network.bridge.enable_icc=false "
-            "-o com.docker.network.bridge.name=docker_gwbridge docker_gwbridge") in report.terminal()
-    assert "although route `172.16.0.0/12 dev ens33" in report.explanation
+            "-o com.docker.network.bridge.name=docker_gwbridge docker_gwbridge") in printed
+    assert "although route `172.16.0.0/12 dev ens33" in printed
     recreate_service(cluster)
     assert verify_service(cluster, from_node="node2").ok
 
@@ -153,13 +153,14 @@ def test_gossip_blocked_is_found_by_probe_and_rule(make_lab):
     assert problems(doctor(cluster)).empty
 
 
-def test_vpn_routes_on_a_joined_node_says_when_it_bites(make_lab):
-    cluster = Cluster.from_lab(make_lab(swarm=True))
-    report = faults.inject(cluster, "vpn-routes", node="node2")
-    assert "already in the swarm" in report.note and "rejoin" in report.note
-    assert "172.16.155.131 dev ens33" in report.terminal()  # node2 still reaches node1 on-link
-    undone = faults.undo(cluster, "vpn-routes", node="node2")
-    assert "proto 199" not in undone.results[-1].stdout
+def test_vpn_routes_on_a_joined_node_says_when_it_bites(make_lab, capsys):
+    lab = make_lab(swarm=True)
+    assert cli_main(["lab", "inject", "--name", lab.name, "vpn-routes", "node2"]) == 0
+    printed = capsys.readouterr().out
+    assert "already in the swarm" in printed and "rejoin" in printed
+    assert "172.16.155.131 dev ens33" in printed  # node2 still reaches node1 on-link
+    assert cli_main(["lab", "undo", "--name", lab.name, "vpn-routes", "node2"]) == 0
+    assert "proto 199" not in lab.node("node2").run("ip route").stdout
 
 
 @pytest.mark.parametrize("fault", sorted(faults.FAULTS))
