@@ -26,13 +26,34 @@ FLOOR_PHASES = {"namespaces+spawn": "namespaces", "daemons-ready": "daemons", "i
 
 def time_floor(n: int) -> dict[str, float]:
     times = {}
-    for action in ("up", "down"):
-        out = subprocess.run(["bash", str(FLOOR), action, str(n)], capture_output=True, text=True, timeout=300).stdout
-        for line in out.splitlines():
-            seconds, phase = line.split(maxsplit=1)
-            if phase in FLOOR_PHASES:
-                times[FLOOR_PHASES[phase]] = float(seconds)
+    host_docker_dir = Path("/var/lib/docker")
+    existed = host_docker_dir.exists()
+    try:
+        for action in ("up", "down"):
+            out = subprocess.run(["bash", str(FLOOR), action, str(n)], capture_output=True, text=True,
+                                 timeout=300).stdout
+            for line in out.splitlines():
+                seconds, phase = line.split(maxsplit=1)
+                if phase in FLOOR_PHASES:
+                    times[FLOOR_PHASES[phase]] = float(seconds)
+    finally:
+        clean_after_floor(remove_host_docker_dir=not existed)
     return times
+
+
+def clean_after_floor(remove_host_docker_dir: bool) -> None:
+    """The floor script cleans up carelessly (by design): nsfs mounts under its folder,
+    and a /var/lib/docker/network its root-mount-namespace dockerd leaves on the host."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if "/tmp/swarmlab-floor" in line]
+    for point in sorted(mounts, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+    subprocess.run(["rm", "-rf", "/tmp/swarmlab-floor"])
+    for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split():
+        if ns.startswith("floor-"):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    if remove_host_docker_dir:
+        subprocess.run(["rm", "-rf", "/var/lib/docker"])
 
 
 def time_swarmlab(n: int) -> tuple[dict[str, float], dict[str, float]]:

@@ -152,6 +152,13 @@ class Recorder:
             self.source = f"transport {target.node_name}"
             self._nodes = [{"name": target.node_name, "address": getattr(target, "address", ""), "role": ""}]
 
+    def wrap(self, cluster):
+        """The same nodes as `cluster`, their commands recorded into this recording too
+        (e.g. a second way of reaching the same nodes, such as SSH)."""
+        from .cluster import Cluster, Node
+        return Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
+                        for n in cluster], source=cluster.source)
+
     def add_secret(self, secret: str, name: str | None = None) -> None:
         """Mask this value wherever it appears (e.g. a password passed in a command)."""
         Masker().add(secret, name)  # checks it now, not at save time
