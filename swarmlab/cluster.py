@@ -6,6 +6,7 @@ hosts (.toml/.yaml/.yml), or a recording (.json).
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +44,24 @@ class Node:
         return docker.DockerClient(base_url=base_url)
 
 
-class Cluster:
-    """The nodes of one swarm, in order; the first manager is `cluster.manager`."""
+class WallClock:
+    """Real time, for live clusters (a replayed cluster has a ReplayClock instead)."""
 
-    def __init__(self, nodes: list[Node], source: str = ""):
+    now = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+class Cluster:
+    """The nodes of one swarm, in order; the first manager is `cluster.manager`.
+
+    `cluster.clock` is what polling loops wait with: real time, or, in a replay,
+    the recorded session's time (so waiting costs nothing).
+    """
+
+    def __init__(self, nodes: list[Node], source: str = "", clock=None):
         self.nodes = {n.name: n for n in nodes}
         self.source = source  # e.g. "lab swarmlab", "inventory hosts.toml", "recording x.json"
+        self.clock = clock or WallClock()
 
     def __repr__(self):
         return f"<Cluster {self.source}: {', '.join(self.nodes)}>"
@@ -133,14 +146,15 @@ class Cluster:
         `secrets`: the values registered (in the same order) when it was recorded, so
         commands that contain them find their recorded runs.
         """
-        from .record import load_recording, replay_transports
+        from .record import ReplayClock, load_recording, replay_transports
         data = load_recording(path)
         source = f"recording {path}"
-        transports = replay_transports(data, source, secrets)
+        clock = ReplayClock()
+        transports = replay_transports(data, source, secrets, clock)
         declared = {n["name"]: n for n in data["nodes"]}
         nodes = [Node(name, declared.get(name, {}).get("address", ""), t, declared.get(name, {}).get("role", ""))
                  for name, t in transports.items()]
-        return cls(nodes, source=source)
+        return cls(nodes, source=source, clock=clock)
 
 
 def connect(target, *, via: str | None = None) -> Cluster:

@@ -142,7 +142,7 @@ class Recorder:
         self.created = _now()
         if isinstance(target, Cluster):
             self.cluster = Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
-                                    for n in target], source=target.source)
+                                    for n in target], source=target.source, clock=target.clock)
             self.transport = None
             self.source = target.source
             self._nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in target]
@@ -157,7 +157,7 @@ class Recorder:
         (e.g. a second way of reaching the same nodes, such as SSH)."""
         from .cluster import Cluster, Node
         return Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
-                        for n in cluster], source=cluster.source)
+                        for n in cluster], source=cluster.source, clock=cluster.clock)
 
     def add_secret(self, secret: str, name: str | None = None) -> None:
         """Mask this value wherever it appears (e.g. a password passed in a command)."""
@@ -225,11 +225,32 @@ def load_recording(path: str | Path) -> dict:
     return data
 
 
+class ReplayClock:
+    """Time as the recorded session lived it: `now()` is when the last replayed command
+    ended, and `sleep()` returns at once, so polling loops replay in an instant and
+    still see the recorded seconds."""
+
+    def __init__(self):
+        self._now = 0.0
+
+    def now(self) -> float:
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+    def saw(self, run: dict) -> None:
+        if run.get("time"):
+            ended = datetime.fromisoformat(run["time"]).timestamp() + run.get("duration", 0.0)
+            self._now = max(self._now, ended)
+
+
 class ReplayTransport:
     """Answers the k-th run of a command on a node with the k-th recorded run of it."""
 
     def __init__(self, node_name: str, runs: list[dict], *, source: str = "a recording",
-                 masker: Masker | None = None):
+                 masker: Masker | None = None, clock: ReplayClock | None = None):
+        self.clock = clock or ReplayClock()
         self.node_name = node_name
         self.source = source
         self.masker = masker  # None when the recording kept its secrets
@@ -249,6 +270,7 @@ class ReplayTransport:
                 raise RecordingError(self._missing(key, len(recorded), k))
             self._calls[key] += 1
         run = recorded[k]
+        self.clock.saw(run)
         return Result(self.node_name, run["command"], run["stdout"], run["stderr"], run["exit_code"],
                       run.get("duration", 0.0), extra={"seq": run.get("seq"), "time": run.get("time")})
 
@@ -263,8 +285,9 @@ class ReplayTransport:
         return f"{self.source}: `{command}` on {self.node_name} was never recorded{hint}"
 
 
-def replay_transports(data: dict, source: str, secrets=()) -> dict[str, ReplayTransport]:
-    """One ReplayTransport per node of a loaded recording, sharing one masker."""
+def replay_transports(data: dict, source: str, secrets=(), clock: ReplayClock | None = None) -> dict[str, ReplayTransport]:
+    """One ReplayTransport per node of a loaded recording, sharing one masker and one clock."""
+    clock = clock or ReplayClock()
     masker = None
     if data.get("masked", True):
         masker = Masker(secrets)
@@ -272,7 +295,8 @@ def replay_transports(data: dict, source: str, secrets=()) -> dict[str, ReplayTr
     for run in data["runs"]:
         by_node[run["node"]].append(run)
     names = [n["name"] for n in data["nodes"]] + [n for n in by_node if n not in {m["name"] for m in data["nodes"]}]
-    return {name: ReplayTransport(name, by_node.get(name, []), source=source, masker=masker) for name in names}
+    return {name: ReplayTransport(name, by_node.get(name, []), source=source, masker=masker, clock=clock)
+            for name in names}
 
 
 def _now() -> str:

@@ -111,16 +111,16 @@ def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None
     node seems to lack them.
     """
     targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
-    deadline = time.monotonic() + timeout
+    deadline = cluster.clock.now() + timeout
     while True:
         missing = [n.name for n in targets
                    if not n.run(f"docker network inspect --format '{{{{.Name}}}}' {shlex.quote(name)}").ok]
         if not missing:
             return
-        if time.monotonic() > deadline:
+        if cluster.clock.now() > deadline:
             raise SwarmlabError(f"network {name} did not appear on {', '.join(missing)} within {timeout:.0f} s; "
                                 "`swarmlab doctor` says why")
-        time.sleep(POLL_INTERVAL)
+        cluster.clock.sleep(POLL_INTERVAL)
 
 
 def node_ls(cluster: Cluster) -> Result:
@@ -218,17 +218,17 @@ def wait_for_tasks(cluster: Cluster, service: str, until: Callable[[pd.DataFrame
 
     Raises SwarmlabError after `timeout` seconds, with the last table seen.
     """
-    deadline = time.monotonic() + timeout
+    deadline = cluster.clock.now() + timeout
     while True:
         table = tasks(cluster, service)
         if until(table):
             return table
-        if time.monotonic() > deadline:
+        if cluster.clock.now() > deadline:
             raise SwarmlabError(
                 f"waited {timeout:.0f} s for {what} of service {service!r}; last task list:\n"
                 f"{table.drop(columns=['id', 'name']).to_string(index=False)}\n"
                 f"  hint: `swarmlab doctor` looks for the usual causes")
-        time.sleep(POLL_INTERVAL)
+        cluster.clock.sleep(POLL_INTERVAL)
 
 
 def wait_for_running(cluster: Cluster, service: str = SERVICE, replicas: int = 2,
@@ -258,15 +258,15 @@ def placement_timeline(cluster: Cluster, service: str = SERVICE, duration: float
     earlier when `until(tasks)` holds. Keep `duration` short in tests; about 30 s
     shows the whole article story (failures on node2, then the replica on node1).
     """
-    started = time.monotonic()
+    started = cluster.clock.now()
     samples = []
     while True:
-        t = time.monotonic() - started
+        t = cluster.clock.now() - started
         table = tasks(cluster, service)
         samples.append(table.assign(t=round(t, 2)))
         if (until and until(table)) or t >= duration:
             break
-        time.sleep(max(0.0, interval - (time.monotonic() - started - t)))
+        cluster.clock.sleep(max(0.0, interval - (cluster.clock.now() - started - t)))
     timeline = pd.concat(samples, ignore_index=True)
     return timeline[["t", "slot", "id", "node", "desired state", "state", "error"]]
 
