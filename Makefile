@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables
 LAB ?= swarmlab
 
-.PHONY: install system-packages lessons test unit live bench jupyter check clean
+.PHONY: install system-packages lessons record test unit live bench jupyter check clean
 
 install: system-packages $(STAMP)
 
@@ -37,13 +37,14 @@ $(STAMP): pyproject.toml
 check: install
 	$(VENV)/bin/swarmlab check
 
-# The main job. Until the notebooks land: a lab comes up, forms the article's
-# two-node swarm, shows it, and goes away again.
+# The main job: every lesson headless (live where this machine can run the lab,
+# else from the bundled recordings); notebooks and HTML handouts in build/lessons/.
 lessons: install
-	@S=$(VENV)/bin/swarmlab; trap "$$S lab down --name lessons" EXIT; set -e; \
-	$$S lab up --name lessons --swarm; \
-	echo '[node1]$$ docker node ls'; $$S lab exec --name lessons node1 -- docker node ls; \
-	echo '[node2]$$ docker network ls'; $$S lab exec --name lessons node2 -- docker network ls
+	$(VENV)/bin/swarmlab lessons run
+
+# Regenerate the bundled recordings from a live run of every lesson (root).
+record: install
+	$(VENV)/bin/swarmlab lessons record
 
 test: install
 	$(PY) -m pytest -q

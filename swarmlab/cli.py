@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("node")
     cli_connect.add_commands(sub)
     cli_story.add_commands(sub, labsub)
+    from .cli_lessons import add_commands as add_lesson_commands
+    add_lesson_commands(sub)
     return p
 
 

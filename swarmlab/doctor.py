@@ -81,7 +81,10 @@ MANAGER_SECTIONS = {
               "[ -z \"$ids\" ] || docker service ps --no-trunc --format '{{json .}}' $ids"),
 }
 # Over SSH the daemon's log is in the journal; a lab node's log is a file the host reads.
-JOURNAL_SECTION = {"log": f"journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null | grep -F '{INGRESS_LOG_MARK}' | tail -n 3"}
+# systemd hosts log to the journal; others (and lab nodes) to /var/log/dockerd.log or docker.log.
+JOURNAL_SECTION = {"log": "{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
+                          "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; } "
+                          f"| grep -F '{INGRESS_LOG_MARK}' | tail -n 3"}
 
 
 def _probe_script(targets: list[tuple[str, int]]) -> str:
@@ -112,8 +115,7 @@ def node_script(cluster: Cluster, node: Node) -> str:
     sections = dict(NODE_SECTIONS)
     if node is cluster.manager:
         sections.update(MANAGER_SECTIONS)
-    if not _lab_node(node):
-        sections.update(JOURNAL_SECTION)
+    sections.update(JOURNAL_SECTION)
     probes = _probe_script(probe_targets(cluster, node))
     # Probes run in the background while the other commands run; their lines come last.
     script = f"probes=$(mktemp)\n( {{\n{probes}wait\n}} ) > \"$probes\" 2>&1 &\n" if probes else ""
@@ -122,10 +124,6 @@ def node_script(cluster: Cluster, node: Node) -> str:
     if probes:
         script += "wait\nprintf '\\n@@@ probes\\n'\ncat \"$probes\"; rm -f \"$probes\"\n"
     return script
-
-
-def _lab_node(node: Node):
-    return getattr(node.transport, "lab_node", None)
 
 
 def split_sections(text: str) -> dict[str, str]:
@@ -259,24 +257,9 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
 
     with ThreadPoolExecutor(max_workers=min(16, len(cluster))) as pool:
         futures = {n.name: pool.submit(ask, n) for n in cluster}
-        logs = {n.name: pool.submit(_log_lines, n) for n in cluster}
         nodes = {name: fut.result() for name, fut in futures.items()}
-        log_lines = {name: fut.result() for name, fut in logs.items()}
-    for name, facts in nodes.items():
-        log_lines[name] = log_lines[name] or facts.sections.get("log", "").splitlines()
+    log_lines = {name: facts.sections.get("log", "").splitlines() for name, facts in nodes.items()}
     return Facts(nodes, cluster.manager.name, log_lines)
-
-
-def _log_lines(node: Node, limit: int = 3) -> list[str]:
-    """A lab node's dockerd log lines about the ingress network (read on the host)."""
-    lab_node = _lab_node(node)
-    if not lab_node:
-        return []
-    try:
-        with open(lab_node.dockerd_log, errors="replace") as log:
-            return [line.rstrip() for line in log if INGRESS_LOG_MARK in line][-limit:]
-    except OSError:
-        return []
 
 
 # --- evidence helpers -----------------------------------------------------
@@ -539,7 +522,7 @@ def check_dockerd_log(facts: Facts) -> list[Finding]:
             continue
         net = f.network(GWBRIDGE)
         attached = bool(net and "ingress-sbox" in (net.get("Containers") or {}))
-        source = "dockerd.log" if not f.sections.get("log") else "journalctl -u docker"
+        source = "the docker log (journalctl -u docker, /var/log/dockerd.log)"
         found.append(Finding(
             "info" if attached else "error", f.name, "dockerd log",
             evidence(f.name, f"grep '{INGRESS_LOG_MARK}' {source}", [line[-300:] for line in lines]),

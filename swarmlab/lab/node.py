@@ -38,8 +38,9 @@ mount --rbind /sys/fs/cgroup "$base/cgroup-aside"
 mount -t sysfs sysfs /sys
 mount --rbind "$base/cgroup-aside" /sys/fs/cgroup
 umount -l "$base/cgroup-aside"
-# /etc and /var/lib show the host's files; what the node writes stays in its folder.
-for d in etc var/lib; do
+# /etc, /var/lib and /var/log show the host's files; what the node writes stays
+# in its folder (its dockerd logs to /var/log/dockerd.log, as on a plain host).
+for d in etc var/lib var/log; do
   mkdir -p "$base/overlay/$d/upper" "$base/overlay/$d/work"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$base/overlay/$d/upper,workdir=$base/overlay/$d/work" "/$d"
 done
@@ -85,7 +86,8 @@ class LabNode:
 
     @property
     def dockerd_log(self) -> Path:
-        return self.base / "dockerd.log"
+        """The node's /var/log/dockerd.log, seen from the host."""
+        return self.base / "overlay" / "var" / "log" / "upper" / "dockerd.log"
 
     @property
     def init_pid(self) -> int | None:
@@ -123,8 +125,9 @@ class LabNode:
         if self.dockerd_pid:
             return
         parent = self._cgroup.node_parent(self.name)
-        with open(self.dockerd_log, "ab") as log:
-            self._spawn(self._enter(["dockerd", f"--cgroup-parent={parent}"]), stdout=log, stderr=log)
+        # The log is written from inside the node, so `cat /var/log/dockerd.log` works there too.
+        self._spawn(self._enter(["sh", "-c", 'exec dockerd "$@" >>/var/log/dockerd.log 2>&1',
+                                 "dockerd", f"--cgroup-parent={parent}"]))
 
     def wait_docker(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

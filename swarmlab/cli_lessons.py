@@ -1,0 +1,60 @@
+"""`swarmlab lessons run|record|strip`: the lessons headless, their recordings, student copies."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def add_commands(sub) -> None:
+    lessons = sub.add_parser("lessons", help="run the lessons headless, record them, make student copies")
+    lsub = lessons.add_subparsers(metavar="ACTION")
+    run = lsub.add_parser("run", help="execute every lesson; notebooks and HTML under build/lessons/")
+    run.add_argument("--backend", default="auto", choices=["auto", "live", "replay"])
+    run.add_argument("--only", nargs="*", help="lesson numbers, e.g. 03 05")
+    run.add_argument("--out", default=None, help="output folder (default build/lessons)")
+    run.set_defaults(func=cmd_run)
+    rec = lsub.add_parser("record", help="run every lesson live and save its recording for replay")
+    rec.add_argument("--only", nargs="*")
+    rec.set_defaults(func=cmd_record)
+    strip = lsub.add_parser("strip", help="student copies: the lessons without cells tagged 'solution'")
+    strip.add_argument("--out", default="build/students")
+    strip.set_defaults(func=cmd_strip)
+
+
+def cmd_run(args) -> int:
+    from .lessons import BUILD, run_lessons
+    table = run_lessons(args.backend, out=Path(args.out) if args.out else BUILD, only=args.only,
+                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(table.to_string(index=False))
+    return 0 if (table["status"] == "ok").all() else 1
+
+
+def cmd_record(args) -> int:
+    from .lessons import RECORDINGS, lesson_paths, run_lesson
+    RECORDINGS.mkdir(parents=True, exist_ok=True)
+    out = Path("build/recording-run")
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in lesson_paths():
+        lesson_id = path.name[:2]
+        if args.only and lesson_id not in args.only:
+            continue
+        os.environ["SWARMLAB_RECORD"] = str(RECORDINGS / f"{lesson_id}.json")
+        try:
+            row = run_lesson(path, "live", out)
+        finally:
+            os.environ.pop("SWARMLAB_RECORD", None)
+        failed += row["status"] != "ok"
+        print(f"{row['lesson']:<28} {row['seconds']:6.1f} s  {row['status']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_strip(args) -> int:
+    from .lessons import lesson_paths, strip_solutions
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in lesson_paths():
+        strip_solutions(path, out / path.name)
+    print(f"student copies in {out}/", file=sys.stderr)
+    return 0

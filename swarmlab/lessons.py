@@ -1,0 +1,287 @@
+"""Run the lessons headless: executed notebooks and HTML handouts under build/lessons/."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .errors import SwarmlabError
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+BUILD = REPO / "build" / "lessons"
+BACKENDS = ("auto", "live", "replay")
+
+
+def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
+    paths = sorted(Path(directory).glob("[0-9][0-9]-*.ipynb"))
+    if not paths:
+        raise SwarmlabError(f"no lessons (NN-topic.ipynb) in {directory}")
+    return paths
+
+
+def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = BUILD,
+                only: list[str] | None = None, timeout: int = 600, progress=print):
+    """Execute every lesson in order; return a table (lesson, backend, cells, seconds, status)."""
+    import pandas as pd
+    if backend not in BACKENDS:
+        raise SwarmlabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in lesson_paths(directory):
+        if only and not any(path.name.startswith(o) for o in only):
+            continue
+        row = run_lesson(path, backend, out, timeout)
+        rows.append(row)
+        if progress:
+            progress(f"{row['lesson']:<28} {row['backend']:<7} {row['cells']:>3} cells "
+                     f"{row['seconds']:6.1f} s  {row['status']}")
+    return pd.DataFrame(rows)
+
+
+def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    env_before = os.environ.get("SWARMLAB_BACKEND")
+    os.environ["SWARMLAB_BACKEND"] = backend  # the lesson's first cell reads it
+    started = time.monotonic()
+    status = "ok"
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as exc:
+        status = "failed: " + _first_error_line(str(exc))
+    finally:
+        if env_before is None:
+            os.environ.pop("SWARMLAB_BACKEND", None)
+        else:
+            os.environ["SWARMLAB_BACKEND"] = env_before
+    seconds = time.monotonic() - started
+    nbformat.write(nb, out / path.name)
+    _write_html(nb, out / path.with_suffix(".html").name)
+    used = _backend_used(nb) or backend
+    cells = sum(1 for c in nb.cells if c.cell_type == "code")
+    return {"lesson": path.stem, "backend": used, "cells": cells, "seconds": round(seconds, 1), "status": status}
+
+
+def _write_html(nb, target: Path) -> None:
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    target.write_text(body)
+
+
+def _backend_used(nb) -> str | None:
+    """The backend the lesson announced in its outputs ("swarmlab backend: live ...")."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+            for line in str(text).splitlines():
+                if line.startswith("swarmlab backend:"):
+                    return line.split(":", 1)[1].split()[0]
+    return None
+
+
+def _first_error_line(message: str) -> str:
+    import re
+    message = re.sub(r"\x1b\[[0-9;]*m", "", message)  # the kernel colours its tracebacks
+    lines = [l for l in message.splitlines() if l.strip()]
+    errors = [l for l in lines if "Error" in l]
+    return (errors[-1] if errors else lines[-1] if lines else "error")[:200]
+
+
+# --- what a lesson runs on ------------------------------------------------------------
+RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
+LIVE = "live"
+REPLAY = "replay"
+INVENTORY = "inventory"
+
+
+class Lesson:
+    """The cluster a lesson talks to, and how it got it (live lab, inventory, or replay)."""
+
+    def __init__(self, lesson_id: str, backend: str, cluster, lab=None, recorder=None, recording=None):
+        self.id = lesson_id
+        self.backend = backend
+        self.cluster = cluster
+        self.lab = lab
+        self.recorder = recorder
+        self.recording = recording
+
+    def __repr__(self):
+        return f"<Lesson {self.id} backend={self.backend} {self.cluster!r}>"
+
+    def node(self, name: str):
+        return self.cluster.node(name)
+
+    @property
+    def node1(self):
+        return self.cluster.node("node1")
+
+    @property
+    def node2(self):
+        return self.cluster.node("node2")
+
+    def over_ssh(self):
+        """The same nodes reached over SSH with the lab's own inventory (lesson 7).
+
+        Live: the lab's sshd, host keys verified. Replay: the recording, which holds
+        what the SSH session printed.
+        """
+        if self.backend != LIVE:
+            return self.cluster
+        from .cluster import Cluster
+        cluster = Cluster.from_lab(self.lab, via="ssh")
+        return self._recorded(cluster)
+
+    def _recorded(self, cluster):
+        return cluster if self.recorder is None else self.recorder.wrap(cluster)
+
+    def close(self) -> None:
+        """End the lesson: save the recording (when recording) and take the lab down."""
+        if self.recorder is not None:
+            self.recorder.save()
+        if self.lab is not None:
+            from .lab import teardown
+            teardown(self.lab.name)
+        print(f"lesson {self.id} closed" + (f"; lab {self.lab.name} is down" if self.lab else ""))
+
+
+def choose_backend(requested: str | None = None) -> str:
+    backend = requested or os.environ.get("SWARMLAB_BACKEND") or "auto"
+    if backend == "auto":
+        from .check import can_run_lab
+        if os.environ.get("SWARMLAB_INVENTORY"):
+            return INVENTORY
+        return LIVE if can_run_lab() else REPLAY
+    if backend not in (LIVE, REPLAY, INVENTORY):
+        raise SwarmlabError(f"unknown backend {backend!r}: use live, replay, inventory or auto")
+    return backend
+
+
+def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True) -> Lesson:
+    """Give a lesson its cluster, in the state the lesson starts from.
+
+    live: a fresh local lab (root, Linux) named `lessonNN`; replay: the recording of a
+    real run bundled with swarmlab; inventory: your own hosts (SWARMLAB_INVENTORY).
+    Set SWARMLAB_RECORD=FILE (live) to record the lesson for replay.
+    """
+    from . import story
+    backend = choose_backend(backend)
+    if backend == LIVE:
+        lesson = _open_live(lesson_id)
+    elif backend == REPLAY:
+        lesson = _open_replay(lesson_id)
+    else:
+        from .cluster import connect
+        path = os.environ.get("SWARMLAB_INVENTORY")
+        if not path:
+            raise SwarmlabError("backend inventory needs SWARMLAB_INVENTORY=path/to/hosts.toml")
+        lesson = Lesson(lesson_id, INVENTORY, connect(path))
+    print(_announce(lesson))
+    if prepare and backend != INVENTORY:
+        for step in PREPARE.get(lesson_id, ()):
+            step(lesson.cluster)
+        if PREPARE.get(lesson_id):
+            print(f"ready: {STARTS_FROM[lesson_id]}")
+    return lesson
+
+
+def _open_live(lesson_id: str) -> Lesson:
+    from .cluster import Cluster
+    from .lab import Lab, teardown
+    name = f"lesson{lesson_id}"
+    teardown(name)  # a lesson always starts from a fresh lab
+    lab = Lab(name=name).up()
+    cluster = Cluster.from_lab(lab)
+    recorder = None
+    if os.environ.get("SWARMLAB_RECORD"):
+        from .record import Recorder
+        recorder = Recorder(cluster, os.environ["SWARMLAB_RECORD"])
+        cluster = recorder.cluster
+    return Lesson(lesson_id, LIVE, cluster, lab=lab, recorder=recorder)
+
+
+def recording_path(lesson_id: str) -> Path:
+    return RECORDINGS / f"{lesson_id}.json"
+
+
+def _open_replay(lesson_id: str) -> Lesson:
+    from .cluster import Cluster
+    path = recording_path(lesson_id)
+    if not path.exists():
+        raise SwarmlabError(f"no recording for lesson {lesson_id} ({path}); record one with "
+                            f"`swarmlab lessons record` on a machine that runs the lab")
+    return Lesson(lesson_id, REPLAY, Cluster.from_recording(path), recording=path)
+
+
+def _announce(lesson: Lesson) -> str:
+    if lesson.backend == LIVE:
+        nodes = ", ".join(f"{n.name} {n.address}" for n in lesson.cluster)
+        return f"swarmlab backend: live (lab {lesson.lab.name}: {nodes})"
+    if lesson.backend == REPLAY:
+        import json
+        created = json.loads(lesson.recording.read_text()).get("created", "?")[:10]
+        return (f"swarmlab backend: replay of a real run recorded on {created}.\n"
+                f"  Every output below was printed by a real lab; nothing runs now.\n"
+                f"  To run it live: on Linux as root, `make jupyter` (or SWARMLAB_BACKEND=live).")
+    return f"swarmlab backend: inventory ({lesson.cluster.source})"
+
+
+# --- where each lesson starts ----------------------------------------------------------
+def _the_authors_node2(cluster) -> None:
+    """node2 gets what the author's worker had (lesson 6 shows what and why)."""
+    from . import faults
+    faults.inject(cluster, "vpn-routes", node="node2")
+
+
+def _swarm(cluster) -> None:
+    from . import story
+    story.form_swarm(cluster)
+
+
+def _overlay(cluster) -> None:
+    from . import story
+    story.create_overlay(cluster).check()
+
+
+def _failed_service(cluster) -> None:
+    from . import story
+    story.service_create(cluster).check()
+    story.wait_for_failure(cluster, node="node2", timeout=30)
+
+
+PREPARE = {
+    "00": (),
+    "01": (_the_authors_node2,),
+    "02": (_the_authors_node2, _swarm),
+    "03": (_the_authors_node2, _swarm, _overlay),
+    "04": (_the_authors_node2, _swarm, _overlay, _failed_service),
+    "05": (_the_authors_node2, _swarm, _overlay, _failed_service),
+    "06": (_the_authors_node2, _swarm, _overlay),
+    "07": (_swarm,),
+}
+STARTS_FROM = {
+    "01": "two nodes, not yet a swarm (node1 will be the manager)",
+    "02": "the swarm of lesson 1: node1 manager, node2 worker",
+    "03": "the swarm with the overlay network uber-net (lesson 2)",
+    "04": "the service `test` of lesson 3, its replica failing on node2",
+    "05": "the failing service of lessons 3 and 4",
+    "06": "the swarm and uber-net, node2 as in the article",
+    "07": "a healthy two-node swarm",
+}
+
+
+def strip_solutions(source: Path, target: Path) -> int:
+    """Write a student copy of a lesson without the cells tagged 'solution'; return how many went."""
+    import nbformat
+    nb = nbformat.read(source, as_version=4)
+    kept = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
+    removed = len(nb.cells) - len(kept)
+    nb.cells = kept
+    nbformat.write(nb, target)
+    return removed
