@@ -59,13 +59,14 @@ def seed_busybox(node) -> None:
         hint="the node's dockerd could not import the busybox image; see its dockerd.log")
 
 
-def save_from_host(image: str) -> bytes:
-    """`docker save` of an image the host's own Docker has, for copying into nodes."""
-    proc = subprocess.run(["docker", "-H", HOST_DOCKER, "save", image], capture_output=True)
+def save_from_host(image: str, source: str = HOST_DOCKER) -> bytes:
+    """`docker save` of an image the host's own Docker (or the daemon at `source`) has,
+    for copying into nodes. Only reads from that daemon."""
+    proc = subprocess.run(["docker", "-H", source, "save", image], capture_output=True)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise LabError(
-            f"cannot copy image {image!r} from the host's Docker ({HOST_DOCKER}): {err}; "
+            f"cannot copy image {image!r} from the host's Docker ({source}): {err}; "
             f"start the host's Docker and `docker pull {image}` there, or leave the image out")
     return proc.stdout
 

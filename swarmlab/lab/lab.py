@@ -32,9 +32,11 @@ class Lab:
 
     def __init__(self, name: str = "swarmlab", nodes: int = 2, subnet: str = ARTICLE_SUBNET,
                  first_address: str | None = None, node_names=None, nic: str = "ens33",
-                 images: tuple[str, ...] = (), host_link: bool = False):
+                 images: tuple[str, ...] = (), host_link: bool = False,
+                 image_source: str = image.HOST_DOCKER):
         self.spec = LabSpec.build(name, nodes, subnet, first_address, node_names, nic)
         self.images = tuple(images)
+        self.image_source = image_source  # the Docker daemon `images` are copied from
         # A veth from this machine's root namespace into the lab's switch: a change to
         # the host, so only when asked (see lab/hostlink.py).
         self.host_link = host_link
@@ -111,7 +113,7 @@ class Lab:
             node.wait_booted(proc)
 
     def _seed_images(self):
-        archives = {name: image.save_from_host(name) for name in self.images}
+        archives = {name: image.save_from_host(name, self.image_source) for name in self.images}
 
         def seed(node):
             image.seed_busybox(node)

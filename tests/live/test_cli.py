@@ -86,3 +86,16 @@ def test_missing_dockerd_is_named():
     finally:
         subprocess.run(["rm", "-rf", bindir])
     assert leftovers(name) == []
+
+
+def test_shell_is_a_shell_in_the_node():
+    require_live()
+    name = unique_lab_name("sh")
+    try:
+        assert cli("lab", "up", "--name", name).returncode == 0
+        shell = subprocess.run([*SWARMLAB, "lab", "shell", "--name", name, "node2"], input="hostname; exit 4\n",
+                               capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert shell.returncode == 4 and "node2" in shell.stdout
+    finally:
+        cli("lab", "down", "--name", name)
+    assert leftovers(name) == []

@@ -191,3 +191,14 @@ def test_run_reports_exit_code_stderr_timeout_and_input(make_lab):
     assert node.run("cat", input="piped").stdout == "piped"
     slow = node.run("sleep 5", timeout=0.5)
     assert slow.exit_code == 124 and "timed out" in slow.stderr and slow.duration < 3
+
+
+def test_images_are_copied_from_another_docker(make_lab):
+    """`images=` copies what a Docker daemon has into every node (here: another lab's node
+    plays the host's Docker, which this machine does not run)."""
+    source = make_lab(nodes=1).node("node1")
+    source.run("docker tag busybox:latest class/tools:1").check()
+    lab = make_lab(images=("class/tools:1",), image_source=source.docker_host)
+    for node in lab.nodes.values():
+        assert node.run("docker image inspect -f '{{.Id}}' class/tools:1").ok
+    assert lab.node("node2").run("docker run --rm class/tools:1 echo copied").stdout == "copied\n"
