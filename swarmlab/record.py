@@ -274,6 +274,23 @@ class ReplayTransport:
         return Result(self.node_name, run["command"], run["stdout"], run["stderr"], run["exit_code"],
                       run.get("duration", 0.0), extra={"seq": run.get("seq"), "time": run.get("time")})
 
+    def commands(self) -> list[str]:
+        """The recorded command strings for this node, in the order they were first run."""
+        return list(self._recorded)
+
+    def recorded(self, command) -> list[Result]:
+        """Every recorded run of `command`, in order, WITHOUT advancing the replay
+        (so a look from a widget leaves the lesson's own commands their answers).
+        Raises RecordingError, as run() does, when it was never recorded."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        key = self.masker.mask(text) if self.masker else text
+        runs = self._recorded.get(key, [])
+        if not runs:
+            raise RecordingError(self._missing(key, 0, 0))
+        return [Result(self.node_name, r["command"], r["stdout"], r["stderr"], r["exit_code"],
+                       r.get("duration", 0.0), extra={"seq": r.get("seq"), "time": r.get("time")})
+                for r in runs]
+
     def _missing(self, command: str, times: int, k: int) -> str:
         if times:
             return (f"{self.source}: `{command}` on {self.node_name} was recorded {times} time"

@@ -1,0 +1,748 @@
+"""ipywidgets panels for the lessons: drive a lab, type commands, watch a service.
+
+    >>> widgets.lab_panel(lesson)          # node status; lab up/down; faults; doctor; fix
+    >>> widgets.node_console(cluster)      # a command on a node: raw output, and a table
+    >>> widgets.service_monitor(cluster)   # the tasks of `test`, states coloured, refreshed
+
+Each returns a widget (a VBox) whose actions are plain methods, e.g.
+`panel.run_doctor()`, `console.run("docker network ls")`, `monitor.refresh()`;
+the buttons only call them, so tests drive the widgets without a browser.
+
+On a replay the widgets do at construction exactly what they do live (the
+recording holds those runs, in that order), and afterwards they only LOOK at
+the recording: a command answers with what the recorded session printed as of
+the lesson's current moment (`ReplayTransport.recorded`), without advancing the
+replay, so clicking around never steals a later cell's answer. Controls that
+would change something (lab up/down, faults, the fix) are disabled, and say why.
+"""
+from __future__ import annotations
+
+import html
+import shlex
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Callable
+
+import ipywidgets as W
+import pandas as pd
+
+from . import fix as fix_module
+from .doctor import SEVERITIES, node_script
+from .doctor import doctor as run_doctor_on
+from . import faults, parse, story
+from .cluster import Cluster, Node
+from .errors import SwarmlabError
+from .record import RecordingError
+from .result import Result
+
+__all__ = [
+    "lab_panel", "node_console", "service_monitor",
+    "LabPanel", "NodeConsole", "ServiceMonitor",
+    "REPLAY_REASON", "STATUS_COMMAND", "STATE_COLOURS",
+    "parser_for", "is_replay", "as_of_now", "style_tasks", "style_findings",
+]
+
+REPLAY_REASON = "replay of a recording: nothing runs; run live as root to use these"
+# One command per node for the status table: Docker's version, swarm state, manager or not.
+STATUS_COMMAND = "docker info --format '{{.ServerVersion}} {{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'"
+STATE_COLOURS = {
+    "Running": "background-color: #d1e7dd; color: #0f5132",
+    "Failed": "background-color: #f8d7da; color: #842029; font-weight: bold",
+    "Rejected": "background-color: #f8d7da; color: #842029; font-weight: bold",
+    "Shutdown": "color: #6c757d", "Complete": "color: #6c757d", "Orphaned": "color: #6c757d",
+    "Remove": "color: #6c757d",
+}
+PENDING_COLOUR = "background-color: #fff3cd; color: #664d03"  # New, Pending, Assigned, Preparing, Starting...
+SEVERITY_COLOURS = {
+    "error": "background-color: #f8d7da; color: #842029; font-weight: bold",
+    "warning": "background-color: #fff3cd; color: #664d03",
+    "info": "color: #055160",
+}
+TABLE_ROWS = 60  # longer tables are cut (the DataFrame itself stays whole on the widget)
+
+
+# --- replay: look, do not advance ------------------------------------------------
+def _replay_transport(node: Node):
+    transport = node.transport
+    return transport if hasattr(transport, "recorded") and hasattr(transport, "commands") else None
+
+
+def is_replay(cluster: Cluster) -> bool:
+    """True when every node of `cluster` answers from a recording."""
+    return all(_replay_transport(n) is not None for n in cluster)
+
+
+def _ended(result: Result) -> float:
+    stamp = result.extra.get("time")
+    if not stamp:
+        return 0.0
+    return datetime.fromisoformat(stamp).timestamp() + result.duration
+
+
+def as_of_now(node: Node, command: str) -> tuple[Result, str]:
+    """(result, note) for `command` on a replayed node, without advancing the replay.
+
+    The answer is the last recorded run the replay has reached (the state at this
+    point of the lesson), or the first one when the lesson has not got there yet.
+    Raises RecordingError when the command was never recorded on that node.
+    """
+    transport = _replay_transport(node)
+    runs = transport.recorded(command)
+    now = transport.clock.now()
+    reached = [i for i, r in enumerate(runs) if _ended(r) <= now + 1e-6]
+    i = reached[-1] if reached else 0
+    note = (f"replayed: recorded run {i + 1} of {len(runs)} of this command"
+            + (" (the state at this point of the lesson)" if reached else " (the lesson has not reached it yet)"))
+    return runs[i], note
+
+
+class _AsOfNowTransport:
+    """A replay transport's answers as of now; never advances the replay."""
+
+    def __init__(self, node: Node):
+        self._node = node
+        self.node_name = node.name
+
+    def run(self, command, *, input=None, timeout=120) -> Result:
+        text = command if isinstance(command, str) else shlex.join(command)
+        return as_of_now(self._node, text)[0]
+
+
+def _looking_cluster(cluster: Cluster) -> Cluster:
+    """The same replayed cluster, answering as of now (for clicks after construction)."""
+    nodes = [Node(n.name, n.address, _AsOfNowTransport(n), n.role) for n in cluster]
+    return Cluster(nodes, source=cluster.source, clock=cluster.clock)
+
+
+# --- tables -------------------------------------------------------------------------
+_SHELL_OPERATORS = ("|", ";", "&", ">", "<", "`", "$(")
+
+
+def parser_for(command: str) -> tuple[str, Callable[[str], pd.DataFrame]] | None:
+    """(name, parser) that turns what `command` prints into a table, or None.
+
+    docker ... ls / ps tables -> parse.docker_table (`--format '{{json .}}'` ->
+    parse.docker_json_lines); brctl show -> parse.brctl_show; ifconfig ->
+    parse.ifconfig; ip -j ... -> parse.ip_json. A pipeline or a quiet listing has none.
+    """
+    if any(op in command for op in _SHELL_OPERATORS):
+        return None
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words:
+        return None
+    tool, args = words[0], words[1:]
+    if tool == "docker":
+        verbs = [w for w in args if not w.startswith("-")]
+        listing = verbs[:2] in (["network", "ls"], ["node", "ls"], ["service", "ps"], ["service", "ls"],
+                                ["container", "ls"], ["container", "ps"], ["image", "ls"], ["node", "ps"],
+                                ["stack", "ls"], ["volume", "ls"]) or verbs[:1] in (["ps"], ["images"])
+        if not listing or {"-q", "--quiet"} & set(args):
+            return None
+        formats = [args[i + 1] for i, w in enumerate(args[:-1]) if w == "--format"] + \
+                  [w.split("=", 1)[1] for w in args if w.startswith("--format=")]
+        if not formats:
+            return "parse.docker_table", parse.docker_table
+        if formats[-1].replace(" ", "") == "{{json.}}":
+            return "parse.docker_json_lines", parse.docker_json_lines
+        return None
+    if tool == "brctl" and args[:1] == ["show"] and len(args) == 1:
+        return "parse.brctl_show", parse.brctl_show
+    if tool == "ifconfig" and all(not a.startswith("-") or a == "-a" for a in args):
+        return "parse.ifconfig", parse.ifconfig
+    if tool == "ip" and {"-j", "-json", "--json"} & set(w for w in args if w.startswith("-")):
+        return "parse.ip_json", parse.ip_json
+    return None
+
+
+def _table_html(frame: pd.DataFrame, caption: str = "") -> str:
+    shown = frame.head(TABLE_ROWS)
+    more = (f"<div><i>first {TABLE_ROWS} of {len(frame)} rows</i></div>" if len(frame) > TABLE_ROWS else "")
+    cap = f"<div><b>{html.escape(caption)}</b></div>" if caption else ""
+    return cap + shown.to_html(index=False, border=0, classes="swarmlab-table", na_rep="") + more
+
+
+def _pre(text: str) -> str:
+    return ("<pre style='margin: 2px 0; max-height: 24em; overflow: auto; background: #f8f9fa; "
+            f"padding: 4px'>{html.escape(text)}</pre>")
+
+
+def _message(text: str, kind: str = "info") -> str:
+    colour = {"error": "#842029", "ok": "#0f5132", "info": "#495057", "busy": "#084298"}[kind]
+    return f"<span style='color: {colour}'>{html.escape(text)}</span>"
+
+
+def style_tasks(table: pd.DataFrame):
+    """A story.tasks table as a pandas Styler: state coloured (Running green, Failed red...)."""
+    columns = [c for c in ("slot", "node", "desired state", "state", "current state", "error") if c in table]
+
+    def colour(state: str) -> str:
+        return STATE_COLOURS.get(state, PENDING_COLOUR if state else "")
+    styler = table[columns].style.map(colour, subset=["state"]).hide(axis="index")
+    return styler.format(escape="html").set_table_attributes("class='swarmlab-tasks'")
+
+
+def style_findings(findings: pd.DataFrame):
+    """Doctor findings as a pandas Styler: severity coloured, evidence and fix kept as typed."""
+    columns = [c for c in ("severity", "node", "check", "cause", "evidence", "fix") if c in findings]
+    styler = findings[columns].style.map(lambda s: SEVERITY_COLOURS.get(s, ""), subset=["severity"])
+    styler = styler.set_properties(subset=[c for c in ("evidence", "fix") if c in columns],
+                                   **{"white-space": "pre-wrap", "font-family": "monospace", "font-size": "90%"})
+    return styler.hide(axis="index").format(escape="html").set_table_attributes("class='swarmlab-findings'")
+
+
+def _button(description: str, on_click, style: str = "", tooltip: str = "", icon: str = "") -> W.Button:
+    button = W.Button(description=description, button_style=style, tooltip=tooltip or description, icon=icon,
+                      layout=W.Layout(width="auto"))
+    button.on_click(lambda _: on_click())
+    return button
+
+
+class _Activity:
+    """A label and a progress bar, and the rule that one action runs at a time."""
+
+    def __init__(self):
+        self.label = W.HTML()
+        self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="14em", visibility="hidden"))
+        self.error: BaseException | None = None
+        self.busy = False
+
+    @contextmanager
+    def running(self, what: str, steps: int = 1, on_end: Callable[[], None] | None = None):
+        """Show `what` while the block runs; yields step(text) to advance the bar.
+
+        An exception in the block is shown in the label and kept in `.error`,
+        never raised: a click handler's exception would only reach the log.
+        """
+        self.busy, self.error = True, None
+        self.progress.max, self.progress.value, self.progress.bar_style = max(1, steps), 0, "info"
+        self.progress.layout.visibility = "visible"
+        self.label.value = _message(f"{what}…", "busy")
+        started = time.monotonic()
+
+        def step(text: str = "") -> None:
+            self.progress.value = min(self.progress.max, self.progress.value + 1)
+            if text:
+                self.label.value = _message(f"{what}: {text}…", "busy")
+        try:
+            yield step
+        except Exception as exc:  # shown, kept; see the docstring
+            self.error = exc
+            self.progress.bar_style = "danger"
+            self.label.value = _message(f"{what} failed: {exc}", "error")
+        else:
+            self.progress.value, self.progress.bar_style = self.progress.max, "success"
+            self.label.value = _message(f"{what}: done in {time.monotonic() - started:.1f} s", "ok")
+        finally:
+            self.busy = False
+            if on_end:
+                on_end()
+
+
+# --- the lab panel ------------------------------------------------------------------
+class LabPanel(W.VBox):
+    """Node status, lab up/down, faults, the doctor and the fix, for one lesson or cluster.
+
+    Methods (what the buttons call): refresh_status(), up(), down(),
+    inject(fault, node), undo(fault, node), run_doctor(), apply_fix(node).
+    """
+
+    def __init__(self, lesson_or_cluster):
+        from .lessons import REPLAY, Lesson
+        if isinstance(lesson_or_cluster, Lesson):
+            cluster, lab = lesson_or_cluster.cluster, lesson_or_cluster.lab
+            replay = lesson_or_cluster.backend == REPLAY or is_replay(cluster)
+        elif isinstance(lesson_or_cluster, Cluster):
+            cluster, lab = lesson_or_cluster, getattr(lesson_or_cluster, "lab", None)
+            replay = is_replay(cluster)
+        else:
+            raise SwarmlabError(f"lab_panel() takes a lesson (open_lesson) or a Cluster, "
+                                f"not {type(lesson_or_cluster).__name__}")
+        self.cluster, self.lab, self.replay = cluster, lab, replay
+        self.status: pd.DataFrame | None = None
+        self.findings: pd.DataFrame | None = None
+        self.last_report = None
+        self.activity = _Activity()
+
+        names = list(cluster.nodes)
+        self.status_html = W.HTML()
+        self.refresh_button = _button("Refresh status", self.refresh_status, icon="refresh")
+        self.swarm_box = W.Checkbox(value=True, description="form the swarm", indent=False,
+                                    layout=W.Layout(width="auto"))
+        self.up_button = _button("Lab up", self.up, "success", icon="play")
+        self.down_button = _button("Lab down", self.down, "danger", icon="stop")
+        self.fault_menu = W.Dropdown(options=list(faults.FAULTS), description="fault",
+                                     layout=W.Layout(width="16em"))
+        self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
+                                    layout=W.Layout(width="12em"))
+        self.rejoin_box = W.Checkbox(value=True, description="rejoin if the fault acts at join", indent=False,
+                                     layout=W.Layout(width="auto"))
+        self.inject_button = _button("Inject", self.inject, "warning", icon="bolt")
+        self.undo_button = _button("Undo", self.undo, icon="undo")
+        self.doctor_button = _button("Run the doctor", self.run_doctor, "info", icon="stethoscope")
+        self.fix_button = _button("Fix docker_gwbridge", self.apply_fix, "primary", icon="wrench",
+                                  tooltip="fix_gwbridge on the chosen node, like the manager's")
+        self.findings_html = W.HTML()
+        self.log_html = W.HTML()
+        self.reason = W.HTML()
+        self.fault_help = W.HTML()
+        self.fault_menu.observe(lambda change: self._describe_fault(), "value")
+        self._describe_fault()
+
+        rows = [
+            W.HTML(f"<b>swarmlab lab panel</b> — {html.escape(cluster.source or 'cluster')}"),
+            self.status_html,
+            W.HBox([self.refresh_button, self.up_button, self.swarm_box, self.down_button]),
+            W.HBox([self.fault_menu, self.node_menu, self.rejoin_box, self.inject_button, self.undo_button]),
+            self.fault_help,
+            W.HBox([self.doctor_button, self.fix_button]),
+            W.HBox([self.activity.progress, self.activity.label]),
+            self.reason,
+            self.findings_html,
+            self.log_html,
+        ]
+        super().__init__(children=rows)
+        self._doctor_recorded = self._doctor_in_recording() if replay else True
+        # Construction runs what it runs live too: a replay holds these runs in this order.
+        self._show_status(self._status_rows(self.cluster))
+        self._apply_state()
+
+    def __repr__(self):  # what a frontend without widgets shows
+        status = self.status.to_string(index=False) if self.status is not None else ""
+        mode = "replay" if self.replay else f"lab {self.lab.name}" if self.lab is not None else "no lab"
+        return f"<LabPanel {self.cluster.source} ({mode})>\n{status}"
+
+    # --- state of the controls -----------------------------------------------
+    @property
+    def _live_buttons(self) -> list[W.Button]:
+        return [self.inject_button, self.undo_button, self.fix_button]
+
+    def lab_is_up(self) -> bool:
+        return self.lab is not None and (self.lab.dir / "state.json").exists()
+
+    def _apply_state(self) -> None:
+        reasons = []
+        busy = self.activity.busy
+        if self.replay:
+            for b in [self.up_button, self.down_button, *self._live_buttons]:
+                b.disabled, b.tooltip = True, REPLAY_REASON
+            self.doctor_button.disabled = busy or not self._doctor_recorded
+            reasons.append(REPLAY_REASON)
+            if not self._doctor_recorded:
+                self.doctor_button.tooltip = "this recording holds no doctor run"
+                reasons.append("the doctor answers in a replay only where the recorded lesson ran it")
+        else:
+            up = self.lab_is_up() if self.lab is not None else True
+            if self.lab is None:
+                for b in (self.up_button, self.down_button):
+                    b.disabled, b.tooltip = True, "no local lab behind this cluster"
+                reasons.append(f"no local lab behind {self.cluster.source or 'this cluster'}: "
+                               "bring its hosts up and down yourself")
+            else:
+                self.up_button.disabled, self.down_button.disabled = busy or up, busy or not up
+                self.up_button.tooltip, self.down_button.tooltip = "bring the lab up", "take the lab down"
+            for b in [*self._live_buttons, self.doctor_button]:
+                b.disabled = busy or not up
+            if not up:
+                reasons.append(f"lab {self.lab.name} is down: bring it up first")
+        self.refresh_button.disabled = busy
+        self.swarm_box.disabled = self.up_button.disabled
+        self.fault_menu.disabled = self.rejoin_box.disabled = self.inject_button.disabled
+        self.reason.value = "".join(f"<div>{_message(r)}</div>" for r in reasons)
+
+    def _doctor_in_recording(self) -> bool:
+        try:
+            for node in self.cluster:
+                _replay_transport(node).recorded(node_script(self.cluster, node))
+        except SwarmlabError:
+            return False
+        return True
+
+    def _looking(self) -> Cluster:
+        """The cluster to use for a click: the live one, or (replay) one that only looks."""
+        return _looking_cluster(self.cluster) if self.replay else self.cluster
+
+    @contextmanager
+    def _action(self, what: str, steps: int = 1):
+        def end():
+            self._apply_state()
+        with self.activity.running(what, steps, on_end=end) as step:
+            self._apply_state()
+            yield step
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception of the last action, or None when it succeeded."""
+        return self.activity.error
+
+    # --- status ------------------------------------------------------------------
+    def _status_rows(self, cluster: Cluster) -> pd.DataFrame:
+        if self.lab is not None and not self.lab_is_up():
+            rows = [{"node": n.name, "address": n.address, "role": n.role, "docker": "-",
+                     "swarm": f"lab {self.lab.name} is down"} for n in cluster]
+            return pd.DataFrame(rows)
+        rows = []
+        for node, result in _run_everywhere(cluster, STATUS_COMMAND).items():
+            rows.append(_status_row(cluster.node(node), result))
+        return pd.DataFrame(rows)
+
+    def _show_status(self, table: pd.DataFrame) -> None:
+        self.status = table
+        self.status_html.value = _table_html(table, "nodes")
+
+    def refresh_status(self) -> pd.DataFrame | None:
+        with self._action("status", 1):
+            self._show_status(self._status_rows(self._looking()))
+        return self.status
+
+    # --- the lab --------------------------------------------------------------------
+    def up(self, swarm: bool | None = None) -> None:
+        """Bring the lab up (and form the swarm, when the box is ticked)."""
+        swarm = self.swarm_box.value if swarm is None else swarm
+        with self._action("bringing the lab up", 5 if swarm else 4) as step:
+            self._require_lab("bring the lab up")
+            self.lab.up(progress=lambda phase, seconds: step(f"{phase} at {seconds:.1f} s"))
+            if swarm:
+                self.lab.form_swarm()
+                step("swarm formed")
+            self._show_status(self._status_rows(self.cluster))
+
+    def down(self) -> None:
+        with self._action("taking the lab down", 1):
+            self._require_lab("take the lab down")
+            self.lab.down()
+            self._show_status(self._status_rows(self.cluster))
+
+    def _require_lab(self, what: str) -> None:
+        if self.replay:
+            raise SwarmlabError(f"cannot {what}: {REPLAY_REASON}")
+        if self.lab is None:
+            raise SwarmlabError(f"cannot {what}: no local lab behind {self.cluster.source}")
+
+    # --- faults, doctor, fix -------------------------------------------------------
+    def _describe_fault(self) -> None:
+        spec = faults.FAULTS.get(self.fault_menu.value)
+        self.fault_help.value = f"<small>{html.escape(spec.description)}</small>" if spec else ""
+
+    def inject(self, fault: str | None = None, node: str | None = None, rejoin: bool | None = None):
+        """faults.inject on the chosen node; returns the FaultReport (None when it failed)."""
+        fault, node = fault or self.fault_menu.value, node or self.node_menu.value
+        rejoin = self.rejoin_box.value if rejoin is None else rejoin
+        report = None
+        with self._action(f"injecting {fault} into {node}", 2) as step:
+            self._refuse_in_replay()
+            report = faults.inject(self.cluster, fault, node=node, rejoin=rejoin)
+            step("refreshing the status")
+            self._after(report)
+        return report
+
+    def undo(self, fault: str | None = None, node: str | None = None):
+        fault, node = fault or self.fault_menu.value, node or self.node_menu.value
+        report = None
+        with self._action(f"undoing {fault} on {node}", 2) as step:
+            self._refuse_in_replay()
+            report = faults.undo(self.cluster, fault, node=node)
+            step("refreshing the status")
+            self._after(report)
+        return report
+
+    def apply_fix(self, node: str | None = None):
+        """fix_gwbridge on the chosen node, modelled on the manager's; returns the FixReport."""
+        node = node or self.node_menu.value
+        report = None
+        with self._action(f"creating docker_gwbridge on {node}", 2) as step:
+            self._refuse_in_replay()
+            report = fix_module.fix_gwbridge(self.cluster.node(node), like=self.cluster.manager)
+            step("refreshing the status")
+            self._after(report)
+        return report
+
+    def run_doctor(self) -> pd.DataFrame | None:
+        """The doctor on every node; the findings, worst first (also shown as a table)."""
+        with self._action("the doctor is looking at every node", 1):
+            findings = run_doctor_on(self._looking())
+            self.findings = findings
+            counts = findings["severity"].value_counts()
+            summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES)
+            self.findings_html.value = (f"<div><b>doctor</b>: {summary}</div>"
+                                        + style_findings(findings).to_html())
+        return self.findings
+
+    def _refuse_in_replay(self) -> None:
+        if self.replay:
+            raise SwarmlabError(REPLAY_REASON)
+
+    def _after(self, report) -> None:
+        self.last_report = report
+        self.log_html.value = _pre(report.terminal())
+        self._show_status(self._status_rows(self.cluster))
+
+
+def _run_everywhere(cluster: Cluster, command: str) -> dict[str, Result | BaseException]:
+    """`command` on every node at once; an exception stays in its node's slot."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(node):
+        try:
+            return node.run(command, timeout=20)
+        except Exception as exc:  # one unreachable node must not hide the others
+            return exc
+    with ThreadPoolExecutor(max_workers=min(16, len(cluster))) as pool:
+        futures = {n.name: pool.submit(ask, n) for n in cluster}
+    return {name: fut.result() for name, fut in futures.items()}
+
+
+def _status_row(node: Node, result: Result | BaseException) -> dict:
+    row = {"node": node.name, "address": node.address, "role": node.role}
+    if isinstance(result, RecordingError):
+        return row | {"docker": "-", "swarm": "not in this recording"}
+    if isinstance(result, BaseException):
+        return row | {"docker": "-", "swarm": f"unreachable: {result}"}
+    words = result.stdout.split()
+    if not result.ok or len(words) < 2:
+        why = (result.stderr or result.stdout).strip().splitlines()
+        return row | {"docker": "not answering", "swarm": why[-1] if why else f"exit code {result.exit_code}"}
+    state = words[1] + (" (manager)" if len(words) > 2 and words[2] == "true" else "")
+    return row | {"docker": words[0], "swarm": state}
+
+
+def lab_panel(lesson_or_cluster) -> LabPanel:
+    """A panel for a lesson (or a Cluster): node status, lab up/down, faults, doctor, fix.
+
+    The lab comes from `lesson.lab` or `cluster.lab`. In a replay only the status
+    and (when the recording holds it) the doctor answer; the rest is disabled.
+    """
+    return LabPanel(lesson_or_cluster)
+
+
+# --- the node console ---------------------------------------------------------------
+class NodeConsole(W.VBox):
+    """Pick a node, type a command, see its output and (when swarmlab can parse it) a table.
+
+    `run(command=None, node=None)` is what the Run button calls. In a replay only
+    recorded commands answer: the `recorded` dropdown lists them for the node.
+    """
+
+    PICK = "— a recorded command —"
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.replay = is_replay(cluster)
+        self.result: Result | None = None
+        self.table: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        names = list(cluster.nodes)
+        self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
+                                    layout=W.Layout(width="12em"))
+        self.command = W.Text(placeholder="docker network ls", description="command",
+                              layout=W.Layout(width="36em"))
+        self.run_button = _button("Run", self.run, "primary", icon="terminal")
+        self.recorded_menu = W.Dropdown(description="recorded", layout=W.Layout(width="48em"))
+        self.recorded_menu.observe(self._picked, "value")
+        self.note = W.HTML()
+        self.output_html = W.HTML()
+        self.table_html = W.HTML()
+        rows = [W.HBox([self.node_menu, self.command, self.run_button])]
+        if self.replay:
+            rows.append(self.recorded_menu)
+            self.node_menu.observe(lambda change: self._list_recorded(), "value")
+            self._list_recorded()
+            self.note.value = _message("replay of a recording: only recorded commands answer, "
+                                       "with what the real lab printed")
+        super().__init__(children=rows + [self.note, self.output_html, self.table_html])
+
+    def __repr__(self):
+        mode = "replay: recorded commands only" if self.replay else "live"
+        return f"<NodeConsole {self.cluster.source} ({mode}); nodes {', '.join(self.cluster.nodes)}>"
+
+    def recorded_commands(self, node: str | None = None) -> list[str]:
+        """The commands the recording holds for `node` (empty when live)."""
+        if not self.replay:
+            return []
+        return _replay_transport(self.cluster.node(node or self.node_menu.value)).commands()
+
+    def _list_recorded(self) -> None:
+        options = [(self.PICK, "")]
+        for command in self.recorded_commands():
+            first = command.splitlines()[0]
+            label = first if len(first) <= 90 and "\n" not in command else first[:87] + "…"
+            options.append((label, command))
+        self.recorded_menu.options = options
+        self.recorded_menu.value = ""
+
+    def _picked(self, change) -> None:
+        if change["new"]:
+            self.command.value = change["new"]
+
+    def run(self, command: str | None = None, node: str | None = None) -> Result | None:
+        """Run `command` (default: the text box) on `node` (default: the menu); show output and table."""
+        if command is not None:
+            self.command.value = command
+        if node is not None:
+            self.node_menu.value = node
+        command, node = self.command.value.strip(), self.cluster.node(self.node_menu.value)
+        self.result, self.table, self.error = None, None, None
+        self.output_html.value = self.table_html.value = ""
+        if not command:
+            self.note.value = _message("type a command first", "error")
+            return None
+        self.run_button.disabled = True
+        self.note.value = _message(f"running on {node.name}…", "busy")
+        try:
+            if self.replay:
+                result, note = as_of_now(node, command)
+            else:
+                started = time.monotonic()
+                result = node.run(command, timeout=60)
+                note = f"{node.name} answered in {time.monotonic() - started:.2f} s"
+        except Exception as exc:  # a RecordingError names the command; show it, do not raise
+            self.error = exc
+            self.note.value = _message(str(exc), "error")
+            return None
+        finally:
+            self.run_button.disabled = False
+        self.result = result
+        self.note.value = _message(note, "info" if result.ok else "error")
+        self.output_html.value = _pre(result.terminal())
+        self._show_table(command, result)
+        return result
+
+    def _show_table(self, command: str, result: Result) -> None:
+        parser = parser_for(command)
+        if parser is None or not result.stdout.strip():
+            return
+        name, parse_fn = parser
+        try:
+            self.table = parse_fn(result.stdout)
+        except SwarmlabError as exc:
+            self.table_html.value = _message(f"{name} could not read it: {exc}", "error")
+            return
+        self.table_html.value = _table_html(self.table, f"as a table ({name})")
+
+
+def node_console(cluster: Cluster) -> NodeConsole:
+    """Type a command for a node; see the raw output and, when a parser knows it, the table."""
+    return NodeConsole(cluster)
+
+
+# --- the service monitor ----------------------------------------------------------------
+class ServiceMonitor(W.VBox):
+    """`story.tasks` of a service, states coloured, refreshed by a button or by a Play widget.
+
+    Live, refresh() asks the manager again. In a replay the first look is the
+    lesson's own (it runs at construction, as live), and then refresh() steps
+    through the recorded `service ps` results, one sample at a time.
+    """
+
+    def __init__(self, cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0):
+        self.cluster, self.service = cluster, service
+        self.replay = is_replay(cluster)
+        self.command = story_tasks_command(service)
+        self.tasks: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.samples: list[Result] = []
+        self.index = -1
+        self.refreshes = 0
+        self.refresh_button = _button("Refresh", self.refresh, icon="refresh")
+        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=int(interval * 1000),
+                           description="auto-refresh", show_repeat=False,
+                           tooltip="refresh every few seconds until stopped")
+        self.play.observe(self._tick, "value")
+        self.caption = W.HTML()
+        self.table_html = W.HTML()
+        super().__init__(children=[
+            W.HBox([W.HTML(f"<b>service {html.escape(service)}</b>"), self.refresh_button, self.play,
+                    W.HTML("<small>&nbsp;auto-refresh: ▶ starts, ■ stops</small>")]),
+            self.caption, self.table_html])
+        self._first_look()
+
+    def __repr__(self):
+        text = f"<ServiceMonitor {self.service} on {self.cluster.source}>"
+        if self.tasks is not None:
+            text += "\n" + self._summary()
+        elif self.error is not None:
+            text += f"\n{self.error}"
+        return text
+
+    def _first_look(self) -> None:
+        try:
+            result = self.cluster.manager.run(self.command)
+            if self.replay:  # the samples to step through; start at the one just replayed
+                self.samples = _replay_transport(self.cluster.manager).recorded(self.command)
+                self.index = next((i for i, r in enumerate(self.samples)
+                                   if r.extra.get("seq") == result.extra.get("seq")), 0)
+                self.play.max = max(0, len(self.samples) - 1)
+                if self.play.value != self.index:
+                    self.play.value = self.index  # _tick shows it
+                else:
+                    self.show_sample(self.index)
+            else:
+                self._show(result)
+        except Exception as exc:
+            self._failed(exc)
+
+    def _tick(self, change) -> None:
+        if self.replay:
+            self.show_sample(change["new"])
+        else:
+            self.refresh()
+
+    def refresh(self) -> pd.DataFrame | None:
+        """Live: the tasks now. Replay: the next recorded sample (after the last, the first)."""
+        if self.replay:
+            if not self.samples:
+                return None
+            self.play.value = (self.index + 1) % len(self.samples)  # _tick shows it
+            return self.tasks
+        try:
+            self._show(self.cluster.manager.run(self.command))
+        except Exception as exc:
+            self._failed(exc)
+            self.play.playing = False
+        return self.tasks
+
+    def show_sample(self, index: int) -> pd.DataFrame | None:
+        """Replay: show recorded sample `index` (0-based) of the service's task list."""
+        if not self.samples:
+            return None
+        self.index = max(0, min(index, len(self.samples) - 1))
+        self._show(self.samples[self.index])
+        return self.tasks
+
+    def _show(self, result: Result) -> None:
+        result.check(hint=f"does service {self.service!r} exist? `docker service ls` on {self.cluster.manager.name}")
+        self.tasks, self.error = story.tasks_from_json(result.stdout), None
+        self.refreshes += 1
+        self.table_html.value = style_tasks(self.tasks).to_html() if len(self.tasks) else \
+            _message(f"service {self.service} has no tasks")
+        self.caption.value = _message(self._summary())
+
+    def _summary(self) -> str:
+        running = story.placement(self.tasks)
+        failed = len(story.failed(self.tasks))
+        where = ", ".join(f"{node}: {count}" for node, count in sorted(running.items())) or "none"
+        text = f"running replicas: {where}; failed tasks listed: {failed}"
+        if self.replay:
+            first = _ended(self.samples[0]) - self.samples[0].duration if self.samples else 0.0
+            at = _ended(self.samples[self.index]) - self.samples[self.index].duration - first
+            text = f"recorded sample {self.index + 1} of {len(self.samples)} (t = +{at:.1f} s) — " + text
+        else:
+            text = f"{time.strftime('%H:%M:%S')} — " + text
+        return text
+
+    def _failed(self, exc: BaseException) -> None:
+        self.error = exc
+        self.caption.value = _message(f"cannot list the tasks of {self.service}: {exc}", "error")
+
+
+def story_tasks_command(service: str = story.SERVICE) -> str:
+    """The command story.tasks runs on the manager (service ps, JSON lines, errors whole)."""
+    return f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}"
+
+
+def service_monitor(cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0) -> ServiceMonitor:
+    """The tasks of `service` (story.tasks), states coloured; Refresh, or auto-refresh with ▶."""
+    return ServiceMonitor(cluster, service, interval)
