@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shlex
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -139,8 +140,24 @@ def fix_gwbridge(node: Node, like: Node | None = None, subnet: str | None = None
     options = options or dict(DEFAULT_GWBRIDGE_OPTIONS)
     chosen, gateway, why = choose_gwbridge_subnet(node, reference, subnet)
     command = gwbridge_create_command(chosen, gateway, options)
-    result = node.run(command).check(hint=f"see `docker network ls` on {node.name}; `swarmlab doctor`")
+    result = _create_network(node, command)
     return FixReport("gwbridge", node.name, [result], why, chosen)
+
+
+def _create_network(node: Node, command: str, attempts: int = 5) -> Result:
+    """Run a `docker network create`, riding out one race in the daemon.
+
+    While a failing task retries on the node, dockerd walks its default pools for a
+    docker_gwbridge of its own and holds each one it tries (172.18.0.0/16 among them)
+    until the walk ends; an explicit --subnet asked for at that moment gets "Pool
+    overlaps with other one on this address space". A moment later it is free.
+    """
+    for attempt in range(attempts):
+        result = node.run(command)
+        if result.ok or "Pool overlaps" not in result.stderr or attempt == attempts - 1:
+            break
+        time.sleep(0.3)
+    return result.check(hint=f"see `docker network ls` on {node.name}; `swarmlab doctor`")
 
 
 # --- the service --------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,8 +53,13 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
     started = time.monotonic()
     status = "ok"
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        # The kernel talks over private socket files, not TCP ports on this machine.
+        with tempfile.TemporaryDirectory(prefix="swarmlab-kernel-") as sockets:
+            client.km = client.kernel_manager_class(kernel_name="python3", transport="ipc",
+                                                    ip=f"{sockets}/kernel")
+            client.execute()
     except CellExecutionError as exc:
         status = "failed: " + _first_error_line(str(exc))
     finally:
