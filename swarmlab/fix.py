@@ -163,11 +163,12 @@ def _create_network(node: Node, command: str, attempts: int = 5) -> Result:
 # --- the service --------------------------------------------------------------
 def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str = story.NETWORK,
                      replicas: int = 2, image: str = story.IMAGE, command: str = "sleep infinity",
-                     timeout: float = 20) -> list[Result]:
+                     timeout: float = 45) -> list[Result]:
     """`docker service rm` + `docker service create`, as the article did; waits for the replicas.
 
     Removing the service also clears its failed tasks, whose Created containers
-    would otherwise stay on the node.
+    would otherwise stay on the node. On a node that was just fixed, the first task
+    has been seen to sit in Starting for up to about 20 s: hence the longer wait.
     """
     results = [story.service_rm(cluster, name)]
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
