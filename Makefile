@@ -6,17 +6,27 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
 SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables
+# What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one).
+TEST_SYSTEM_PACKAGES := chromium
+TEST_STAMP := $(VENV)/.installed-test
 LAB ?= swarmlab
 
-.PHONY: install system-packages lessons record test unit live bench jupyter check clean
+.PHONY: install system-packages test-install test-system-packages lessons record test unit live bench jupyter check clean
 
 install: system-packages $(STAMP)
 
 # Installs only what is missing, and only as root on a Debian-like system;
 # elsewhere it says what is missing and goes on (replay needs none of it).
 system-packages:
+	$(call install-missing,$(SYSTEM_PACKAGES),the live lab needs these system packages,replay works without)
+
+test-system-packages:
+	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the browser test needs these system packages,tests/live/test_browser.py fails without)
+
+# $(call install-missing,PACKAGES,WHO NEEDS THEM,WHAT HAPPENS WITHOUT)
+define install-missing
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; done; \
+	for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing system packages:$$missing"; \
@@ -24,8 +34,9 @@ system-packages:
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing) >/tmp/swarmlab-apt.log 2>&1 \
 			|| { tail -20 /tmp/swarmlab-apt.log; exit 1; }; \
 	else \
-		echo "note: the live lab needs these system packages:$$missing (install them as root; replay works without)"; \
+		echo "note: $(2):$$missing (install them as root; $(3))"; \
 	fi
+endef
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +44,14 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --upgrade pip >$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@$(PY) -m pip install -q -e '.[lessons,test]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
+
+# The tests also need JupyterLab and Playwright (the browser test) and chromium.
+test-install: install test-system-packages $(TEST_STAMP)
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	@echo "installing JupyterLab and Playwright for the browser test (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install -q -e '.[lessons,test,jupyter,browser]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
+	@touch $(TEST_STAMP)
 
 check: install
 	$(VENV)/bin/swarmlab check
@@ -46,13 +65,13 @@ lessons: install
 record: install
 	$(VENV)/bin/swarmlab lessons record
 
-test: install
+test: install test-install
 	$(PY) -m pytest -q
 
 unit: install
 	$(PY) -m pytest -q tests/unit
 
-live: install
+live: install test-install
 	$(PY) -m pytest -q tests/live
 
 bench: install

@@ -158,11 +158,21 @@ def parser_for(command: str) -> tuple[str, Callable[[str], pd.DataFrame]] | None
     return None
 
 
+# Compact tables inside HTML widgets (whose own line height is a control's).
+TABLE_CSS = ("<style>.swarmlab-w table {border-collapse: collapse; font-size: 12px; line-height: 1.35; margin: 2px 0}"
+             ".swarmlab-w th, .swarmlab-w td {padding: 2px 8px; text-align: left; vertical-align: top;"
+             " border-bottom: 1px solid #dee2e6}</style>")
+
+
+def _wrap(body: str) -> str:
+    return f"{TABLE_CSS}<div class='swarmlab-w'>{body}</div>"
+
+
 def _table_html(frame: pd.DataFrame, caption: str = "") -> str:
     shown = frame.head(TABLE_ROWS)
     more = (f"<div><i>first {TABLE_ROWS} of {len(frame)} rows</i></div>" if len(frame) > TABLE_ROWS else "")
     cap = f"<div><b>{html.escape(caption)}</b></div>" if caption else ""
-    return cap + shown.to_html(index=False, border=0, classes="swarmlab-table", na_rep="") + more
+    return _wrap(cap + shown.to_html(index=False, border=0, classes="swarmlab-table", na_rep="") + more)
 
 
 def _pre(text: str) -> str:
@@ -275,9 +285,9 @@ class LabPanel(W.VBox):
         self.up_button = _button("Lab up", self.up, "success", icon="play")
         self.down_button = _button("Lab down", self.down, "danger", icon="stop")
         self.fault_menu = W.Dropdown(options=list(faults.FAULTS), description="fault",
-                                     layout=W.Layout(width="16em"))
+                                     style={"description_width": "initial"}, layout=W.Layout(width="14em"))
         self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
-                                    layout=W.Layout(width="12em"))
+                                    style={"description_width": "initial"}, layout=W.Layout(width="10em"))
         self.rejoin_box = W.Checkbox(value=True, description="rejoin if the fault acts at join", indent=False,
                                      layout=W.Layout(width="auto"))
         self.inject_button = _button("Inject", self.inject, "warning", icon="bolt")
@@ -467,8 +477,8 @@ class LabPanel(W.VBox):
             self.findings = findings
             counts = findings["severity"].value_counts()
             summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES)
-            self.findings_html.value = (f"<div><b>doctor</b>: {summary}</div>"
-                                        + style_findings(findings).to_html())
+            self.findings_html.value = _wrap(f"<div><b>doctor</b>: {summary}</div>"
+                                             + style_findings(findings).to_html())
         return self.findings
 
     def _refuse_in_replay(self) -> None:
@@ -536,7 +546,7 @@ class NodeConsole(W.VBox):
         self.error: BaseException | None = None
         names = list(cluster.nodes)
         self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
-                                    layout=W.Layout(width="12em"))
+                                    style={"description_width": "initial"}, layout=W.Layout(width="10em"))
         self.command = W.Text(placeholder="docker network ls", description="command",
                               layout=W.Layout(width="36em"))
         self.run_button = _button("Run", self.run, "primary", icon="terminal")
@@ -716,7 +726,7 @@ class ServiceMonitor(W.VBox):
         result.check(hint=f"does service {self.service!r} exist? `docker service ls` on {self.cluster.manager.name}")
         self.tasks, self.error = story.tasks_from_json(result.stdout), None
         self.refreshes += 1
-        self.table_html.value = style_tasks(self.tasks).to_html() if len(self.tasks) else \
+        self.table_html.value = _wrap(style_tasks(self.tasks).to_html()) if len(self.tasks) else \
             _message(f"service {self.service} has no tasks")
         self.caption.value = _message(self._summary())
 

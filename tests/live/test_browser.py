@@ -1,0 +1,256 @@
+"""A real browser on JupyterLab: a lesson runs from its recording; its table, picture and widget render.
+
+JupyterLab serves a temporary copy of the lessons on 127.0.0.1 (a random token, its
+own config, data, runtime and settings folders), with SWARMLAB_BACKEND=replay so
+no lab is needed. Debian's chromium (headless, a fresh profile, no background
+networking) opens lesson 4, runs every cell from the Run menu, and the test checks
+what a student would see: a DataFrame table, the topology picture, the node console
+widget (and that it answers a click), no "Error displaying widget", no traceback.
+Requests to anything but loopback are blocked and fail the test. Screenshots and the
+phase timings go to build/test-artifacts/. Every wait is bounded; the server is shut
+down (and its kernel with it) at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import ROOT
+
+LESSON = "04-investigate.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+BUDGET = 90.0  # seconds for the whole test; it takes about 25 s on 2 cores
+# JupyterLab settings: every cell in the DOM (no virtual scrolling), no news or update checks.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                         "checkForUpdates": False},
+}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Timer:
+    def __init__(self):
+        self.started = time.monotonic()
+        self.phases: dict[str, float] = {}
+
+    def mark(self, phase: str) -> None:
+        self.phases[phase] = round(time.monotonic() - self.started, 2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """JupyterLab on 127.0.0.1 with a copy of the lessons, in replay mode; yields (base url, token, log)."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(path, lessons)
+    settings = tmp_path / "lab-settings"
+    for name, value in LAB_SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(value))
+    runtime = tmp_path / "runtime"
+    env = dict(os.environ, SWARMLAB_BACKEND="replay", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(runtime),
+               IPYTHONDIR=str(tmp_path / "ipython"), MPLCONFIGDIR=str(tmp_path / "matplotlib"))
+    env.pop("SWARMLAB_RECORD", None)
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = tmp_path / "jupyter.log"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", "--allow-root",
+               f"--ServerApp.root_dir={lessons}", f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--LabApp.extension_manager=readonly"]
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=lessons,
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if _get(f"{base}/api/status?token={token}") == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer on {base} within 30 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield base, token, log_path
+    finally:
+        _stop_server(server, base, token, runtime)
+        shutil.copy(log_path, _artifacts() / "browser-jupyter.log")
+
+
+def _stop_server(server: subprocess.Popen, base: str, token: str, runtime: Path) -> None:
+    """Ask the server to shut down (it stops its kernels), then make sure: its group, and any kernel of ours."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"),
+                               timeout=5).close()
+    except OSError:
+        pass
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=5)
+    # A kernel runs in a session of its own; its command line names its connection file in our runtime folder.
+    for pid in _pids_mentioning(str(runtime)):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def _launch_chromium(playwright, profile: Path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test installs it as root)")
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 1000}, timeout=30_000)
+
+
+KERNEL_IDLE = """() => {
+  const name = document.querySelector('.jp-NotebookPanel-toolbar .jp-KernelName');
+  const busy = document.querySelector('.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator');
+  return name && !/No Kernel/.test(name.textContent) && busy && busy.dataset.status === 'idle';
+}"""
+# Done when every code cell shows its execution count, or as soon as one shows an error.
+ALL_RAN_OR_ERROR = """(n) => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+  const errors = document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+  const traceback = [...errors].some(e => /Traceback|Error/.test(e.textContent));
+  return traceback || (prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
+}"""
+
+
+def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupyter_lab, tmp_path):
+    from playwright.sync_api import sync_playwright  # never skipped: a missing package fails here
+
+    base, token, log_path = jupyter_lab
+    timer = Timer()
+    outside: list[str] = []
+
+    def loopback_only(route):
+        url = urlparse(route.request.url)
+        if url.scheme in ("data", "blob") or url.hostname in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = _launch_chromium(playwright, tmp_path / "chromium-profile")
+        try:
+            browser.set_default_timeout(20_000)
+            browser.route("**/*", loopback_only)
+            page = browser.pages[0] if browser.pages else browser.new_page()
+            page.goto(f"{base}/lab/tree/{LESSON}?token={token}", timeout=30_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=30_000)
+            timer.mark("notebook open")
+            page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+            timer.mark("kernel ready")
+
+            page.click(".lm-MenuBar-item:has-text('Run')")
+            page.click(".lm-Menu-content .lm-Menu-item:has-text('Run All Cells')")
+            cells = page.locator(".jp-Notebook .jp-CodeCell").count()
+            page.wait_for_function(ALL_RAN_OR_ERROR, arg=cells, timeout=45_000)
+            page.wait_for_function("() => document.querySelector("
+                                   "'.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator')"
+                                   ".dataset.status === 'idle'", timeout=15_000)
+            timer.mark("all cells ran")
+
+            notebook = page.locator(".jp-Notebook")
+            text = notebook.inner_text()
+            assert "Traceback" not in text, _around(text, "Traceback")
+            assert "Error displaying widget" not in page.content()
+            prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+            assert all(p.strip().startswith("[") and p.strip()[1:-2].isdigit() for p in prompts), prompts
+            assert "swarmlab backend: replay" in text
+
+            # a table: a rendered DataFrame
+            tables = page.locator(".jp-OutputArea-output table.dataframe")
+            assert tables.count() >= 3
+            assert "docker_gwbridge" in " ".join(page.locator(".jp-OutputArea-output table").all_inner_texts())
+            # a picture: the topology, a matplotlib PNG
+            picture = page.locator(".jp-OutputArea-output img[src^='data:image/png']")
+            assert picture.count() == 1
+            assert picture.first.evaluate("img => img.complete && img.naturalWidth > 300 && img.naturalHeight > 100")
+            picture.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(_artifacts() / "browser-04-topology.png"))
+            # a widget: the node console, rendered by the ipywidgets manager
+            console = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                has=page.locator(".widget-dropdown label:text-is('recorded')")).first
+            assert console.is_visible()
+            assert console.locator("button:has-text('Run')").is_enabled()
+            timer.mark("checked")
+
+            # ...and it works: pick a recorded command, Run, a table comes back from the kernel
+            console.locator(".widget-dropdown:has(label:text-is('node')) select").select_option("node2")
+            console.locator(".widget-dropdown:has(label:text-is('recorded')) select").select_option(
+                label="docker network ls")
+            command_box = console.locator(".widget-text input")
+            page.wait_for_function("(box) => box.value === 'docker network ls'", arg=command_box.element_handle(),
+                                   timeout=10_000)
+            console.locator("button:has-text('Run')").click()
+            answer = console.locator("table.swarmlab-table")
+            answer.wait_for(timeout=15_000)
+            assert "ingress" in answer.inner_text() and "docker_gwbridge" not in answer.inner_text()
+            assert "[node2]$ docker network ls" in console.inner_text()
+            timer.mark("console answered")
+            console.scroll_into_view_if_needed()
+            page.screenshot(path=str(_artifacts() / "browser-04-console.png"))
+            assert "Error displaying widget" not in page.content()
+        finally:
+            browser.close()
+    timer.mark("browser closed")
+    (_artifacts() / "browser-timings.json").write_text(json.dumps(timer.phases, indent=1) + "\n")
+    print(f"browser test phases (s since start): {timer.phases}")
+    assert outside == [], f"requests beyond loopback: {outside}"
+    assert timer.phases["browser closed"] < BUDGET, timer.phases
+
+
+def _around(text: str, word: str, width: int = 1500) -> str:
+    i = text.find(word)
+    return text[max(0, i - 200): i + width]
