@@ -235,12 +235,18 @@ def container_ip(node: Node, container: str, network: str) -> str:
 
 
 def ping_between(source: Node, target: Node, service: str, network: str) -> Result:
-    """`docker exec <replica on source> ping -c 1 <IP of a replica on target>`."""
+    """`docker exec <replica on source> ping -c 1 <IP of a replica on target>`, up to 4 tries."""
     sources, targets = service_containers(source, service), service_containers(target, service)
     if not sources or not targets:
         raise SwarmlabError(f"no running replica of {service} on {source.name if not sources else target.name}")
     address = container_ip(target, targets[0], network)
-    return source.run(f"docker exec {sources[0]} ping -c 1 -W 2 {address}")
+    # Right after a task starts, the other node may not know its overlay endpoint yet
+    # (it learns it by gossip): a few tries before calling the path broken.
+    for _ in range(4):
+        result = source.run(f"docker exec {sources[0]} ping -c 1 -W 2 {address}")
+        if result.ok:
+            break
+    return result
 
 
 def _last_line(result: Result) -> str:
