@@ -8,6 +8,7 @@ with the ratio; teardown of a lab with a running service; memory per node.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -102,23 +103,37 @@ def _kb(text: str, key: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="2,5,10")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the table shows medians")
     args = parser.parse_args()
     rows, mem_rows = [], []
     for n in [int(x) for x in args.nodes.split(",")]:
-        for name in (f"bench{n}",):
-            teardown(name)  # a previous interrupted run
-        ours, memory = time_swarmlab(n)
-        floor = time_floor(n)
-        for phase in ["namespaces", "daemons", "images", "swarm formed", "service running", "teardown"]:
-            a, b = ours.get(phase), floor.get(phase)
+        teardown(f"bench{n}")  # a previous interrupted run
+        ours, floor, memory = [], [], []
+        for _ in range(args.repeat):  # alternate, so both see the same machine
+            times, mem = time_swarmlab(n)
+            ours.append(times)
+            memory.append(mem)
+            floor.append(time_floor(n))
+        for phase in PHASES:
+            a, b = _median(ours, phase), _median(floor, phase)
             rows.append({"nodes": n, "phase": phase, "swarmlab s": a, "floor s": b,
-                         "ratio": a / b if a and b else None})
-        mem_rows.append({"nodes": n, **memory})
+                         "ratio": a / b if a and b else None,
+                         "swarmlab runs": " ".join(f"{t[phase]:.2f}" for t in ours if phase in t)})
+        mem_rows.append({"nodes": n, **{k: max(m[k] for m in memory) for k in memory[0]}})
     pd.set_option("display.float_format", "{:.2f}".format)
-    print("Seconds since start of `up` (teardown: its own duration, with the service running)")
+    print(f"Seconds since start of `up`, median of {args.repeat} runs "
+          "(teardown: its own duration, with the service running)")
     print(pd.DataFrame(rows).to_string(index=False))
-    print("\nMemory of each node's processes while the service runs")
+    print("\nMemory of each node's processes while the service runs (largest of the runs)")
     print(pd.DataFrame(mem_rows).to_string(index=False))
+
+
+PHASES = ["namespaces", "daemons", "images", "sshd", "swarm formed", "service running", "teardown"]
+
+
+def _median(runs: list[dict], phase: str):
+    values = sorted(r[phase] for r in runs if phase in r)
+    return statistics.median(values) if values else None
 
 
 if __name__ == "__main__":
