@@ -98,9 +98,12 @@ class Lab:
             self._parallel(lambda n: n.start_docker())
             self._parallel(lambda n: n.wait_docker())
             report("daemons")
-            self._seed_images()
-            report("images")
-            sshd.start(self, host_link=self.host_link)
+            # sshd and the images need only the daemons: both at once.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ssh = pool.submit(sshd.start, self, host_link=self.host_link)
+                self._seed_images()
+                report("images")
+                ssh.result()
             report("sshd")
         except BaseException:
             self.down()
