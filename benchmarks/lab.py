@@ -119,12 +119,15 @@ def main() -> None:
             rows.append({"nodes": n, "phase": phase, "swarmlab s": a, "floor s": b,
                          "ratio": a / b if a and b else None,
                          "swarmlab runs": " ".join(f"{t[phase]:.2f}" for t in ours if phase in t)})
-        mem_rows.append({"nodes": n, **{k: max(m[k] for m in memory) for k in memory[0]}})
+        for key in memory[0]:
+            values = [m[key] for m in memory]
+            mem_rows.append({"nodes": n, "measure": key, "median": statistics.median(values), "max": max(values)})
     pd.set_option("display.float_format", "{:.2f}".format)
     print(f"Seconds since start of `up`, median of {args.repeat} runs "
           "(teardown: its own duration, with the service running)")
     print(pd.DataFrame(rows).to_string(index=False))
-    print("\nMemory of each node's processes while the service runs (largest of the runs)")
+    print("\nMemory of each node's processes while the service runs (RSS counts shared pages once per "
+          "process; PSS shares them out)")
     print(pd.DataFrame(mem_rows).to_string(index=False))
 
 
