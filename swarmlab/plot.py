@@ -209,8 +209,7 @@ def _instantiated_overlays(bridges: pd.DataFrame) -> list[str]:
 def _failed_tasks(tasks: pd.DataFrame, node: str) -> pd.DataFrame:
     if tasks.empty:
         return tasks
-    state = tasks["current"].str.split().str[0]
-    return tasks[(tasks["node"] == node) & state.isin(FAILED_STATES)]
+    return tasks[(tasks["node"] == node) & tasks["state"].isin(FAILED_STATES)]
 
 
 # --- drawing helpers ---------------------------------------------------------

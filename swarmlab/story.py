@@ -32,7 +32,7 @@ SERVICE = "test"
 NETWORK = "uber-net"
 POLL_INTERVAL = 0.2  # seconds between two looks at the task list
 
-TASK_COLUMNS = ["slot", "node", "desired state", "current state", "state", "error", "id", "name"]
+TASK_COLUMNS = ["slot", "node", "desired state", "current state", "state", "error", "id", "name", "history"]
 
 
 def _node(cluster: Cluster, node: Node | str) -> Node:
@@ -178,16 +178,25 @@ def task_containers(node: Node, service: str = SERVICE) -> pd.DataFrame:
 
 
 # --- tasks: what the scheduler did ----------------------------------------
+def tasks_command(service: str = SERVICE) -> str:
+    """The task list of a service as JSON lines, errors in full."""
+    return f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}"
+
+
 def tasks(cluster: Cluster, service: str = SERVICE) -> pd.DataFrame:
     """The service's tasks, newest first per slot, with the error text in full."""
-    result = cluster.manager.run(
-        f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}")
+    result = cluster.manager.run(tasks_command(service))
     result.check(hint=f"does service {service!r} exist? `docker service ls` on {cluster.manager.name}")
     return tasks_from_json(result.stdout)
 
 
 def tasks_from_json(text: str) -> pd.DataFrame:
-    """Rows of `docker service ps --no-trunc --format '{{json .}}'` as a table."""
+    """Rows of `docker service ps --no-trunc --format '{{json .}}'` as a table.
+
+    history is True for a replica's earlier attempts (the rows `docker service ps`
+    marks with "\\_"): docker lists a replica's tasks together, newest first, so a
+    name repeated from the row above is an earlier attempt.
+    """
     rows = []
     for line in text.splitlines():
         if not line.strip():
@@ -200,12 +209,23 @@ def tasks_from_json(text: str) -> pd.DataFrame:
             "desired state": task.get("DesiredState", ""),
             "current state": task.get("CurrentState", ""),
             "state": task.get("CurrentState", "").split(" ")[0],
-            # --no-trunc wraps the error in double quotes; the text is what matters.
-            "error": task.get("Error", "").strip().strip('"'),
+            "error": _unquote(task.get("Error", "")),
             "id": task.get("ID", ""),
             "name": name,
+            "history": bool(rows) and rows[-1]["name"] == name,
         })
     return pd.DataFrame(rows, columns=TASK_COLUMNS)
+
+
+def _unquote(error: str) -> str:
+    """--no-trunc prints the error Go-quoted ("\\"starting container failed: ...\\"")."""
+    error = error.strip()
+    if len(error) >= 2 and error[0] == error[-1] == '"':
+        try:
+            return json.loads(error)
+        except json.JSONDecodeError:
+            return error[1:-1]
+    return error
 
 
 def running(table: pd.DataFrame) -> pd.DataFrame:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import warnings
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import parse
+from . import parse, story
 from .cluster import Cluster
 from .result import Result
 
@@ -65,9 +64,7 @@ CONTAINER_SANDBOXES = (
 )
 
 
-def service_ps_command(service: str) -> str:
-    """The task list of a service as JSON lines, errors in full."""
-    return f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}"
+service_ps_command = story.tasks_command
 
 
 def _stdout_everywhere(cluster: Cluster, command: str, hint: str) -> dict[str, str]:
@@ -329,42 +326,10 @@ def _ipv4(link: dict) -> str:
 
 
 # --- tasks -------------------------------------------------------------------
-TASK_COLUMNS = ["node", "name", "desired", "current", "error", "id", "history"]
-
-
-def tasks(cluster: Cluster, service: str) -> pd.DataFrame:
-    """The tasks of `service` as the manager lists them, newest first per replica.
-
-    history is True for earlier attempts of a replica (what `docker service ps`
-    marks with "\\_"); error is the full text, unquoted.
-    """
-    result = cluster.manager.run(service_ps_command(service))
-    result.check(f"does service {service!r} exist? try `docker service ls` on {cluster.manager.name}")
-    return tasks_from_json(result.stdout)
-
-
-def tasks_from_json(text: str) -> pd.DataFrame:
-    table = parse.docker_json_lines(text)
-    if table.empty:
-        return pd.DataFrame(columns=TASK_COLUMNS)
-    # docker lists each replica's tasks together, newest first: a name repeated
-    # from the row above is an earlier attempt (JSON output has no "\_" marker).
-    history = table["Name"].eq(table["Name"].shift())
-    return pd.DataFrame({
-        "node": table["Node"], "name": table["Name"], "desired": table["DesiredState"],
-        "current": table["CurrentState"], "error": table["Error"].map(_unquote),
-        "id": table["ID"], "history": history.astype(bool),
-    }, columns=TASK_COLUMNS)
-
-
-def _unquote(error: str) -> str:
-    """--no-trunc prints the error Go-quoted ("\\"starting container failed: ...\\"")."""
-    if len(error) >= 2 and error[0] == error[-1] == '"':
-        try:
-            return json.loads(error)
-        except json.JSONDecodeError:
-            return error[1:-1]
-    return error
+# One task table for the whole package: story.tasks (what lessons and the doctor use).
+TASK_COLUMNS = story.TASK_COLUMNS
+tasks = story.tasks
+tasks_from_json = story.tasks_from_json
 
 
 # --- interfaces and routes ---------------------------------------------------

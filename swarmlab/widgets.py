@@ -650,7 +650,7 @@ class ServiceMonitor(W.VBox):
     def __init__(self, cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0):
         self.cluster, self.service = cluster, service
         self.replay = is_replay(cluster)
-        self.command = story_tasks_command(service)
+        self.command = story.tasks_command(service)
         self.tasks: pd.DataFrame | None = None
         self.error: BaseException | None = None
         self.samples: list[Result] = []
@@ -746,11 +746,6 @@ class ServiceMonitor(W.VBox):
     def _failed(self, exc: BaseException) -> None:
         self.error = exc
         self.caption.value = _message(f"cannot list the tasks of {self.service}: {exc}", "error")
-
-
-def story_tasks_command(service: str = story.SERVICE) -> str:
-    """The command story.tasks runs on the manager (service ps, JSON lines, errors whole)."""
-    return f"docker service ps --no-trunc --format '{{{{json .}}}}' {shlex.quote(service)}"
 
 
 def service_monitor(cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0) -> ServiceMonitor:

@@ -38,7 +38,7 @@ def wait_for(cluster: Cluster, service: str, until, what: str, timeout: float = 
 
 def one_running_per_node(tasks) -> bool:
     live = current(tasks)
-    return live["current"].str.startswith("Running").all() and sorted(live["node"]) == ["node1", "node2"]
+    return live["current state"].str.startswith("Running").all() and sorted(live["node"]) == ["node1", "node2"]
 
 
 @pytest.fixture(scope="module")

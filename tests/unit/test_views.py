@@ -27,7 +27,7 @@ def gwbridge_ports(bridges: pd.DataFrame, node: str) -> pd.DataFrame:
 
 def running_containers(tasks: pd.DataFrame, node: str) -> set[str]:
     """Container names of the tasks running on `node`: <service>.<slot>.<task id>."""
-    live = tasks[~tasks["history"] & tasks["current"].str.startswith("Running") & (tasks["node"] == node)]
+    live = tasks[~tasks["history"] & tasks["current state"].str.startswith("Running") & (tasks["node"] == node)]
     return {f"{t.name}.{t.id}" for t in live.itertuples()}
 
 
@@ -207,7 +207,7 @@ def test_tasks_carry_full_errors_and_mark_earlier_attempts_as_history():
     history = tasks[tasks["history"]]
     assert len(history) == 4 and set(history["node"]) == {"node2"}
     assert set(history["error"]) == {FULL_ERROR}  # unquoted, not cut
-    assert set(history["desired"]) == {"Shutdown"} and history["current"].str.startswith("Failed").all()
+    assert set(history["desired state"]) == {"Shutdown"} and history["current state"].str.startswith("Failed").all()
     current = tasks[~tasks["history"]]
     assert sorted(current["name"]) == ["test.1", "test.2"] and set(current["node"]) == {"node1"}
     assert set(current["error"]) == {""}

@@ -17,7 +17,7 @@ from swarmlab.record import RecordingError
 from swarmlab.result import Result
 from swarmlab.widgets import REPLAY_REASON, STATUS_COMMAND, parser_for
 
-TASKS = widgets.story_tasks_command("test")
+TASKS = story.tasks_command("test")
 
 
 def replay(lesson: str) -> Cluster:
