@@ -97,10 +97,22 @@ class Cluster:
         managers = [n for n in self if n.role == "manager"]
         return managers[0] if managers else next(iter(self))
 
-    def run_all(self, command: str | list[str], timeout: float | None = 120) -> dict[str, Result]:
-        """Run the same command on every node at once; results by node name, in order."""
+    def run_all(self, command: str | list[str], timeout: float | None = 120,
+                return_exceptions: bool = False) -> dict[str, Result]:
+        """Run the same command on every node at once; results by node name, in order.
+
+        With return_exceptions, a node that cannot be reached gets its exception in
+        its slot instead of hiding the other nodes' results.
+        """
+        def run(node):
+            try:
+                return node.run(command, timeout=timeout)
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                return exc
         with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
-            futures = {n.name: pool.submit(n.run, command, timeout=timeout) for n in self}
+            futures = {n.name: pool.submit(run, n) for n in self}
         return {name: fut.result() for name, fut in futures.items()}
 
     @classmethod

@@ -395,7 +395,7 @@ class LabPanel(W.VBox):
                      "swarm": f"lab {self.lab.name} is down"} for n in cluster]
             return pd.DataFrame(rows)
         rows = []
-        for node, result in _run_everywhere(cluster, STATUS_COMMAND).items():
+        for node, result in cluster.run_all(STATUS_COMMAND, timeout=20, return_exceptions=True).items():
             rows.append(_status_row(cluster.node(node), result))
         return pd.DataFrame(rows)
 
@@ -489,20 +489,6 @@ class LabPanel(W.VBox):
         self.last_report = report
         self.log_html.value = _pre(report.terminal())
         self._show_status(self._status_rows(self.cluster))
-
-
-def _run_everywhere(cluster: Cluster, command: str) -> dict[str, Result | BaseException]:
-    """`command` on every node at once; an exception stays in its node's slot."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def ask(node):
-        try:
-            return node.run(command, timeout=20)
-        except Exception as exc:  # one unreachable node must not hide the others
-            return exc
-    with ThreadPoolExecutor(max_workers=min(16, len(cluster))) as pool:
-        futures = {n.name: pool.submit(ask, n) for n in cluster}
-    return {name: fut.result() for name, fut in futures.items()}
 
 
 def _status_row(node: Node, result: Result | BaseException) -> dict:
