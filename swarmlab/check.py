@@ -46,6 +46,8 @@ def run_checks() -> list[Check]:
         checks.append(Check(tool, bool(path), path or f"missing: {purpose}", "" if path else f"{APT} {package}"))
     checks += [_kernel_netns(), _kernel_feature("vxlan", "overlay networks between nodes"),
                _kernel_feature("overlay", "Docker's overlay2 storage"), _kernel_feature("bridge", "docker0 and docker_gwbridge"),
+               _kernel_feature("ip_vs", "service VIPs and the routing mesh; without it tasks still run and "
+                               "reach each other by address, as every lesson does"),
                _cgroups()]
     return checks
 
@@ -74,7 +76,11 @@ def _cgroups() -> Check:
                  "" if ok else "mount cgroup v2 on /sys/fs/cgroup (teardown kills a node's processes through it)")
 
 
+# Good to have, not needed: SSH to lab nodes, and load balancing through service VIPs.
+OPTIONAL = {"sshd", "kernel ip_vs"}
+
+
 def can_run_lab(checks: list[Check] | None = None) -> bool:
-    """True when every check passes (sshd is only needed for SSH to lab nodes)."""
+    """True when every check passes that the lab cannot do without."""
     checks = checks if checks is not None else run_checks()
-    return all(c.ok for c in checks if c.name != "sshd")
+    return all(c.ok for c in checks if c.name not in OPTIONAL)
