@@ -79,7 +79,7 @@ bench: install
 
 jupyter: install
 	@$(PY) -m pip install -q -e '.[lessons,test,jupyter]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
