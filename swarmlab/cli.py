@@ -25,6 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def add_lab_command(lab_subparsers, name, func, help):
+    """A `swarmlab lab NAME` action, with the --name option every lab action takes."""
+    sp = lab_subparsers.add_parser(name, help=help)
+    sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
+    sp.set_defaults(func=func)
+    return sp
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swarmlab", description="Learn Docker Swarm networking by doing it for real.")
     sub = p.add_subparsers(metavar="COMMAND")
@@ -36,10 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     labsub = lab.add_subparsers(metavar="ACTION")
 
     def lab_cmd(name, func, help):
-        sp = labsub.add_parser(name, help=help)
-        sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
-        sp.set_defaults(func=func)
-        return sp
+        return add_lab_command(labsub, name, func, help)
 
     up = lab_cmd("up", cmd_lab_up, "build the nodes and start their daemons")
     up.add_argument("--nodes", type=int, default=2, help="number of nodes (default 2)")

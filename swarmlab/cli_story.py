@@ -29,11 +29,10 @@ def add_commands(subparsers, lab_subparsers) -> None:
     gw.add_argument("node")
     gw.set_defaults(func=cmd_fix_gwbridge)
 
+    from .cli import add_lab_command
+
     def lab_cmd(name, func, help):
-        sp = lab_subparsers.add_parser(name, help=help)
-        sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
-        sp.set_defaults(func=func)
-        return sp
+        return add_lab_command(lab_subparsers, name, func, help)
 
     from .faults import FAULTS
     inject = lab_cmd("inject", cmd_lab_inject, "inject a fault into a node (see `swarmlab lab faults`)")
