@@ -38,6 +38,8 @@ SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["severity", "node", "check", "evidence", "cause", "fix", "doc"]
 PROBE_TIMEOUT = 0.7  # seconds; a LAN answers in milliseconds, a DROP never does
 GWBRIDGE = "docker_gwbridge"
+# The options Docker gives docker_gwbridge (and the article copied from the manager):
+# no inter-container traffic on the bridge, and the Linux bridge's name.
 GWBRIDGE_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
                     "com.docker.network.bridge.name": GWBRIDGE}
 VXLAN_OVERHEAD = 50  # bytes VXLAN adds to every overlay packet
@@ -202,7 +204,14 @@ class NodeFacts:
 
     def local_subnets(self) -> list[tuple[str, str]]:
         """(name, subnet) of the local-scope networks: they share the local address pools."""
-        return [(n["Name"], c["Subnet"]) for n in self.networks if n.get("Scope") == "local"
+        return [(name, subnet) for name, subnet, scope in self._ipv4_subnets() if scope == "local"]
+
+    def swarm_subnets(self) -> list[str]:
+        """The subnets of the swarm-scope (overlay) networks this node knows."""
+        return [subnet for _, subnet, scope in self._ipv4_subnets() if scope == "swarm"]
+
+    def _ipv4_subnets(self) -> list[tuple[str, str, str]]:
+        return [(n["Name"], c["Subnet"], n.get("Scope")) for n in self.networks
                 for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
 
     def pool_report(self) -> pools.PoolReport:
@@ -262,6 +271,24 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
     return Facts(nodes, cluster.manager.name, log_lines)
 
 
+# Sections whose text is JSON: a command that failed there left an error message, not facts.
+JSON_SECTIONS = {"info", "networks", "routes", "links", "daemon_json"}
+
+
+def node_facts(node: Node, names: list[str]) -> NodeFacts:
+    """A few sections of one node's facts, each from its own command (the fixes need only a few).
+
+    Raises CommandError when a JSON section's command fails.
+    """
+    sections = {}
+    for name in names:
+        result = node.run(NODE_SECTIONS[name])
+        if name in JSON_SECTIONS:
+            result.check()
+        sections[name] = result.stdout
+    return NodeFacts(node.name, node.address, sections)
+
+
 # --- evidence helpers -----------------------------------------------------
 def evidence(node: str, command: str, lines) -> str:
     body = "\n".join(lines) if not isinstance(lines, str) else lines
@@ -274,6 +301,7 @@ def _network_names(facts: NodeFacts) -> list[str]:
 
 # --- the checks -----------------------------------------------------------
 def check_daemons(facts: Facts) -> list[Finding]:
+    """Every node's Docker daemon answers (else nothing else can be checked there)."""
     found = []
     for f in facts.nodes.values():
         if f.error or not f.daemon_up:
@@ -286,6 +314,7 @@ def check_daemons(facts: Facts) -> list[Finding]:
 
 
 def check_swarm_membership(facts: Facts) -> list[Finding]:
+    """Every node with a daemon is in the swarm, and the manager sees every swarm node Ready."""
     found = []
     for f in facts.up():
         state = f.info.get("Swarm", {}).get("LocalNodeState", "?")
@@ -306,6 +335,7 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
 
 
 def check_gwbridge(facts: Facts) -> list[Finding]:
+    """Every swarm node has docker_gwbridge, with Docker's options and the ingress sandbox attached."""
     found = []
     reference = _gwbridge_reference(facts)
     for f in facts.swarm_nodes():
@@ -356,9 +386,12 @@ def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
         subnet, _ = pools.pick_free_subnet(f.routes, f.nameservers, f.local_subnets(), prefer=prefer)
     except ValueError:
         return f"docker network create --subnet <free subnet> ... {GWBRIDGE}"
-    gateway = next(subnet.hosts())
-    options = " ".join(f"-o {k}={v}" for k, v in GWBRIDGE_OPTIONS.items())
-    return f"docker network create --subnet {subnet} --gateway {gateway} {options} {GWBRIDGE}"
+    return gwbridge_create_command(str(subnet), str(next(subnet.hosts())))
+
+
+def gwbridge_create_command(subnet: str, gateway: str, options: dict[str, str] = GWBRIDGE_OPTIONS) -> str:
+    opts = " ".join(f"-o {k}={v}" for k, v in options.items())
+    return f"docker network create --subnet {subnet} --gateway {gateway} {opts} {GWBRIDGE}"
 
 
 def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
@@ -398,6 +431,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
 
 
 def check_address_pools(facts: Facts) -> list[Finding]:
+    """On every node Docker can still take a local network from its pools (not all covered by routes or networks)."""
     found = []
     for f in facts.up():
         report = f.pool_report()
@@ -494,7 +528,7 @@ def failure_mode(error: str) -> FailureMode:
 
 
 def check_task_errors(facts: Facts) -> list[Finding]:
-    """One finding per node and failure mode, quoting up to 3 tasks' errors in full."""
+    """Which tasks failed and why, by Docker's own error (per node and failure mode, up to 3 quoted in full)."""
     manager = facts.manager_facts
     table = tasks_from_json(manager.sections.get("tasks", ""))
     bad = table[(table["error"] != "") & table["state"].isin(["Failed", "Rejected", "Pending"])]
@@ -515,6 +549,7 @@ def check_task_errors(facts: Facts) -> list[Finding]:
 
 
 def check_dockerd_log(facts: Facts) -> list[Finding]:
+    """Whether a node's daemon failed to create the ingress network, and whether that still matters now."""
     found = []
     for f in facts.swarm_nodes():
         lines = facts.log_lines.get(f.name) or []
@@ -536,6 +571,7 @@ def check_dockerd_log(facts: Facts) -> list[Finding]:
 
 
 def check_swarm_ports(facts: Facts) -> list[Finding]:
+    """2377/tcp and 7946/tcp answer between the nodes, and no iptables rule drops a swarm port."""
     return _probe_findings(facts) + _firewall_findings(facts)
 
 
@@ -625,6 +661,7 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
 
 
 def check_kernel(facts: Facts) -> list[Finding]:
+    """Every node's kernel has VXLAN and bridge support (loaded, or available as a module)."""
     found = []
     for f in facts.up():
         lines = f.sections.get("kernel", "").splitlines()
@@ -661,6 +698,7 @@ def iptables_readable(iptables_save: str) -> bool:
 
 
 def check_docker_chains(facts: Facts) -> list[Finding]:
+    """Docker's own iptables chains are in place on every node (nobody flushed them)."""
     found = []
     for f in facts.up():
         text = f.sections.get("iptables", "")
@@ -689,6 +727,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
 
 
 def check_stale_vxlan(facts: Facts) -> list[Finding]:
+    """No leftover VXLAN device (vx-...) sits in a node's own namespace."""
     found = []
     for f in facts.up():
         stale = [link["ifname"] for link in f.links
@@ -704,6 +743,7 @@ def check_stale_vxlan(facts: Facts) -> list[Finding]:
 
 
 def check_mtu(facts: Facts) -> list[Finding]:
+    """Every swarm node's underlay carries overlay packets whole (overlay MTU + VXLAN header <= link MTU)."""
     found = []
     overlays = [n for n in facts.manager_facts.networks if n.get("Driver") == "overlay"]
     for f in facts.swarm_nodes():

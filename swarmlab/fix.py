@@ -31,15 +31,12 @@ import pandas as pd
 
 from . import pools, story
 from .cluster import Cluster, Node
+from .doctor import GWBRIDGE, GWBRIDGE_OPTIONS, NodeFacts, gwbridge_create_command, node_facts
 from .errors import SwarmlabError
 from .result import Result
 
-GWBRIDGE = "docker_gwbridge"
-# The options the article copied from the manager: no inter-container traffic on
-# the bridge, and the Linux bridge's name.
-GWBRIDGE_OPTIONS = ("com.docker.network.bridge.enable_icc", "com.docker.network.bridge.name")
-DEFAULT_GWBRIDGE_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
-                            "com.docker.network.bridge.name": GWBRIDGE}
+# What a fix needs to know of a node to choose a subnet: the doctor's facts, these sections.
+SUBNET_FACTS = ["routes", "resolv", "networks"]
 
 
 @dataclass
@@ -73,57 +70,39 @@ def inspect_network(node: Node, name: str) -> dict | None:
     return data[0] if data else None
 
 
-def _node_view(node: Node) -> tuple[list[dict], list[str], list[tuple[str, str]], list[str]]:
-    """The node's routes, nameservers, local network subnets and overlay subnets."""
-    routes = json.loads(node.run("ip -j route show table main").check().stdout or "[]")
-    nameservers = pools.nameservers_from_resolv_conf(node.run("cat /etc/resolv.conf").stdout)
-    result = node.run("docker network inspect $(docker network ls -q)").check()
-    networks = json.loads(result.stdout or "[]")
-    subnets = [(n["Name"], c["Subnet"], n.get("Scope")) for n in networks
-               for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
-    local = [(name, subnet) for name, subnet, scope in subnets if scope == "local"]
-    overlay = [subnet for _, subnet, scope in subnets if scope == "swarm"]
-    return routes, nameservers, local, overlay
-
-
-def choose_gwbridge_subnet(node: Node, like: dict | None, subnet: str | None = None):
-    """(subnet, gateway, explanation) for a docker_gwbridge on `node`.
+def choose_gwbridge_subnet(facts: NodeFacts, like: dict | None, subnet: str | None = None):
+    """(subnet, gateway, explanation) for a docker_gwbridge on the node of `facts` (SUBNET_FACTS).
 
     `like` is the manager's docker_gwbridge (inspect output) or None.
     """
-    routes, nameservers, local, overlay = _node_view(node)
     like_config = ((like or {}).get("IPAM", {}).get("Config") or [{}])[0]
     if subnet:
-        return _explicit_subnet(node, subnet, like_config, routes, nameservers, local)
-    chosen, why = pools.pick_free_subnet(routes, nameservers, local, prefer=like_config.get("Subnet"),
-                                         avoid=overlay)
+        return _explicit_subnet(facts, subnet, like_config)
+    chosen, why = pools.pick_free_subnet(facts.routes, facts.nameservers, facts.local_subnets(),
+                                         prefer=like_config.get("Subnet"), avoid=facts.swarm_subnets())
     same = like_config.get("Subnet") == str(chosen)
     gateway = like_config.get("Gateway") if same and like_config.get("Gateway") else str(next(chosen.hosts()))
     return str(chosen), gateway, ("the manager's subnet, as in the article: " if same else "") + why
 
 
-def _explicit_subnet(node, subnet, like_config, routes, nameservers, local):
+def _explicit_subnet(facts: NodeFacts, subnet: str, like_config: dict):
+    local = facts.local_subnets()
     try:
         net = ipaddress.IPv4Network(subnet, strict=False)
     except ValueError:
         raise SwarmlabError(f"bad subnet {subnet!r}: give an IPv4 network such as 172.18.0.0/16") from None
     taken = [f"network {name} uses {s}" for name, s in local if ipaddress.IPv4Network(s).overlaps(net)]
     if taken:
-        raise SwarmlabError(f"{net} cannot be docker_gwbridge on {node.name}: {'; '.join(taken)} "
+        raise SwarmlabError(f"{net} cannot be docker_gwbridge on {facts.name}: {'; '.join(taken)} "
                             "(Docker refuses overlapping networks); leave subnet out to get a free one")
     gateway = like_config.get("Gateway") if like_config.get("Subnet") == str(net) else str(next(net.hosts()))
-    clashes = pools.conflicts(net, routes, nameservers, local)
+    clashes = pools.conflicts(net, facts.routes, facts.nameservers, local)
     why = f"{net} as asked"
     if clashes:
         why += (f", although {'; '.join(clashes)}. Docker accepts it: with an explicit --subnet it does not "
                 "check routes. The bridge's route is more specific, so containers here work, but hosts "
-                f"in {net} behind that route become unreachable from {node.name}")
+                f"in {net} behind that route become unreachable from {facts.name}")
     return str(net), gateway, why
-
-
-def gwbridge_create_command(subnet: str, gateway: str, options: dict[str, str]) -> str:
-    opts = " ".join(f"-o {k}={v}" for k, v in options.items())
-    return f"docker network create --subnet {subnet} --gateway {gateway} {opts} {GWBRIDGE}"
 
 
 def fix_gwbridge(node: Node, like: Node | None = None, subnet: str | None = None) -> FixReport:
@@ -132,13 +111,14 @@ def fix_gwbridge(node: Node, like: Node | None = None, subnet: str | None = None
     Without `subnet`, uses like's subnet when it is clear of node's routes,
     nameservers and networks, else a free one (the explanation says why).
     """
-    if inspect_network(node, GWBRIDGE) is not None:
+    facts = node_facts(node, SUBNET_FACTS)
+    if facts.network(GWBRIDGE) is not None:
         return FixReport("gwbridge", node.name, [node.run(f"docker network ls --filter name={GWBRIDGE}")],
                          f"{node.name} already has {GWBRIDGE}: nothing to do")
     reference = inspect_network(like, GWBRIDGE) if like is not None else None
     options = {k: v for k, v in ((reference or {}).get("Options") or {}).items() if k in GWBRIDGE_OPTIONS}
-    options = options or dict(DEFAULT_GWBRIDGE_OPTIONS)
-    chosen, gateway, why = choose_gwbridge_subnet(node, reference, subnet)
+    options = options or dict(GWBRIDGE_OPTIONS)
+    chosen, gateway, why = choose_gwbridge_subnet(facts, reference, subnet)
     command = gwbridge_create_command(chosen, gateway, options)
     result = _create_network(node, command)
     return FixReport("gwbridge", node.name, [result], why, chosen)
@@ -257,8 +237,9 @@ def _last_line(result: Result) -> str:
 # --- the lasting fix: default-address-pools ------------------------------------
 def suggest_address_pools(node: Node, size: int = 24) -> list[dict]:
     """One pool base that nothing on the node overlaps, cut into /`size` networks."""
-    routes, nameservers, local, overlay = _node_view(node)
-    base, _ = pools.pick_free_subnet(routes, nameservers, local, pools=(), avoid=overlay)
+    facts = node_facts(node, SUBNET_FACTS)
+    base, _ = pools.pick_free_subnet(facts.routes, facts.nameservers, facts.local_subnets(), pools=(),
+                                     avoid=facts.swarm_subnets())
     return [{"base": str(base), "size": size}]
 
 
