@@ -39,7 +39,7 @@ def add_commands(subparsers, lab_subparsers) -> None:
     inject.add_argument("fault", choices=list(FAULTS))
     inject.add_argument("node")
     inject.add_argument("--rejoin", action="store_true",
-                        help="for faults that act when a node joins (vpn-routes): leave and join again now")
+                        help="for faults that act when a node joins (vpn-routes, pools-exhausted): leave and join again now")
     undo = lab_cmd("undo", cmd_lab_undo, "remove a fault injected into a node")
     undo.add_argument("fault", choices=list(FAULTS))
     undo.add_argument("node")

@@ -458,18 +458,24 @@ def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Find
         lines.append(f"(nameservers: {', '.join(f.nameservers)})")
     lines.append(f"=> {report.summary()}")
     missing_gw = f.in_swarm and f.network(GWBRIDGE) is None
-    covering = ", ".join(str(r.dst) for r in report.covering) or "existing networks"
     suggestion, _ = _pool_suggestion(f)
+    pools_fix = (f'set "default-address-pools": [{{"base": "{suggestion}", "size": 24}}] in /etc/docker/daemon.json '
+                 "and restart docker (swarmlab.fix.fix_address_pools)")
+    if report.covering:
+        covering = ", ".join(str(r.dst) for r in report.covering)
+        blame = f"overlaps a route ({covering}), a nameserver or a network"
+        fix = pools_fix + ", or have the VPN push narrower routes"
+    else:
+        blame = "is held by a network of the node (see which above)"
+        fix = ("remove the networks no container uses: docker network prune (compose projects leave one each), "
+               "or " + pools_fix)
     return Finding(
         "error" if missing_gw else "warning", f.name, "address pools",
         evidence(f.name, "ip route", lines),
-        f"every one of {which} overlaps a route ({covering}), a nameserver or a network, so Docker "
-        "cannot create a bridge network without an explicit subnet"
+        f"every one of {which} {blame}, so Docker cannot create a bridge network without an explicit subnet"
         + (f": that is why {GWBRIDGE} is missing" if missing_gw else
            ": the next one (e.g. docker_gwbridge on a re-join, a compose network) will fail"),
-        f'set "default-address-pools": [{{"base": "{suggestion}", "size": 24}}] in /etc/docker/daemon.json '
-        "and restart docker (swarmlab.fix.fix_address_pools), or have the VPN push narrower routes",
-        DOC_DAEMON_CONFIG)
+        fix, DOC_DAEMON_CONFIG)
 
 
 def _pool_suggestion(f: NodeFacts):

@@ -23,6 +23,12 @@ vxlan-blocked
 gossip-blocked
     iptables in the node drops incoming tcp+udp/7946: the swarm's gossip (network
     membership) cannot reach the node.
+pools-exhausted
+    Bridge networks (`projN_default`, as docker compose names a project's network)
+    created in the node until Docker answers that no default pool is left. The
+    same error as vpn-routes, with no route added at all: when the node joins,
+    docker_gwbridge cannot be created and every task there fails. Acts at join
+    time, like vpn-routes.
 """
 from __future__ import annotations
 
@@ -39,6 +45,9 @@ from .result import Result
 ROUTE_PROTO = 199
 VPN_ROUTES = ("172.16.0.0/12", "192.168.0.0/16")
 RULE_COMMENT = "swarmlab-fault"
+# Networks this module creates carry this label, so undo removes exactly them.
+NETWORK_LABEL = "swarmlab.fault=pools-exhausted"
+POOL_ERROR = "could not find an available, non-overlapping IPv4 address pool"
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,28 @@ def _ports_blocked(fault: str, ports: list[tuple[str, int]]):
     return inject, undo
 
 
+# --- pools-exhausted -------------------------------------------------------
+# Creates networks until Docker refuses one; prints each network and, last, Docker's answer.
+FILL_POOLS = ("i=0; while out=$(docker network create --label " + NETWORK_LABEL + " proj${i}_default 2>&1); "
+              "do echo \"proj${i}_default $out\"; i=$((i+1)); done; "
+              "echo \"$i networks created; then: $out\"; "
+              "case $out in *'" + POOL_ERROR + "'*) ;; *) exit 1;; esac")
+
+
+def _pools_exhausted_inject(cluster: Cluster, node: Node) -> list[Result]:
+    # However many pools the node has (its daemon.json may set its own), the last
+    # answer must be the pool error; anything else means something else went wrong.
+    fill = node.run(FILL_POOLS, timeout=300).check(
+        hint=f"Docker on {node.name} refused a network for another reason than the address pools")
+    return [fill, node.run(f"docker network ls --filter label={NETWORK_LABEL}")]
+
+
+def _pools_exhausted_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return [node.run(f"ids=$(docker network ls -q --filter label={NETWORK_LABEL}); "
+                     "[ -z \"$ids\" ] || docker network rm $ids"),
+            node.run("docker network ls")]
+
+
 def _fault(name, description, inject_undo, acts_at_join=False) -> Fault:
     inject, undo = inject_undo
     return Fault(name, description, inject, undo, acts_at_join)
@@ -141,6 +172,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _fault("gossip-blocked",
            "iptables drops incoming tcp+udp/7946: swarm gossip cannot reach the node",
            _ports_blocked("gossip-blocked", [("tcp", 7946), ("udp", 7946)])),
+    _fault("pools-exhausted",
+           "bridge networks (as compose projects create) use up every default address pool: on join, "
+           "no docker_gwbridge, tasks fail with the article's error, no route involved",
+           (_pools_exhausted_inject, _pools_exhausted_undo), acts_at_join=True),
 )}
 
 
@@ -185,8 +220,9 @@ def undo(target, fault: str, node: str = "node2") -> FaultReport:
     gwbridge_missing = _in_swarm(cluster.node(node)) and not cluster.node(node).run(
         "docker network inspect docker_gwbridge").ok
     if spec.acts_at_join and gwbridge_missing:
-        report.note = (f"routes removed, but the docker_gwbridge that {node} could not create is still "
-                       f"missing: `swarmlab fix gwbridge {node}`, or rejoin the node")
+        report.note = (f"{fault} undone, but the docker_gwbridge that {node} could not create is still "
+                       f"missing: Docker creates it when the next task starts there (a failing service "
+                       f"retries by itself), or `swarmlab fix gwbridge {node}` now")
     return report
 
 

@@ -167,7 +167,75 @@ def test_vpn_routes_on_a_joined_node_says_when_it_bites(make_lab, capsys):
     assert "proto 199" not in lab.node("node2").run("ip route").stdout
 
 
+# What a fault changes on a node; undo must give each back exactly. (Swarm-scope networks
+# are left out: they come and go with gossip, which gossip-blocked cuts for a while.)
+NODE_STATE = {"routes": "ip route", "firewall": "iptables -S",
+              "networks": "docker network ls --filter scope=local --format '{{.Name}} {{.Driver}}'"}
+
+
+def node_state(node) -> dict[str, str]:
+    return {what: node.run(command).check().stdout for what, command in NODE_STATE.items()}
+
+
 @pytest.mark.parametrize("fault", sorted(faults.FAULTS))
-def test_fault_registry_entries_are_complete(fault):
-    spec = faults.FAULTS[fault]
-    assert spec.name == fault and spec.description and callable(spec.inject) and callable(spec.undo)
+def test_every_fault_changes_its_node_and_undo_gives_it_back(swarm_lab, fault, capsys):
+    assert cli_main(["lab", "faults"]) == 0
+    listed = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert listed[fault] == faults.FAULTS[fault].description
+    cluster = Cluster.from_lab(swarm_lab)
+    story.wait_for_network(cluster, "docker_gwbridge")  # Docker makes it just after the join
+    node2 = cluster.node("node2")
+    before = node_state(node2)
+    assert cli_main(["lab", "inject", "--name", swarm_lab.name, fault, "node2"]) == 0
+    injected = node_state(node2)
+    assert injected != before, f"{fault} changed none of {', '.join(NODE_STATE)} on node2"
+    assert cli_main(["lab", "undo", "--name", swarm_lab.name, fault, "node2"]) == 0
+    assert node_state(node2) == before, f"undo {fault} left node2 changed"
+
+
+def foreign_routes(node) -> list[str]:
+    """node's routes other than those of its own Docker networks (each bridge network adds one)."""
+    subnets = node.run("docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "
+                       "$(docker network ls -q)").check().stdout.split()
+    return [line for line in node.run("ip route").check().stdout.splitlines()
+            if line.split()[0] not in subnets]
+
+
+@pytest.mark.parametrize("fault", ["vpn-routes", "pools-exhausted"])
+def test_both_causes_give_the_articles_error_and_undo_lets_docker_heal(make_lab, capsys, fault):
+    """Two causes of one error: routes over every pool (vpn-routes), or networks holding them all."""
+    cluster = Cluster.from_lab(make_lab())
+    node2 = cluster.node("node2")
+    routes_before = foreign_routes(node2)
+    assert cli_main(["lab", "inject", "--name", cluster.lab.name, fault, "node2"]) == 0
+    printed = capsys.readouterr().out
+    if fault == "pools-exhausted":
+        assert f"30 networks created; then: Error response from daemon: {POOL_ERROR}" in printed
+        assert foreign_routes(node2) == routes_before  # only the LAN route: no route covers a pool
+    else:
+        assert len(foreign_routes(node2)) == len(routes_before) + 2
+
+    story.form_swarm(cluster)
+    story.create_overlay(cluster).check()
+    story.service_create(cluster, restart_delay="1s").check()
+    table = story.wait_for_failure(cluster, node="node2")
+    errors = set(story.failed(table)["error"])
+    assert errors == {f"{ARTICLE_ERROR}: {POOL_ERROR} among the defaults to assign to the network"}
+    assert "docker_gwbridge" not in story.network_ls(node2).stdout
+
+    findings = doctor(cluster)
+    errors = findings[(findings["severity"] == "error") & (findings["node"] == "node2")].set_index("check")
+    pools_finding = errors.loc["address pools"]
+    if fault == "pools-exhausted":
+        assert "proj0_default" in pools_finding["evidence"] and "172.18.0.0/16" in pools_finding["evidence"]
+        assert "docker network prune" in pools_finding["fix"]
+        assert "route (" not in pools_finding["cause"]
+    else:
+        assert "route (172.16.0.0/12, 192.168.0.0/16)" in pools_finding["cause"]
+
+    # Undo gives the pools back; the task retrying on node2 then makes docker_gwbridge itself.
+    # (What undo's note promises when it is quick enough to see docker_gwbridge still missing.)
+    assert cli_main(["lab", "undo", "--name", cluster.lab.name, fault, "node2"]) == 0
+    story.wait_for_network(cluster, "docker_gwbridge", nodes=["node2"], timeout=20)
+    recreate_service(cluster)  # the scheduler moved node2's replica to node1 meanwhile
+    assert verify_service(cluster, from_node="node2").ok
