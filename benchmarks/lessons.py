@@ -15,7 +15,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from swarmlab.check import can_run_lab  # noqa: E402
-from swarmlab.lessons import run_lessons  # noqa: E402
+from swarmlab.headless import run_lessons  # noqa: E402
 
 
 def main() -> None:

@@ -5,6 +5,9 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import SwarmlabError
+from .lessons import RECORDINGS
+
 
 def add_commands(sub) -> None:
     lessons = sub.add_parser("lessons", help="run the lessons headless, record them, make student copies")
@@ -22,27 +25,36 @@ def add_commands(sub) -> None:
     strip.set_defaults(func=cmd_strip)
 
 
+def _headless():
+    """swarmlab.headless, which needs the optional `lessons` extra (nbclient, nbconvert)."""
+    try:
+        from . import headless
+    except ImportError as exc:
+        raise SwarmlabError(f"running lessons needs {exc.name}: pip install 'swarmlab[lessons]'") from None
+    return headless
+
+
 def cmd_run(args) -> int:
-    from .lessons import BUILD, run_lessons
-    table = run_lessons(args.backend, out=Path(args.out) if args.out else BUILD, only=args.only,
-                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+    headless = _headless()
+    table = headless.run_lessons(args.backend, out=Path(args.out) if args.out else headless.BUILD,
+                                 only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(table.to_string(index=False))
     return 0 if (table["status"] == "ok").all() else 1
 
 
 def cmd_record(args) -> int:
-    from .lessons import RECORDINGS, lesson_paths, run_lesson
+    headless = _headless()
     RECORDINGS.mkdir(parents=True, exist_ok=True)
     out = Path("build/recording-run")
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for path in lesson_paths():
+    for path in headless.lesson_paths():
         lesson_id = path.name[:2]
         if args.only and lesson_id not in args.only:
             continue
         os.environ["SWARMLAB_RECORD"] = str(RECORDINGS / f"{lesson_id}.json")
         try:
-            row = run_lesson(path, "live", out)
+            row = headless.run_lesson(path, "live", out)
         finally:
             os.environ.pop("SWARMLAB_RECORD", None)
         failed += row["status"] != "ok"
@@ -51,10 +63,10 @@ def cmd_record(args) -> int:
 
 
 def cmd_strip(args) -> int:
-    from .lessons import lesson_paths, strip_solutions
+    headless = _headless()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for path in lesson_paths():
-        strip_solutions(path, out / path.name)
+    for path in headless.lesson_paths():
+        headless.strip_solutions(path, out / path.name)
     print(f"student copies in {out}/", file=sys.stderr)
     return 0

@@ -1,106 +1,14 @@
-"""Run the lessons headless: executed notebooks and HTML handouts under build/lessons/."""
+"""A lesson's session: the cluster it talks to (live lab, inventory or recording), in the state it starts from.
+
+Running the lesson notebooks headless is swarmlab.headless.
+"""
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from pathlib import Path
 
 from .errors import SwarmlabError
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
-BUILD = REPO / "build" / "lessons"
-BACKENDS = ("auto", "live", "replay")
-
-
-def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
-    paths = sorted(Path(directory).glob("[0-9][0-9]-*.ipynb"))
-    if not paths:
-        raise SwarmlabError(f"no lessons (NN-topic.ipynb) in {directory}")
-    return paths
-
-
-def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = BUILD,
-                only: list[str] | None = None, timeout: int = 600, progress=print):
-    """Execute every lesson in order; return a table (lesson, backend, cells, seconds, status)."""
-    import pandas as pd
-    if backend not in BACKENDS:
-        raise SwarmlabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for path in lesson_paths(directory):
-        if only and not any(path.name.startswith(o) for o in only):
-            continue
-        row = run_lesson(path, backend, out, timeout)
-        rows.append(row)
-        if progress:
-            progress(f"{row['lesson']:<28} {row['backend']:<7} {row['cells']:>3} cells "
-                     f"{row['seconds']:6.1f} s  {row['status']}")
-    return pd.DataFrame(rows)
-
-
-def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(path, as_version=4)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("SWARMLAB_BACKEND")
-    os.environ["SWARMLAB_BACKEND"] = backend  # the lesson's first cell reads it
-    started = time.monotonic()
-    status = "ok"
-    try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        # The kernel talks over private socket files, not TCP ports on this machine.
-        with tempfile.TemporaryDirectory(prefix="swarmlab-kernel-") as sockets:
-            client.km = client.kernel_manager_class(kernel_name="python3", transport="ipc",
-                                                    ip=f"{sockets}/kernel")
-            client.execute()
-    except CellExecutionError as exc:
-        status = "failed: " + _first_error_line(str(exc))
-    finally:
-        if env_before is None:
-            os.environ.pop("SWARMLAB_BACKEND", None)
-        else:
-            os.environ["SWARMLAB_BACKEND"] = env_before
-    seconds = time.monotonic() - started
-    nbformat.write(nb, out / path.name)
-    _write_html(nb, out / path.with_suffix(".html").name)
-    used = _backend_used(nb) or backend
-    cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    return {"lesson": path.stem, "backend": used, "cells": cells, "seconds": round(seconds, 1), "status": status}
-
-
-def _write_html(nb, target: Path) -> None:
-    from nbconvert import HTMLExporter
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    target.write_text(body)
-
-
-def _backend_used(nb) -> str | None:
-    """The backend the lesson announced in its outputs ("swarmlab backend: live ...")."""
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
-            for line in str(text).splitlines():
-                if line.startswith("swarmlab backend:"):
-                    return line.split(":", 1)[1].split()[0]
-    return None
-
-
-def _first_error_line(message: str) -> str:
-    import re
-    message = re.sub(r"\x1b\[[0-9;]*m", "", message)  # the kernel colours its tracebacks
-    lines = [l for l in message.splitlines() if l.strip()]
-    errors = [l for l in lines if "Error" in l]
-    return (errors[-1] if errors else lines[-1] if lines else "error")[:200]
-
-
-# --- what a lesson runs on ------------------------------------------------------------
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
 LIVE = "live"
 REPLAY = "replay"
@@ -280,14 +188,3 @@ STARTS_FROM = {
     "06": "the swarm and uber-net, node2 as in the article",
     "07": "a healthy two-node swarm",
 }
-
-
-def strip_solutions(source: Path, target: Path) -> int:
-    """Write a student copy of a lesson without the cells tagged 'solution'; return how many went."""
-    import nbformat
-    nb = nbformat.read(source, as_version=4)
-    kept = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
-    removed = len(nb.cells) - len(kept)
-    nb.cells = kept
-    nbformat.write(nb, target)
-    return removed

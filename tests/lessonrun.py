@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from swarmlab.lessons import lesson_paths, run_lesson
+from swarmlab.headless import lesson_paths, run_lesson
 
 
 def run(lesson_prefix: str, backend: str, out: Path, directory: Path | None = None):

@@ -5,8 +5,8 @@ import pytest
 
 from conftest import require_live
 from lessonrun import images, printed, run
+from swarmlab.headless import lesson_paths
 from swarmlab.lab import leftovers
-from swarmlab.lessons import lesson_paths
 
 LESSONS = [p.name[:2] for p in lesson_paths()]
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 from lessonrun import images, printed, run
-from swarmlab.lessons import lesson_paths, strip_solutions
+from swarmlab.headless import lesson_paths, strip_solutions
 
 LESSONS = [p.name[:2] for p in lesson_paths()]
 
@@ -80,3 +80,11 @@ def test_student_copies_lose_the_solution_cells(tmp_path):
         nb = nbformat.read(tmp_path / path.name, as_version=4)
         assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
         assert removed == (0 if path.name[:2] in ("07",) else 1)
+
+
+def test_the_package_ships_the_checkouts_lessons():
+    # swarmlab/data/notebooks links to notebooks/ (the source of truth); a build copies the files
+    # into the package, so an installed swarmlab runs the same lessons.
+    from swarmlab.headless import NOTEBOOKS
+    assert NOTEBOOKS.resolve() == (ROOT / "notebooks").resolve()
+    assert [p.name for p in lesson_paths()] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
