@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import combinations
 
 import pandas as pd
 
@@ -34,7 +35,7 @@ class ParseError(SwarmlabError):
     """Command output whose layout could not be read."""
 
     def __init__(self, what: str, lineno: int, line: str, reason: str):
-        self.what, self.lineno, self.line = what, lineno, line
+        self.what, self.lineno, self.line, self.reason = what, lineno, line, reason
         super().__init__(
             f"cannot parse {what} output, line {lineno}: {reason}\n"
             f"  {line!r}\n"
@@ -105,18 +106,56 @@ _MAY_BE_EMPTY = {"ERROR", "PORTS", "MANAGER STATUS", "ENGINE VERSION"}
 
 
 def docker_table(text: str) -> pd.DataFrame:
-    """Any `docker ... ls`/`ps` table, aligned or space-collapsed."""
+    """Any `docker ... ls`/`ps` table: aligned, space-collapsed, or pasted with a shifted header.
+
+    Pasted from a forum, a header often no longer lines up with its rows. As long
+    as every cell is still set off by two or more spaces, the cells are read by
+    those gaps and given to the header's columns in order; a row with fewer cells
+    than columns is read only if just one choice of empty columns fits what each
+    column's cells look like.
+    """
     lines = list(_lines(text))
     if not lines:
         return pd.DataFrame()
     (_, header), rows = lines[0], lines[1:]
     # docker pads columns with at least 2 spaces; one space means collapsed.
     if re.search(r"\S {2,}\S", header):
-        names, cut = _aligned(header)
+        cells = _aligned_or_by_gaps(header, rows)
+        names = _gap_names(header)
     else:
         names, cut = _collapsed(header)
-    cells = [cut(n, line) for n, line in rows]
+        cells = [cut(n, line) for n, line in rows]
     return _tidy(pd.DataFrame(cells, columns=names, dtype=object))
+
+
+def _aligned_or_by_gaps(header: str, rows) -> list[list[str]]:
+    names, cut = _aligned(header)
+    misaligned = None
+    if names == _gap_names(header):
+        try:
+            aligned = [cut(n, line) for n, line in rows]
+        except ParseError as error:
+            misaligned = error
+        else:
+            # A shifted header can also cut a cell at a space inside it ("Failed 6 | seconds ago"):
+            # then the gaps are the better reading, if they give one.
+            if all(_fits(name, cell) for row in aligned for name, cell in zip(names, row) if cell):
+                return aligned
+            try:
+                return [_by_gaps(names)(n, line) for n, line in rows]
+            except ParseError:
+                return aligned
+    by_gaps = _by_gaps(_gap_names(header))
+    cells = []
+    for n, line in rows:
+        try:
+            cells.append(by_gaps(n, line))
+        except ParseError as error:
+            if misaligned is None:
+                raise
+            raise ParseError("docker", n, line, f"{misaligned.reason}; read by its gaps of two or more "
+                                                f"spaces instead: {error.reason}") from None
+    return cells
 
 
 def _aligned(header: str):
@@ -138,13 +177,66 @@ def _aligned(header: str):
     return names, cut
 
 
-def _collapsed(header: str):
-    """Cells found by their shape, since spacing tells nothing any more."""
-    names, words = [], header.split()
+def _gap_names(header: str) -> list[str]:
+    """The header's column names: its runs of words, split further where a run is
+    several known names pasted with single spaces (e.g. 'NETWORK ID NAME')."""
+    names = []
+    for run in re.split(r" {2,}", header.strip()):
+        split = _split_words(run.split())
+        names += split if len(split) > 1 and all(name in _SHAPES for name in split) else [run]
+    return names
+
+
+def _split_words(words: list[str]) -> list[str]:
+    names = []
     while words:
         pair = " ".join(words[:2])
         names.append(pair if pair in _MULTIWORD else words[0])
         del words[: 2 if pair in _MULTIWORD else 1]
+    return names
+
+
+def _may_be_empty(name: str) -> bool:
+    return name in _MAY_BE_EMPTY or name not in _SHAPES
+
+
+def _fits(name: str, cell: str) -> bool:
+    return name not in _SHAPES or re.fullmatch(_SHAPES[name], cell) is not None
+
+
+def _by_gaps(names: list[str]):
+    """Cells are what runs of two or more spaces separate; the header's names, in order."""
+
+    def cut(n, line):
+        cells = re.split(r" {2,}", line.strip())
+        if len(cells) > len(names):
+            raise ParseError("docker", n, line, f"{len(cells)} cells for {len(names)} columns {names}: "
+                                                "a cell holds two spaces in a row, so the gaps do not tell cells apart")
+        layouts = []
+        for empty in combinations(range(len(names)), len(names) - len(cells)):
+            if not all(_may_be_empty(names[i]) for i in empty):
+                continue
+            filled = iter(cells)
+            layout = ["" if i in empty else next(filled) for i in range(len(names))]
+            if all(_fits(name, cell) for name, cell in zip(names, layout) if cell):
+                layouts.append((empty, layout))
+        if len(layouts) == 1:
+            return layouts[0][1]
+        if not layouts:
+            raise ParseError("docker", n, line, f"its {len(cells)} cells {cells} fit no choice of the columns "
+                                                f"{names} (a cell looks unlike its column, or two cells are "
+                                                "set off by a single space)")
+        choices = " or ".join("/".join(names[i] for i in empty) for empty, _ in layouts)
+        raise ParseError("docker", n, line, f"ambiguous: {len(cells)} cells for {len(names)} columns, and the "
+                                            f"empty one could be {choices}; paste the table with its spacing, "
+                                            "or ask docker for --format '{{json .}}'")
+
+    return cut
+
+
+def _collapsed(header: str):
+    """Cells found by their shape, since spacing tells nothing any more."""
+    names = _split_words(header.split())
     row = re.compile(_row_pattern(names))
     known = all(name in _SHAPES for name in names)
 

@@ -466,3 +466,58 @@ def test_ip_brief_link_named_peer_missing_mac_and_garbage():
     assert df["peer_ifindex"].isna().all() and df.loc[1, "mac"] == ""
     with pytest.raises(ParseError, match="line 1"):
         parse.ip_brief_link("Device \"eth9\" does not exist.\n")
+
+
+# --- tables pasted with a header that no longer lines up ---------------------
+PASTED = "pasted/"
+
+
+def test_pasted_service_ps_is_read_by_its_gaps():
+    df = parse.docker_table(read(PASTED + "service_ps_forum.txt"))
+    assert list(df["NAME"]) == ["test.1", "test.1", "test.1", "test.2"]
+    assert list(df["history"]) == [False, True, True, False]
+    assert list(df["NODE"]) == ["docker2.localdomain"] * 3 + ["docker1.localdomain"]
+    assert list(df["CURRENT STATE"]) == ["Ready 2 seconds ago", "Failed 2 seconds ago", "Failed 8 seconds ago",
+                                         "Running 2 minutes ago"]
+    assert list(df["ERROR"]) == ["", '"starting container failed: er…"', '"starting container failed: er…"', ""]
+    assert set(df["PORTS"]) == {""}
+
+
+def test_pasted_node_ls_keeps_the_empty_manager_status_and_the_self_marker():
+    df = parse.docker_table(read(PASTED + "node_ls_forum.txt"))
+    assert df[["HOSTNAME", "MANAGER STATUS", "ENGINE VERSION", "self"]].to_dict("records") == [
+        {"HOSTNAME": "node2", "MANAGER STATUS": "", "ENGINE VERSION": "20.10.24+dfsg1", "self": False},
+        {"HOSTNAME": "node1", "MANAGER STATUS": "Leader", "ENGINE VERSION": "20.10.24+dfsg1", "self": True}]
+    assert list(df["ID"]) == ["vhx25v6vq46guh3ogbg08ov9o", "p1e5qh3bxzw0fv12ttl7ne0w0"]
+
+
+def test_pasted_container_ls_reads_the_same_as_docker_printed_it():
+    pasted = parse.docker_table(read(PASTED + "container_ls_forum.txt")).set_index("NAMES")
+    printed = parse.docker_table(read(DOCKER + "container_ls_a.txt")).set_index("NAMES")
+    for name in ("test.2.38e5kmrfgzdsed7mjk2y9som3", "web", "failed"):
+        assert pasted.loc[name].to_dict() == printed.loc[name].to_dict()
+
+
+def test_pasted_table_with_an_empty_cell_of_unknown_columns_is_refused_with_the_choices():
+    text = read(PASTED + "ps_format_forum.txt")
+    with pytest.raises(ParseError) as caught:
+        parse.docker_table(text)
+    assert caught.value.lineno == 3 and caught.value.line == text.splitlines()[2]
+    assert "text runs into column 'LABELS'" in str(caught.value)
+    assert "ambiguous: 2 cells for 3 columns, and the empty one could be LABELS or NETWORKS" in str(caught.value)
+
+
+def test_a_shifted_header_that_cuts_a_cell_at_a_space_is_read_by_the_gaps():
+    # 4 spaces lost after ID: no row runs into a column, but HOSTNAME would start at the
+    # manager's " *" marker and read "*   vm". The gaps give the right cells.
+    rows = read(DOCKER + "node_ls.txt").splitlines()
+    header = rows[0].replace("ID" + " " * 28, "ID" + " " * 24, 1)
+    df = parse.docker_table("\n".join([header, *rows[1:]]))
+    assert list(df["HOSTNAME"]) == ["node2", "vm"] and list(df["self"]) == [False, True]
+    pd.testing.assert_frame_equal(df, parse.docker_table(read(DOCKER + "node_ls.txt")))
+
+
+def test_a_pasted_row_whose_cell_holds_two_spaces_is_refused_and_says_so():
+    text = "NAMES  LABELS  NETWORKS\ndb    com.example.tier=db    bridge    host\n"
+    with pytest.raises(ParseError, match="4 cells for 3 columns.*two spaces in a row"):
+        parse.docker_table(text)
