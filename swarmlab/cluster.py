@@ -9,11 +9,20 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from .errors import SwarmlabError
+from .inventory import Inventory, is_inventory_path, load_inventory
+from .lab import Lab
+from .lab.netsock import socket_in_netns
+from .lab.network import switch_netns
+from .lab.sshd import LabSSH
+from .record import load_recording
 from .result import Result
-from .transport import LabTransport, Transport
+from .transport import Transport, get_transport
+from .transport.replay import ReplayClock, replay_transports
 
 
 @dataclass
@@ -35,13 +44,7 @@ class Node:
     def client(self):
         """A docker-py DockerClient bound to this node's daemon (lab: its unix socket;
         SSH: over the node's verified SSH connection)."""
-        import docker
-        if hasattr(self.transport, "docker_client"):
-            return self.transport.docker_client()
-        base_url = getattr(self.transport, "docker_base_url", None)
-        if not base_url:
-            raise SwarmlabError(f"node {self.name}: its transport offers no Docker API (a recording has none)")
-        return docker.DockerClient(base_url=base_url)
+        return self.transport.docker_client()
 
 
 class WallClock:
@@ -58,10 +61,20 @@ class Cluster:
     the recorded session's time (so waiting costs nothing).
     """
 
+    lab = None  # the local Lab behind the nodes, when from_lab() built the cluster
+
     def __init__(self, nodes: list[Node], source: str = "", clock=None):
         self.nodes = {n.name: n for n in nodes}
         self.source = source  # e.g. "lab swarmlab", "inventory hosts.toml", "recording x.json"
         self.clock = clock or WallClock()
+
+    def with_transports(self, wrap: Callable[[Node], Transport]) -> "Cluster":
+        """The same nodes (names, addresses, roles), source, clock and lab, each node reached
+        through `wrap(node)` instead, e.g. a RecordingTransport around its transport."""
+        cluster = Cluster([Node(n.name, n.address, wrap(n), n.role) for n in self],
+                          source=self.source, clock=self.clock)
+        cluster.lab = self.lab
+        return cluster
 
     def __repr__(self):
         return f"<Cluster {self.source}: {', '.join(self.nodes)}>"
@@ -81,9 +94,7 @@ class Cluster:
     def close(self) -> None:
         """Close the nodes' connections (SSH); harmless for the others."""
         for node in self:
-            close = getattr(node.transport, "close", None)
-            if close:
-                close()
+            node.transport.close()
 
     def node(self, name: str) -> Node:
         try:
@@ -123,13 +134,12 @@ class Cluster:
         node's sshd, as to real hosts: over the lab's host link when it has one, else
         (root) from the lab's admin address inside its switch namespace.
         """
-        from .lab import Lab
         if isinstance(lab, str):
             lab = Lab.attach(lab)
         if via == "ssh":
             cluster = _lab_over_ssh(lab)
         elif via == "local":
-            nodes = [Node(n.name, n.address, LabTransport(n), "manager" if i == 0 else "worker")
+            nodes = [Node(n.name, n.address, get_transport("lab", n), "manager" if i == 0 else "worker")
                      for i, n in enumerate(lab.nodes.values())]
             cluster = cls(nodes, source=f"lab {lab.name}")
         else:
@@ -140,12 +150,10 @@ class Cluster:
     @classmethod
     def from_inventory(cls, inventory, *, socket_factory=None, connect_timeout: float = 10.0) -> "Cluster":
         """A cluster of real hosts over SSH, from an inventory file (or a loaded Inventory)."""
-        from .inventory import Inventory, load_inventory
-        from .ssh import SSHTransport
         if not isinstance(inventory, Inventory):
             inventory = load_inventory(inventory)
-        nodes = [Node(h.name, h.address, role=h.role, transport=SSHTransport(
-                     h.address, user=h.user, port=h.port, key=h.key, node_name=h.name,
+        nodes = [Node(h.name, h.address, role=h.role, transport=get_transport(
+                     "ssh", h.address, user=h.user, port=h.port, key=h.key, node_name=h.name,
                      known_hosts=inventory.known_hosts, trust_on_first_use=inventory.trust_on_first_use,
                      sudo=h.sudo, connect_timeout=connect_timeout, socket_factory=socket_factory))
                  for h in inventory.hosts]
@@ -158,7 +166,6 @@ class Cluster:
         `secrets`: the values registered (in the same order) when it was recorded, so
         commands that contain them find their recorded runs.
         """
-        from .record import ReplayClock, load_recording, replay_transports
         data = load_recording(path)
         source = f"recording {path}"
         clock = ReplayClock()
@@ -178,8 +185,6 @@ def connect(target, *, via: str | None = None) -> Cluster:
     - an inventory file (.toml, .yaml, .yml): real hosts over SSH.
     - a recording (.json): a replay of the recorded session.
     """
-    from .inventory import is_inventory_path
-    from .lab import Lab
     if isinstance(target, Lab):
         return Cluster.from_lab(target, via=via or _default_lab_via())
     if not isinstance(target, (str, Path)):
@@ -203,10 +208,6 @@ def _default_lab_via() -> str:
 
 def _lab_over_ssh(lab) -> Cluster:
     """The lab's own inventory, reached over its host link, or (root) from its switch namespace."""
-    from functools import partial
-
-    from .lab.network import switch_netns
-    from .lab.sshd import LabSSH
     files = LabSSH(lab.dir)
     info = files.read_info()
     if not info.get("sshd") or not files.inventory.is_file():
@@ -215,7 +216,6 @@ def _lab_over_ssh(lab) -> Cluster:
     if info.get("host_link"):
         cluster = Cluster.from_inventory(files.inventory)
     elif os.geteuid() == 0:
-        from .lab.netsock import socket_in_netns
         cluster = Cluster.from_inventory(files.inventory, socket_factory=partial(socket_in_netns, switch_netns(lab.name)))
     else:
         raise SwarmlabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "

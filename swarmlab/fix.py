@@ -270,7 +270,7 @@ def fix_address_pools(node: Node, address_pools: list[dict] | None = None, resta
 
 def restart_docker(node: Node) -> Result:
     """Restart the node's Docker daemon: the lab's own dockerd, or systemd's on a real host."""
-    lab_node = getattr(node.transport, "lab_node", None)
+    lab_node = node.transport.lab_node
     if lab_node is None:
         return node.run("systemctl restart docker").check(hint=f"restart Docker on {node.name} by hand")
     lab_node.restart_docker()

@@ -2,7 +2,7 @@
 
 A lesson recorded once on a real lab can be replayed where no lab can run (no root,
 no Linux): `Cluster.from_recording(path)` answers every command with what the
-recorded session printed, in the same order.
+recorded session printed, in the same order (swarmlab.transport.replay).
 
 The format (version 1)::
 
@@ -31,15 +31,15 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shlex
 import threading
 import time
-from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import SwarmlabError
 from .result import Result
+from .transport import Transport
+from .transport.recording import RecordingTransport
 
 FORMAT = "swarmlab-recording"
 VERSION = 1
@@ -101,24 +101,6 @@ class Masker:
 
 
 # --- recording ---------------------------------------------------------------------------
-class RecordingTransport:
-    """A transport that runs commands through another one and tells its Recorder."""
-
-    def __init__(self, inner, recorder: "Recorder"):
-        self.inner = inner
-        self.recorder = recorder
-        self.node_name = inner.node_name
-
-    def run(self, command, *, input=None, timeout=120) -> Result:
-        seq, started = self.recorder._start()
-        result = self.inner.run(command, input=input, timeout=timeout)
-        self.recorder._finish(seq, started, result)
-        return result
-
-    def __getattr__(self, name):  # docker_base_url, docker_client, close...: the inner transport's
-        return getattr(self.inner, name)
-
-
 class Recorder:
     """Records every command run through it, on a Cluster or a single Transport.
 
@@ -130,7 +112,6 @@ class Recorder:
     """
 
     def __init__(self, target, path: str | Path | None = None, *, keep_secrets: bool = False, secrets=()):
-        from .cluster import Cluster, Node
         self.path = Path(path) if path else None
         self.keep_secrets = keep_secrets
         self._masker_args: list[tuple[str, str | None]] = []
@@ -140,24 +121,21 @@ class Recorder:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self.created = _now()
-        if isinstance(target, Cluster):
-            self.cluster = Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
-                                    for n in target], source=target.source, clock=target.clock)
-            self.transport = None
-            self.source = target.source
-            self._nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in target]
-        else:
+        if isinstance(target, Transport):
             self.transport = RecordingTransport(target, self)
             self.cluster = None
             self.source = f"transport {target.node_name}"
-            self._nodes = [{"name": target.node_name, "address": getattr(target, "address", ""), "role": ""}]
+            self._nodes = [{"name": target.node_name, "address": target.address, "role": ""}]
+        else:
+            self.transport = None
+            self.cluster = self.wrap(target)
+            self.source = target.source
+            self._nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in target]
 
     def wrap(self, cluster):
         """The same nodes as `cluster`, their commands recorded into this recording too
         (e.g. a second way of reaching the same nodes, such as SSH)."""
-        from .cluster import Cluster, Node
-        return Cluster([Node(n.name, n.address, RecordingTransport(n.transport, self), n.role)
-                        for n in cluster], source=cluster.source, clock=cluster.clock)
+        return cluster.with_transports(lambda node: RecordingTransport(node.transport, self))
 
     def add_secret(self, secret: str, name: str | None = None) -> None:
         """Mask this value wherever it appears (e.g. a password passed in a command)."""
@@ -223,97 +201,6 @@ def load_recording(path: str | Path) -> dict:
         if not isinstance(data.get(key), list):
             raise RecordingError(f"recording {path}: `{key}` is missing or not a list")
     return data
-
-
-class ReplayClock:
-    """Time as the recorded session lived it: `now()` is when the last replayed command
-    ended, and `sleep()` returns at once, so polling loops replay in an instant and
-    still see the recorded seconds."""
-
-    def __init__(self):
-        self._now = 0.0
-
-    def now(self) -> float:
-        return self._now
-
-    def sleep(self, seconds: float) -> None:
-        pass
-
-    def saw(self, run: dict) -> None:
-        if run.get("time"):
-            ended = datetime.fromisoformat(run["time"]).timestamp() + run.get("duration", 0.0)
-            self._now = max(self._now, ended)
-
-
-class ReplayTransport:
-    """Answers the k-th run of a command on a node with the k-th recorded run of it."""
-
-    def __init__(self, node_name: str, runs: list[dict], *, source: str = "a recording",
-                 masker: Masker | None = None, clock: ReplayClock | None = None):
-        self.clock = clock or ReplayClock()
-        self.node_name = node_name
-        self.source = source
-        self.masker = masker  # None when the recording kept its secrets
-        self._recorded: dict[str, list[dict]] = defaultdict(list)
-        for run in sorted(runs, key=lambda r: r.get("seq", 0)):
-            self._recorded[run["command"]].append(run)
-        self._calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def run(self, command, *, input=None, timeout=120) -> Result:
-        text = command if isinstance(command, str) else shlex.join(command)
-        key = self.masker.mask(text) if self.masker else text
-        with self._lock:
-            recorded = self._recorded.get(key, [])
-            k = self._calls[key]
-            if k >= len(recorded):
-                raise RecordingError(self._missing(key, len(recorded), k))
-            self._calls[key] += 1
-        run = recorded[k]
-        self.clock.saw(run)
-        return Result(self.node_name, run["command"], run["stdout"], run["stderr"], run["exit_code"],
-                      run.get("duration", 0.0), extra={"seq": run.get("seq"), "time": run.get("time")})
-
-    def commands(self) -> list[str]:
-        """The recorded command strings for this node, in the order they were first run."""
-        return list(self._recorded)
-
-    def recorded(self, command) -> list[Result]:
-        """Every recorded run of `command`, in order, WITHOUT advancing the replay
-        (so a look from a widget leaves the lesson's own commands their answers).
-        Raises RecordingError, as run() does, when it was never recorded."""
-        text = command if isinstance(command, str) else shlex.join(command)
-        key = self.masker.mask(text) if self.masker else text
-        runs = self._recorded.get(key, [])
-        if not runs:
-            raise RecordingError(self._missing(key, 0, 0))
-        return [Result(self.node_name, r["command"], r["stdout"], r["stderr"], r["exit_code"],
-                       r.get("duration", 0.0), extra={"seq": r.get("seq"), "time": r.get("time")})
-                for r in runs]
-
-    def _missing(self, command: str, times: int, k: int) -> str:
-        if times:
-            return (f"{self.source}: `{command}` on {self.node_name} was recorded {times} time"
-                    f"{'s' if times > 1 else ''}; this is run {k + 1}. Replay runs each command as often "
-                    f"as the recorded session did; record the session again to change it")
-        known = list(self._recorded)
-        hint = f"; it holds {len(known)} command(s) for {self.node_name}, e.g. `{known[0]}`" if known else \
-            f"; it holds no command for {self.node_name}"
-        return f"{self.source}: `{command}` on {self.node_name} was never recorded{hint}"
-
-
-def replay_transports(data: dict, source: str, secrets=(), clock: ReplayClock | None = None) -> dict[str, ReplayTransport]:
-    """One ReplayTransport per node of a loaded recording, sharing one masker and one clock."""
-    clock = clock or ReplayClock()
-    masker = None
-    if data.get("masked", True):
-        masker = Masker(secrets)
-    by_node = defaultdict(list)
-    for run in data["runs"]:
-        by_node[run["node"]].append(run)
-    names = [n["name"] for n in data["nodes"]] + [n for n in by_node if n not in {m["name"] for m in data["nodes"]}]
-    return {name: ReplayTransport(name, by_node.get(name, []), source=source, masker=masker, clock=clock)
-            for name in names}
 
 
 def _now() -> str:

@@ -11,7 +11,7 @@ the buttons only call them, so tests drive the widgets without a browser.
 On a replay the widgets do at construction exactly what they do live (the
 recording holds those runs, in that order), and afterwards they only LOOK at
 the recording: a command answers with what the recorded session printed as of
-the lesson's current moment (`ReplayTransport.recorded`), without advancing the
+the lesson's current moment (`ReplayTransport.as_of_now`), without advancing the
 replay, so clicking around never steals a later cell's answer. Controls that
 would change something (lab up/down, faults, the fix) are disabled, and say why.
 """
@@ -21,7 +21,6 @@ import html
 import shlex
 import time
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Callable
 
 import ipywidgets as W
@@ -35,12 +34,13 @@ from .cluster import Cluster, Node
 from .errors import SwarmlabError
 from .record import RecordingError
 from .result import Result
+from .transport.replay import AsOfNowTransport, recorded_end
 
 __all__ = [
     "lab_panel", "node_console", "service_monitor",
     "LabPanel", "NodeConsole", "ServiceMonitor",
     "REPLAY_REASON", "STATUS_COMMAND", "STATE_COLOURS",
-    "parser_for", "is_replay", "as_of_now", "style_tasks", "style_findings",
+    "parser_for", "is_replay", "style_tasks", "style_findings",
 ]
 
 REPLAY_REASON = "replay of a recording: nothing runs; run live as root to use these"
@@ -63,56 +63,14 @@ TABLE_ROWS = 60  # longer tables are cut (the DataFrame itself stays whole on th
 
 
 # --- replay: look, do not advance ------------------------------------------------
-def _replay_transport(node: Node):
-    transport = node.transport
-    return transport if hasattr(transport, "recorded") and hasattr(transport, "commands") else None
-
-
 def is_replay(cluster: Cluster) -> bool:
     """True when every node of `cluster` answers from a recording."""
-    return all(_replay_transport(n) is not None for n in cluster)
-
-
-def _ended(result: Result) -> float:
-    stamp = result.extra.get("time")
-    if not stamp:
-        return 0.0
-    return datetime.fromisoformat(stamp).timestamp() + result.duration
-
-
-def as_of_now(node: Node, command: str) -> tuple[Result, str]:
-    """(result, note) for `command` on a replayed node, without advancing the replay.
-
-    The answer is the last recorded run the replay has reached (the state at this
-    point of the lesson), or the first one when the lesson has not got there yet.
-    Raises RecordingError when the command was never recorded on that node.
-    """
-    transport = _replay_transport(node)
-    runs = transport.recorded(command)
-    now = transport.clock.now()
-    reached = [i for i, r in enumerate(runs) if _ended(r) <= now + 1e-6]
-    i = reached[-1] if reached else 0
-    note = (f"replayed: recorded run {i + 1} of {len(runs)} of this command"
-            + (" (the state at this point of the lesson)" if reached else " (the lesson has not reached it yet)"))
-    return runs[i], note
-
-
-class _AsOfNowTransport:
-    """A replay transport's answers as of now; never advances the replay."""
-
-    def __init__(self, node: Node):
-        self._node = node
-        self.node_name = node.name
-
-    def run(self, command, *, input=None, timeout=120) -> Result:
-        text = command if isinstance(command, str) else shlex.join(command)
-        return as_of_now(self._node, text)[0]
+    return all(n.transport.replays for n in cluster)
 
 
 def _looking_cluster(cluster: Cluster) -> Cluster:
     """The same replayed cluster, answering as of now (for clicks after construction)."""
-    nodes = [Node(n.name, n.address, _AsOfNowTransport(n), n.role) for n in cluster]
-    return Cluster(nodes, source=cluster.source, clock=cluster.clock)
+    return cluster.with_transports(lambda node: AsOfNowTransport(node.transport))
 
 
 # --- tables -------------------------------------------------------------------------
@@ -266,7 +224,7 @@ class LabPanel(W.VBox):
             cluster, lab = lesson_or_cluster.cluster, lesson_or_cluster.lab
             replay = lesson_or_cluster.backend == REPLAY or is_replay(cluster)
         elif isinstance(lesson_or_cluster, Cluster):
-            cluster, lab = lesson_or_cluster, getattr(lesson_or_cluster, "lab", None)
+            cluster, lab = lesson_or_cluster, lesson_or_cluster.lab
             replay = is_replay(cluster)
         else:
             raise SwarmlabError(f"lab_panel() takes a lesson (open_lesson) or a Cluster, "
@@ -366,7 +324,7 @@ class LabPanel(W.VBox):
     def _doctor_in_recording(self) -> bool:
         try:
             for node in self.cluster:
-                _replay_transport(node).recorded(node_script(self.cluster, node))
+                node.transport.recorded(node_script(self.cluster, node))
         except SwarmlabError:
             return False
         return True
@@ -558,7 +516,7 @@ class NodeConsole(W.VBox):
         """The commands the recording holds for `node` (empty when live)."""
         if not self.replay:
             return []
-        return _replay_transport(self.cluster.node(node or self.node_menu.value)).commands()
+        return self.cluster.node(node or self.node_menu.value).transport.commands()
 
     def _list_recorded(self) -> None:
         options = [(self.PICK, "")]
@@ -589,7 +547,7 @@ class NodeConsole(W.VBox):
         self.note.value = _message(f"running on {node.name}…", "busy")
         try:
             if self.replay:
-                result, note = as_of_now(node, command)
+                result, note = node.transport.as_of_now(command)
             else:
                 started = time.monotonic()
                 result = node.run(command, timeout=60)
@@ -667,7 +625,7 @@ class ServiceMonitor(W.VBox):
         try:
             result = self.cluster.manager.run(self.command)
             if self.replay:  # the samples to step through; start at the one just replayed
-                self.samples = _replay_transport(self.cluster.manager).recorded(self.command)
+                self.samples = self.cluster.manager.transport.recorded(self.command)
                 self.index = next((i for i, r in enumerate(self.samples)
                                    if r.extra.get("seq") == result.extra.get("seq")), 0)
                 self.play.max = max(0, len(self.samples) - 1)
@@ -722,8 +680,8 @@ class ServiceMonitor(W.VBox):
         where = ", ".join(f"{node}: {count}" for node, count in sorted(running.items())) or "none"
         text = f"running replicas: {where}; failed tasks listed: {failed}"
         if self.replay:
-            first = _ended(self.samples[0]) - self.samples[0].duration if self.samples else 0.0
-            at = _ended(self.samples[self.index]) - self.samples[self.index].duration - first
+            first = recorded_end(self.samples[0]) - self.samples[0].duration if self.samples else 0.0
+            at = recorded_end(self.samples[self.index]) - self.samples[self.index].duration - first
             text = f"recorded sample {self.index + 1} of {len(self.samples)} (t = +{at:.1f} s) — " + text
         else:
             text = f"{time.strftime('%H:%M:%S')} — " + text

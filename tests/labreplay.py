@@ -12,12 +12,13 @@ from pathlib import Path
 
 from swarmlab.cluster import Cluster, Node
 from swarmlab.result import Result
+from swarmlab.transport import Transport
 
 LAB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lab"
 SCENARIOS = ["healthy", "article_failing", "article_settled", "article_fixed"]
 
 
-class FixtureTransport:
+class FixtureTransport(Transport):
     def __init__(self, node_name: str, answers: dict[str, list[dict]]):
         self.node_name = node_name
         self.answers = answers

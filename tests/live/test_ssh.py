@@ -26,7 +26,7 @@ from swarmlab.lab import hostlink, leftovers, teardown
 from swarmlab.lab.netsock import socket_in_netns
 from swarmlab.lab.network import switch_netns
 from swarmlab.lab.sshd import LabSSH, new_key_pair
-from swarmlab.ssh import (HostKeyMismatchError, SSHAuthenticationFailed, SSHConnectionRefused,
+from swarmlab.transport.ssh import (HostKeyMismatchError, SSHAuthenticationFailed, SSHConnectionRefused,
                           SSHTransport, SSHUnreachable, UnknownHostKeyError)
 
 from conftest import ROOT, unique_lab_name

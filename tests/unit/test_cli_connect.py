@@ -5,9 +5,10 @@ from swarmlab.cli import _parser, main
 from swarmlab.cluster import Cluster, Node
 from swarmlab.record import Recorder
 from swarmlab.result import Result
+from swarmlab.transport import Transport
 
 
-class Answers:
+class Answers(Transport):
     def __init__(self, name):
         self.node_name = name
 

@@ -150,8 +150,9 @@ def test_split_sections():
 
 def test_node_script_asks_the_manager_for_tasks_and_probes_the_others():
     from swarmlab.cluster import Cluster, Node
+    from swarmlab.transport import Transport
 
-    class Silent:
+    class Silent(Transport):
         node_name = ""
 
         def run(self, *a, **k):

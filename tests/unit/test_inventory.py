@@ -7,7 +7,7 @@ import pytest
 
 from swarmlab.cluster import Cluster, connect
 from swarmlab.inventory import Host, InventoryError, load_inventory
-from swarmlab.ssh import SSHTransport
+from swarmlab.transport.ssh import SSHTransport
 
 GOOD_TOML = """
 known_hosts = "known_hosts"

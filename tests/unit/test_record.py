@@ -8,13 +8,14 @@ import pytest
 from swarmlab.cluster import Cluster, Node, connect
 from swarmlab.record import FORMAT, VERSION, Masker, Recorder, RecordingError, load_recording
 from swarmlab.result import Result
+from swarmlab.transport import Transport
 
 TOKEN = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"
 TOKEN2 = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2"
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAAB3NzaC1=\n-----END OPENSSH PRIVATE KEY-----"
 
 
-class FakeTransport:
+class FakeTransport(Transport):
     """Answers from a table; what a scripted node would print."""
 
     def __init__(self, name, answers):

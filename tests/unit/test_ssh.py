@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from swarmlab.ssh import SSHConnectionRefused, SSHError, SSHTransport, _short_type, _take_pid_mark
+from swarmlab.transport.ssh import SSHConnectionRefused, SSHError, SSHTransport, _short_type, _take_pid_mark
 
 
 def test_remote_command_reports_the_shell_pid_then_runs_the_command():

@@ -17,10 +17,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import docker
 import paramiko
+from docker.transport import SSHHTTPAdapter
 
-from .errors import SwarmlabError
-from .result import Result
+from ..errors import SwarmlabError
+from ..result import Result
+from .base import Transport, command_text
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _CHUNK = 1 << 16
@@ -52,12 +55,14 @@ class SSHAuthenticationFailed(SSHError):
     """The host did not accept the user and key."""
 
 
-class SSHTransport:
+class SSHTransport(Transport):
     """Runs commands on one host over SSH; returns the same Result as every transport.
 
     `socket_factory`, when given, makes the (unconnected) TCP socket to use, e.g. one
     inside a lab's network namespace (swarmlab.lab.netsock).
     """
+
+    kind = "ssh"
 
     def __init__(self, address: str, *, user: str | None = None, port: int = 22,
                  key: str | Path | None = None, node_name: str | None = None,
@@ -92,7 +97,7 @@ class SSHTransport:
     def run(self, command: str | list[str], *, input: bytes | str | None = None,
             timeout: float | None = 120) -> Result:
         """Run a shell command on the host; its exit code is passed through."""
-        text = command if isinstance(command, str) else shlex.join(command)
+        text = command_text(command)
         data = input.encode() if isinstance(input, str) else input
         started = time.monotonic()
         channel = self._open_channel()
@@ -145,12 +150,6 @@ class SSHTransport:
                 self._client.close()
                 self._client = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # --- docker-py -------------------------------------------------------------------
     def docker_client(self):
         """A docker-py DockerClient talking to the host's daemon over this verified connection.
@@ -159,9 +158,6 @@ class SSHTransport:
         rules (~/.ssh/config, system known_hosts only); this one reuses ours, so the
         inventory's key and known_hosts apply.
         """
-        import docker
-        from docker.transport import SSHHTTPAdapter
-
         connection = self.connect()
 
         class VerifiedSSHAdapter(SSHHTTPAdapter):

@@ -1,0 +1,91 @@
+"""The Transport base: how commands reach ONE node, and what else the way in offers.
+
+A transport implements `run()`; everything else is a declared capability with a
+default, so callers ask instead of probing:
+
+    replays          answers from a recording (nothing runs; `recorded()`, `commands()`)
+    address          the node's address as this transport reaches it ("" when unknown)
+    lab_node         the node of a swarmlab lab behind it (None for real hosts, recordings)
+    docker_base_url  where docker-py reaches the node's daemon (None: no Docker API)
+    docker_client()  a docker-py DockerClient for that daemon
+    close()          let go of connections (SSH); nothing to do for the others
+
+A new way in (e.g. `docker exec` into a container node) is one subclass in its own
+module, named in the registry (swarmlab.transport.TRANSPORTS).
+"""
+from __future__ import annotations
+
+import shlex
+from typing import ClassVar
+
+import docker
+
+from ..errors import SwarmlabError
+from ..result import Result
+
+
+class Transport:
+    """Carries commands to one node; every transport returns the same Result."""
+
+    kind: ClassVar[str] = ""       # its name in the registry
+    replays: ClassVar[bool] = False
+    node_name: str = ""
+    address: str = ""
+    lab_node = None
+    docker_base_url: str | None = None
+
+    def run(self, command: str | list[str], *, input: bytes | str | None = None,
+            timeout: float | None = 120) -> Result:
+        raise NotImplementedError
+
+    def docker_client(self) -> docker.DockerClient:
+        if not self.docker_base_url:
+            raise SwarmlabError(f"node {self.node_name}: its transport offers no Docker API (a recording has none)")
+        return docker.DockerClient(base_url=self.docker_base_url)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def command_text(command: str | list[str]) -> str:
+    """A command as the shell line it is (a list is quoted with shlex.join)."""
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+class TransportWrapper(Transport):
+    """A transport around another one (recording it, viewing a replay): it offers what the inner one offers."""
+
+    def __init__(self, inner: Transport):
+        self.inner = inner
+        self.node_name = inner.node_name
+
+    def run(self, command, *, input=None, timeout=120) -> Result:
+        return self.inner.run(command, input=input, timeout=timeout)
+
+    @property
+    def replays(self) -> bool:
+        return self.inner.replays
+
+    @property
+    def address(self) -> str:
+        return self.inner.address
+
+    @property
+    def lab_node(self):
+        return self.inner.lab_node
+
+    @property
+    def docker_base_url(self) -> str | None:
+        return self.inner.docker_base_url
+
+    def docker_client(self):
+        return self.inner.docker_client()
+
+    def close(self) -> None:
+        self.inner.close()
