@@ -66,3 +66,52 @@ def swarm_lab():
         yield lab
     finally:
         teardown(lab.name)
+
+
+# --- a Docker engine for the docker driver -------------------------------------------
+# CI has no Docker engine, and the host's root namespace must stay untouched: the
+# engine is the dockerd of a one-node namespace lab, reached through its socket. Its
+# LAN subnet stays clear of the article's, which docker-driver labs use on the engine.
+ENGINE_SUBNET = "10.213.0.0/24"
+
+
+class Engine:
+    """A real dockerd that docker-driver labs run on (a one-node namespace lab)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.node = lab.node("node1")
+        self.url = self.node.docker_host  # unix:///run/swarmlab/<lab>/node1/run/docker.sock
+
+    def client(self):
+        import docker
+        return docker.DockerClient(base_url=self.url)
+
+    def objects(self, label: str) -> dict[str, list[str]]:
+        """Containers, networks and volumes on the engine that carry `label` (key or key=value)."""
+        client = self.client()
+        try:
+            flt = {"label": label}
+            return {"containers": [c.name for c in client.containers.list(all=True, filters=flt)],
+                    "networks": [n.name for n in client.networks.list(filters=flt)],
+                    "volumes": [v.name for v in client.volumes.list(filters=flt)]}
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """One engine for the whole run, with the node image built on it once (offline, from
+    this machine's packages): the image is the slow part, labs on it are quick."""
+    from swarmlab.lab import Lab, nodeimage, teardown
+    require_live()
+    lab = Lab(name=unique_lab_name("engine"), nodes=1, subnet=ENGINE_SUBNET)
+    try:
+        lab.up()
+        engine = Engine(lab)
+        client = engine.client()
+        nodeimage.ensure(client, source=nodeimage.HOST, progress=None)
+        client.close()
+        yield engine
+    finally:
+        teardown(lab.name)

@@ -1,0 +1,38 @@
+"""The docker driver's node image, built offline from this machine's packages on a real engine."""
+from __future__ import annotations
+
+from swarmlab.lab import nodeimage
+
+
+def test_node_image_is_tagged_with_the_version_and_labelled(docker_engine):
+    image = docker_engine.client().images.get(nodeimage.image_ref())
+    assert image.tags == [f"swarmlab/node:{nodeimage.version()}"]
+    assert image.labels[nodeimage.LABEL_IMAGE] == "node"
+    assert image.labels[nodeimage.LABEL_VERSION] == nodeimage.version()
+    assert image.labels[nodeimage.LABEL_SOURCE] == nodeimage.HOST
+    assert image.attrs["Size"] < 260e6  # the packages' files and their libraries, no docs or extra tools
+
+
+def test_node_image_holds_dockerd_and_the_articles_tools(docker_engine):
+    script = ("for t in dockerd containerd containerd-shim-runc-v2 runc docker docker-proxy tini "
+              "iptables ip brctl ifconfig ps xargs awk mount; do command -v $t || echo missing $t; done; "
+              "readlink /bin/sh; dockerd --version; iptables --version; brctl --version 2>&1 | head -1")
+    out = docker_engine.client().containers.run(
+        nodeimage.image_ref(), ["-c", script], entrypoint="sh", remove=True, network_mode="none").decode()
+    assert "missing" not in out, out
+    assert "/usr/sbin/brctl" in out and "/usr/sbin/ifconfig" in out  # the real tools, not busybox's
+    assert "dash" in out  # busybox's ash would run its own applets ahead of PATH
+    assert "Docker version 20.10" in out
+    assert "nf_tables" in out or "legacy" in out
+
+
+def test_ensure_reuses_the_image_and_rebuild_replaces_it(docker_engine):
+    client = docker_engine.client()
+    before = client.images.get(nodeimage.image_ref()).id
+    lines = []
+    assert nodeimage.ensure(client, progress=lines.append).id == before
+    assert lines == []  # nothing built, nothing said
+    rebuilt = nodeimage.ensure(client, rebuild=True, source=nodeimage.HOST, progress=lines.append)
+    assert lines[0].startswith(f"building the node image {nodeimage.image_ref()} from this machine's packages")
+    assert lines[1].startswith(f"built {nodeimage.image_ref()} in ")
+    assert client.images.get(nodeimage.image_ref()).id == rebuilt.id
