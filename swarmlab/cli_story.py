@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from .cli_lab import add_lab_command
 from .errors import SwarmlabError
 
 
@@ -28,8 +29,6 @@ def add_commands(subparsers, lab_subparsers) -> None:
                     help="use this subnet (default: the manager's if it is free on the node, else a free one)")
     gw.add_argument("node")
     gw.set_defaults(func=cmd_fix_gwbridge)
-
-    from .cli import add_lab_command
 
     def lab_cmd(name, func, help):
         return add_lab_command(lab_subparsers, name, func, help)
