@@ -201,6 +201,13 @@ def connect(target, *, via: str | None = None) -> Cluster:
     return Cluster.from_lab(text, via=via or _default_lab_via())
 
 
+def as_cluster(target) -> Cluster:
+    """A Cluster from a Cluster, or anything swarmlab.connect takes (a Lab, a lab name, an inventory)."""
+    if isinstance(target, Cluster):
+        return target
+    return connect(target)
+
+
 def _default_lab_via() -> str:
     # Entering namespaces needs root; any other user goes the way it would to real hosts.
     return "local" if os.geteuid() == 0 else "ssh"

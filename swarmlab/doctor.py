@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import pools
-from .cluster import Cluster, Node
-from .story import tasks_from_json
+from .cluster import Cluster, Node, as_cluster
+from .parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
 DOC_SWARM_NETWORKING = "https://docs.docker.com/engine/swarm/networking/"
@@ -793,7 +793,6 @@ def diagnose(facts: Facts) -> pd.DataFrame:
 
 def doctor(cluster, timeout: float = 20) -> pd.DataFrame:
     """Check every node of a cluster (or a Lab) and return the findings, worst first."""
-    from .faults import as_cluster
     return diagnose(gather(as_cluster(cluster), timeout=timeout))
 
 

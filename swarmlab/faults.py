@@ -36,7 +36,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .cluster import Cluster, Node
+from .cluster import Cluster, Node, as_cluster
 from .errors import SwarmlabError
 from .result import Result
 
@@ -75,14 +75,6 @@ class FaultReport:
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(self.terminal())
-
-
-def as_cluster(target) -> Cluster:
-    """A Cluster from a Cluster, or anything swarmlab.connect takes (a Lab, a lab name, an inventory)."""
-    if isinstance(target, Cluster):
-        return target
-    from .cluster import connect
-    return connect(target)
 
 
 # --- vpn-routes -----------------------------------------------------------

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from itertools import combinations
+from typing import Callable
 
 import pandas as pd
 
-from swarmlab.errors import SwarmlabError
+from .errors import SwarmlabError
 
 __all__ = [
     "ParseError",
@@ -28,6 +30,9 @@ __all__ = [
     "ip_link",
     "ip_route",
     "ip_brief_link",
+    "tasks_from_json",
+    "TASK_COLUMNS",
+    "parser_for",
 ]
 
 
@@ -507,3 +512,88 @@ def _ifconfig_row(iface: dict) -> dict:
     row["inet6"] = ",".join(iface["inet6"]) or None
     row["ether"] = iface["ether"].lower() if "ether" in iface else None  # busybox: upper
     return row
+
+
+# --- docker service ps: the task table --------------------------------------------------
+TASK_COLUMNS = ["slot", "node", "desired state", "current state", "state", "error", "id", "name", "history"]
+
+
+def tasks_from_json(text: str) -> pd.DataFrame:
+    """Rows of `docker service ps --no-trunc --format '{{json .}}'` as a table.
+
+    history is True for a replica's earlier attempts (the rows `docker service ps`
+    marks with "\\_"): docker lists a replica's tasks together, newest first, so a
+    name repeated from the row above is an earlier attempt.
+    """
+    rows = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        task = json.loads(line)
+        name = task.get("Name", "")
+        rows.append({
+            "slot": name.rsplit(".", 1)[-1] if "." in name else "",
+            "node": task.get("Node", ""),
+            "desired state": task.get("DesiredState", ""),
+            "current state": task.get("CurrentState", ""),
+            "state": task.get("CurrentState", "").split(" ")[0],
+            "error": _unquote(task.get("Error", "")),
+            "id": task.get("ID", ""),
+            "name": name,
+            "history": bool(rows) and rows[-1]["name"] == name,
+        })
+    return pd.DataFrame(rows, columns=TASK_COLUMNS)
+
+
+def _unquote(error: str) -> str:
+    """--no-trunc prints the error Go-quoted ("\\"starting container failed: ...\\"")."""
+    error = error.strip()
+    if len(error) >= 2 and error[0] == error[-1] == '"':
+        try:
+            return json.loads(error)
+        except json.JSONDecodeError:
+            return error[1:-1]
+    return error
+
+
+# --- which parser reads a command's output ---------------------------------------------
+_SHELL_OPERATORS = ("|", ";", "&", ">", "<", "`", "$(")
+
+
+def parser_for(command: str) -> tuple[str, Callable[[str], pd.DataFrame]] | None:
+    """(name, parser) that turns what `command` prints into a table, or None.
+
+    docker ... ls / ps tables -> parse.docker_table (`--format '{{json .}}'` ->
+    parse.docker_json_lines); brctl show -> parse.brctl_show; ifconfig ->
+    parse.ifconfig; ip -j ... -> parse.ip_json. A pipeline or a quiet listing has none.
+    """
+    if any(op in command for op in _SHELL_OPERATORS):
+        return None
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words:
+        return None
+    tool, args = words[0], words[1:]
+    if tool == "docker":
+        verbs = [w for w in args if not w.startswith("-")]
+        listing = verbs[:2] in (["network", "ls"], ["node", "ls"], ["service", "ps"], ["service", "ls"],
+                                ["container", "ls"], ["container", "ps"], ["image", "ls"], ["node", "ps"],
+                                ["stack", "ls"], ["volume", "ls"]) or verbs[:1] in (["ps"], ["images"])
+        if not listing or {"-q", "--quiet"} & set(args):
+            return None
+        formats = [args[i + 1] for i, w in enumerate(args[:-1]) if w == "--format"] + \
+                  [w.split("=", 1)[1] for w in args if w.startswith("--format=")]
+        if not formats:
+            return "parse.docker_table", docker_table
+        if formats[-1].replace(" ", "") == "{{json.}}":
+            return "parse.docker_json_lines", docker_json_lines
+        return None
+    if tool == "brctl" and args[:1] == ["show"] and len(args) == 1:
+        return "parse.brctl_show", brctl_show
+    if tool == "ifconfig" and all(not a.startswith("-") or a == "-a" for a in args):
+        return "parse.ifconfig", ifconfig
+    if tool == "ip" and {"-j", "-json", "--json"} & set(w for w in args if w.startswith("-")):
+        return "parse.ip_json", ip_json
+    return None

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
+from .parse import tasks_from_json
 from .result import Result
 
 IMAGE = "busybox:latest"  # the lab's local image; the article used ubuntu
@@ -32,7 +33,6 @@ SERVICE = "test"
 NETWORK = "uber-net"
 POLL_INTERVAL = 0.2  # seconds between two looks at the task list
 
-TASK_COLUMNS = ["slot", "node", "desired state", "current state", "state", "error", "id", "name", "history"]
 
 
 def _node(cluster: Cluster, node: Node | str) -> Node:
@@ -188,44 +188,6 @@ def tasks(cluster: Cluster, service: str = SERVICE) -> pd.DataFrame:
     result = cluster.manager.run(tasks_command(service))
     result.check(hint=f"does service {service!r} exist? `docker service ls` on {cluster.manager.name}")
     return tasks_from_json(result.stdout)
-
-
-def tasks_from_json(text: str) -> pd.DataFrame:
-    """Rows of `docker service ps --no-trunc --format '{{json .}}'` as a table.
-
-    history is True for a replica's earlier attempts (the rows `docker service ps`
-    marks with "\\_"): docker lists a replica's tasks together, newest first, so a
-    name repeated from the row above is an earlier attempt.
-    """
-    rows = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        task = json.loads(line)
-        name = task.get("Name", "")
-        rows.append({
-            "slot": name.rsplit(".", 1)[-1] if "." in name else "",
-            "node": task.get("Node", ""),
-            "desired state": task.get("DesiredState", ""),
-            "current state": task.get("CurrentState", ""),
-            "state": task.get("CurrentState", "").split(" ")[0],
-            "error": _unquote(task.get("Error", "")),
-            "id": task.get("ID", ""),
-            "name": name,
-            "history": bool(rows) and rows[-1]["name"] == name,
-        })
-    return pd.DataFrame(rows, columns=TASK_COLUMNS)
-
-
-def _unquote(error: str) -> str:
-    """--no-trunc prints the error Go-quoted ("\\"starting container failed: ...\\"")."""
-    error = error.strip()
-    if len(error) >= 2 and error[0] == error[-1] == '"':
-        try:
-            return json.loads(error)
-        except json.JSONDecodeError:
-            return error[1:-1]
-    return error
 
 
 def running(table: pd.DataFrame) -> pd.DataFrame:

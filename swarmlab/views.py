@@ -327,9 +327,7 @@ def _ipv4(link: dict) -> str:
 
 # --- tasks -------------------------------------------------------------------
 # One task table for the whole package: story.tasks (what lessons and the doctor use).
-TASK_COLUMNS = story.TASK_COLUMNS
 tasks = story.tasks
-tasks_from_json = story.tasks_from_json
 
 
 # --- interfaces and routes ---------------------------------------------------
@@ -375,6 +373,6 @@ def snapshot(cluster: Cluster, service: str = "", label: str = "") -> Snapshot:
     """Take networks, bridges (and the tasks of `service`) of the cluster now."""
     network_table = networks(cluster)
     bridge_table = _bridges_from(_bridge_outputs(cluster), network_table)
-    task_table = tasks(cluster, service) if service else pd.DataFrame(columns=TASK_COLUMNS)
+    task_table = tasks(cluster, service) if service else pd.DataFrame(columns=parse.TASK_COLUMNS)
     return Snapshot(nodes={n.name: n.address for n in cluster}, networks=network_table,
                     bridges=bridge_table, tasks=task_table, service=service, label=label)

@@ -18,7 +18,6 @@ would change something (lab up/down, faults, the fix) are disabled, and say why.
 from __future__ import annotations
 
 import html
-import shlex
 import time
 from contextlib import contextmanager
 from typing import Callable
@@ -40,7 +39,7 @@ __all__ = [
     "lab_panel", "node_console", "service_monitor",
     "LabPanel", "NodeConsole", "ServiceMonitor",
     "REPLAY_REASON", "STATUS_COMMAND", "STATE_COLOURS",
-    "parser_for", "is_replay", "style_tasks", "style_findings",
+    "is_replay", "style_tasks", "style_findings",
 ]
 
 REPLAY_REASON = "replay of a recording: nothing runs; run live as root to use these"
@@ -74,48 +73,6 @@ def _looking_cluster(cluster: Cluster) -> Cluster:
 
 
 # --- tables -------------------------------------------------------------------------
-_SHELL_OPERATORS = ("|", ";", "&", ">", "<", "`", "$(")
-
-
-def parser_for(command: str) -> tuple[str, Callable[[str], pd.DataFrame]] | None:
-    """(name, parser) that turns what `command` prints into a table, or None.
-
-    docker ... ls / ps tables -> parse.docker_table (`--format '{{json .}}'` ->
-    parse.docker_json_lines); brctl show -> parse.brctl_show; ifconfig ->
-    parse.ifconfig; ip -j ... -> parse.ip_json. A pipeline or a quiet listing has none.
-    """
-    if any(op in command for op in _SHELL_OPERATORS):
-        return None
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    if not words:
-        return None
-    tool, args = words[0], words[1:]
-    if tool == "docker":
-        verbs = [w for w in args if not w.startswith("-")]
-        listing = verbs[:2] in (["network", "ls"], ["node", "ls"], ["service", "ps"], ["service", "ls"],
-                                ["container", "ls"], ["container", "ps"], ["image", "ls"], ["node", "ps"],
-                                ["stack", "ls"], ["volume", "ls"]) or verbs[:1] in (["ps"], ["images"])
-        if not listing or {"-q", "--quiet"} & set(args):
-            return None
-        formats = [args[i + 1] for i, w in enumerate(args[:-1]) if w == "--format"] + \
-                  [w.split("=", 1)[1] for w in args if w.startswith("--format=")]
-        if not formats:
-            return "parse.docker_table", parse.docker_table
-        if formats[-1].replace(" ", "") == "{{json.}}":
-            return "parse.docker_json_lines", parse.docker_json_lines
-        return None
-    if tool == "brctl" and args[:1] == ["show"] and len(args) == 1:
-        return "parse.brctl_show", parse.brctl_show
-    if tool == "ifconfig" and all(not a.startswith("-") or a == "-a" for a in args):
-        return "parse.ifconfig", parse.ifconfig
-    if tool == "ip" and {"-j", "-json", "--json"} & set(w for w in args if w.startswith("-")):
-        return "parse.ip_json", parse.ip_json
-    return None
-
-
 # Compact tables inside HTML widgets (whose own line height is a control's).
 TABLE_CSS = ("<style>.swarmlab-w table {border-collapse: collapse; font-size: 12px; line-height: 1.35; margin: 2px 0}"
              ".swarmlab-w th, .swarmlab-w td {padding: 2px 8px; text-align: left; vertical-align: top;"
@@ -565,7 +522,7 @@ class NodeConsole(W.VBox):
         return result
 
     def _show_table(self, command: str, result: Result) -> None:
-        parser = parser_for(command)
+        parser = parse.parser_for(command)
         if parser is None or not result.stdout.strip():
             return
         name, parse_fn = parser
@@ -668,7 +625,7 @@ class ServiceMonitor(W.VBox):
 
     def _show(self, result: Result) -> None:
         result.check(hint=f"does service {self.service!r} exist? `docker service ls` on {self.cluster.manager.name}")
-        self.tasks, self.error = story.tasks_from_json(result.stdout), None
+        self.tasks, self.error = parse.tasks_from_json(result.stdout), None
         self.refreshes += 1
         self.table_html.value = _wrap(style_tasks(self.tasks).to_html()) if len(self.tasks) else \
             _message(f"service {self.service} has no tasks")

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from swarmlab import views
+from swarmlab import parse, views
 from swarmlab.cluster import Cluster
 from swarmlab.lab import IMAGE
 from swarmlab.views import MISSING, PRESENT
@@ -83,7 +83,7 @@ def test_uber_net_spans_both_nodes_with_one_vxlan_id(cluster):
 
 def test_tasks_list_one_running_replica_per_node(cluster):
     tasks = views.tasks(cluster, "test")
-    assert list(tasks.columns) == views.TASK_COLUMNS
+    assert list(tasks.columns) == parse.TASK_COLUMNS
     assert one_running_per_node(tasks)
     assert set(current(tasks)["error"]) == {""}
 

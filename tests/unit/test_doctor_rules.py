@@ -11,7 +11,8 @@ import pytest
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
 from swarmlab.doctor import (SEVERITIES, Facts, blocking_rules, diagnose, failure_mode, node_script,
                              split_sections, worst)
-from swarmlab.story import task_history, tasks_from_json
+from swarmlab.parse import tasks_from_json
+from swarmlab.story import task_history
 
 from pathlib import Path
 

@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from labreplay import replay_cluster  # noqa: E402
-from swarmlab import plot, views  # noqa: E402
+from swarmlab import parse, plot, views  # noqa: E402
 
 ERROR = ("starting container failed: error creating external connectivity network: could not find "
          "an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
@@ -174,10 +174,9 @@ def test_timeline_without_a_needed_column_says_which():
 def test_timeline_draws_a_sample_of_the_story_samplers_real_task_list():
     import json
     from labreplay import LAB_FIXTURES
-    from swarmlab import story
     runs = json.loads((LAB_FIXTURES / "article_settled.json").read_text())["runs"]
     (service_ps,) = [r["stdout"] for r in runs if r["command"] == views.service_ps_command("test")]
-    sample = story.tasks_from_json(service_ps).assign(t=0.0)  # what story.placement_timeline samples
+    sample = parse.tasks_from_json(service_ps).assign(t=0.0)  # what story.placement_timeline samples
     fig = plot.placement_timeline(sample)
     assert len(parts(fig, "failures")[0].get_xdata()) == 4
     assert "a task failed (4)" in texts(fig)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from labreplay import SCENARIOS, replay_cluster, scripted_cluster
-from swarmlab import views
+from swarmlab import parse, views
 from swarmlab.errors import CommandError
 from swarmlab.views import MISSING, PRESENT
 
@@ -203,7 +203,7 @@ def test_a_node_whose_daemon_does_not_answer_is_named_with_a_hint():
 # --- tasks -------------------------------------------------------------------
 def test_tasks_carry_full_errors_and_mark_earlier_attempts_as_history():
     tasks = views.tasks(replay_cluster("article_settled"), "test")
-    assert list(tasks.columns) == views.TASK_COLUMNS
+    assert list(tasks.columns) == parse.TASK_COLUMNS
     history = tasks[tasks["history"]]
     assert len(history) == 4 and set(history["node"]) == {"node2"}
     assert set(history["error"]) == {FULL_ERROR}  # unquoted, not cut
@@ -254,7 +254,7 @@ def test_a_snapshot_asks_each_command_once_per_node(scenario):
 
 def test_a_snapshot_without_a_service_has_an_empty_task_table():
     s = views.snapshot(replay_cluster("healthy"))
-    assert s.tasks.empty and list(s.tasks.columns) == views.TASK_COLUMNS
+    assert s.tasks.empty and list(s.tasks.columns) == parse.TASK_COLUMNS
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
