@@ -1,4 +1,17 @@
-"""Errors a person can act on: what failed, where, and what to try."""
+"""Errors a person can act on: what failed, where, and what to try.
+
+Every error swarmlab raises is a SwarmlabError, named `...Error`:
+
+    SwarmlabError
+        LabError                the local lab could not be built, reached or taken down
+        CommandError            a command on a node failed where success was required
+        InventoryError          an inventory file swarmlab cannot use
+        RecordingError          a recording cannot be read, or lacks a command replayed
+        ParseError              command output whose layout could not be read
+        SSHError                a host could not be reached or used over SSH
+            UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
+            SSHUnreachableError, SSHAuthenticationError
+"""
 
 
 class SwarmlabError(Exception):
@@ -21,3 +34,48 @@ class CommandError(SwarmlabError):
         if hint:
             message += f"\n  hint: {hint}"
         super().__init__(message)
+
+
+class InventoryError(SwarmlabError):
+    """An inventory file is missing or says something swarmlab cannot use."""
+
+
+class RecordingError(SwarmlabError):
+    """A recording file cannot be read, or a replay asked for something it does not hold."""
+
+
+class ParseError(SwarmlabError):
+    """Command output whose layout could not be read."""
+
+    def __init__(self, what: str, lineno: int, line: str, reason: str):
+        self.what, self.lineno, self.line, self.reason = what, lineno, line, reason
+        super().__init__(
+            f"cannot parse {what} output, line {lineno}: {reason}\n"
+            f"  {line!r}\n"
+            "  hint: pass the command's own stdout, unedited and complete"
+        )
+
+
+# --- SSH ---------------------------------------------------------------------------------
+class SSHError(SwarmlabError):
+    """A host could not be reached or used over SSH."""
+
+
+class UnknownHostKeyError(SSHError):
+    """The host's key is not in known_hosts (and trust-on-first-use was not asked for)."""
+
+
+class HostKeyMismatchError(SSHError):
+    """The host offered a different key than known_hosts holds for it."""
+
+
+class SSHConnectionRefusedError(SSHError):
+    """Nothing listens on the SSH port."""
+
+
+class SSHUnreachableError(SSHError):
+    """No answer from the host within the connect timeout."""
+
+
+class SSHAuthenticationError(SSHError):
+    """The host did not accept the user and key."""

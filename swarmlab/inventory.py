@@ -10,17 +10,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SwarmlabError
+from .errors import InventoryError
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 ROLES = ("manager", "worker")
 HOST_FIELDS = ("address", "user", "port", "key", "role", "sudo")
 TOP_FIELDS = ("hosts", "defaults", "known_hosts", "trust_on_first_use")
 _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class InventoryError(SwarmlabError):
-    """An inventory file is missing or says something swarmlab cannot use."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .errors import SwarmlabError
+from .errors import ParseError
 
 __all__ = [
     "ParseError",
@@ -34,18 +34,6 @@ __all__ = [
     "TASK_COLUMNS",
     "parser_for",
 ]
-
-
-class ParseError(SwarmlabError):
-    """Command output whose layout could not be read."""
-
-    def __init__(self, what: str, lineno: int, line: str, reason: str):
-        self.what, self.lineno, self.line, self.reason = what, lineno, line, reason
-        super().__init__(
-            f"cannot parse {what} output, line {lineno}: {reason}\n"
-            f"  {line!r}\n"
-            "  hint: pass the command's own stdout, unedited and complete"
-        )
 
 
 def _lines(text: str):

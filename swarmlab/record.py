@@ -36,17 +36,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import SwarmlabError
+from .errors import RecordingError
 from .result import Result
 from .transport import Transport
 from .transport.recording import RecordingTransport
 
 FORMAT = "swarmlab-recording"
 VERSION = 1
-
-
-class RecordingError(SwarmlabError):
-    """A recording file cannot be read, or a replay asked for something it does not hold."""
 
 
 # --- masking -----------------------------------------------------------------------------

@@ -30,8 +30,7 @@ from .doctor import SEVERITIES, node_script
 from .doctor import doctor as run_doctor_on
 from . import faults, parse, story
 from .cluster import Cluster, Node
-from .errors import SwarmlabError
-from .record import RecordingError
+from .errors import RecordingError, SwarmlabError
 from .result import Result
 from .transport.replay import AsOfNowTransport, recorded_end
 

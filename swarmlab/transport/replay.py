@@ -10,7 +10,8 @@ import threading
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from ..record import Masker, RecordingError
+from ..errors import RecordingError
+from ..record import Masker
 from ..result import Result
 from .base import Transport, TransportWrapper, command_text
 

@@ -21,7 +21,8 @@ import docker
 import paramiko
 from docker.transport import SSHHTTPAdapter
 
-from ..errors import SwarmlabError
+from ..errors import (HostKeyMismatchError, SSHAuthenticationError, SSHConnectionRefusedError, SSHError,
+                      SSHUnreachableError, UnknownHostKeyError)
 from ..result import Result
 from .base import Transport, command_text
 
@@ -29,30 +30,6 @@ DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _CHUNK = 1 << 16
 # A bigger window than paramiko's 2 MB lets large outputs stream without stalls.
 _WINDOW = 16 << 20
-
-
-class SSHError(SwarmlabError):
-    """A host could not be reached or used over SSH."""
-
-
-class UnknownHostKeyError(SSHError):
-    """The host's key is not in known_hosts (and trust-on-first-use was not asked for)."""
-
-
-class HostKeyMismatchError(SSHError):
-    """The host offered a different key than known_hosts holds for it."""
-
-
-class SSHConnectionRefused(SSHError):
-    """Nothing listens on the SSH port."""
-
-
-class SSHUnreachable(SSHError):
-    """No answer from the host within the connect timeout."""
-
-
-class SSHAuthenticationFailed(SSHError):
-    """The host did not accept the user and key."""
 
 
 class SSHTransport(Transport):
@@ -252,15 +229,15 @@ class SSHTransport(Transport):
                 f"-f {self.known_hosts}`, then connect again")
         if isinstance(exc, paramiko.AuthenticationException):
             key = f"key {self.key}" if self.key else "your SSH agent and ~/.ssh keys"
-            return SSHAuthenticationFailed(
+            return SSHAuthenticationError(
                 f"{at}: authentication failed for user {self.user} with {key}; check the user and key "
                 f"(its public half must be in ~{self.user}/.ssh/authorized_keys on the host)")
         if isinstance(exc, ConnectionRefusedError):
-            return SSHConnectionRefused(
+            return SSHConnectionRefusedError(
                 f"{at}: connection refused: nothing listens on port {self.port}; check that sshd runs "
                 f"on the host (`systemctl status ssh`) and that the port is right")
         if isinstance(exc, (TimeoutError, socket.timeout)) or getattr(exc, "errno", None) in _UNREACHABLE:
-            return SSHUnreachable(
+            return SSHUnreachableError(
                 f"{at}: no answer within {self.connect_timeout:g} s ({exc or 'timed out'}); check the address, "
                 f"that the host is up, and that this machine has a route to it (a firewall?)")
         if isinstance(exc, socket.gaierror):

@@ -6,7 +6,8 @@ import json
 import pytest
 
 import swarmlab
-from swarmlab.record import Masker, Recorder, RecordingError
+from swarmlab.errors import RecordingError
+from swarmlab.record import Masker, Recorder
 
 
 def swarm_session(cluster):

@@ -22,12 +22,13 @@ import paramiko
 import pytest
 
 import swarmlab
+from swarmlab.errors import (HostKeyMismatchError, SSHAuthenticationError, SSHConnectionRefusedError,
+                             SSHUnreachableError, UnknownHostKeyError)
 from swarmlab.lab import hostlink, leftovers, teardown
 from swarmlab.lab.netsock import socket_in_netns
 from swarmlab.lab.network import switch_netns
 from swarmlab.lab.sshd import LabSSH, new_key_pair
-from swarmlab.transport.ssh import (HostKeyMismatchError, SSHAuthenticationFailed, SSHConnectionRefused,
-                          SSHTransport, SSHUnreachable, UnknownHostKeyError)
+from swarmlab.transport.ssh import SSHTransport
 
 from conftest import ROOT, unique_lab_name
 
@@ -120,14 +121,14 @@ def test_a_wrong_client_key_is_refused(ssh_to, tmp_path):
     key = tmp_path / "stranger.key"
     key.write_text(private)
     key.chmod(0o600)
-    with pytest.raises(SSHAuthenticationFailed) as err:
+    with pytest.raises(SSHAuthenticationError) as err:
         ssh_to("node1", key=key).run("true")
     message = one_line(err)
     assert "authentication failed for user root" in message and str(key) in message
 
 
 def test_connection_refused_on_a_port_without_sshd(ssh_to, lab):
-    with pytest.raises(SSHConnectionRefused) as err:
+    with pytest.raises(SSHConnectionRefusedError) as err:
         ssh_to("node1", port=2222).run("true")
     assert f"root@{lab.node('node1').address}:2222" in one_line(err)
     assert "nothing listens on port 2222" in str(err.value)
@@ -137,7 +138,7 @@ def test_an_unused_address_is_unreachable_within_the_timeout(ssh_to, lab):
     used = {n.address for n in lab.nodes.values()} | {LabSSH(lab.dir).read_info()["admin_address"]}
     free = next(str(a) for a in ipaddress.IPv4Network(lab.spec.subnet).hosts() if str(a) not in used)
     started = time.monotonic()
-    with pytest.raises(SSHUnreachable) as err:
+    with pytest.raises(SSHUnreachableError) as err:
         ssh_to("node1", address=free, connect_timeout=1).run("true")
     assert time.monotonic() - started < 3
     assert f"root@{free}:22" in one_line(err) and "no answer within 1 s" in str(err.value)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from swarmlab.cluster import Cluster, connect
-from swarmlab.inventory import Host, InventoryError, load_inventory
+from swarmlab.errors import InventoryError
+from swarmlab.inventory import Host, load_inventory
 from swarmlab.transport.ssh import SSHTransport
 
 GOOD_TOML = """

@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 
 from swarmlab import parse
-from swarmlab.errors import SwarmlabError
-from swarmlab.parse import ParseError
+from swarmlab.errors import ParseError, SwarmlabError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LAB = "host/lab/"

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from swarmlab.cluster import Cluster, Node, connect
-from swarmlab.record import FORMAT, VERSION, Masker, Recorder, RecordingError, load_recording
+from swarmlab.errors import RecordingError
+from swarmlab.record import FORMAT, VERSION, Masker, Recorder, load_recording
 from swarmlab.result import Result
 from swarmlab.transport import Transport
 

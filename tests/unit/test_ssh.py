@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from swarmlab.transport.ssh import SSHConnectionRefused, SSHError, SSHTransport, _short_type, _take_pid_mark
+from swarmlab.errors import SSHConnectionRefusedError, SSHError
+from swarmlab.transport.ssh import SSHTransport, _short_type, _take_pid_mark
 
 
 def test_remote_command_reports_the_shell_pid_then_runs_the_command():
@@ -36,7 +37,7 @@ def test_connection_refused_names_host_port_and_what_to_do():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         t = SSHTransport("127.0.0.1", user="admin", port=port, node_name="vm1", connect_timeout=2)
-        with pytest.raises(SSHConnectionRefused) as err:
+        with pytest.raises(SSHConnectionRefusedError) as err:
             t.run("true")
     message = str(err.value)
     assert f"vm1 (admin@127.0.0.1:{port})" in message and "connection refused" in message

@@ -11,10 +11,10 @@ import pytest
 from labreplay import scripted_cluster
 from swarmlab import faults, parse, story, widgets
 from swarmlab.cluster import Cluster
+from swarmlab.errors import RecordingError
 from swarmlab.fix import FixReport
 from swarmlab.lessons import open_lesson, recording_path
 from swarmlab.parse import parser_for
-from swarmlab.record import RecordingError
 from swarmlab.result import Result
 from swarmlab.widgets import REPLAY_REASON, STATUS_COMMAND
 
