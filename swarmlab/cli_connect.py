@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cluster import connect
 from .errors import SwarmlabError
+from .lab.sshd import SSH_USER, LabSSH
 
 
 def add_commands(subparsers) -> None:
@@ -25,7 +27,6 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_run(args) -> int:
-    from .cluster import connect
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if command[:1] and command[0].startswith("-"):
         raise SwarmlabError(f"options go before TARGET: swarmlab run {command[0]} ... {args.target} -- COMMAND")
@@ -45,7 +46,6 @@ def cmd_run(args) -> int:
 
 def ssh_hint(lab) -> str:
     """How to reach a lab with a host link over SSH, from this machine, as any user."""
-    from .lab.sshd import SSH_USER, LabSSH
     files = LabSSH(lab.dir)
     first = next(iter(lab.nodes.values()))
     return (f"ssh:  ssh -i {files.client_key} -o UserKnownHostsFile={files.known_hosts} "

@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
+from . import faults
 from .cli_lab import add_lab_command
+from .cluster import connect
+from .doctor import doctor, report, worst
 from .errors import SwarmlabError
+from .fix import fix_gwbridge
 
 
 def add_commands(subparsers, lab_subparsers) -> None:
@@ -33,21 +37,18 @@ def add_commands(subparsers, lab_subparsers) -> None:
     def lab_cmd(name, func, help):
         return add_lab_command(lab_subparsers, name, func, help)
 
-    from .faults import FAULTS
     inject = lab_cmd("inject", cmd_lab_inject, "inject a fault into a node (see `swarmlab lab faults`)")
-    inject.add_argument("fault", choices=list(FAULTS))
+    inject.add_argument("fault", choices=list(faults.FAULTS))
     inject.add_argument("node")
     inject.add_argument("--rejoin", action="store_true",
                         help="for faults that act when a node joins (vpn-routes, pools-exhausted): leave and join again now")
     undo = lab_cmd("undo", cmd_lab_undo, "remove a fault injected into a node")
-    undo.add_argument("fault", choices=list(FAULTS))
+    undo.add_argument("fault", choices=list(faults.FAULTS))
     undo.add_argument("node")
     lab_subparsers.add_parser("faults", help="the faults inject knows").set_defaults(func=cmd_lab_faults)
 
 
 def cmd_doctor(args) -> int:
-    from .cluster import connect
-    from .doctor import doctor, report, worst
     target = args.inventory or args.lab or "swarmlab"
     with connect(target) as cluster:
         findings = doctor(cluster)
@@ -59,8 +60,6 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_fix_gwbridge(args) -> int:
-    from .cluster import connect
-    from .fix import fix_gwbridge
     with connect(args.lab) as cluster:
         node = cluster.node(args.node)
         if node is cluster.manager:
@@ -73,18 +72,15 @@ def cmd_fix_gwbridge(args) -> int:
 
 
 def cmd_lab_inject(args) -> int:
-    from .faults import inject
-    print(inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
+    print(faults.inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
     return 0
 
 
 def cmd_lab_undo(args) -> int:
-    from .faults import undo
-    print(undo(args.name, args.fault, args.node).terminal(), end="")
+    print(faults.undo(args.name, args.fault, args.node).terminal(), end="")
     return 0
 
 
 def cmd_lab_faults(args) -> int:
-    from .faults import describe
-    print(describe())
+    print(faults.describe())
     return 0

@@ -36,6 +36,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import story
 from .cluster import Cluster, Node, as_cluster
 from .errors import SwarmlabError
 from .result import Result
@@ -189,7 +190,6 @@ def inject(target, fault: str, node: str = "node2", *, rejoin: bool = False) -> 
     A fault that acts at join time (vpn-routes) on a node already in the swarm has
     no effect until the node joins again: pass rejoin=True to leave and join now.
     """
-    from . import story
     cluster = as_cluster(target)
     spec = fault_named(fault)
     target_node = cluster.node(node)

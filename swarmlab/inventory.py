@@ -10,6 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from .errors import InventoryError
 
 SUFFIXES = (".toml", ".yaml", ".yml")
@@ -85,8 +87,6 @@ def _parse_toml(path: Path, text: str) -> dict:
 
 
 def _parse_yaml(path: Path, text: str):
-    import yaml
-
     class StrictLoader(yaml.SafeLoader):
         """A YAML loader that refuses a key given twice (plain YAML keeps the last one)."""
 

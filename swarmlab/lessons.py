@@ -4,10 +4,16 @@ Running the lesson notebooks headless is swarmlab.headless.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from . import faults, story
+from .check import can_run_lab
+from .cluster import Cluster, connect
 from .errors import SwarmlabError
+from .lab import Lab, teardown
+from .record import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
 LIVE = "live"
@@ -48,7 +54,6 @@ class Lesson:
         """
         if self.backend != LIVE:
             return self.cluster
-        from .cluster import Cluster
         cluster = Cluster.from_lab(self.lab, via="ssh")
         return self._recorded(cluster)
 
@@ -60,7 +65,6 @@ class Lesson:
         if self.recorder is not None:
             self.recorder.save()
         if self.lab is not None:
-            from .lab import teardown
             teardown(self.lab.name)
         print(f"lesson {self.id} closed" + (f"; lab {self.lab.name} is down" if self.lab else ""))
 
@@ -68,7 +72,6 @@ class Lesson:
 def choose_backend(requested: str | None = None) -> str:
     backend = requested or os.environ.get("SWARMLAB_BACKEND") or "auto"
     if backend == "auto":
-        from .check import can_run_lab
         if os.environ.get("SWARMLAB_INVENTORY"):
             return INVENTORY
         return LIVE if can_run_lab() else REPLAY
@@ -84,14 +87,12 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     real run bundled with swarmlab; inventory: your own hosts (SWARMLAB_INVENTORY).
     Set SWARMLAB_RECORD=FILE (live) to record the lesson for replay.
     """
-    from . import story
     backend = choose_backend(backend)
     if backend == LIVE:
         lesson = _open_live(lesson_id)
     elif backend == REPLAY:
         lesson = _open_replay(lesson_id)
     else:
-        from .cluster import connect
         path = os.environ.get("SWARMLAB_INVENTORY")
         if not path:
             raise SwarmlabError("backend inventory needs SWARMLAB_INVENTORY=path/to/hosts.toml")
@@ -106,15 +107,12 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
 
 
 def _open_live(lesson_id: str) -> Lesson:
-    from .cluster import Cluster
-    from .lab import Lab, teardown
     name = f"lesson{lesson_id}"
     teardown(name)  # a lesson always starts from a fresh lab
     lab = Lab(name=name).up()
     cluster = Cluster.from_lab(lab)
     recorder = None
     if os.environ.get("SWARMLAB_RECORD"):
-        from .record import Recorder
         recorder = Recorder(cluster, os.environ["SWARMLAB_RECORD"])
         cluster = recorder.cluster
     return Lesson(lesson_id, LIVE, cluster, lab=lab, recorder=recorder)
@@ -125,7 +123,6 @@ def recording_path(lesson_id: str) -> Path:
 
 
 def _open_replay(lesson_id: str) -> Lesson:
-    from .cluster import Cluster
     path = recording_path(lesson_id)
     if not path.exists():
         raise SwarmlabError(f"no recording for lesson {lesson_id} ({path}); record one with "
@@ -138,7 +135,6 @@ def _announce(lesson: Lesson) -> str:
         nodes = ", ".join(f"{n.name} {n.address}" for n in lesson.cluster)
         return f"swarmlab backend: live (lab {lesson.lab.name}: {nodes})"
     if lesson.backend == REPLAY:
-        import json
         created = json.loads(lesson.recording.read_text()).get("created", "?")[:10]
         return (f"swarmlab backend: replay of a real run recorded on {created}.\n"
                 f"  Every output below was printed by a real lab; nothing runs now.\n"
@@ -149,22 +145,18 @@ def _announce(lesson: Lesson) -> str:
 # --- where each lesson starts ----------------------------------------------------------
 def _the_authors_node2(cluster) -> None:
     """node2 gets what the author's worker had (lesson 6 shows what and why)."""
-    from . import faults
     faults.inject(cluster, "vpn-routes", node="node2")
 
 
 def _swarm(cluster) -> None:
-    from . import story
     story.form_swarm(cluster)
 
 
 def _overlay(cluster) -> None:
-    from . import story
     story.create_overlay(cluster).check()
 
 
 def _failed_service(cluster) -> None:
-    from . import story
     story.service_create(cluster).check()
     story.wait_for_failure(cluster, node="node2", timeout=30)
 

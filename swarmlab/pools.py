@@ -23,6 +23,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
+import pandas as pd
+
 # Docker 20.10's default local pools (libnetwork ipamutils.localScopeDefaultNetworks):
 # 172.17.0.0/16 ... 172.31.0.0/16 as /16s, then 192.168.0.0/16 in /20s. 31 pools.
 DOCKER_DEFAULT_POOLS: tuple[tuple[str, int], ...] = (
@@ -121,7 +123,6 @@ class PoolReport:
 
     def table(self):
         """One row per pool: pool, free, blocked by (the first reason Docker would hit)."""
-        import pandas as pd
         return pd.DataFrame([{"pool": str(p), "free": not self.blockers.get(p),
                               "blocked by": (self.blockers.get(p) or [""])[0]} for p in self.pools])
 

@@ -31,6 +31,7 @@ from .doctor import doctor as run_doctor_on
 from . import faults, parse, story
 from .cluster import Cluster, Node
 from .errors import RecordingError, SwarmlabError
+from .lessons import REPLAY, Lesson
 from .result import Result
 from .transport.replay import AsOfNowTransport, recorded_end
 
@@ -175,7 +176,6 @@ class LabPanel(W.VBox):
     """
 
     def __init__(self, lesson_or_cluster):
-        from .lessons import REPLAY, Lesson
         if isinstance(lesson_or_cluster, Lesson):
             cluster, lab = lesson_or_cluster.cluster, lesson_or_cluster.lab
             replay = lesson_or_cluster.backend == REPLAY or is_replay(cluster)

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from ..errors import LabError
 from . import image, network, sshd
 from .cgroup import LabCgroup
@@ -158,7 +160,6 @@ class Lab:
     # --- status ----------------------------------------------------------
     def status(self):
         """One row per node: address, daemon pid, swarm state."""
-        import pandas as pd
         rows = []
         for node in self.nodes.values():
             pid = node.dockerd_pid

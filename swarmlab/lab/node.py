@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import selectors
 import shlex
 import signal
 import socket
@@ -217,7 +218,6 @@ def _alive(pid: int) -> bool:
 
 
 def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
-    import selectors
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     if not sel.select(timeout):

@@ -26,10 +26,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..errors import LabError
 from . import hostlink
 from .host import host_run
 from .network import SWITCH_BRIDGE, switch_netns
+from .node import NODE_PATH
 
 SSHD = "/usr/sbin/sshd"
 SSH_USER = "root"
@@ -149,8 +153,6 @@ def _start_all(lab, files: LabSSH) -> None:
 
 def new_key_pair(comment: str) -> tuple[str, str]:
     """An ed25519 key pair: (private key in OpenSSH format, public key line)."""
-    from cryptography.hazmat.primitives import serialization as ser
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption()).decode()
     public = key.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH).decode()
@@ -159,7 +161,6 @@ def new_key_pair(comment: str) -> tuple[str, str]:
 
 def _stage_node_files(node, client_public: str) -> str:
     """Put the node's sshd files where the node sees them (/run/swarmlab-ssh); returns its host key."""
-    from .node import NODE_PATH
     host_private, host_public = new_key_pair(f"root@{node.name}")
     stage = node.base / "run" / STAGE
     stage.mkdir(mode=0o700, exist_ok=True)
