@@ -19,9 +19,9 @@ from .lab import Lab
 from .lab.netsock import socket_in_netns
 from .lab.network import switch_netns
 from .lab.sshd import LabSSH
-from .record import load_recording
 from .result import Result
 from .transport import Transport, get_transport
+from .transport.recording import load_recording
 from .transport.replay import ReplayClock, replay_transports
 
 
@@ -161,7 +161,7 @@ class Cluster:
 
     @classmethod
     def from_recording(cls, path, *, secrets=()) -> "Cluster":
-        """A cluster that replays a recorded session (see swarmlab.record).
+        """A cluster that replays a recorded session (see swarmlab.transport.replay).
 
         `secrets`: the values registered (in the same order) when it was recorded, so
         commands that contain them find their recorded runs.

@@ -1,7 +1,7 @@
 """ReplayTransport: a node of a recorded session answers with what it printed then.
 
 The k-th run of a command on a node gets the k-th recorded run of it (the format is
-swarmlab.record's). `AsOfNowTransport` only looks: it answers as of the replay's
+swarmlab.transport.recording's). `AsOfNowTransport` only looks: it answers as of the replay's
 current moment and never advances it (what a widget clicked later must do).
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from ..errors import RecordingError
-from ..record import Masker
 from ..result import Result
 from .base import Transport, TransportWrapper, command_text
+from .recording import Masker
 
 
 class ReplayClock:

@@ -7,7 +7,8 @@ import pytest
 
 import swarmlab
 from swarmlab.errors import RecordingError
-from swarmlab.record import Masker, Recorder
+from swarmlab.record import Recorder
+from swarmlab.transport.recording import Masker
 
 
 def swarm_session(cluster):

@@ -7,9 +7,10 @@ import pytest
 
 from swarmlab.cluster import Cluster, Node, connect
 from swarmlab.errors import RecordingError
-from swarmlab.record import FORMAT, VERSION, Masker, Recorder, load_recording
+from swarmlab.record import Recorder
 from swarmlab.result import Result
 from swarmlab.transport import Transport
+from swarmlab.transport.recording import FORMAT, VERSION, Masker, load_recording
 
 TOKEN = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"
 TOKEN2 = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2"
