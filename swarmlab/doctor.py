@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import pools
+from . import pools, probes
 from .cluster import Cluster, Node, as_cluster
 from .parse import tasks_from_json
 
@@ -36,7 +36,6 @@ DOC_SERVICES = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/servic
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["severity", "node", "check", "evidence", "cause", "fix", "doc"]
-PROBE_TIMEOUT = 0.7  # seconds; a LAN answers in milliseconds, a DROP never does
 GWBRIDGE = "docker_gwbridge"
 # The options Docker gives docker_gwbridge (and the article copied from the manager):
 # no inter-container traffic on the bridge, and the Linux bridge's name.
@@ -63,6 +62,13 @@ class Finding:
 
 
 # --- gathering: one script per node ---------------------------------------
+# Kernel parts: vxlan and bridge every overlay needs; ip_vs for service VIPs and published
+# ports (the routing mesh); esp4 for `--opt encrypted` overlays (IPsec ESP with AES-GCM).
+KERNEL_MODULES = ("vxlan", "bridge", "ip_vs", "esp4")
+# The daemon's own words when the kernel lacks them (moby/moby#24005; an ESP state it could not add).
+IPVS_LOG_MARK = "Could not get ipvs family information from the kernel"
+ESP_LOG_MARK = "Failed Adding"
+GOSSIP_LOG_MARKS = ("memberlist: ", "joined gossip cluster")
 NODE_SECTIONS = {
     "info": "docker info --format '{{json .}}'",
     "networks": "docker network inspect $(docker network ls -q)",
@@ -71,7 +77,7 @@ NODE_SECTIONS = {
     "resolv": "cat /etc/resolv.conf",
     "daemon_json": "cat /etc/docker/daemon.json 2>/dev/null || echo '{}'",
     "iptables": "iptables-save",
-    "kernel": ("uname -r; for m in vxlan bridge; do "
+    "kernel": ("uname -r; for m in " + " ".join(KERNEL_MODULES) + "; do "
                "if [ -d /sys/module/$m ]; then echo \"$m loaded\"; "
                "elif grep -qs \"/$m.ko\" /lib/modules/$(uname -r)/modules.builtin /lib/modules/$(uname -r)/modules.dep; "
                "then echo \"$m available\"; else echo \"$m missing\"; fi; done"),
@@ -81,34 +87,29 @@ MANAGER_SECTIONS = {
     "services": "docker service ls --format '{{json .}}'",
     "tasks": ("ids=$(docker service ls -q 2>/dev/null); "
               "[ -z \"$ids\" ] || docker service ps --no-trunc --format '{{json .}}' $ids"),
+    "service_modes": ("ids=$(docker service ls -q 2>/dev/null); [ -z \"$ids\" ] || "
+                      "docker service inspect --format '{{.Spec.Name}} {{.Spec.EndpointSpec.Mode}}' $ids"),
 }
 # Over SSH the daemon's log is in the journal; a lab node's log is a file the host reads.
 # systemd hosts log to the journal; others (and lab nodes) to /var/log/dockerd.log or docker.log.
 JOURNAL_SECTION = {"log": "{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
                           "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; } "
                           f"| grep -F '{INGRESS_LOG_MARK}' | tail -n 3"}
+# The daemon's recent words on gossip, the kernel and the ingress network (the clock comes first,
+# so the checks can tell what is happening now from what happened an hour ago).
+DAEMON_LOG_SECTION = {"daemon_log": "date -u +%Y-%m-%dT%H:%M:%S; "
+                      "{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
+                      "tail -q -n 5000 /var/log/dockerd.log /var/log/docker.log 2>/dev/null; } "
+                      f"| grep -F -e '{IPVS_LOG_MARK}' -e '{ESP_LOG_MARK}' -e 'memberlist: ' -e 'joined gossip cluster' "
+                      "| sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 60"}
 
 
-def _probe_script(targets: list[tuple[str, int]]) -> str:
-    """TCP connects to (address, port) pairs, all at once; one line each: 'addr port open|refused|timeout'."""
-    if not targets:
-        return ""
-    probe = (f"probe() {{ if timeout {PROBE_TIMEOUT} bash -c \"exec 3<>/dev/tcp/$1/$2\" 2>/dev/null; "
-             "then echo \"$1 $2 open\"; else rc=$?; "
-             "if [ $rc = 124 ]; then echo \"$1 $2 timeout\"; else echo \"$1 $2 refused\"; fi; fi; }\n")
-    return probe + "".join(f"probe {addr} {port} &\n" for addr, port in targets)
-
-
-def probe_targets(cluster: Cluster, node: Node) -> list[tuple[str, int]]:
-    """Where `node` should reach: 7946/tcp on every other node, 2377/tcp on the managers."""
-    managers = [n for n in cluster if n.role == "manager"] or [cluster.manager]
-    targets = []
-    for other in cluster:
-        if other is node:
-            continue
-        targets.append((other.address, 7946))
-        if other in managers:
-            targets.append((other.address, 2377))
+def probe_targets(cluster: Cluster, node: Node) -> list[probes.Probe]:
+    """The TCP probes `node` sends: 7946 on its ring of peers, 2377 on (up to 3 of) the managers."""
+    names = list(cluster.nodes)
+    managers = ([n for n in cluster if n.role == "manager"] or [cluster.manager])[:3]
+    targets = [probes.Probe("tcp", cluster.node(peer).address, 7946) for peer in probes.ring(names, node.name)]
+    targets += [probes.Probe("tcp", m.address, 2377) for m in managers if m is not node]
     return targets
 
 
@@ -118,12 +119,13 @@ def node_script(cluster: Cluster, node: Node) -> str:
     if node is cluster.manager:
         sections.update(MANAGER_SECTIONS)
     sections.update(JOURNAL_SECTION)
-    probes = _probe_script(probe_targets(cluster, node))
-    # Probes run in the background while the other commands run; their lines come last.
-    script = f"probes=$(mktemp)\n( {{\n{probes}wait\n}} ) > \"$probes\" 2>&1 &\n" if probes else ""
+    sections.update(DAEMON_LOG_SECTION)
+    tcp = probes.script(probe_targets(cluster, node))
+    # TCP probes run in the background while the other commands run; their lines come last.
+    script = f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
     for name, command in sections.items():
         script += f"printf '\\n@@@ {name}\\n'\n{{ {command} ; }} 2>&1\n"
-    if probes:
+    if tcp:
         script += "wait\nprintf '\\n@@@ probes\\n'\ncat \"$probes\"; rm -f \"$probes\"\n"
     return script
 
@@ -220,6 +222,36 @@ class NodeFacts:
         return pools.pool_report(self.routes, self.nameservers, self.local_subnets(),
                                  configured or pools.DOCKER_DEFAULT_POOLS)
 
+    @property
+    def underlay_mtu(self) -> int:
+        return int((self.underlay() or {}).get("mtu", 1500))
+
+    @property
+    def advertise_address(self) -> str:
+        """The address the node gave the swarm (--advertise-addr); peers send gossip and VXLAN there."""
+        return self.info.get("Swarm", {}).get("NodeAddr", "")
+
+    @property
+    def ingress_address(self) -> str:
+        """The node's ingress sandbox address on the ingress overlay ('' when it has none)."""
+        sandbox = ((self.network("ingress") or {}).get("Containers") or {}).get("ingress-sbox") or {}
+        return sandbox.get("IPv4Address", "").split("/")[0]
+
+    @property
+    def ingress_mtu(self) -> int:
+        options = (self.network("ingress") or {}).get("Options") or {}
+        return int(options.get("com.docker.network.driver.mtu") or DEFAULT_OVERLAY_MTU)
+
+    def published_ports(self) -> list[int]:
+        """Ports the routing mesh publishes (manager's `service ls`: '*:8080->80/tcp'); host-mode ones excluded."""
+        ports = set()
+        for row in self.json_lines("services"):
+            for spec in (row.get("Ports") or "").split(","):
+                match = re.match(r"\s*\*:(\d+)->\d+/tcp", spec)
+                if match:
+                    ports.add(int(match.group(1)))
+        return sorted(ports)
+
     def underlay(self) -> dict | None:
         """The link that carries the node's address."""
         return next((link for link in self.links
@@ -256,7 +288,7 @@ class Facts:
 
 
 def gather(cluster: Cluster, timeout: float = 20) -> Facts:
-    """Ask every node at once; one script each."""
+    """Ask every node at once (one script each), then let them ping each other with what they said."""
     def ask(node: Node) -> NodeFacts:
         result = node.run(node_script(cluster, node), timeout=timeout)
         facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager)
@@ -264,11 +296,66 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
             facts.error = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
         return facts
 
-    with ThreadPoolExecutor(max_workers=min(16, len(cluster))) as pool:
-        futures = {n.name: pool.submit(ask, n) for n in cluster}
-        nodes = {name: fut.result() for name, fut in futures.items()}
-    log_lines = {name: facts.sections.get("log", "").splitlines() for name, facts in nodes.items()}
-    return Facts(nodes, cluster.manager.name, log_lines)
+    nodes = _on_every_node(cluster, ask)
+    facts = Facts(nodes, cluster.manager.name,
+                  {name: f.sections.get("log", "").splitlines() for name, f in nodes.items()})
+    _ping_phase(cluster, facts, timeout)
+    return facts
+
+
+def _on_every_node(cluster: Cluster, work, nodes=None) -> dict:
+    # Threads only wait for the nodes; 16 keeps a 2-core machine from thrashing on big labs.
+    nodes = list(cluster) if nodes is None else nodes
+    if not nodes:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
+        futures = {n.name: pool.submit(work, n) for n in nodes}
+        return {name: fut.result() for name, fut in futures.items()}
+
+
+def ping_plan(cluster: Cluster, facts: "Facts") -> dict[str, tuple[list[probes.Probe], list[probes.Probe]]]:
+    """Per swarm node: (underlay probes, overlay probes), built from what phase one learned.
+
+    Underlay: a small ping and a full-size don't-fragment ping (the node's NIC MTU) to
+    its ring of peers. Overlay: the same from its ingress sandbox to the peers' sandboxes,
+    the large one at the ingress network's MTU. The manager also probes any address a
+    node advertises that is not the node's own, and its published ports.
+    """
+    swarm = [name for name in cluster.nodes if name in facts.nodes and facts.nodes[name].in_swarm]
+    plan = {}
+    for name in swarm:
+        f = facts.nodes[name]
+        underlay, overlay = [], []
+        for peer_name in probes.ring(swarm, name):
+            peer = facts.nodes[peer_name]
+            underlay += [probes.Probe("ping", peer.address, size=56),
+                         probes.Probe("ping", peer.address, size=f.underlay_mtu - probes.ICMP_IP_HEADERS, df=True)]
+            if f.ingress_address and peer.ingress_address:
+                overlay += [probes.Probe("ping", peer.ingress_address, size=56),
+                            probes.Probe("ping", peer.ingress_address,
+                                         size=f.ingress_mtu - probes.ICMP_IP_HEADERS, df=True)]
+        if name == facts.manager:
+            for other in facts.swarm_nodes():
+                advertised = other.advertise_address
+                if advertised and advertised != other.address:
+                    underlay += [probes.Probe("ping", advertised, size=56), probes.Probe("tcp", advertised, 7946)]
+            underlay += [probes.Probe("tcp", f.address, port) for port in f.published_ports()]
+        plan[name] = (underlay, overlay)
+    return plan
+
+
+def _ping_phase(cluster: Cluster, facts: "Facts", timeout: float) -> None:
+    plan = ping_plan(cluster, facts)
+
+    def ping(node: Node) -> None:
+        underlay, overlay = plan[node.name]
+        result = node.run(f"printf '@@@ pings\\n'; {probes.script(underlay) or 'true'}; "
+                          f"printf '@@@ overlay_pings\\n'; "
+                          f"{probes.script(overlay, prefix=f'nsenter --net={probes.INGRESS_SANDBOX}') or 'true'}",
+                          timeout=timeout)
+        facts.nodes[node.name].sections.update(split_sections(result.stdout))
+
+    _on_every_node(cluster, ping, [cluster.node(name) for name in plan if any(plan[name])])
 
 
 # Sections whose text is JSON: a command that failed there left an error message, not facts.
@@ -582,30 +669,274 @@ def check_swarm_ports(facts: Facts) -> list[Finding]:
 
 
 def _probe_findings(facts: Facts) -> list[Finding]:
-    found, ok = [], []
+    """TCP probes to 7946 and 2377, each failure retried; silence is blamed on a filter only with controls."""
+    by_address = {f.address: f for f in facts.nodes.values()}
+    failures: dict[tuple[str, int, str], list[str]] = {}
+    opened = 0
+    for f in facts.swarm_nodes():
+        outcomes = probes.parse(f.sections.get("probes", ""))
+        for o in outcomes:
+            target = by_address.get(o.address)
+            if o.kind != "tcp" or not target or not target.in_swarm:
+                continue  # a node outside the swarm listens on neither port
+            if o.outcome == "open":
+                opened += 1
+                continue
+            verdict = probes.silence_verdict(outcomes, o.address) if o.outcome == "timeout" else o.outcome
+            line = f"[{f.name}]$ {probes.Probe('tcp', o.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
+            if o.outcome == "timeout":
+                line += (f"\n[{f.name}]$ ping -c 1 {o.address}; connect {o.address}:{probes.CLOSED_PORT}/tcp\n"
+                         f"{_control_text(outcomes, o.address)}")
+            failures.setdefault((target.name, o.port, verdict), []).append(line)
+    found = [_port_failure(target, port, verdict, lines) for (target, port, verdict), lines in failures.items()]
+    if opened and not found:
+        found.append(Finding("info", "all", "swarm ports",
+                             f"{opened} TCP connects answered (7946 on each node's {probes.RING} ring peers, "
+                             "2377 on the managers)",
+                             "2377/tcp (managers) and 7946/tcp answer between the nodes", "", DOC_PORTS))
+    return found
+
+
+def _control_text(outcomes, address: str) -> str:
+    ping = next((o.outcome for o in outcomes if o.kind == "ctl-ping" and o.address == address), "?")
+    closed = next((o.outcome for o in outcomes if o.kind == "ctl-tcp" and o.address == address), "?")
+    return f"ping: {ping}; closed port: {closed}"
+
+
+_PORT_VERDICTS = {
+    "filtered": ("error", "something between drops {port}/tcp to {target}: the same node answers a ping and resets "
+                          "a closed port, only {port}/tcp stays silent ({use})"),
+    "unreachable": ("error", "{target} does not answer at all (no ping, no reset on a closed port): the node is "
+                             "down or the path to it is cut"),
+    "refused": ("error", "{target} refuses {port}/tcp: the path works but nothing listens there ({use}); "
+                         "is the node's dockerd in the swarm, listening on this address?"),
+    "unknown": ("warning", "{port}/tcp on {target} gave no answer, even on the retry, and the controls do not say "
+                           "why; a filter or a node too busy to answer"),
+    "error": ("warning", "the probe of {port}/tcp on {target} could not run (see the evidence)"),
+}
+
+
+def _port_failure(target: str, port: int, verdict: str, lines: list[str]) -> Finding:
+    severity, cause = _PORT_VERDICTS.get(verdict, _PORT_VERDICTS["unknown"])
+    sources = len(lines)
+    cause = cause.format(port=port, target=target, use=_port_use(port)) + f" (seen from {sources} node" \
+        + ("s" if sources > 1 else "") + ")"
+    fix = (f"allow {port}/tcp to {target} on every filter between the nodes (host firewall: iptables-save | "
+           f"grep {port}; cloud: the security group)") if verdict in ("filtered", "unknown") else \
+        ("start the node, check its cable/route" if verdict == "unreachable" else
+         f"on {target}: docker info (Swarm), ss -ltn | grep {port}")
+    return Finding(severity, target, f"reach {port}/tcp", "\n".join(lines[:3]), cause, fix, DOC_PORTS)
+
+
+def check_underlay(facts: Facts) -> list[Finding]:
+    """Nodes ping each other, and a full-size packet with don't-fragment set crosses the path (MTU)."""
+    found = []
     by_address = {f.address: f for f in facts.nodes.values()}
     for f in facts.swarm_nodes():
-        for line in f.sections.get("probes", "").splitlines():
-            parts = line.split()
-            if len(parts) != 3:
+        outcomes = [o for o in probes.parse(f.sections.get("pings", "")) if o.kind == "ping" and o.address in by_address]
+        for address in dict.fromkeys(o.address for o in outcomes):
+            target = by_address[address].name
+            small = next((o for o in outcomes if o.address == address and not o.df), None)
+            big = next((o for o in outcomes if o.address == address and o.df), None)
+            lines = [f"[{f.name}]$ {probes.Probe('ping', address, size=o.size, df=o.df).command()}\n"
+                     f"{o.outcome} ({o.tries} tries)" for o in (small, big) if o]
+            if small and small.outcome == "ok" and big and big.outcome in ("lost", "toolong"):
+                found.append(Finding(
+                    "error", f.name, "path mtu", "\n".join(lines),
+                    f"small packets reach {target} but a {big.size + probes.ICMP_IP_HEADERS}-byte packet with "
+                    f"don't-fragment set does not: the path between {f.name} and {target} carries less than the "
+                    f"nodes' MTU ({f.underlay_mtu}); overlay traffic of full size (VXLAN adds {VXLAN_OVERHEAD} bytes) "
+                    "is lost, so pings and small requests work while large transfers hang",
+                    f"make the MTU match the path on every node (ip link set {f.underlay()['ifname'] if f.underlay() else 'NIC'} "
+                    "mtu <path MTU>), or give overlays a smaller one: docker network create -d overlay "
+                    f"-o com.docker.network.driver.mtu=<path MTU - {VXLAN_OVERHEAD}> ...", DOC_OVERLAY))
+            elif small and small.outcome != "ok":
+                found.append(Finding(
+                    "warning", f.name, "ping", "\n".join(lines),
+                    f"{target} does not answer pings from {f.name} (ICMP may be filtered; the TCP probes say whether "
+                    "the swarm's ports are reachable)", "", DOC_PORTS))
+    return found
+
+
+def check_overlay(facts: Facts) -> list[Finding]:
+    """Pings over the ingress overlay between the nodes' sandboxes (VXLAN), small and full-size."""
+    by_ingress = {f.ingress_address: f for f in facts.swarm_nodes() if f.ingress_address}
+    prefix = f"nsenter --net={probes.INGRESS_SANDBOX}"
+    small: dict[str, dict[str, str]] = {}  # target -> source -> evidence line when lost, "" when answered
+    big_lost: dict[tuple[str, str], str] = {}
+    answered = 0
+    for f in facts.swarm_nodes():
+        outcomes = [o for o in probes.parse(f.sections.get("overlay_pings", "")) if o.kind == "ping"]
+        for o in outcomes:
+            target = by_ingress.get(o.address)
+            if not target:
                 continue
-            address, port, outcome = parts[0], int(parts[1]), parts[2]
-            target = by_address.get(address)
-            if not target or not target.in_swarm:
-                continue  # a node outside the swarm listens on neither port
-            command = f"timeout {PROBE_TIMEOUT} bash -c 'exec 3<>/dev/tcp/{address}/{port}'"
-            if outcome == "open":
-                ok.append(f"{f.name} -> {target.name}:{port}/tcp open")
-                continue
+            line = (f"[{f.name}]$ {probes.Probe('ping', o.address, size=o.size, df=o.df).command(prefix)}\n"
+                    f"{o.outcome} ({o.tries} tries)   # {target.name}'s ingress sandbox")
+            answered += o.outcome == "ok"
+            if not o.df:
+                small.setdefault(target.name, {})[f.name] = "" if o.outcome == "ok" else line
+            elif o.outcome != "ok" and any(x.address == o.address and not x.df and x.outcome == "ok" for x in outcomes):
+                big_lost[(f.name, target.name)] = line
+    # A target is cut off when every node that pinged it lost its pings; a source that is itself cut
+    # off explains its own losses (its replies cannot come back), so it blames nobody else.
+    cut_off = {t for t, sources in small.items() if sources and all(sources.values())}
+    found = []
+    # Nodes cut off only from each other (two nodes, or all of them): the pings cannot say which side drops.
+    mutual = sorted(t for t in cut_off if set(small[t]) <= cut_off)
+    if len(mutual) > 1:
+        lines = [line for t in mutual for line in small[t].values()]
+        found.append(Finding(
+            "error", ", ".join(mutual), "overlay traffic", "\n".join(lines[:4]),
+            f"pings over the ingress overlay between {', '.join(mutual)} are lost both ways: containers on these "
+            "nodes cannot reach each other. VXLAN (udp/4789) is dropped on one side (the pings cannot tell which; "
+            "see the firewall findings), or a node advertises an address the others cannot reach, or gossip "
+            "has not told them where the others are (see 'gossip')",
+            "allow udp/4789 between the nodes; check each node's advertise address", DOC_PORTS))
+        cut_off -= set(mutual)
+    for target in sorted(cut_off):
+        lines = list(small[target].values())
+        found.append(Finding(
+            "error", target, "overlay traffic", "\n".join(lines[:3]),
+            f"pings over the ingress overlay to {target} are lost from every node that tried ({len(lines)}), "
+            f"while the others answer: containers elsewhere cannot reach containers on {target}. VXLAN "
+            f"(udp/4789) to {target} is dropped, or the peers send it to an address {target} does not have "
+            "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')",
+            "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
+    for target, sources in small.items():
+        if target in cut_off or target in mutual:
+            continue
+        for source, line in sources.items():
+            if line and source not in cut_off and source not in mutual:
+                found.append(Finding(
+                    "warning", source, "overlay traffic", line,
+                    f"pings over the ingress overlay from {source} to {target} are lost, while other nodes reach "
+                    f"{target}: something between these two drops VXLAN (udp/4789), or gossip has not reached them yet",
+                    "run the doctor again; if it stays, check udp/4789 between the two", DOC_PORTS))
+    for (source, target), line in big_lost.items():
+        found.append(Finding(
+            "error", source, "overlay mtu", line,
+            f"over the overlay from {source} to {target}, small packets pass and a full-size one (the overlay's MTU, "
+            "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
+            "transfers hang while pings work",
+            "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
+            "path's MTU)", DOC_OVERLAY))
+    if answered and not found:
+        found.append(Finding("info", "all", "overlay traffic",
+                             f"{answered} pings over the ingress overlay answered (small and full-size, don't-fragment)",
+                             "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
+    return found
+
+
+def _log_time(line: str) -> str:
+    match = re.search(r'time="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)', line)
+    return match.group(1) if match else ""
+
+
+def recent_log(f: NodeFacts, seconds: int = 120) -> list[str]:
+    """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
+    from datetime import datetime, timedelta
+    lines = f.sections.get("daemon_log", "").splitlines()
+    if not lines:
+        return []
+    try:
+        now = datetime.fromisoformat(lines[0].strip())
+    except ValueError:
+        return lines[1:]
+    since = (now - timedelta(seconds=seconds)).isoformat()
+    return [line for line in lines[1:] if _log_time(line) >= since]
+
+
+_GOSSIP_NAME = re.compile(r"Node (\w+)/([\d.]+), joined gossip cluster")
+
+
+def check_gossip(facts: Facts) -> list[Finding]:
+    """The daemons' own gossip probes (UDP 7946, memberlist): who gets no acks, in the last 2 minutes."""
+    names = {}  # memberlist name -> address, from the daemons' "joined gossip cluster" lines
+    for f in facts.up():
+        for line in f.sections.get("daemon_log", "").splitlines():
+            match = _GOSSIP_NAME.search(line)
+            if match:
+                names[match.group(1)] = match.group(2)
+    by_address = {f.address: f.name for f in facts.nodes.values()}
+    found, suspected = [], {}
+    for f in facts.swarm_nodes():
+        recent = recent_log(f)
+        udp_only = [line for line in recent if "but other probes failed" in line]
+        suspects = [line for line in recent if "has failed, no acks received" in line]
+        if suspects and not udp_only:
+            suspected[f.name] = suspects
+        if udp_only:
             found.append(Finding(
-                "error", target.name, f"reach {port}/tcp",
-                evidence(f.name, command, f"{outcome} ({'no answer: a firewall drops it' if outcome == 'timeout' else 'connection refused'})"),
-                f"{target.name} does not accept {port}/tcp ({_port_use(port)}) from {f.name}",
-                f"open {port}/tcp between the nodes (look for DROP/REJECT rules: iptables-save | grep {port})",
+                "error", f.name, "gossip udp/7946", evidence(f.name, "grep memberlist /var/log/dockerd.log",
+                                                            [line[-200:] for line in udp_only[-3:]]),
+                f"{f.name}'s daemon reaches its peers over TCP but its UDP gossip probes get no answer: UDP 7946 to "
+                f"or from {f.name} is dropped, so network membership and overlay peers go stale",
+                f"allow udp/7946 between the nodes (iptables-save | grep 7946 on {f.name}; cloud security groups)",
                 DOC_PORTS))
-    if ok and not found:
-        found.append(Finding("info", "all", "swarm ports", "\n".join(ok),
-                             "2377/tcp (managers) and 7946/tcp answer between every pair of nodes", "", DOC_PORTS))
+    explained = {f.node for f in found}
+    for name, suspects in suspected.items():
+        who = sorted({names.get(m.group(1), m.group(1)) for m in
+                      (re.search(r"Suspect (\w+) has failed", line) for line in suspects) if m})
+        if {by_address.get(a, a) for a in who} <= explained:
+            continue  # the node they suspect has its own finding, with the cause
+        found.append(Finding(
+            "warning", name, "gossip", evidence(name, "grep memberlist /var/log/dockerd.log",
+                                                [line[-200:] for line in suspects[-3:]]),
+            f"{name}'s daemon got no gossip acks from "
+            + ", ".join(by_address.get(a, a) for a in who) + " in the last 2 minutes",
+            "see the findings for those nodes", DOC_PORTS))
+    return found
+
+
+def check_advertise_address(facts: Facts) -> list[Finding]:
+    """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr)."""
+    found = []
+    manager = facts.manager_facts
+    outcomes = probes.parse(manager.sections.get("pings", ""))
+    for f in facts.swarm_nodes():
+        advertised = f.advertise_address
+        if not advertised or advertised == f.address:
+            continue
+        tried = [o for o in outcomes if o.address == advertised and o.kind in ("ping", "tcp")]
+        reached = any(o.outcome in ("ok", "open") for o in tried)
+        lines = [f"[{f.name}]$ docker info --format '{{{{.Swarm.NodeAddr}}}}'", advertised,
+                 f"(the node's address: {f.address})"]
+        lines += [f"[{manager.name}]$ " + (probes.Probe("tcp", advertised, o.port).command() if o.kind == "tcp" else
+                                           probes.Probe("ping", advertised).command()) + f"\n{o.outcome}"
+                  for o in tried]
+        found.append(Finding(
+            "info" if reached else "error", f.name, "advertise address", "\n".join(lines),
+            (f"{f.name} advertises {advertised}, not {f.address}; the manager reaches it there" if reached else
+             f"{f.name} advertises {advertised} to the swarm (--advertise-addr / --data-path-addr), and the manager "
+             f"cannot reach that address: peers send gossip and VXLAN there, so overlay traffic to {f.name} is lost "
+             "although the node shows Ready"),
+            "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {f.address}; "
+                                "on the manager: docker node rm <the old entry>"),
+            DOC_SWARM_NETWORKING))
+    return found
+
+
+def check_duplicate_hostnames(facts: Facts) -> list[Finding]:
+    """No two swarm nodes share a hostname (then `docker node ...` by name fails: ambiguous)."""
+    rows = facts.manager_facts.json_lines("nodes")
+    counts: dict[str, list[dict]] = {}
+    for row in rows:
+        counts.setdefault(row.get("Hostname", ""), []).append(row)
+    found = []
+    for hostname, same in counts.items():
+        if len(same) < 2:
+            continue
+        lines = [f"{r.get('ID', '?')}  {hostname}  {r.get('Status')}  {r.get('Availability')}" for r in same]
+        found.append(Finding(
+            "warning", hostname, "duplicate hostname",
+            evidence(facts.manager, "docker node ls", lines),
+            f"{len(same)} swarm nodes are called {hostname}: `docker node update/rm/ps {hostname}` answers "
+            f"'node {hostname} is ambiguous ({len(same)} matches found)', and placement constraints on "
+            "node.hostname pick either. Often a cloned VM, or a node that left and joined again (its old entry "
+            "stays Down)",
+            f"give each machine its own hostname (hostnamectl set-hostname ...; systemctl restart docker), and "
+            f"remove entries that are Down: docker node rm <ID>", DOC_SWARM_NETWORKING))
     return found
 
 
@@ -623,13 +954,19 @@ def blocking_rules(iptables_save: str) -> list[tuple[str, str, int, str]]:
     for line in iptables_save.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
-        if not line.startswith("-A ") or not _DROP_RULE.search(line):
+        if not line.startswith("-A ") or not _DROP_RULE.search(line) or _is_docker_encryption_rule(line):
             continue
         ports = _rule_ports(line)
         for proto, port, _ in SWARM_PORTS:
             if port in ports and (f"-p {proto}" in line or "-p " not in line):
                 hits.append((table, proto, port, line))
     return hits
+
+
+def _is_docker_encryption_rule(rule: str) -> bool:
+    """Docker's own rule for an encrypted overlay: drop VXLAN of that network's VNI that did not come
+    through IPsec (`-m policy --pol none ... -m u32`). It protects, it does not block the swarm."""
+    return "--pol none" in rule and "-m u32" in rule
 
 
 def _rule_ports(rule: str) -> set[int]:
@@ -666,22 +1003,90 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
     return found
 
 
+REQUIRED_MODULES = ("vxlan", "bridge")
+
+
+def kernel_status(f: NodeFacts) -> tuple[str, dict[str, str]]:
+    lines = f.sections.get("kernel", "").splitlines()
+    return (lines[0] if lines else "?"), dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+
+
 def check_kernel(facts: Facts) -> list[Finding]:
     """Every node's kernel has VXLAN and bridge support (loaded, or available as a module)."""
     found = []
     for f in facts.up():
-        lines = f.sections.get("kernel", "").splitlines()
-        release = lines[0] if lines else "?"
-        status = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
-        missing = [m for m, s in status.items() if s == "missing"]
+        release, status = kernel_status(f)
+        required = {m: s for m, s in status.items() if m in REQUIRED_MODULES}
+        missing = [m for m, s in required.items() if s == "missing"]
         found.append(Finding(
             "error" if missing else "info", f.name, "kernel",
             evidence(f.name, "uname -r; ls /sys/module", [release] + [f"{m}: {s}" for m, s in status.items()]),
             (f"the kernel lacks {', '.join(missing)}: overlay networks cannot work" if missing else
-             f"kernel {release} has VXLAN and bridge support: a kernel upgrade would not change anything"),
+             f"kernel {release} has VXLAN and bridge support, what every overlay needs"
+             + (f"; it lacks {', '.join(m for m, s in status.items() if s == 'missing')} (see 'kernel limits')"
+                if any(s == "missing" for s in status.values()) else "")),
             "install the kernel's extra modules (e.g. linux-modules-extra-$(uname -r))" if missing else "",
             DOC_OVERLAY))
     return found
+
+
+def check_kernel_limits(facts: Facts) -> list[Finding]:
+    """What the swarm uses against what the kernel can do: ip_vs for VIPs and published ports, ESP for encryption."""
+    manager = facts.manager_facts
+    vip_services = [line.split()[0] for line in manager.sections.get("service_modes", "").splitlines()
+                    if line.split()[1:] == ["vip"]]
+    published = manager.published_ports()
+    encrypted = [n["Name"] for n in manager.networks if n.get("Driver") == "overlay"
+                 and "encrypted" in (n.get("Options") or {})]
+    found = []
+    lacking = [f for f in facts.up() if kernel_status(f)[1].get("ip_vs") == "missing"]
+    if lacking and (vip_services or published):
+        found.append(_ipvs_finding(lacking, vip_services, published))
+    for f in facts.up():
+        release, status = kernel_status(f)
+        esp = [line for line in f.sections.get("daemon_log", "").splitlines() if ESP_LOG_MARK in line][-2:]
+        if status.get("esp4") == "missing" and encrypted:
+            found.append(Finding(
+                "error", f.name, "kernel limits: ESP",
+                evidence(f.name, "uname -r; ls /sys/module/esp4; grep 'Failed Adding' /var/log/dockerd.log",
+                         [release, "esp4: missing"] + [line[-260:] for line in esp]),
+                f"the encrypted overlay(s) {', '.join(encrypted)} need IPsec ESP with AES-GCM in the kernel "
+                f"(xfrm, esp4, rfc4106(gcm(aes))), and kernel {release} has no ESP: the daemon cannot add its "
+                "security associations, so traffic between containers on different nodes is dropped",
+                "use a kernel with CONFIG_INET_ESP and CONFIG_CRYPTO_GCM, or an overlay without --opt encrypted",
+                DOC_OVERLAY))
+    return found
+
+
+def _ipvs_finding(lacking: list[NodeFacts], vip_services, published) -> Finding:
+    first = lacking[0]
+    release = kernel_status(first)[0]
+    log = [line for line in first.sections.get("daemon_log", "").splitlines() if IPVS_LOG_MARK in line][-1:]
+    lines = [f"[{first.name}]$ uname -r; ls /sys/module/ip_vs", release, "ip_vs: missing"]
+    lines += [f"[{first.name}]$ grep '{IPVS_LOG_MARK}' the docker log"] + [line[-230:] for line in log]
+    refused = []
+    for f in lacking:
+        refused += [f"[{f.name}]$ {probes.Probe('tcp', f.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
+                    for o in probes.parse(f.sections.get("pings", ""))
+                    if o.kind == "tcp" and o.address == f.address and o.port in published and o.outcome != "open"]
+    uses = []
+    if published:
+        uses.append("published ports " + ", ".join(map(str, published)) + " (the routing mesh)")
+    if vip_services:
+        uses.append("VIP services " + ", ".join(vip_services[:5]))
+    nodes = [f.name for f in lacking]
+    return Finding(
+        "error" if refused else "warning", ", ".join(nodes) if len(nodes) < 4 else f"{len(nodes)} nodes",
+        "kernel limits: ip_vs", "\n".join(lines + refused[:2]),
+        f"the swarm uses {' and '.join(uses)}, which Docker load-balances with IPVS, and kernel {release} has no "
+        "ip_vs: a published port refuses connections and a service's name (its VIP) resolves but answers "
+        "nothing, while `docker service ls` looks healthy"
+        + (" - the refused connection above is that" if refused else
+           "; tasks still reach each other by their own addresses"),
+        "a kernel with ip_vs; or the workarounds: docker service update --publish-rm P --publish-add "
+        "mode=host,target=T,published=P SERVICE (the port on the node that runs the task); docker service "
+        "create --endpoint-mode dnsrr ... (DNS round robin, no VIP); or reach the tasks by name: tasks.SERVICE",
+        DOC_SERVICES)
 
 
 DOCKER_CHAINS = [("filter", "DOCKER"), ("filter", "DOCKER-USER"), ("filter", "DOCKER-ISOLATION-STAGE-1"),
@@ -779,7 +1184,9 @@ def check_mtu(facts: Facts) -> list[Finding]:
 
 
 CHECKS = [check_daemons, check_swarm_membership, check_gwbridge, check_address_pools, check_task_errors,
-          check_dockerd_log, check_swarm_ports, check_kernel, check_docker_chains, check_stale_vxlan, check_mtu]
+          check_dockerd_log, check_swarm_ports, check_underlay, check_overlay, check_gossip, check_advertise_address,
+          check_duplicate_hostnames, check_kernel, check_kernel_limits, check_docker_chains, check_stale_vxlan,
+          check_mtu]
 
 
 def diagnose(facts: Facts) -> pd.DataFrame:
