@@ -69,6 +69,8 @@ KERNEL_MODULES = ("vxlan", "bridge", "ip_vs", "esp4")
 IPVS_LOG_MARK = "Could not get ipvs family information from the kernel"
 ESP_LOG_MARK = "Failed Adding"
 GOSSIP_LOG_MARKS = ("memberlist: ", "joined gossip cluster")
+# memberlist complains every second or two while probes fail: 15 s of silence means it stopped.
+GOSSIP_WINDOW = 15
 NODE_SECTIONS = {
     "info": "docker info --format '{{json .}}'",
     "networks": "docker network inspect $(docker network ls -q)",
@@ -833,7 +835,7 @@ def _log_time(line: str) -> str:
     return match.group(1) if match else ""
 
 
-def recent_log(f: NodeFacts, seconds: int = 120) -> list[str]:
+def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
     """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
     from datetime import datetime, timedelta
     lines = f.sections.get("daemon_log", "").splitlines()
@@ -851,7 +853,7 @@ _GOSSIP_NAME = re.compile(r"Node (\w+)/([\d.]+), joined gossip cluster")
 
 
 def check_gossip(facts: Facts) -> list[Finding]:
-    """The daemons' own gossip probes (UDP 7946, memberlist): who gets no acks, in the last 2 minutes."""
+    """The daemons' own gossip probes (UDP 7946, memberlist): who got no acks in the last GOSSIP_WINDOW seconds."""
     names = {}  # memberlist name -> address, from the daemons' "joined gossip cluster" lines
     for f in facts.up():
         for line in f.sections.get("daemon_log", "").splitlines():
@@ -884,7 +886,7 @@ def check_gossip(facts: Facts) -> list[Finding]:
             "warning", name, "gossip", evidence(name, "grep memberlist /var/log/dockerd.log",
                                                 [line[-200:] for line in suspects[-3:]]),
             f"{name}'s daemon got no gossip acks from "
-            + ", ".join(by_address.get(a, a) for a in who) + " in the last 2 minutes",
+            + ", ".join(by_address.get(a, a) for a in who) + " in the last {GOSSIP_WINDOW} s",
             "see the findings for those nodes", DOC_PORTS))
     return found
 
