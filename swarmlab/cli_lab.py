@@ -1,4 +1,4 @@
-"""`swarmlab lab up|swarm|status|down|exec|shell`: the local lab on the command line."""
+"""`swarmlab lab up|swarm|status|down|exec|shell|image`: the lab on the command line."""
 from __future__ import annotations
 
 import argparse
@@ -7,24 +7,31 @@ import sys
 
 from . import cli_connect
 from .errors import SwarmlabError
-from .lab import Lab, teardown
-from .lab.lab import preflight
+from .lab import DRIVERS, Lab, containers, nodeimage, teardown
 
 
 def add_commands(subparsers):
     """The `swarmlab lab` group and its actions; returns its subparsers, for more lab actions."""
-    lab = subparsers.add_parser("lab", help="the local lab: real swarm nodes on this machine (root)")
+    lab = subparsers.add_parser("lab", help="the lab: real swarm nodes, as namespaces here (root) or "
+                                             "containers on a Docker engine")
     labsub = lab.add_subparsers(metavar="ACTION")
 
     def lab_cmd(name, func, help):
         return add_lab_command(labsub, name, func, help)
 
     up = lab_cmd("up", cmd_lab_up, "build the nodes and start their daemons")
+    up.add_argument("--driver", choices=DRIVERS, default=None,
+                    help="namespaces: nodes on this machine (root, Linux); docker: node containers on a "
+                         "Docker engine (default: namespaces as root, docker otherwise or with --engine)")
+    up.add_argument("--default-route", action="store_true",
+                    help="docker driver: keep the nodes' default route (pulls from a registry then work; "
+                         "without it a missing image fails at once)")
     up.add_argument("--nodes", type=int, default=2, help="number of nodes (default 2)")
     up.add_argument("--subnet", default="172.16.155.0/24", help="LAN subnet (default: the article's)")
     up.add_argument("--first-address", default=None, help="address of node1 (default .131 as in the article)")
     up.add_argument("--image", action="append", default=[], metavar="IMAGE",
-                    help="also copy IMAGE from the host's Docker into every node (repeatable)")
+                    help="also copy IMAGE into every node (repeatable), from the host's Docker "
+                         "(docker driver: from the engine)")
     up.add_argument("--swarm", action="store_true", help="also form the swarm (node1 manager)")
     up.add_argument("--host-link", action="store_true",
                     help="also cable this machine into the lab's LAN (a veth with the lab's last free "
@@ -37,6 +44,13 @@ def add_commands(subparsers):
     ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
     sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
     sh.add_argument("node")
+    img = labsub.add_parser("image", help="docker driver: build the node image on the engine (done on first use)")
+    img.add_argument("--engine", default=None, metavar="URL", help="the Docker engine (default: as for `lab up`)")
+    img.add_argument("--rebuild", action="store_true", help="build it again even if the engine has it")
+    img.add_argument("--from", dest="source", choices=nodeimage.SOURCES, default="auto",
+                     help="host-packages: this machine's docker.io and tools (no registry); dockerfile: "
+                          "docker:dind plus tools (needs a registry); auto: the first that applies")
+    img.set_defaults(func=cmd_lab_image)
     return labsub
 
 
@@ -44,6 +58,9 @@ def add_lab_command(lab_subparsers, name, func, help):
     """A `swarmlab lab NAME` action, with the --name option every lab action takes."""
     sp = lab_subparsers.add_parser(name, help=help)
     sp.add_argument("--name", default="swarmlab", help="lab name (default: swarmlab)")
+    sp.add_argument("--engine", default=None, metavar="URL",
+                    help="docker driver: the Docker engine (default: what the lab was made on, else "
+                         "DOCKER_HOST, the docker context, or the local socket); e.g. ssh://user@host")
     sp.set_defaults(func=func)
     return sp
 
@@ -52,12 +69,19 @@ def _progress(phase: str, seconds: float) -> None:
     print(f"  {seconds:5.2f} s  {phase}", file=sys.stderr, flush=True)
 
 
+def default_driver(engine: str | None) -> str:
+    """namespaces as root (nothing but this machine), else docker."""
+    return "docker" if engine or os.geteuid() != 0 else "namespaces"
+
+
 def cmd_lab_up(args) -> int:
     lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
-              first_address=args.first_address, images=tuple(args.image), host_link=args.host_link)
-    preflight(lab.name)
-    print(f"bringing up lab {lab.name}: " + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()),
-          file=sys.stderr)
+              first_address=args.first_address, images=tuple(args.image), host_link=args.host_link,
+              driver=args.driver or default_driver(args.engine), engine=args.engine,
+              default_route=args.default_route)
+    lab.preflight()
+    print(f"bringing up lab {lab.name} ({lab.describe()}): "
+          + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()), file=sys.stderr)
     lab.up(progress=_progress)
     if args.swarm:
         try:
@@ -74,20 +98,29 @@ def cmd_lab_up(args) -> int:
     return 0
 
 
+def cmd_lab_image(args) -> int:
+    client = containers.connect(args.engine)
+    image = nodeimage.ensure(client, rebuild=args.rebuild, source=args.source,
+                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"{nodeimage.image_ref()}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
+          f"from {(image.labels or {}).get(nodeimage.LABEL_SOURCE, '?')}  on {containers.engine_url(args.engine)}")
+    return 0
+
+
 def cmd_lab_swarm(args) -> int:
-    lab = Lab.attach(args.name)
+    lab = Lab.attach(args.name, engine=args.engine)
     lab.form_swarm()
     print(lab.manager.run("docker node ls").check().stdout, end="")
     return 0
 
 
 def cmd_lab_status(args) -> int:
-    print(Lab.attach(args.name).status().to_string(index=False))
+    print(Lab.attach(args.name, engine=args.engine).status().to_string(index=False))
     return 0
 
 
 def cmd_lab_down(args) -> int:
-    teardown(args.name)
+    teardown(args.name, engine=args.engine)
     print(f"lab {args.name} is down", file=sys.stderr)
     return 0
 
@@ -96,7 +129,7 @@ def cmd_lab_exec(args) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SwarmlabError("no command given; e.g. swarmlab lab exec node1 -- docker node ls")
-    node = Lab.attach(args.name).node(args.node)
+    node = Lab.attach(args.name, engine=args.engine).node(args.node)
     result = node.run(command[0] if len(command) == 1 else command, timeout=None)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -104,5 +137,5 @@ def cmd_lab_exec(args) -> int:
 
 
 def cmd_lab_shell(args) -> int:
-    argv = Lab.attach(args.name).node(args.node).shell_args()
+    argv = Lab.attach(args.name, engine=args.engine).node(args.node).shell_args()
     os.execvp(argv[0], argv)

@@ -130,16 +130,17 @@ class Cluster:
     def from_lab(cls, lab, via: str = "local") -> "Cluster":
         """A cluster over a local lab (a Lab object, or the name of a lab that is up).
 
-        via="local" enters the nodes' namespaces (root); via="ssh" goes through each
-        node's sshd, as to real hosts: over the lab's host link when it has one, else
-        (root) from the lab's admin address inside its switch namespace.
+        via="local" is the driver's own way in: the nodes' namespaces (root), or
+        `docker exec` into the node containers (docker driver); via="ssh" goes through
+        each node's sshd, as to real hosts: over the lab's host link when it has one,
+        else (root) from the lab's admin address inside its switch namespace.
         """
         if isinstance(lab, str):
             lab = Lab.attach(lab)
         if via == "ssh":
             cluster = _lab_over_ssh(lab)
         elif via == "local":
-            nodes = [Node(n.name, n.address, get_transport("lab", n), "manager" if i == 0 else "worker")
+            nodes = [Node(n.name, n.address, get_transport(lab.driver.transport, n), "manager" if i == 0 else "worker")
                      for i, n in enumerate(lab.nodes.values())]
             cluster = cls(nodes, source=f"lab {lab.name}")
         else:
@@ -186,7 +187,7 @@ def connect(target, *, via: str | None = None) -> Cluster:
     - a recording (.json): a replay of the recorded session.
     """
     if isinstance(target, Lab):
-        return Cluster.from_lab(target, via=via or _default_lab_via())
+        return Cluster.from_lab(target, via=via or _default_lab_via(target))
     if not isinstance(target, (str, Path)):
         raise SwarmlabError(f"connect() takes a lab name, a Lab, an inventory (.toml/.yaml) or a "
                             f"recording (.json), not {type(target).__name__}")
@@ -198,7 +199,8 @@ def connect(target, *, via: str | None = None) -> Cluster:
     if "/" in text or "." in text:
         raise SwarmlabError(f"{text!r}: not a lab name, and not a file swarmlab reads; give an inventory "
                             f"(.toml, .yaml, .yml) or a recording (.json)")
-    return Cluster.from_lab(text, via=via or _default_lab_via())
+    lab = Lab.attach(text)
+    return Cluster.from_lab(lab, via=via or _default_lab_via(lab))
 
 
 def as_cluster(target) -> Cluster:
@@ -208,9 +210,10 @@ def as_cluster(target) -> Cluster:
     return connect(target)
 
 
-def _default_lab_via() -> str:
+def _default_lab_via(lab) -> str:
     # Entering namespaces needs root; any other user goes the way it would to real hosts.
-    return "local" if os.geteuid() == 0 else "ssh"
+    # A docker-driver node is reached through the engine, by whoever may use the engine.
+    return "local" if os.geteuid() == 0 or lab.driver.name == "docker" else "ssh"
 
 
 def _lab_over_ssh(lab) -> Cluster:

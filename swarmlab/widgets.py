@@ -245,7 +245,7 @@ class LabPanel(W.VBox):
         return [self.inject_button, self.undo_button, self.fix_button]
 
     def lab_is_up(self) -> bool:
-        return self.lab is not None and (self.lab.dir / "state.json").exists()
+        return self.lab is not None and self.lab.is_up()
 
     def _apply_state(self) -> None:
         reasons = []

@@ -115,3 +115,37 @@ def docker_engine():
         yield engine
     finally:
         teardown(lab.name)
+
+
+@pytest.fixture
+def make_docker_lab(docker_engine):
+    """Docker-driver labs on the test engine, on demand (unique names); all taken down after."""
+    from swarmlab.lab import Lab, teardown
+    names = []
+
+    def make(up: bool = True, swarm: bool = False, **kwargs):
+        kwargs.setdefault("name", unique_lab_name("d"))
+        kwargs.setdefault("engine", docker_engine.url)
+        names.append(kwargs["name"])
+        lab = Lab(driver="docker", **kwargs)
+        if up:
+            lab.up()
+            if swarm:
+                lab.form_swarm()
+        return lab
+    yield make
+    for name in names:
+        teardown(name, engine=docker_engine.url, driver="docker")
+
+
+@pytest.fixture(scope="module")
+def docker_swarm_lab(docker_engine):
+    """One 2-node docker-driver lab with its swarm formed, shared by a test module."""
+    from swarmlab.lab import Lab, teardown
+    lab = Lab(name=unique_lab_name("dm"), driver="docker", engine=docker_engine.url)
+    try:
+        lab.up()
+        lab.form_swarm()
+        yield lab
+    finally:
+        teardown(lab.name, engine=docker_engine.url, driver="docker")

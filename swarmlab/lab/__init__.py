@@ -1,6 +1,6 @@
-"""The local lab: a real multi-node Docker Swarm on one Linux machine."""
+"""The lab: a real multi-node Docker Swarm, its nodes made by a driver (namespaces or docker)."""
 from .image import IMAGE
-from .lab import Lab, leftovers, teardown
+from .lab import DRIVERS, Lab, leftovers, teardown
 from .node import LabNode
 
-__all__ = ["Lab", "LabNode", "IMAGE", "teardown", "leftovers"]
+__all__ = ["Lab", "LabNode", "IMAGE", "DRIVERS", "teardown", "leftovers"]

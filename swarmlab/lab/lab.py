@@ -1,10 +1,19 @@
-"""The local lab: N nodes on one Linux machine, a switch between them, and a swarm on demand."""
+"""The lab: N nodes, a LAN between them, and a swarm on demand, made by one of two drivers.
+
+- "namespaces" (root on Linux): each node a set of namespaces on this machine with its
+  own dockerd (swarmlab/lab/namespaces.py);
+- "docker": each node a container running its own dockerd on a Docker engine: the
+  local one, Docker Desktop, or a remote engine over ssh:// (swarmlab/lab/containers.py).
+
+The Lab keeps what both share: the spec, the state file, the lab's identity, progress
+and rollback, the swarm and the status table. A driver makes the nodes.
+"""
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -12,61 +21,90 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import LabError
-from . import image, network, sshd
-from .cgroup import LabCgroup
-from .host import host_run
-from .node import LabNode
-from .spec import ARTICLE_SUBNET, LabSpec, NodeSpec, check_name, MAX_LAB_NAME
+from . import image
+from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
+from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
 
-STATE_ROOT = Path("/run/swarmlab")
-REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "dockerd", "docker", "busybox")
+STATE_ROOT = NAMESPACE_STATE_ROOT  # root's labs, of either driver
+DRIVERS = ("namespaces", "docker")
 
 Progress = Callable[[str, float], None]  # (phase finished, seconds since start)
 
 
-class Lab:
-    """A real multi-node Docker Swarm lab on this machine (needs root).
+def state_root() -> Path:
+    """Where this user's labs keep their state file: /run/swarmlab for root, else ~/.local/state."""
+    if os.geteuid() == 0:
+        return STATE_ROOT
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "swarmlab" / "labs"
 
-    >>> with Lab(nodes=2) as lab:          # node1 172.16.155.131, node2 .132
+
+def make_driver(driver: str, lab_name: str, engine: str | None = None, **options):
+    """The driver that makes the nodes of lab `lab_name` (options: what the driver alone takes)."""
+    if driver == "namespaces":
+        if engine or any(options.values()):
+            raise LabError("engine and default_route are for the docker driver; "
+                           "the namespaces driver runs on this machine")
+        return NamespaceDriver(lab_name)
+    if driver == "docker":
+        from .containers import DockerDriver
+        return DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
+    raise LabError(f"unknown lab driver {driver!r}; use one of {', '.join(DRIVERS)}")
+
+
+class Lab:
+    """A real multi-node Docker Swarm lab.
+
+    >>> with Lab(nodes=2) as lab:                  # namespaces on this machine (root)
     ...     lab.form_swarm()
     ...     print(lab.node("node1").run("docker node ls"))
+    >>> Lab(driver="docker").up()                  # containers on the Docker engine (no root)
     """
 
     def __init__(self, name: str = "swarmlab", nodes: int = 2, subnet: str = ARTICLE_SUBNET,
                  first_address: str | None = None, node_names=None, nic: str = "ens33",
                  images: tuple[str, ...] = (), host_link: bool = False,
-                 image_source: str = image.HOST_DOCKER):
+                 image_source: str = image.HOST_DOCKER, driver: str = "namespaces",
+                 engine: str | None = None, default_route: bool = False):
         self.spec = LabSpec.build(name, nodes, subnet, first_address, node_names, nic)
         self.images = tuple(images)
         self.image_source = image_source  # the Docker daemon `images` are copied from
         # A veth from this machine's root namespace into the lab's switch: a change to
-        # the host, so only when asked (see lab/hostlink.py).
+        # the host, so only when asked (see lab/hostlink.py). Namespaces driver only.
         self.host_link = host_link
+        self.id = uuid.uuid4().hex[:12]  # tells this lab from an earlier one of the same name
+        self.driver = make_driver(driver, self.spec.name, engine, default_route=default_route)
         self._init()
 
     def _init(self):
         self.name = self.spec.name
-        self.dir = STATE_ROOT / self.name
-        self.cgroup = LabCgroup(self.name)
-        self.nodes = {n.name: LabNode(self.name, n, self.dir / n.name, self.cgroup) for n in self.spec.nodes}
+        self.dir = self.driver.dir
+        self.nodes = self.driver.make_nodes(self.spec)
 
     @classmethod
-    def attach(cls, name: str = "swarmlab") -> "Lab":
+    def attach(cls, name: str = "swarmlab", engine: str | None = None) -> "Lab":
         """The lab of that name that is already up (e.g. started from the CLI)."""
         check_name("lab", name, MAX_LAB_NAME)
-        state = STATE_ROOT / name / "state.json"
-        if not state.exists():
+        data = read_state(name)
+        if data is None and engine:
+            from .containers import spec_on_engine
+            data = spec_on_engine(name, engine)
+        if data is None:
             raise LabError(f"no lab named {name!r} is up; start one with `swarmlab lab up --name {name}`")
-        data = json.loads(state.read_text())
         lab = cls.__new__(cls)
         lab.spec = LabSpec(name=data["name"], subnet=data["subnet"],
                            nodes=tuple(NodeSpec(**n) for n in data["nodes"]))
         lab.images = tuple(data.get("images", ()))
+        lab.host_link = False
+        lab.image_source = image.HOST_DOCKER
+        lab.id = data.get("id", "")
+        driver = data.get("driver", "namespaces")
+        lab.driver = make_driver(driver, name, engine or data.get("engine"), **data.get("driver_options", {}))
         lab._init()
         return lab
 
     def __repr__(self):
-        return f"<Lab {self.name}: {', '.join(f'{n.name} {n.address}' for n in self.nodes.values())}>"
+        return f"<Lab {self.name} ({self.driver.name}): {', '.join(f'{n.name} {n.address}' for n in self.nodes.values())}>"
 
     def __enter__(self):
         self.up()
@@ -75,66 +113,52 @@ class Lab:
     def __exit__(self, *exc):
         self.down()
 
-    def node(self, name: str) -> LabNode:
+    def node(self, name: str):
         try:
             return self.nodes[name]
         except KeyError:
             raise LabError(f"lab {self.name} has no node {name!r}; its nodes are {', '.join(self.nodes)}") from None
 
     @property
-    def manager(self) -> LabNode:
+    def manager(self):
         return next(iter(self.nodes.values()))
 
+    def describe(self) -> str:
+        """Where the nodes live, in a few words (for progress lines and lesson banners)."""
+        return self.driver.describe()
+
     # --- up --------------------------------------------------------------
+    def preflight(self) -> None:
+        """Refuse to start when the driver cannot make this lab (say why, and what to do)."""
+        self.driver.preflight(self)
+
     def up(self, progress: Progress | None = None) -> "Lab":
         """Build the nodes and start their daemons. On any failure, roll back."""
-        preflight(self.name)
+        self.preflight()
         started = time.monotonic()
         report = (lambda phase: progress(phase, time.monotonic() - started)) if progress else (lambda phase: None)
         self.dir.mkdir(parents=True)
         try:
+            # The state file comes first: `down` finds the lab by it even if this
+            # process is killed half-way.
             self._write_state()
-            network.build(self.spec)
-            self._boot_nodes()
-            report("namespaces")
-            self._parallel(lambda n: n.start_docker())
-            self._parallel(lambda n: n.wait_docker())
-            report("daemons")
-            # sshd and the images need only the daemons: both at once.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                ssh = pool.submit(sshd.start, self, host_link=self.host_link)
-                self._seed_images()
-                report("images")
-                ssh.result()
-            report("sshd")
+            self.driver.up(self, report)
+            self._write_state()  # with what the driver chose (e.g. privileges)
         except BaseException:
             self.down()
             raise
         return self
 
-    def _boot_nodes(self):
-        procs = [(node, node.boot()) for node in self.nodes.values()]
-        for node, proc in procs:
-            node.wait_booted(proc)
-
-    def _seed_images(self):
-        archives = {name: image.save_from_host(name, self.image_source) for name in self.images}
-
-        def seed(node):
-            image.seed_busybox(node)
-            for name, archive in archives.items():
-                image.load_into(node, name, archive)
-        self._parallel(seed)
-
-    def _parallel(self, fn):
+    def each_node(self, fn) -> None:
+        """fn(node) on every node at once; the first failure is raised."""
         with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
             for fut in [pool.submit(fn, n) for n in self.nodes.values()]:
                 fut.result()
 
     def _write_state(self):
-        data = {"name": self.name, "subnet": self.spec.subnet, "images": list(self.images),
-                "nodes": [vars(n) for n in self.spec.nodes], "created": time.time(),
-                "created_by_pid": os.getpid()}
+        data = {"name": self.name, "id": self.id, "driver": self.driver.name, "subnet": self.spec.subnet,
+                "images": list(self.images), "nodes": [vars(n) for n in self.spec.nodes],
+                "created": time.time(), "created_by_pid": os.getpid(), **self.driver.state()}
         (self.dir / "state.json").write_text(json.dumps(data, indent=2) + "\n")
 
     # --- swarm -----------------------------------------------------------
@@ -158,6 +182,9 @@ class Lab:
                 fut.result()
 
     # --- status ----------------------------------------------------------
+    def is_up(self) -> bool:
+        return (self.dir / "state.json").exists()
+
     def status(self):
         """One row per node: address, daemon pid, swarm state."""
         rows = []
@@ -173,69 +200,37 @@ class Lab:
 
     # --- down ------------------------------------------------------------
     def down(self) -> None:
-        teardown(self.name)
+        self.driver.teardown(self.name, lab_id=self.id)
 
 
-def preflight(name: str) -> None:
-    """Refuse to start when this machine cannot run a lab, or the name is taken."""
-    if os.geteuid() != 0:
-        raise LabError("the local lab needs root (it creates namespaces and runs dockerd); "
-                       "run as root, e.g. `sudo swarmlab lab up`")
-    missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
-    if missing:
-        raise LabError(f"missing {', '.join(missing)}; run `swarmlab check` to see what to install")
-    if (STATE_ROOT / name).exists() or network.lab_netns(name):
-        raise LabError(f"a lab named {name!r} already exists; take it down with "
-                       f"`swarmlab lab down --name {name}` or choose another name")
-
-
-def teardown(name: str) -> None:
-    """Take a lab down completely. Works twice, and after its creator was killed."""
-    check_name("lab", name, MAX_LAB_NAME)
-    cgroup = LabCgroup(name)
-    cgroup.kill_all()  # daemons, containerd, shims, containers, node shells: all at once
-    network.remove(name)
-    cgroup.remove()
-    _remove_dir(STATE_ROOT / name)
-    _rmdir_quiet(STATE_ROOT)
-    left = leftovers(name)
-    if left:
-        raise LabError(f"lab {name} did not go away completely: {'; '.join(left)}")
-
-
-def leftovers(name: str) -> list[str]:
-    """Everything of the lab that still exists on this machine (empty when clean)."""
-    found = []
-    cgroup = LabCgroup(name)
-    if pids := cgroup.pids():
-        found.append(f"processes {sorted(pids)}")
-    if ns := network.lab_netns(name):
-        found.append(f"network namespaces {ns}")
-    if cg := cgroup.leftovers():
-        found.append(f"cgroups {[str(p) for p in cg]}")
-    if mounts := _mounts_under(STATE_ROOT / name):
-        found.append(f"mounts {mounts}")
-    if (STATE_ROOT / name).exists():
-        found.append(f"state folder {STATE_ROOT / name}")
-    return found
-
-
-def _mounts_under(path: Path) -> list[str]:
-    prefix = str(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
-
-
-def _remove_dir(path: Path) -> None:
-    # A mount left under the folder would make rmtree delete through it: unmount first.
-    for point in sorted(_mounts_under(path), key=len, reverse=True):
-        host_run(["umount", "-l", point], check=False)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _rmdir_quiet(path: Path) -> None:
+def read_state(name: str) -> dict | None:
     try:
-        path.rmdir()
-    except OSError:
-        pass
+        return json.loads((state_root() / name / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def teardown(name: str, engine: str | None = None, driver: str | None = None) -> None:
+    """Take a lab down completely: whatever its driver made, and its state file.
+    Works twice, and after the process that built it was killed."""
+    check_name("lab", name, MAX_LAB_NAME)
+    state = read_state(name) or {}
+    driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
+    if driver == "docker":
+        from .containers import teardown as docker_teardown
+        docker_teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
+    else:
+        make_driver(driver, name).teardown(name)
+
+
+def leftovers(name: str, engine: str | None = None, driver: str | None = None) -> list[str]:
+    """Everything of the lab that still exists (empty when clean)."""
+    state = read_state(name) or {}
+    driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
+    if driver == "docker":
+        from .containers import leftovers as docker_leftovers
+        found = docker_leftovers(name, engine or state.get("engine"))
+        if (state_root() / name).exists():
+            found.append(f"state folder {state_root() / name}")
+        return found
+    return make_driver(driver, name).leftovers(name)

@@ -3,6 +3,7 @@
     lab        a node of a local swarmlab lab, through its namespaces (root)
     ssh        a real host, or a lab node's sshd, over SSH (paramiko)
     replay     a node of a recorded session: answers with what it printed
+    docker-exec  a node container of a docker-driver lab, through the engine's exec API
 
 Wrappers around one of those: RecordingTransport (swarmlab.record's Recorder hears
 every command) and AsOfNowTransport (a replay seen as of now, for widgets).
@@ -22,6 +23,7 @@ TRANSPORTS = {
     "lab": "swarmlab.transport.lab:LabTransport",
     "ssh": "swarmlab.transport.ssh:SSHTransport",
     "replay": "swarmlab.transport.replay:ReplayTransport",
+    "docker-exec": "swarmlab.transport.docker_exec:DockerExecTransport",
 }
 
 

@@ -1,0 +1,408 @@
+"""The docker driver: each node a container running its own dockerd, on a Docker engine.
+
+The engine is whatever docker-py reaches: the local socket, Docker Desktop, DOCKER_HOST
+or the current docker context, or a remote engine over ssh://. Inside, a node looks like
+the article's host: hostname node1, the lab's address on a NIC named ens33, ifconfig,
+brctl and ip, no default route unless asked, busybox:latest loaded.
+
+Every object the lab creates on the engine (containers, network, volumes) carries
+the labels io.swarmlab.lab=<name> and io.swarmlab.lab.id=<id>; `down` removes exactly
+those. A node container may do anything root may do on the engine's host: it runs
+dockerd, which needs (nearly) every capability.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+
+from ..errors import LabError
+from . import image, nodeimage
+from .spec import LabSpec, NodeSpec
+
+LABEL_LAB = "io.swarmlab.lab"
+LABEL_ID = "io.swarmlab.lab.id"
+LABEL_NODE = "io.swarmlab.node"
+LABEL_SPEC = "io.swarmlab.spec"  # on the network: the lab's spec, so the engine alone can describe it
+PRIVILEGED = "privileged"
+EXPLICIT = "explicit"
+# What dockerd in a container needs when --privileged is refused (DESIGN.md: this machine's
+# capability bounding set lacks CAP_SYS_RESOURCE, so "all capabilities" cannot be granted).
+EXPLICIT_OPTIONS = dict(cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+                        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+                        device_cgroup_rules=["a *:* rwm"])
+# `--security-opt systempaths=unconfined` is the CLI's: the API takes no masked or
+# read-only /proc paths (dockerd writes /proc/sys).
+EXPLICIT_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}
+DAEMON_TIMEOUT = 60
+
+
+# --- the engine --------------------------------------------------------------------
+def engine_url(engine: str | None = None) -> str:
+    """Where the engine is: the given URL, else DOCKER_HOST, else the current docker
+    context's endpoint, else the default local socket."""
+    if engine:
+        return engine
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    try:
+        from docker.context import ContextAPI
+        host = ContextAPI.get_current_context().Host
+        if host:
+            return host
+    except Exception:  # no docker config, or an unreadable one: the default socket
+        pass
+    return "unix:///var/run/docker.sock"
+
+
+def connect(engine: str | None = None, timeout: int = 60) -> docker.DockerClient:
+    """A client of the engine, or a one-line LabError saying why there is none and what to do."""
+    url = engine_url(engine)
+    try:
+        client = docker.DockerClient(base_url=url, timeout=timeout, use_ssh_client=False)
+        client.ping()
+        return client
+    except Exception as exc:  # DockerException, requests and paramiko errors, OSError
+        reason = " ".join(str(exc).split())[:200]
+        raise LabError(f"cannot reach the Docker engine at {url}: {reason}; start Docker (Docker Desktop, "
+                       f"or `systemctl start docker`), check DOCKER_HOST, or pass --engine URL") from None
+
+
+# --- a node --------------------------------------------------------------------------
+class ContainerNode:
+    """One node of a docker-driver lab: a container running its own dockerd."""
+
+    def __init__(self, driver: "DockerDriver", spec: NodeSpec):
+        self.driver = driver
+        self.lab_name = driver.lab_name
+        self.spec = spec
+        self.name = spec.name
+        self.address = spec.address
+        self.container = container_name(driver.lab_name, spec.name)
+
+    def __repr__(self):
+        return f"<ContainerNode {self.name} {self.address} lab={self.lab_name} engine={self.driver.url}>"
+
+    def api(self):
+        return self.driver.client().api
+
+    def exec_environment(self) -> list[str]:
+        return ["HOME=/root", "LANG=C.UTF-8", f"HOSTNAME={self.name}"]
+
+    def not_running_error(self) -> LabError:
+        return LabError(f"node {self.name} of lab {self.lab_name} is not running on {self.driver.url}; "
+                        f"bring the lab up with `swarmlab lab up --driver docker --name {self.lab_name}`")
+
+    def run(self, command, *, input=None, timeout: float | None = 120):
+        """Run a shell command in the node, as root, and return what it printed."""
+        from ..transport.docker_exec import exec_run
+        return exec_run(self.api(), self.container, command, input=input, timeout=timeout, node_name=self.name,
+                        environment=self.exec_environment(), not_running=self.not_running_error)
+
+    @property
+    def docker_host(self) -> None:
+        return None  # the node's daemon listens inside the container only
+
+    @property
+    def dockerd_pid(self) -> int | None:
+        """The node's dockerd pid as the node sees it, or None when it is not running."""
+        try:
+            res = self.run("p=$(cat /run/docker.pid) && kill -0 $p && echo $p", timeout=10)
+        except LabError:
+            return None
+        return int(res.stdout) if res.ok and res.stdout.strip().isdigit() else None
+
+    def wait_docker(self, timeout: float = DAEMON_TIMEOUT) -> None:
+        # One exec that waits inside the node is cheaper than polling from here.
+        res = self.run(f"i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); "
+                       f"[ $i -gt {int(timeout * 20)} ] && exit 1; sleep 0.05; done", timeout=timeout + 10)
+        if not res.ok:
+            log = self.run("tail -n 15 /var/log/dockerd.log", timeout=10).stdout
+            raise LabError(f"dockerd on {self.name} did not answer within {timeout:.0f} s; last lines of "
+                           f"its /var/log/dockerd.log:\n{log}")
+
+    def start_docker(self) -> None:
+        self.run("swarmlab-dockerd start").check(hint=f"starting dockerd on {self.name}")
+
+    def stop_docker(self) -> None:
+        self.run("swarmlab-dockerd stop", timeout=30).check(hint=f"stopping dockerd on {self.name}")
+
+    def restart_docker(self) -> None:
+        self.stop_docker()
+        self.start_docker()
+        self.wait_docker()
+
+    def shell_args(self) -> list[str]:
+        """The command line of an interactive shell in the node (the docker CLI, on the same engine)."""
+        if not shutil.which("docker"):
+            raise LabError("an interactive shell needs the docker CLI on this machine; "
+                           "or use `swarmlab lab exec NODE -- CMD`")
+        return ["docker", "-H", self.driver.url, "exec", "-it", "-e", r"PS1=[\u@\h \W]\$ ",
+                self.container, "sh", "-i"]
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"swarmlab-{lab}-{node}"
+
+
+def network_name(lab: str) -> str:
+    return f"swarmlab-{lab}"
+
+
+def volume_name(lab: str, node: str) -> str:
+    return f"swarmlab-{lab}-{node}-docker"
+
+
+# --- the driver ----------------------------------------------------------------------
+class DockerDriver:
+    """Makes lab nodes as containers on a Docker engine (no root needed on this machine)."""
+
+    name = "docker"
+    transport = "docker-exec"  # swarmlab.transport registry
+
+    def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
+                 default_route: bool = False, privileges: str | None = None):
+        self.lab_name = lab_name
+        self.dir = state_dir
+        self.url = engine_url(engine)
+        self.default_route = default_route
+        self.privileges = privileges  # chosen at up: PRIVILEGED, or EXPLICIT when the engine refuses it
+        self._client = None
+
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = connect(self.url)
+        return self._client
+
+    def describe(self) -> str:
+        how = f", {self.privileges}" if self.privileges else ""
+        return f"containers on the Docker engine at {self.url}{how}"
+
+    def state(self) -> dict:
+        return {"engine": self.url, "driver_options": {"default_route": self.default_route,
+                                                        "privileges": self.privileges}}
+
+    def make_nodes(self, spec: LabSpec) -> dict[str, ContainerNode]:
+        return {n.name: ContainerNode(self, n) for n in spec.nodes}
+
+    # --- up --------------------------------------------------------------------------
+    def preflight(self, lab) -> None:
+        client = self.client()
+        taken = objects(client, lab.name)
+        if any(taken.values()):
+            raise LabError(f"a lab named {lab.name!r} already exists on the engine at {self.url}; take it down "
+                           f"with `swarmlab lab down --name {lab.name}` or choose another name")
+        if (self.dir / "state.json").exists():
+            raise LabError(f"a lab named {lab.name!r} is recorded in {self.dir}; take it down with "
+                           f"`swarmlab lab down --name {lab.name}` or choose another name")
+        _check_subnet_free(client, lab.spec.subnet)
+
+    def up(self, lab, report) -> None:
+        client = self.client()
+        image_ = nodeimage.ensure(client, progress=lambda line: report(line))
+        report("node image")
+        labels = {LABEL_LAB: lab.name, LABEL_ID: lab.id}
+        network = _create_network(client, lab, labels)
+        report(f"network {network.name} {lab.spec.subnet}")
+        self.privileges = self._create_nodes(client, lab, image_.id, labels)
+        report(f"containers ({_privileges_note(self.privileges)}, cgroup v{_cgroup_version(client)})")
+        lab.each_node(lambda n: n.wait_docker())
+        report("daemons")
+        applets = " ".join(image.APPLETS)
+        lab.each_node(lambda n: n.run(f"swarmlab-seed-busybox {applets}").check(
+            hint=f"loading busybox:latest into {n.name}; see its /var/log/dockerd.log"))
+        _copy_images(client, lab)
+        report("images")
+
+    def _create_nodes(self, client, lab, image_id: str, labels: dict) -> str:
+        """Create and start every node; --privileged first, the explicit set if the engine refuses it."""
+        first, *others = lab.nodes.values()
+
+        def create(node, privileges):
+            try:
+                _create_node(client, lab, node, image_id, labels, privileges, self.default_route)
+            except docker.errors.APIError as exc:
+                raise _node_error(node, exc) from exc
+        choice = self.privileges or PRIVILEGED
+        try:
+            create(first, choice)
+        except LabError as exc:
+            if choice != PRIVILEGED or "operation not permitted" not in str(exc):
+                raise
+            # This engine's host cannot grant every capability (e.g. a bounding set without
+            # CAP_SYS_RESOURCE): the explicit set dockerd needs works there.
+            _remove_containers(client, {LABEL_ID: lab.id})
+            choice = EXPLICIT
+            create(first, choice)
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(others)))) as pool:
+            for fut in [pool.submit(create, n, choice) for n in others]:
+                fut.result()
+        return choice
+
+    # --- down ------------------------------------------------------------------------
+    def teardown(self, name: str, lab_id: str | None = None) -> None:
+        teardown(name, self.url, lab_id=lab_id, state_dir=self.dir)
+
+    def leftovers(self, name: str) -> list[str]:
+        return leftovers(name, self.url)
+
+
+def _privileges_note(choice: str) -> str:
+    return "--privileged" if choice == PRIVILEGED else \
+        "explicit capabilities: all but SYS_RESOURCE, --privileged was refused by the engine"
+
+
+def _cgroup_version(client) -> str:
+    return str(client.info().get("CgroupVersion") or "1")
+
+
+def _check_subnet_free(client, subnet: str) -> None:
+    wanted = ipaddress.IPv4Network(subnet)
+    for net in client.networks.list():
+        for config in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            try:
+                theirs = ipaddress.ip_network(config.get("Subnet", ""), strict=False)
+            except ValueError:
+                continue
+            if theirs.version == 4 and theirs.overlaps(wanted):
+                raise LabError(f"subnet {subnet} is taken on the engine by network {net.name!r} ({theirs}); "
+                               f"choose another, e.g. --subnet {_suggest_subnet(client, wanted)}")
+
+
+def _suggest_subnet(client, wanted: ipaddress.IPv4Network) -> str:
+    used = [ipaddress.ip_network(c["Subnet"], strict=False) for n in client.networks.list()
+            for c in (n.attrs.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
+    candidate = wanted
+    for _ in range(256):
+        candidate = ipaddress.IPv4Network((int(candidate.network_address) + candidate.num_addresses,
+                                           candidate.prefixlen))
+        if not any(u.version == 4 and u.overlaps(candidate) for u in used):
+            return str(candidate)
+    return "another private /24"
+
+
+def _gateway(spec: LabSpec) -> str:
+    """The engine's address on the lab network: the last host address no node uses."""
+    used = {n.address for n in spec.nodes}
+    for address in reversed(list(ipaddress.IPv4Network(spec.subnet).hosts())):
+        if str(address) not in used:
+            return str(address)
+    raise LabError(f"subnet {spec.subnet} has no address left for the engine's gateway; use a larger subnet")
+
+
+def _create_network(client, lab, labels: dict):
+    spec = {"name": lab.name, "subnet": lab.spec.subnet, "nodes": [vars(n) for n in lab.spec.nodes]}
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=lab.spec.subnet,
+                                                                        gateway=_gateway(lab.spec))])
+    try:
+        return client.networks.create(network_name(lab.name), driver="bridge", ipam=ipam,
+                                      labels={**labels, LABEL_SPEC: json.dumps(spec)})
+    except docker.errors.APIError as exc:
+        raise LabError(f"the engine could not create network {network_name(lab.name)} ({lab.spec.subnet}): "
+                       f"{exc.explanation}; choose another --subnet") from None
+
+
+def _create_node(client, lab, node: ContainerNode, image_id: str, labels: dict, privileges: str,
+                 default_route: bool) -> None:
+    api = client.api
+    node_labels = {**labels, LABEL_NODE: node.name}
+    volume = client.volumes.create(volume_name(lab.name, node.name), labels=node_labels)
+    binds = {volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}
+    options = {"privileged": True} if privileges == PRIVILEGED else dict(EXPLICIT_OPTIONS)
+    if privileges == EXPLICIT and _cgroup_version(client) == "1":
+        # cgroup v1 has no cgroup namespace: the node needs the engine's tree writable
+        # (its dockerd puts its containers below the node's own cgroup).
+        binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+    host_config = api.create_host_config(binds=binds, tmpfs={"/run": "", "/tmp": ""},
+                                         network_mode=network_name(lab.name), init=False, **options)
+    if privileges == EXPLICIT:
+        host_config.update(EXPLICIT_PATHS)
+    networking = api.create_networking_config({network_name(lab.name): api.create_endpoint_config(
+        ipv4_address=node.address)})
+    container = api.create_container(
+        image_id, name=node.container, hostname=node.name, labels=node_labels, host_config=host_config,
+        networking_config=networking, detach=True,
+        environment={"SWARMLAB_NIC": node.spec.nic, "SWARMLAB_DEFAULT_ROUTE": "1" if default_route else "0"})
+    api.start(container["Id"])
+
+
+def _node_error(node, exc) -> LabError:
+    return LabError(f"the engine could not start node {node.name}: {' '.join(str(exc.explanation).split())[:300]}")
+
+
+def _copy_images(client, lab) -> None:
+    """Images the lab asked for (images=...), copied from the engine into every node."""
+    for name in lab.images:
+        try:
+            archive = b"".join(client.images.get(name).save(named=True))
+        except docker.errors.ImageNotFound:
+            raise LabError(f"image {name!r} is not on the engine at {lab.driver.url}; `docker pull {name}` "
+                           f"there first, or leave it out") from None
+        lab.each_node(lambda n: image.load_into(n, name, archive))
+
+
+# --- what a lab left on the engine ---------------------------------------------------
+def objects(client, name: str, lab_id: str | None = None) -> dict[str, list]:
+    """The lab's containers, networks and volumes on the engine, found by their labels."""
+    filters = {"label": [f"{LABEL_LAB}={name}"] + ([f"{LABEL_ID}={lab_id}"] if lab_id else [])}
+    return {"containers": client.containers.list(all=True, filters=filters),
+            "networks": client.networks.list(filters=filters),
+            "volumes": client.volumes.list(filters=filters)}
+
+
+def _remove_containers(client, labels: dict) -> None:
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    containers = client.containers.list(all=True, filters=filters)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(containers)))) as pool:
+        list(pool.map(lambda c: _remove_quietly(c.remove, force=True, v=True), containers))
+
+
+def _remove_quietly(remove, **kw) -> None:
+    try:
+        remove(**kw)
+    except docker.errors.NotFound:
+        pass  # gone already: down runs twice, or races another down
+
+
+def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir: Path | None = None) -> None:
+    """Remove every object labelled with the lab's name (and id, when known) from the engine.
+    Works twice, and after the process that built the lab was killed."""
+    client = connect(engine)
+    labels = {LABEL_LAB: name, **({LABEL_ID: lab_id} if lab_id else {})}
+    _remove_containers(client, labels)  # force: SIGKILL, so a `sleep` ignoring SIGTERM costs nothing
+    found = objects(client, name, lab_id)
+    for network in found["networks"]:
+        _remove_quietly(network.remove)
+    for volume in found["volumes"]:
+        _remove_quietly(volume.remove, force=True)
+    left = leftovers(name, engine, lab_id, client)
+    if left:
+        raise LabError(f"lab {name} did not go away completely from {engine_url(engine)}: {'; '.join(left)}")
+    if state_dir is not None:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        try:
+            state_dir.parent.rmdir()
+        except OSError:
+            pass
+
+
+def leftovers(name: str, engine: str | None, lab_id: str | None = None, client=None) -> list[str]:
+    """The lab's objects still on the engine (empty when clean)."""
+    found = objects(client or connect(engine), name, lab_id)
+    return [f"{kind} {sorted(getattr(o, 'name', o.id) for o in items)}" for kind, items in found.items() if items]
+
+
+def spec_on_engine(name: str, engine: str | None) -> dict | None:
+    """The lab's state as the engine holds it (its network's labels), for a lab with no state file."""
+    client = connect(engine)
+    for net in client.networks.list(filters={"label": f"{LABEL_LAB}={name}"}):
+        spec = json.loads(net.attrs["Labels"][LABEL_SPEC])
+        return {**spec, "id": net.attrs["Labels"].get(LABEL_ID, ""), "driver": "docker",
+                "engine": engine_url(engine)}
+    return None

@@ -1,0 +1,135 @@
+"""DockerExecTransport: commands run in a node container through the engine's exec API (docker-py).
+
+The same thing `docker exec -i NODE sh -c CMD` does, over whatever reaches the engine
+(a unix socket, Docker Desktop, ssh://): stdin is sent and closed, stdout and stderr
+come back apart, the exit code is the command's. A command that outlives its timeout
+is killed inside the node with everything it started.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import uuid
+
+import docker
+
+from ..errors import LabError
+from ..result import Result
+from .base import Transport, command_text
+
+EXEC_DIR = "/run/swarmlab-exec"  # pid files of running commands, so a timeout can kill them
+# $0 is the command; its pid file lets another exec find it when it runs too long.
+_WRAPPER = ('mkdir -p {dir} && echo $$ > {dir}/{token} || exit 125; '
+            'sh -c "$0"; rc=$?; rm -f {dir}/{token}; exit $rc')
+STDOUT, STDERR = 1, 2
+
+
+class DockerExecTransport(Transport):
+    """Runs commands in one node container of a docker-driver lab."""
+
+    kind = "docker-exec"
+
+    def __init__(self, lab_node):
+        self.lab_node = lab_node  # a ContainerNode (swarmlab/lab/containers.py)
+        self.node_name = lab_node.name
+        self.address = lab_node.address
+
+    def run(self, command, *, input=None, timeout=120) -> Result:
+        return self.lab_node.run(command, input=input, timeout=timeout)  # exec_run, below
+
+
+def exec_run(api, container: str, command, *, input=None, timeout=120, node_name="",
+             environment=(), not_running=None) -> Result:
+    """`command` (a shell line, or a list) in `container` through the engine's exec API."""
+    text = command_text(command)
+    data = input.encode() if isinstance(input, str) else input
+    token = uuid.uuid4().hex
+    wrapper = _WRAPPER.format(dir=EXEC_DIR, token=token)
+    started = time.monotonic()
+    try:
+        exec_id = api.exec_create(container, ["sh", "-c", wrapper, text], stdin=data is not None,
+                                  environment=list(environment), workdir="/")["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+    except docker.errors.NotFound:
+        raise (not_running() if not_running else LabError(f"container {container} does not exist")) from None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and not_running:  # "container ... is not running"
+            raise not_running() from None
+        raise LabError(f"on {node_name}: the engine refused to run `{text}`: {exc.explanation}") from None
+    raw = getattr(sock, "_sock", sock)  # the socket under docker-py's SocketIO; a paramiko channel as is
+    writer = _send_stdin(raw, data) if data is not None else None
+    try:
+        out, err, timed_out = _read_frames(raw, None if timeout is None else started + timeout)
+    finally:
+        raw.close()
+        if writer:
+            writer.join(timeout=5)
+    if timed_out:
+        _kill(api, container, token)
+        return Result(node_name, text, out.decode(errors="replace"),
+                      err.decode(errors="replace") + f"swarmlab: timed out after {timeout} s\n",
+                      124, time.monotonic() - started)
+    return Result(node_name, text, out.decode(errors="replace"), err.decode(errors="replace"),
+                  _exit_code(api, exec_id), time.monotonic() - started)
+
+
+def _send_stdin(raw, data: bytes) -> threading.Thread:
+    """Write stdin while the output is read (a big input would otherwise fill the pipe), then close it."""
+    def send():
+        try:
+            raw.sendall(data)
+            if hasattr(raw, "shutdown_write"):  # paramiko (ssh://)
+                raw.shutdown_write()
+            else:
+                raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the command exited without reading all of it, as a pipe would allow
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def _read_frames(raw, deadline: float | None) -> tuple[bytes, bytes, bool]:
+    """Demultiplex the exec stream (8-byte headers: stream, size) until EOF or the deadline."""
+    streams = {STDOUT: bytearray(), STDERR: bytearray()}
+    buf = bytearray()
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(streams[STDOUT]), bytes(streams[STDERR]), True
+            raw.settimeout(left)
+        try:
+            chunk = raw.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            return bytes(streams[STDOUT]), bytes(streams[STDERR]), False
+        buf += chunk
+        while len(buf) >= 8:
+            kind, size = struct.unpack(">BxxxL", buf[:8])
+            if len(buf) < 8 + size:
+                break
+            streams.get(kind, streams[STDOUT]).extend(buf[8:8 + size])
+            del buf[:8 + size]
+
+
+def _exit_code(api, exec_id: str) -> int:
+    # The stream ends as the process exits; the engine may record the code a moment later.
+    for _ in range(100):
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return info["ExitCode"]
+        time.sleep(0.01)
+    return info.get("ExitCode") if info.get("ExitCode") is not None else 255
+
+
+def _kill(api, container: str, token: str) -> None:
+    pid_file = f"{EXEC_DIR}/{token}"
+    try:
+        exec_id = api.exec_create(container, ["sh", "-c", f'swarmlab-kill-tree $(cat {pid_file}); rm -f {pid_file}'])["Id"]
+        api.exec_start(exec_id)
+    except docker.errors.APIError:
+        pass  # the node is gone, and the command with it

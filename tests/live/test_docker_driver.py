@@ -1,0 +1,107 @@
+"""The docker driver for real: node containers running dockerd on a real engine (a namespace lab's)."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import swarmlab
+from swarmlab.errors import LabError
+from swarmlab.lab import IMAGE, Lab, leftovers, teardown
+from swarmlab.lab.containers import EXPLICIT, LABEL_ID, LABEL_LAB
+
+from conftest import unique_lab_name
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_swarm_forms_on_node_containers_with_the_articles_world(docker_swarm_lab, docker_engine):
+    lab = docker_swarm_lab
+    n1, n2 = lab.node("node1"), lab.node("node2")
+    nodes = {n["Hostname"]: n for n in json_lines(n1.run("docker node ls --format '{{json .}}'").check().stdout)}
+    assert set(nodes) == {"node1", "node2"}
+    assert nodes["node1"]["ManagerStatus"] == "Leader" and nodes["node2"]["Status"] == "Ready"
+    assert n2.run("hostname").stdout == "node2\n"
+    assert "172.16.155.131/24" in n1.run("ip -4 -o addr show dev ens33").check().stdout
+    assert "172.16.155.132/24" in n2.run("ip -4 -o addr show dev ens33").check().stdout
+    assert n2.run("ip link show eth0").exit_code != 0  # renamed, as the article's NIC
+    assert "default" not in n2.run("ip route").check().stdout
+    assert "bridge name" in n2.run("brctl show").check().stdout
+    assert "ens33" in n2.run("ifconfig").check().stdout
+    images = n2.run("docker image ls --format '{{.Repository}}:{{.Tag}}'").check().stdout.split()
+    assert IMAGE in images
+    # Each node runs its own daemon.
+    assert n1.run("docker info --format '{{.ID}}'").stdout != n2.run("docker info --format '{{.ID}}'").stdout
+    # The engine holds exactly the lab's containers, network and volumes, labelled with its name and id.
+    found = docker_engine.objects(f"{LABEL_LAB}={lab.name}")
+    assert sorted(found["containers"]) == [f"swarmlab-{lab.name}-node1", f"swarmlab-{lab.name}-node2"]
+    assert found["networks"] == [f"swarmlab-{lab.name}"]
+    assert len(found["volumes"]) == 2
+    assert docker_engine.objects(f"{LABEL_ID}={lab.id}") == found
+
+
+def test_the_privileges_chosen_are_detected_and_recorded(docker_swarm_lab):
+    # This machine's bounding set lacks CAP_SYS_RESOURCE: --privileged is refused (DESIGN.md).
+    assert docker_swarm_lab.driver.privileges == EXPLICIT
+    assert "--privileged was refused" in docker_swarm_lab.describe() or EXPLICIT in docker_swarm_lab.describe()
+    again = Lab.attach(docker_swarm_lab.name)
+    assert again.driver.name == "docker" and again.driver.privileges == EXPLICIT
+    assert again.node("node2").run("hostname").stdout == "node2\n"
+
+
+def test_exec_passes_stdin_exit_codes_and_stderr(docker_swarm_lab):
+    node = docker_swarm_lab.node("node2")
+    assert node.run("cat", input="over stdin\n").stdout == "over stdin\n"
+    big = bytes(range(256)) * 4096  # 1 MiB: stdin is written while the output is read
+    assert node.run("wc -c", input=big).stdout.strip() == str(len(big))
+    res = node.run("echo out; echo err >&2; exit 7")
+    assert (res.stdout, res.stderr, res.exit_code) == ("out\n", "err\n", 7)
+    assert node.run(["printf", "%s|", "a b", "$HOME", "'q'"]).stdout == "a b|$HOME|'q'|"
+
+
+def test_exec_timeout_kills_the_command_and_what_it_started(docker_swarm_lab):
+    node = docker_swarm_lab.node("node2")
+    started = time.monotonic()
+    res = node.run("sleep 300 & sleep 301", timeout=1)
+    assert res.exit_code == 124 and "timed out after 1 s" in res.stderr
+    assert time.monotonic() - started < 5
+    assert node.run("pgrep -f 'sleep 30[01]'").exit_code == 1  # nothing left running
+
+
+def test_status_shows_daemons_and_swarm(docker_swarm_lab):
+    table = docker_swarm_lab.status()
+    assert list(table["node"]) == ["node1", "node2"]
+    assert list(table["swarm"]) == ["active", "active"]
+    assert all(isinstance(p, int) and p > 0 for p in table["daemon pid"])
+
+
+def test_a_service_runs_on_both_nodes_over_an_overlay(docker_swarm_lab):
+    n1 = docker_swarm_lab.node("node1")
+    n1.run("docker network create -d overlay --attachable dd-net").check()
+    n1.run(f"docker service create --detach --name dd --network dd-net --replicas 2 {IMAGE} sleep infinity").check()
+    deadline = time.monotonic() + 60
+    while True:
+        tasks = json_lines(n1.run("docker service ps dd --filter desired-state=running --format '{{json .}}'").stdout)
+        if len(tasks) == 2 and all(t["CurrentState"].startswith("Running") for t in tasks):
+            break
+        assert time.monotonic() < deadline, tasks
+        time.sleep(0.5)
+    assert {t["Node"] for t in tasks} == {"node1", "node2"}
+
+
+def test_down_removes_exactly_the_labs_objects_and_works_twice(make_docker_lab, docker_engine):
+    other = docker_engine.client().volumes.create("not-a-lab-volume", labels={"keep": "1"})
+    try:
+        lab = make_docker_lab(nodes=1, subnet="172.16.156.0/24")
+        assert docker_engine.objects(f"{LABEL_LAB}={lab.name}")["containers"]
+        lab.down()
+        assert docker_engine.objects(f"{LABEL_LAB}={lab.name}") == {"containers": [], "networks": [], "volumes": []}
+        assert leftovers(lab.name, engine=docker_engine.url, driver="docker") == []
+        teardown(lab.name, engine=docker_engine.url, driver="docker")  # twice: nothing to do, no error
+        assert not lab.dir.exists()
+        assert docker_engine.client().volumes.get("not-a-lab-volume")  # what is not the lab's stays
+    finally:
+        other.remove()
