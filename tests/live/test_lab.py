@@ -96,7 +96,7 @@ def test_teardown_leaves_nothing_and_host_is_untouched():
     lab.up()
     lab.form_swarm()
     lab.node("node1").run(f"docker service create --detach --name s --replicas 2 {IMAGE} sleep infinity").check()
-    assert len(lab.cgroup.pids()) > 4
+    assert len(lab.driver.cgroup.pids()) > 4
     lab.down()
     assert_gone(name)
     assert changes(before, snapshot()) == []
