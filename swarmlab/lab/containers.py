@@ -127,6 +127,10 @@ class ContainerNode:
             raise LabError(f"dockerd on {self.name} did not answer within {timeout:.0f} s; last lines of "
                            f"its /var/log/dockerd.log:\n{log}")
 
+    def join_swarm(self, manager: str, token: str) -> None:
+        """`docker swarm join` in the node (the token is seen only inside the node container)."""
+        self.run(["docker", "swarm", "join", "--advertise-addr", self.address, "--token", token, manager]).check()
+
     def start_docker(self) -> None:
         self.run("swarmlab-dockerd start").check(hint=f"starting dockerd on {self.name}")
 

@@ -5,8 +5,9 @@
 - "docker": each node a container running its own dockerd on a Docker engine: the
   local one, Docker Desktop, or a remote engine over ssh:// (swarmlab/lab/containers.py).
 
-The Lab keeps what both share: the spec, the state file, the lab's identity, progress
-and rollback, the swarm and the status table. A driver makes the nodes.
+The Lab keeps what both share: the spec, the state file, the lab's identity (and the
+lock that makes every step check it, see ownership.py), progress and rollback, the
+swarm and the status table. A driver makes the nodes.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ import pandas as pd
 
 from ..errors import LabError
 from . import image
+from .capacity import check_capacity
 from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
+from .ownership import LabReplaced, NameLock, Ownership
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
 
 STATE_ROOT = NAMESPACE_STATE_ROOT  # root's labs, of either driver
@@ -74,11 +77,15 @@ class Lab:
         self.host_link = host_link
         self.id = uuid.uuid4().hex[:12]  # tells this lab from an earlier one of the same name
         self.driver = make_driver(driver, self.spec.name, engine, default_route=default_route)
+        if self.driver.name == "namespaces":  # the nodes run on this machine: its memory must hold them
+            check_capacity(len(self.spec.nodes))
         self._init()
 
     def _init(self):
         self.name = self.spec.name
         self.dir = self.driver.dir
+        self.owner = Ownership(self.name, self.dir, self.id)
+        self.driver.owner = self.owner  # nodes check it before they create anything
         self.nodes = self.driver.make_nodes(self.spec)
 
     @classmethod
@@ -133,21 +140,40 @@ class Lab:
         self.driver.preflight(self)
 
     def up(self, progress: Progress | None = None) -> "Lab":
-        """Build the nodes and start their daemons. On any failure, roll back."""
-        self.preflight()
+        """Build the nodes and start their daemons. On any failure, roll back.
+
+        Every step first checks that the lab of this name is still the one this call
+        created (see ownership.py): if it was taken down or replaced meanwhile, `up`
+        stops with LabReplaced and leaves the lab of that name alone.
+        """
         started = time.monotonic()
         report = (lambda phase: progress(phase, time.monotonic() - started)) if progress else (lambda phase: None)
-        self.dir.mkdir(parents=True)
+        umask = os.umask(0o022)  # sshd refuses group- or world-writable folders
         try:
             # The state file comes first: `down` finds the lab by it even if this
             # process is killed half-way.
-            self._write_state()
-            self.driver.up(self, report)
-            self._write_state()  # with what the driver chose (e.g. privileges)
-        except BaseException:
-            self.down()
-            raise
+            self.owner.claim(self._state(), refuse=self.preflight)
+            try:
+                self.driver.up(self, report)
+                self.owner.write_state(self._state())  # with what the driver chose (e.g. privileges)
+            except BaseException:
+                if self._roll_back():
+                    raise
+                raise LabReplaced(f"lab {self.name} was taken down or replaced by another `lab up` "
+                                  f"while this one was building it; stopping (the lab of that name "
+                                  f"now, if any, is left alone)") from None
+        finally:
+            os.umask(umask)
         return self
+
+    def _roll_back(self) -> bool:
+        """Take down what this `up` built. False when the lab of this name is not this one
+        any more (taken down, or replaced by another `up`): then nothing is touched."""
+        with self.owner.lock:
+            if self.owner.on_disk() != self.owner.lab_id:
+                return False
+            self.driver.teardown(self.name, lab_id=self.id)
+        return True
 
     def each_node(self, fn) -> None:
         """fn(node) on every node at once; the first failure is raised."""
@@ -155,16 +181,17 @@ class Lab:
             for fut in [pool.submit(fn, n) for n in self.nodes.values()]:
                 fut.result()
 
-    def _write_state(self):
-        data = {"name": self.name, "id": self.id, "driver": self.driver.name, "subnet": self.spec.subnet,
+    def _state(self) -> dict:
+        return {"name": self.name, "id": self.id, "driver": self.driver.name, "subnet": self.spec.subnet,
                 "images": list(self.images), "nodes": [vars(n) for n in self.spec.nodes],
                 "created": time.time(), "created_by_pid": os.getpid(), **self.driver.state()}
-        (self.dir / "state.json").write_text(json.dumps(data, indent=2) + "\n")
 
     # --- swarm -----------------------------------------------------------
     def form_swarm(self, managers: int = 1) -> None:
         """`swarm init` on the first node, then every other node joins (the first
-        `managers` nodes as managers, the rest as workers)."""
+        `managers` nodes as managers, the rest as workers). Each node joins its own
+        way (node.join_swarm): a namespace node through its Docker API, so the token is
+        never on a command line that every local user can read."""
         first = self.manager
         first.run(["docker", "swarm", "init", "--advertise-addr", first.address]).check()
         roles = ["worker"] + (["manager"] if managers > 1 else [])
@@ -174,9 +201,7 @@ class Lab:
 
         def join(i_node):
             i, node = i_node
-            role = "manager" if i < managers - 1 else "worker"
-            node.run(["docker", "swarm", "join", "--advertise-addr", node.address,
-                      "--token", tokens[role], f"{first.address}:2377"]).check()
+            node.join_swarm(f"{first.address}:2377", tokens["manager" if i < managers - 1 else "worker"])
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(others)))) as pool:
             for fut in [pool.submit(join, item) for item in enumerate(others)]:
                 fut.result()
@@ -186,21 +211,30 @@ class Lab:
         return (self.dir / "state.json").exists()
 
     def status(self):
-        """One row per node: address, daemon pid, swarm state."""
-        rows = []
-        for node in self.nodes.values():
-            pid = node.dockerd_pid
-            state = "-"
-            if pid:
-                res = node.run("docker info --format '{{.Swarm.LocalNodeState}}'", timeout=10)
-                state = res.stdout.strip() if res.ok else "daemon not answering"
-            rows.append({"node": node.name, "address": node.address,
-                         "daemon pid": pid or "-", "swarm": state if pid else "dockerd stopped"})
-        return pd.DataFrame(rows)
+        """One row per node: address, daemon pid, swarm state (all nodes asked at once).
+        A node that cannot be entered (its holder died) is reported as such, not as an
+        error of the whole lab."""
+        def row(node):
+            pid, state = None, "dockerd stopped"
+            try:
+                pid = node.dockerd_pid
+                if pid:
+                    res = node.run("docker info --format '{{.Swarm.LocalNodeState}}'", timeout=10)
+                    state = res.stdout.strip() if res.ok else "daemon not answering"
+            except LabError as exc:
+                pid, state = None, f"dead: {exc}"
+            return {"node": node.name, "address": node.address, "daemon pid": pid or "-", "swarm": state}
+        with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
+            return pd.DataFrame(list(pool.map(row, self.nodes.values())))
 
     # --- down ------------------------------------------------------------
     def down(self) -> None:
-        self.driver.teardown(self.name, lab_id=self.id)
+        """Take the lab down; a lab of this name that is not this one (it was replaced
+        by another `up` meanwhile) is left alone."""
+        with self.owner.lock:
+            if self.owner.on_disk() not in (None, self.owner.lab_id):
+                return
+            self.driver.teardown(self.name, lab_id=self.id)
 
 
 def read_state(name: str) -> dict | None:
@@ -210,17 +244,20 @@ def read_state(name: str) -> dict | None:
         return None
 
 
-def teardown(name: str, engine: str | None = None, driver: str | None = None) -> None:
+def teardown(name: str, engine: str | None = None, driver: str | None = None) -> bool:
     """Take a lab down completely: whatever its driver made, and its state file.
-    Works twice, and after the process that built it was killed."""
+    Works twice, and after the process that built it was killed. Returns False when
+    there was no lab of that name. Holds the name's lock (see ownership.py), so an `up`
+    of that name never creates anything in the middle of it."""
     check_name("lab", name, MAX_LAB_NAME)
-    state = read_state(name) or {}
-    driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
-    if driver == "docker":
-        from .containers import teardown as docker_teardown
-        docker_teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
-    else:
-        make_driver(driver, name).teardown(name)
+    with NameLock.of(state_root() / name):
+        state = read_state(name) or {}
+        driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
+        if driver == "docker":
+            from .containers import teardown as docker_teardown
+            docker_teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
+            return bool(state)
+        return make_driver(driver, name).teardown(name) or bool(state)
 
 
 def leftovers(name: str, engine: str | None = None, driver: str | None = None) -> list[str]:

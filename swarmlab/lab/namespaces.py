@@ -1,7 +1,8 @@
 """The namespaces driver: each node a set of namespaces on this machine running its own dockerd (root).
 
 State and everything the nodes write live under /run/swarmlab/<lab>/; every process
-lives in the lab's cgroup, so teardown kills them all at once.
+lives in the lab's cgroup, so teardown kills them all at once, and what left the
+cgroup is found by the nodes' namespaces and mounts (procscan.py).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import LabError
-from . import image, network, sshd
+from . import image, network, procscan, sshd
 from .cgroup import LabCgroup
 from .host import host_run
 from .node import LabNode
@@ -19,6 +20,7 @@ from .spec import LabSpec
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "dockerd", "docker", "busybox")
 NAMESPACE_STATE_ROOT = Path("/run/swarmlab")
+DAEMON_BATCH = 16  # dockerds started at once (see NamespaceDriver._start_daemons)
 
 
 class NamespaceDriver:
@@ -26,6 +28,7 @@ class NamespaceDriver:
 
     name = "namespaces"
     transport = "lab"  # swarmlab.transport registry: commands enter the node through nsenter
+    owner = None  # the lab's Ownership (set by the Lab): nodes check it before creating anything
 
     def __init__(self, lab_name: str):
         self.lab_name = lab_name
@@ -39,36 +42,57 @@ class NamespaceDriver:
         return {}
 
     def make_nodes(self, spec: LabSpec) -> dict[str, LabNode]:
-        return {n.name: LabNode(spec.name, n, self.dir / n.name, self.cgroup) for n in spec.nodes}
+        return {n.name: LabNode(spec.name, n, self.dir / n.name, self.cgroup, self.owner) for n in spec.nodes}
 
     def preflight(self, lab) -> None:
         preflight(lab.name)
 
     def up(self, lab, report) -> None:
-        """Build the nodes and start their daemons, reporting each phase (Lab.up rolls back)."""
-        network.build(lab.spec)
-        procs = [(node, node.boot()) for node in lab.nodes.values()]
+        """Build the nodes and start their daemons, reporting each phase (Lab.up rolls back).
+        Every step that creates something holds the lab's name lock and checks that the
+        lab is still this one (lab.owner)."""
+        with lab.owner.owned():
+            network.build(lab.spec)
+            procs = [(node, node.boot()) for node in lab.nodes.values()]
         for node, proc in procs:
             node.wait_booted(proc)
         report("namespaces")
-        lab.each_node(lambda n: n.start_docker())
-        lab.each_node(lambda n: n.wait_docker())
+        self._start_daemons(lab)
         report("daemons")
         # sshd and the images need only the daemons: both at once.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ssh = pool.submit(sshd.start, lab, host_link=lab.host_link)
+            ssh = pool.submit(_start_sshd, lab)
             seed_images(lab)
             report("images")
             ssh.result()
         report("sshd")
+        lab.owner.check()
 
     @staticmethod
-    def teardown(name: str, **_) -> None:
-        teardown(name)
+    def _start_daemons(lab) -> None:
+        """Start the daemons in batches: a hundred dockerds started at once on a small
+        machine fight for it, and the last ones would not answer within their timeout."""
+        nodes = list(lab.nodes.values())
+        for i in range(0, len(nodes), DAEMON_BATCH):
+            batch = nodes[i:i + DAEMON_BATCH]
+            with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+                for fut in [pool.submit(n.start_docker) for n in batch]:
+                    fut.result()
+                for fut in [pool.submit(n.wait_docker) for n in batch]:
+                    fut.result()
+
+    @staticmethod
+    def teardown(name: str, **_) -> bool:
+        return teardown(name)
 
     @staticmethod
     def leftovers(name: str, **_) -> list[str]:
         return leftovers(name)
+
+
+def _start_sshd(lab) -> None:
+    with lab.owner.owned():
+        sshd.start(lab, host_link=lab.host_link)
 
 
 def seed_images(lab) -> None:
@@ -95,25 +119,40 @@ def preflight(name: str) -> None:
                        f"`swarmlab lab down --name {name}` or choose another name")
 
 
-def teardown(name: str) -> None:
-    """Take a namespaces lab down completely. Works twice, and after its creator was killed."""
+def teardown(name: str) -> bool:
+    """Take a namespaces lab down completely. Works twice, and after its creator was killed.
+    Returns False when there was no trace of it. (Lab and lab.teardown hold the name's lock.)"""
+    if os.geteuid() != 0:
+        raise LabError("taking a namespaces lab down needs root (it kills the nodes' processes and "
+                       "deletes their namespaces); run it as root, e.g. with sudo")
+    existed = bool(network.lab_netns(name) or (NAMESPACE_STATE_ROOT / name).exists() or LabCgroup(name).leftovers())
     cgroup = LabCgroup(name)
+    targets = procscan.Targets.of_lab(name, NAMESPACE_STATE_ROOT / name)
     cgroup.kill_all()  # daemons, containerd, shims, containers, node shells: all at once
+    # What left the lab's cgroup (a container under another --cgroup-parent, a process
+    # a student moved) still lives in a node's namespaces or mounts: find it there.
+    procscan.kill(targets)
     network.remove(name)
     cgroup.remove()
     _remove_dir(NAMESPACE_STATE_ROOT / name)
     _rmdir_quiet(NAMESPACE_STATE_ROOT)
+    # Not `targets` again: once a namespace is deleted, the kernel may give its inode
+    # number to a new namespace of some other lab.
     left = leftovers(name)
     if left:
         raise LabError(f"lab {name} did not go away completely: {'; '.join(left)}")
+    return existed
 
 
 def leftovers(name: str) -> list[str]:
     """Everything of the lab that still exists on this machine (empty when clean)."""
     found = []
     cgroup = LabCgroup(name)
-    if pids := cgroup.pids():
-        found.append(f"processes {sorted(pids)}")
+    pids = {pid: "in the lab's cgroup" for pid in cgroup.pids()}
+    pids.update(procscan.find(procscan.Targets.of_lab(name, NAMESPACE_STATE_ROOT / name)))
+    if pids:
+        found.append("processes " + ", ".join(f"{pid} ({procscan.describe(pid)}: {why})"
+                                              for pid, why in sorted(pids.items())))
     if ns := network.lab_netns(name):
         found.append(f"network namespaces {ns}")
     if cg := cgroup.leftovers():

@@ -8,6 +8,7 @@ open, so dockerd can be stopped and started again like a service on a real host.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import selectors
 import shlex
@@ -15,11 +16,13 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
 from ..result import Result
-from .network import node_netns
+from .network import NETNS_DIR, node_netns
 from .spec import NodeSpec
 
 # The node's docker CLI is the one that matches its dockerd (/usr/bin), ahead of
@@ -33,8 +36,11 @@ DAEMON_ENV = ("GOGC=50",)
 # $1 is the node's folder on the host, $2 its hostname.
 _BOOT_SCRIPT = r"""
 set -eu
+umask 022
 base=$1
 hostname "$2"
+# This copy of the host's mounts would keep other labs' network namespaces alive.
+umount -l /run/netns 2>/dev/null || true
 # A sysfs of this netns, so brctl and ifconfig see the node's own interfaces;
 # the host's cgroup mounts are set aside and put back, or dockerd cannot run.
 mkdir -p "$base/cgroup-aside"
@@ -42,11 +48,17 @@ mount --rbind /sys/fs/cgroup "$base/cgroup-aside"
 mount -t sysfs sysfs /sys
 mount --rbind "$base/cgroup-aside" /sys/fs/cgroup
 umount -l "$base/cgroup-aside"
-# /etc, /var/lib and /var/log show the host's files; what the node writes stays
-# in its folder (its dockerd logs to /var/log/dockerd.log, as on a plain host).
-for d in etc var/lib var/log; do
-  mkdir -p "$base/overlay/$d/upper" "$base/overlay/$d/work"
-  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$base/overlay/$d/upper,workdir=$base/overlay/$d/work" "/$d"
+# Every folder at the top of the host's tree (/etc, /usr, /root, /home, /var, /opt...)
+# is copy-on-write for the node: it shows the host's files, and what the node writes
+# or deletes stays in the node's folder. A folder that cannot be an overlay is shown
+# read-only instead.
+for d in /*; do
+  name=${d#/}
+  case $name in proc|sys|dev|run|tmp) continue ;; esac
+  if [ -L "$d" ] || [ ! -d "$d" ]; then continue; fi
+  mkdir -p "$base/overlay/$name/upper" "$base/overlay/$name/work"
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$base/overlay/$name/upper,workdir=$base/overlay/$name/work" "$d" 2>/dev/null \
+    || { mount --rbind "$d" "$d" && mount -o remount,bind,ro "$d"; }
 done
 # Docker's own folders are the node's alone (not even the host's key.json shows
 # through), and its storage driver cannot sit on an overlay: plain folders.
@@ -56,21 +68,60 @@ mount --bind "$base/etc-docker" /etc/docker
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount --bind "$base/run" /run
 mkdir -p /run/docker /run/containerd /run/sshd
+# The host's device nodes, but none created or removed; shared memory of its own.
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -o remount,bind,ro /dev
+# What is left of the host's tree (the top folder itself) is read-only for the node.
+mount -o remount,bind,ro /
 echo ready
 exec sleep infinity
 """
 
 
+@dataclass(frozen=True)
+class Holder:
+    """The process that holds a node's namespaces, as recorded when the node booted.
+
+    A PID alone is not an identity: once the holder dies, the kernel may give its PID
+    to any process of the host. The start time and namespace inodes are checked
+    before every entry, so a command can never run in a process that is not the node.
+    """
+
+    pid: int
+    start_time: int  # clock ticks after boot (/proc/PID/stat field 22)
+    mnt_ns: int
+    net_ns: int
+
+    @classmethod
+    def of(cls, pid: int) -> "Holder":
+        return cls(pid, _start_time(pid), _ns_inode(pid, "mnt"), _ns_inode(pid, "net"))
+
+
+@dataclass
+class _Entry:
+    """A command line that enters a node, and the namespace fds it needs (see LabNode._enter)."""
+
+    args: list[str]
+    fds: list[int]
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
 class LabNode:
     """One node of a local lab. Commands reach it through nsenter."""
 
-    def __init__(self, lab_name: str, spec: NodeSpec, base: Path, cgroup):
+    def __init__(self, lab_name: str, spec: NodeSpec, base: Path, cgroup, owner=None):
         self.lab_name = lab_name
         self.spec = spec
         self.name = spec.name
         self.address = spec.address
         self.base = base  # the node's folder on the host
         self._cgroup = cgroup
+        self._owner = owner  # the lab's Ownership: nothing is created for a lab that is not ours
+        self._holder: Holder | None = None
 
     def __repr__(self):
         return f"<LabNode {self.name} {self.address} lab={self.lab_name}>"
@@ -91,7 +142,7 @@ class LabNode:
     @property
     def dockerd_log(self) -> Path:
         """The node's /var/log/dockerd.log, seen from the host."""
-        return self.base / "overlay" / "var" / "log" / "upper" / "dockerd.log"
+        return self.base / "overlay" / "var" / "upper" / "log" / "dockerd.log"
 
     @property
     def init_pid(self) -> int | None:
@@ -99,8 +150,29 @@ class LabNode:
 
     @property
     def dockerd_pid(self) -> int | None:
+        """The node's dockerd, if it runs (a process of the node's network, not a reused PID)."""
         pid = _read_pid(self.base / "run" / "docker.pid")
-        return pid if pid and _alive(pid) else None
+        if not pid or not _alive(pid):
+            return None
+        holder = self.holder()
+        return pid if holder and _ns_inode(pid, "net") == holder.net_ns else None
+
+    def holder(self) -> Holder | None:
+        """The namespace holder recorded at boot (None when the node never booted)."""
+        if self._holder is None:
+            try:
+                self._holder = Holder(**json.loads((self.base / "holder.json").read_text()))
+            except (OSError, ValueError, TypeError):
+                return None
+        return self._holder
+
+    def is_running(self) -> bool:
+        """True when the node's namespace holder is alive and is the process recorded at boot."""
+        try:
+            self._enter([]).close()
+            return True
+        except LabError:
+            return False
 
     # --- life cycle ------------------------------------------------------
     def boot(self) -> subprocess.Popen:
@@ -110,8 +182,7 @@ class LabNode:
         if not self.daemon_json.exists():
             self.daemon_json.write_text("{}\n")
         self._cgroup.create(self.name)
-        netns = f"/run/netns/{node_netns(self.lab_name, self.name)}"
-        args = ["nsenter", f"--net={netns}", "unshare", "--mount", "--uts", "--propagation", "private",
+        args = ["nsenter", f"--net={self._netns_path}", "unshare", "--mount", "--uts", "--propagation", "private",
                 "sh", "-c", _BOOT_SCRIPT, "boot", str(self.base), self.name]
         return self._spawn(args, stdout=subprocess.PIPE, stderr=open(self.base / "boot.log", "wb"))
 
@@ -122,7 +193,14 @@ class LabNode:
             log = (self.base / "boot.log").read_text(errors="replace").strip()
             raise LabError(f"node {self.name} did not boot: {log or 'no output'}")
         proc.stdout.close()
-        (self.base / "init.pid").write_text(f"{proc.pid}\n")
+        holder = Holder.of(proc.pid)
+        if holder.net_ns != os.stat(self._netns_path).st_ino:
+            proc.kill()
+            raise LabError(f"node {self.name} booted outside its network namespace {self._netns_path}")
+        with self._owned():
+            _write_json(self.base / "holder.json", vars(holder))
+            (self.base / "init.pid").write_text(f"{proc.pid}\n")
+        self._holder = holder
 
     def start_docker(self) -> None:
         """Start the node's dockerd (returns at once; see wait_docker)."""
@@ -130,17 +208,47 @@ class LabNode:
             return
         parent = self._cgroup.node_parent(self.name)
         # The log is written from inside the node, so `cat /var/log/dockerd.log` works there too.
-        self._spawn(self._enter(["sh", "-c", 'exec dockerd "$@" >>/var/log/dockerd.log 2>&1',
-                                 "dockerd", f"--cgroup-parent={parent}"], extra_env=DAEMON_ENV))
+        with self._owned():
+            self._spawn(self._enter(["sh", "-c", 'exec dockerd "$@" >>/var/log/dockerd.log 2>&1',
+                                     "dockerd", f"--cgroup-parent={parent}"], extra_env=DAEMON_ENV))
 
     def wait_docker(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while not _docker_ping(self.docker_socket):
+            self._check_owned()  # the socket's path may belong to a newer lab of this name
             if time.monotonic() > deadline:
                 raise LabError(
                     f"dockerd on {self.name} did not answer within {timeout:.0f} s; "
                     f"last lines of {self.dockerd_log}:\n{_tail(self.dockerd_log)}")
             time.sleep(0.02)
+        self._check_owned()
+
+    def docker_api(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
+        """Call the node's Docker Engine API over its socket; the decoded JSON answer.
+
+        Secrets (join tokens) travel this way in the request body, never on a command
+        line that every local user can read in /proc/*/cmdline.
+        """
+        conn = _UnixHTTPConnection(self.docker_socket, timeout)
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+        except OSError as exc:
+            raise LabError(f"dockerd on {self.name} did not answer {method} {path}: {exc}") from None
+        finally:
+            conn.close()
+        answer = json.loads(data) if data.strip() else None
+        if resp.status >= 400:
+            message = answer.get("message") if isinstance(answer, dict) else data.decode(errors="replace")
+            raise LabError(f"on {self.name}: {method} {path} failed ({resp.status}): {message}")
+        return answer
+
+    def join_swarm(self, manager: str, token: str) -> None:
+        """Join the swarm of `manager` (address:port) through this node's Docker API."""
+        self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
+                                                "RemoteAddrs": [manager], "JoinToken": token})
 
     def stop_docker(self, timeout: float = 20) -> None:
         """Stop dockerd gracefully, as `systemctl stop docker` would."""
@@ -177,29 +285,104 @@ class LabNode:
                           err.decode(errors="replace") + f"swarmlab: timed out after {timeout} s\n",
                           124, time.monotonic() - started)
         return Result(self.name, text, out.decode(errors="replace"), err.decode(errors="replace"),
-                      proc.returncode, time.monotonic() - started)
+                      shell_exit_code(proc.returncode), time.monotonic() - started)
 
     def shell_args(self) -> list[str]:
-        """The command line of an interactive shell in the node."""
-        return self._in_cgroup(self._enter(
-            ["bash", "--norc", "-i"], extra_env=[r"PS1=[\u@\h \W]\$ ", f"TERM={os.environ.get('TERM', 'xterm')}"]))
+        """The command line of an interactive shell in the node (for os.execvp: the
+        namespace fds it names stay open and are inherited)."""
+        return self.exec_args(["bash", "--norc", "-i"], extra_env=[r"PS1=[\u@\h \W]\$ "], terminal=True)
+
+    def exec_args(self, argv: list[str], extra_env: list[str] = (), terminal: bool = False) -> list[str]:
+        """The command line that runs `argv` in the node with the caller's stdin, stdout and
+        stderr (for os.execvp or a pty; the namespace fds it names are left open)."""
+        if terminal:
+            extra_env = [*extra_env, f"TERM={os.environ.get('TERM', 'xterm')}"]
+        entry = self._enter(argv, extra_env)
+        for fd in entry.fds:
+            os.set_inheritable(fd, True)
+        return self._in_cgroup(entry.args)
 
     # --- internals -------------------------------------------------------
-    def _enter(self, argv: list[str], extra_env: list[str] = ()) -> list[str]:
-        pid = self.init_pid
-        if not pid or not _alive(pid):
-            raise LabError(f"node {self.name} of lab {self.lab_name} is not running; "
-                           f"bring the lab up with `swarmlab lab up --name {self.lab_name}`")
+    @property
+    def _netns_path(self) -> Path:
+        return NETNS_DIR / node_netns(self.lab_name, self.name)
+
+    def _enter(self, argv: list[str], extra_env: list[str] = ()) -> _Entry:
+        """nsenter into the node's namespaces, through fds opened here and checked first.
+
+        The fds are opened, then the process is checked to be the holder recorded at
+        boot (same start time, same namespaces): once they match, the fds are the
+        node's, whatever happens to that PID afterwards.
+        """
+        holder, pid = self.holder(), self.init_pid
+        advice = (f"take the lab down with `swarmlab lab down --name {self.lab_name}`, "
+                  f"then bring it up again")
+        if not holder or not pid:
+            raise LabError(f"node {self.name} of lab {self.lab_name} is not running (it never finished "
+                           f"booting); {advice}")
+        fds = []
+        try:
+            for ns in ("mnt", "net", "uts"):
+                fds.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
+            same = (_start_time(pid) == holder.start_time and pid == holder.pid
+                    and os.fstat(fds[0]).st_ino == holder.mnt_ns and os.fstat(fds[1]).st_ino == holder.net_ns)
+        except OSError:
+            same = None
+        if not same:
+            for fd in fds:
+                os.close(fd)
+            if same is None or not _alive(pid):
+                raise LabError(f"node {self.name} of lab {self.lab_name} is dead: the process that held its "
+                               f"namespaces (pid {pid}) is gone; {advice}")
+            raise LabError(f"process {pid} (from {self.base / 'init.pid'}) is not the node's namespace holder "
+                           f"recorded at boot (pid {holder.pid}); refusing to run anything in it. Node "
+                           f"{self.name} of lab {self.lab_name} is dead; {advice}")
         env = ["env", "-i", f"PATH={NODE_PATH}", "HOME=/root", "LANG=C.UTF-8", f"HOSTNAME={self.name}", *extra_env]
-        return ["nsenter", "-t", str(pid), "-m", "-n", "-u", "-r", "-w", "--", *env, *argv]
+        mnt, net, uts = (f"/proc/self/fd/{fd}" for fd in fds)
+        return _Entry(["nsenter", f"--mount={mnt}", f"--net={net}", f"--uts={uts}", "--", *env, *argv], fds)
 
     def _in_cgroup(self, args: list[str]) -> list[str]:
         # Every process of the node starts inside the node's cgroup, so teardown finds it.
         return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup.procs_file(self.name)), *args]
 
-    def _spawn(self, args: list[str], **kw) -> subprocess.Popen:
+    def _spawn(self, command: list[str] | _Entry, **kw) -> subprocess.Popen:
         kw.setdefault("stdin", subprocess.DEVNULL)
-        return subprocess.Popen(self._in_cgroup(args), cwd="/", start_new_session=True, **kw)
+        entry = command if isinstance(command, _Entry) else _Entry(command, [])
+        try:
+            return subprocess.Popen(self._in_cgroup(entry.args), cwd="/", start_new_session=True,
+                                    pass_fds=entry.fds, **kw)
+        finally:
+            entry.close()
+
+    def _owned(self):
+        return self._owner.owned() if self._owner else nullcontext()
+
+    def _check_owned(self) -> None:
+        if self._owner:
+            self._owner.check()
+
+
+def shell_exit_code(returncode: int) -> int:
+    """A process killed by signal N exits 128+N for a shell; Popen says -N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _start_time(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def _ns_inode(pid: int, ns: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/{ns}").st_ino
+    except OSError:
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    os.replace(tmp, path)
 
 
 def _read_pid(path: Path) -> int | None:
@@ -226,13 +409,13 @@ def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path):
-        super().__init__("localhost", timeout=1)
+    def __init__(self, path: Path, timeout: float = 1):
+        super().__init__("localhost", timeout=timeout)
         self._path = str(path)
 
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(1)
+        self.sock.settimeout(self.timeout)
         self.sock.connect(self._path)
 
 

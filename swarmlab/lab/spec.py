@@ -99,4 +99,8 @@ def _addresses(net, count, first_address):
             f"{count} nodes do not fit in {net} starting at {hosts[start]} "
             f"(room for {room}); use a larger subnet or an earlier first address"
         )
+    if count >= len(hosts):
+        raise LabError(
+            f"{count} nodes leave no address left for the lab's SSH client in {net} "
+            f"({len(hosts)} host addresses; the lab needs one besides its nodes); use a larger subnet")
     return hosts[start:start + count]

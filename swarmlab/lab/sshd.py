@@ -42,6 +42,7 @@ STAGE = "swarmlab-ssh"  # a folder in the node's /run where the host hands over 
 # In the node: move the staged files into the node's own /etc/ssh, then become sshd.
 _NODE_SCRIPT = r"""
 set -eu
+umask 022
 stage=/run/swarmlab-ssh
 rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/ssh/authorized_keys
@@ -59,7 +60,7 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-# Not in /root/.ssh: /root is the host's own folder, shared with the node.
+# Not in /root/.ssh: the node's /root is an overlay of the host's, whose keys would show through.
 AuthorizedKeysFile /etc/ssh/authorized_keys/%u
 PasswordAuthentication no
 KbdInteractiveAuthentication no

@@ -202,3 +202,208 @@ def test_images_are_copied_from_another_docker(make_lab):
     for node in lab.nodes.values():
         assert node.run("docker image inspect -f '{{.Id}}' class/tools:1").ok
     assert lab.node("node2").run("docker run --rm class/tools:1 echo copied").stdout == "copied\n"
+
+
+# --- a lab nobody can break by accident -------------------------------------------------
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "swarmlab.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=kw.pop("timeout", 120), **kw)
+
+
+def test_an_interrupted_up_never_takes_down_the_newer_lab_of_its_name():
+    """`up & down; up`: the first `up` must stop at once, and leave the second lab alone."""
+    require_live()
+    name = unique_lab_name("own")
+    first = subprocess.Popen([sys.executable, "-m", "swarmlab.cli", "lab", "up", "--name", name, "--nodes", "4"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        seen = []
+        while not any("namespaces" in line for line in seen):  # now it waits for its daemons
+            line = first.stderr.readline()
+            assert line, f"the first up ended early: {seen}"
+            seen.append(line)
+        teardown(name)  # as `swarmlab lab down` in another shell
+        second = cli("lab", "up", "--name", name, "--nodes", "2", "--swarm")
+        assert second.returncode == 0, second.stderr
+        out, err = first.communicate(timeout=60)
+        err = "".join(seen) + err
+        assert first.returncode == 1, err
+        assert "was taken down or replaced" in err, err
+        assert err.count("Traceback") == 0
+        status = cli("lab", "status", "--name", name)
+        assert status.returncode == 0 and status.stdout.count("active") == 2, status.stdout + status.stderr
+        assert sorted(Lab.attach(name).nodes) == ["node1", "node2"]
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        teardown(name)
+    assert_gone(name)
+
+
+def test_an_up_whose_lab_was_replaced_does_not_adopt_the_new_daemons(make_lab):
+    """Same node count: the stale `up` must not take the new lab's daemons for its own."""
+    from swarmlab.lab.node import LabNode
+    name = unique_lab_name("own")
+    stale = Lab(name=name, nodes=2)
+    original = LabNode.wait_docker
+    replaced = []
+
+    def replace_then_wait(node, timeout=30):
+        if not replaced:  # as if another shell ran `lab down` and `lab up` right now
+            replaced.append(True)
+            teardown(name)
+            make_lab(name=name, nodes=2)
+        return original(node, timeout)
+    LabNode.wait_docker = replace_then_wait
+    try:
+        with pytest.raises(LabError, match="was taken down or replaced"):
+            stale.up()
+    finally:
+        LabNode.wait_docker = original
+    newer = Lab.attach(name)
+    assert all(n.run("docker info -f '{{.ID}}'").ok for n in newer.nodes.values())
+    stale.down()  # not its lab any more: must leave the newer one alone
+    assert all(n.run("true").ok for n in newer.nodes.values())
+
+
+def test_a_node_whose_holder_is_gone_is_never_entered_in_the_host(make_lab):
+    """The pid file names another process (a reused PID): refuse, never run in the host."""
+    lab = make_lab(nodes=1)
+    node = lab.node("node1")
+    stranger = subprocess.Popen(["sleep", "60"])
+    pid_file = node.base / "init.pid"
+    real = pid_file.read_text()
+    try:
+        pid_file.write_text(f"{stranger.pid}\n")
+        with pytest.raises(LabError, match="not the node's"):
+            node.run("hostname")
+        res = cli("lab", "exec", "--name", lab.name, "node1", "--", "hostname")
+        assert res.returncode == 1 and res.stdout == "" and "not the node's" in res.stderr, res
+        fresh = Lab.attach(lab.name).node("node1")
+        with pytest.raises(LabError, match="not the node's"):
+            fresh.run("hostname")
+    finally:
+        stranger.kill()
+        stranger.wait()
+        pid_file.write_text(real)
+    assert node.run("hostname").stdout == "node1\n"
+
+
+def test_a_node_cannot_change_the_hosts_files(make_lab):
+    """What a node writes is its own; what it shares with the host is read-only."""
+    lab = make_lab(nodes=1)
+    node = lab.node("node1")
+    tag = f"swarmlab-test-{lab.name}"
+    victim = f"/usr/local/share/{tag}"  # a host folder the node sees and tries to delete
+    os.makedirs(f"{victim}/sub")
+    open(f"{victim}/sub/keep", "w").write("host\n")
+    paths = [f"/root/{tag}", f"/home/{tag}", f"/usr/{tag}", f"/opt/{tag}", f"/{tag}", f"/var/{tag}",
+             f"/srv/{tag}", f"/etc/{tag}", f"{ROOT}/{tag}"]
+    try:
+        for path in paths:
+            res = node.run(["touch", path])
+            assert not os.path.exists(path), f"the node created {path} on the host"
+            if res.ok:  # where the node may write, the file is its own and stays there
+                assert node.run(["test", "-e", path]).ok
+        node.run(["rm", "-rf", victim])
+        assert open(f"{victim}/sub/keep").read() == "host\n"
+        assert node.run(["test", "-e", victim]).exit_code == 1  # gone for the node only
+        assert node.run("mkdir -p /root/.docker && echo ok > /root/.docker/x && cat /root/.docker/x").stdout == "ok\n"
+    finally:
+        for path in paths:
+            subprocess.run(["rm", "-f", path])
+        subprocess.run(["rm", "-rf", victim])
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process waits to be reaped by its parent)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _escape_cgroup_dirs(tag):
+    return [str(p) for p in __import__("pathlib").Path("/sys/fs/cgroup").glob(f"*/{tag}")]
+
+
+def test_down_kills_what_escaped_the_labs_cgroup_and_leftovers_sees_it(make_lab):
+    """A container under --cgroup-parent=/elsewhere and a process moved out of the lab's
+    cgroup still live in the node's namespaces: leftovers() names them, down kills them."""
+    lab = make_lab(nodes=1)
+    node = lab.node("node1")
+    tag = f"elsewhere-{lab.name}"
+    cid = node.run(f"docker run -d --cgroup-parent=/{tag} {IMAGE} sleep infinity").check().stdout.strip()
+    container_pid = int(node.run(f"docker inspect -f '{{{{.State.Pid}}}}' {cid}").check().stdout)
+    node.run("setsid sh -c 'for f in /sys/fs/cgroup/*/cgroup.procs; do echo $$ > $f 2>/dev/null; done; "
+             "exec sleep 1000' </dev/null >/dev/null 2>&1 &").check()
+    deadline = time.monotonic() + 5
+    escaped = []
+    while not escaped and time.monotonic() < deadline:
+        escaped = [p for p in processes_mentioning("sleep 1000") if "setsid" not in p]
+        time.sleep(0.05)
+    assert escaped, "the hand-started process did not start"
+    escaped_pid = int(escaped[0].split()[0])
+    try:
+        assert escaped_pid not in lab.driver.cgroup.pids() and container_pid not in lab.driver.cgroup.pids()
+        lab.driver.cgroup.kill_all()  # what an old `down` did: the lab's cgroup only
+        left = " ".join(leftovers(lab.name))
+        assert str(container_pid) in left and str(escaped_pid) in left, left
+        teardown(lab.name)
+        assert not running(container_pid) and not running(escaped_pid)
+        assert not any(os.path.exists(f"{d}/{cid}") for d in _escape_cgroup_dirs(tag))
+        assert_gone(lab.name)
+    finally:
+        for pid in (container_pid, escaped_pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+        for d in _escape_cgroup_dirs(tag):
+            subprocess.run(["find", d, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"], capture_output=True)
+
+
+def test_more_nodes_than_memory_allows_are_refused_up_front():
+    require_live()
+    name = unique_lab_name("big")
+    with pytest.raises(LabError, match=r"at most \d+ nodes.*MemAvailable"):
+        Lab(name=name, nodes=1000, subnet="10.99.0.0/16")
+    assert leftovers(name) == []
+
+
+def test_join_tokens_never_show_in_any_command_line(make_lab):
+    """While the swarm forms, no process's /proc/PID/cmdline holds a join token."""
+    import threading
+    lab = make_lab(nodes=4)
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.extend(processes_mentioning("SWMTKN-1-"))
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        lab.form_swarm()
+    finally:
+        done.set()
+        watcher.join()
+    assert seen == []
+    ls = json_lines(lab.manager.run("docker node ls --format '{{json .}}'").check().stdout)
+    assert sorted(n["Status"] for n in ls) == ["Ready"] * 4
+
+
+def test_a_dead_node_is_reported_as_dead_not_as_a_broken_lab(make_lab):
+    lab = make_lab(nodes=2)
+    holder = lab.node("node2").init_pid
+    os.kill(holder, signal.SIGKILL)
+    while running(holder):
+        time.sleep(0.01)
+    status = cli("lab", "status", "--name", lab.name)
+    assert status.returncode == 0, status.stderr
+    rows = {line.split()[0]: line for line in status.stdout.splitlines()[1:]}
+    assert "active" in rows["node1"] or "inactive" in rows["node1"]
+    assert "dead" in rows["node2"] and "lab down" in rows["node2"], status.stdout
+    res = cli("lab", "exec", "--name", lab.name, "node2", "--", "true")
+    assert res.returncode == 1 and "is dead" in res.stderr and "lab down" in res.stderr, res.stderr

@@ -34,6 +34,8 @@ def test_small_subnet_starts_at_its_first_host():
     ({"subnet": "300.1.1.0/24"}, "bad subnet"),
     ({"subnet": "172.16.155.1/24"}, "host bits"),
     ({"subnet": "10.0.0.0/31"}, "too small"),
+    ({"subnet": "10.7.7.0/30", "nodes": 2}, "no address left"),
+    ({"nodes": 254}, "no address left"),
     ({"name": "a/b"}, "bad lab name"),
     ({"name": "has space"}, "bad lab name"),
     ({"name": "dots.not.allowed"}, "bad lab name"),

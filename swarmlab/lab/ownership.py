@@ -1,0 +1,178 @@
+"""Who owns a lab name right now: an identity written at creation, and a lock around every change.
+
+A lab name can be taken down (`swarmlab lab down`) and built again by someone else
+while an earlier `up` of that name is still running. So every lab gets a random id
+when it is created, written into its state.json; every later step of the `up` that
+built it, and its rollback, first checks under the name's lock that the id on disk is
+still its own. Teardown takes the same lock, so "check, then create" in an `up` can
+never interleave with a `down`: once a lab was taken down or replaced, its old `up`
+creates nothing more and destroys nothing that is not its own.
+
+Nothing here knows about namespaces: a lab driver gives a folder, and decides what
+"build" and "tear down" mean.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import LabError
+
+STATE_FILE = "state.json"
+
+
+class LabReplaced(LabError):
+    """The lab this object built was taken down, or replaced by another lab of that name."""
+
+
+class NameLock:
+    """An exclusive lock on a lab name (flock on `<folder>.lock`), held only briefly.
+
+    `NameLock.of(folder)` gives every caller in this process the same lock, so a
+    teardown called while the lock is held (a rollback) takes it again without
+    waiting on itself.
+
+    The lock file is removed when no lab of the name is left; whoever waited on
+    the removed file sees that its inode is no longer the one at the path and tries again.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder.with_name(folder.name + ".lock")
+        self._threads = threading.RLock()  # flock does not serialise the threads of one process
+        self._depth = 0
+        self._fd: int | None = None
+
+    _known: dict[Path, "NameLock"] = {}
+    _known_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, folder: Path) -> "NameLock":
+        with cls._known_lock:
+            return cls._known.setdefault(Path(folder), cls(Path(folder)))
+
+    def __enter__(self):
+        self._threads.acquire()
+        if self._depth == 0:
+            try:
+                self._fd = self._acquire()
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0:
+            if not self.folder.exists():
+                self.remove()  # no lab of this name (any more): leave no lock file behind
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+        self._threads.release()
+
+    def remove(self) -> None:
+        """Remove the lock file (only while holding the lock)."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _acquire(self) -> int:
+        while True:
+            fd = _open_creating_parents(self.path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # removed by the lab's teardown meanwhile: lock the new file
+
+
+def _open_creating_parents(path: Path) -> int:
+    # Another lab's teardown may remove the shared parent folder at any moment.
+    for _ in range(50):
+        try:
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            time.sleep(0.01)
+    raise LabError(f"cannot create {path}: its folder keeps disappearing")
+
+
+class Ownership:
+    """The identity of one lab, kept in `<folder>/state.json` (key "id")."""
+
+    def __init__(self, name: str, folder: Path, lab_id: str | None):
+        self.name = name
+        self.folder = folder
+        self.lock = NameLock.of(folder)
+        self.lab_id = lab_id or None
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / STATE_FILE
+
+    def claim(self, state: dict, refuse) -> None:
+        """Create the lab's folder and its state.json with this lab's id. `refuse()` raises
+        when the name is taken; it runs under the lock, so two `up`s cannot both pass it."""
+        with self.lock:
+            refuse()
+            try:
+                self.folder.mkdir(mode=0o755, parents=True)
+            except FileExistsError:
+                raise LabError(f"a lab named {self.name!r} already exists; take it down with "
+                               f"`swarmlab lab down --name {self.name}` or choose another name") from None
+            write_json(self.state_file, {**state, "id": self.lab_id})
+
+    def write_state(self, state: dict) -> None:
+        """Rewrite state.json (e.g. with what a driver chose), if the lab is still this one."""
+        with self.owned():
+            write_json(self.state_file, {**state, "id": self.lab_id})
+
+    def on_disk(self) -> str | None:
+        """The id of the lab of this name that exists now (None when there is none)."""
+        return read_state(self.folder).get("id")
+
+    def is_current(self) -> bool:
+        return self.lab_id is not None and self.on_disk() == self.lab_id
+
+    def check(self) -> None:
+        if not self.is_current():
+            raise LabReplaced(
+                f"lab {self.name} was taken down or replaced by another `lab up` while this one "
+                f"was using it; stopping (the lab of that name now, if any, is left alone)")
+
+    @contextmanager
+    def owned(self):
+        """Hold the name's lock while the lab on disk is this one; raise LabReplaced otherwise."""
+        with self.lock:
+            self.check()
+            yield
+
+
+def read_state(folder: Path) -> dict:
+    try:
+        return json.loads((folder / STATE_FILE).read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        if getattr(exc, "errno", None) == errno.EACCES:
+            raise LabError(f"cannot read {folder / STATE_FILE}: the local lab needs root") from None
+        return {}
+
+
+def write_json(path: Path, data: dict, mode: int = 0o644) -> None:
+    """Write a JSON file whole or not at all (a reader never sees half of it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
