@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from . import cli_connect, cli_lab, cli_lessons, cli_story
 from .check import OPTIONAL, can_run_lab, run_checks
 from .errors import SwarmlabError
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so a half-built lab rolls back."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,14 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args) or 0
     except SwarmlabError as exc:
         print(f"swarmlab: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file or folder that changed under us: one line, not a traceback
+        print(f"swarmlab: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("swarmlab: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("swarmlab: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 def _parser() -> argparse.ArgumentParser:

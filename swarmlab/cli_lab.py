@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import pty
+import shlex
 import sys
 
 from . import cli_connect
@@ -39,7 +41,12 @@ def add_commands(subparsers):
     lab_cmd("swarm", cmd_lab_swarm, "form the swarm on a lab that is up")
     lab_cmd("status", cmd_lab_status, "a table of the lab's nodes")
     lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
-    ex = lab_cmd("exec", cmd_lab_exec, "run a command in a node; its exit code is passed through")
+    ex = lab_cmd("exec", cmd_lab_exec, "run a command in a node, with this terminal's stdin, stdout and "
+                                       "stderr; its exit code is passed through (128+N when killed by signal N)")
+    ex.add_argument("-t", "--tty", action="store_true",
+                    help="give the command a terminal even when stdin is not one (as `docker exec -t`)")
+    ex.add_argument("-i", "--interactive", action="store_true",
+                    help="accepted as in `docker exec -i`; stdin is always passed through")
     ex.add_argument("node")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
     sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
@@ -120,20 +127,36 @@ def cmd_lab_status(args) -> int:
 
 
 def cmd_lab_down(args) -> int:
-    teardown(args.name, engine=args.engine)
-    print(f"lab {args.name} is down", file=sys.stderr)
+    if teardown(args.name, engine=args.engine):
+        print(f"lab {args.name} is down", file=sys.stderr)
+    else:
+        print(f"no lab named {args.name} was up; nothing to take down", file=sys.stderr)
     return 0
 
 
 def cmd_lab_exec(args) -> int:
+    """Like `docker exec`: the command gets this process's stdin, stdout and stderr (a
+    terminal when the caller has one), and this process becomes it, so a shell sees its
+    exit status, 128+N when a signal killed it."""
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SwarmlabError("no command given; e.g. swarmlab lab exec node1 -- docker node ls")
     node = Lab.attach(args.name, engine=args.engine).node(args.node)
-    result = node.run(command[0] if len(command) == 1 else command, timeout=None)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result.exit_code
+    text = command[0] if len(command) == 1 else shlex.join(command)
+    argv = node.exec_args(["sh", "-c", text], terminal=args.tty or sys.stdin.isatty())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if args.tty and not sys.stdin.isatty():
+        return _run_in_new_terminal(argv)
+    os.execvp(argv[0], argv)
+
+
+def _run_in_new_terminal(argv: list[str]) -> int:
+    """Run argv on a new pseudo-terminal, relaying our stdin and stdout to it."""
+    status = pty.spawn(argv)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
 
 
 def cmd_lab_shell(args) -> int:

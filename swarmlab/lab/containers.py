@@ -142,6 +142,14 @@ class ContainerNode:
         self.start_docker()
         self.wait_docker()
 
+    def exec_args(self, argv: list[str], terminal: bool = False) -> list[str]:
+        """The command line that runs `argv` in the node with the caller's stdin, stdout and
+        stderr (`docker exec -i`, `-t` too for a terminal), on the same engine."""
+        if not shutil.which("docker"):
+            raise LabError("`lab exec` on a docker-driver lab needs the docker CLI on this machine")
+        return ["docker", "-H", self.driver.url, "exec", "-i", *(["-t"] if terminal else []),
+                *(f"--env={e}" for e in self.exec_environment()), self.container, *argv]
+
     def shell_args(self) -> list[str]:
         """The command line of an interactive shell in the node (the docker CLI, on the same engine)."""
         if not shutil.which("docker"):

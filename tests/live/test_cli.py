@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from conftest import ROOT, require_live, unique_lab_name
 from swarmlab.lab import leftovers
@@ -100,6 +101,123 @@ def test_shell_is_a_shell_in_the_node():
         shell = subprocess.run([*SWARMLAB, "lab", "shell", "--name", name, "node2"], input="hostname; exit 4\n",
                                capture_output=True, text=True, cwd=ROOT, timeout=30)
         assert shell.returncode == 4 and "node2" in shell.stdout
+    finally:
+        cli("lab", "down", "--name", name)
+    assert leftovers(name) == []
+
+
+def run_in_a_terminal(argv, timeout=60) -> tuple[int, str]:
+    """Run argv with a real terminal as its stdin/stdout/stderr; (exit code, what it printed)."""
+    import pty
+    import select
+    main_fd, sub_fd = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=sub_fd, stdout=sub_fd, stderr=sub_fd, cwd=ROOT, start_new_session=True)
+    os.close(sub_fd)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main_fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(main_fd)
+    return proc.wait(timeout=10), out.decode(errors="replace")
+
+
+def test_exec_passes_stdin_a_tty_and_shell_exit_codes():
+    require_live()
+    name = unique_lab_name("ex")
+    exec_ = [*SWARMLAB, "lab", "exec", "--name", name]
+    try:
+        assert cli("lab", "up", "--name", name).returncode == 0
+        piped = subprocess.run([*exec_, "node1", "--", "cat"], input="through stdin\n",
+                               capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert (piped.returncode, piped.stdout) == (0, "through stdin\n"), piped.stderr
+        # `cat file | swarmlab lab exec L node2 -- docker load` loads the image
+        cli("lab", "exec", "--name", name, "node1", "--", "docker", "tag", "busybox:latest", "piped/img:1")
+        saved = subprocess.run([*exec_, "node1", "--", "docker", "save", "piped/img:1"], capture_output=True,
+                               cwd=ROOT, timeout=60)
+        assert saved.returncode == 0 and len(saved.stdout) > 100_000, saved.stderr
+        loaded = subprocess.run([*exec_, "node2", "--", "docker", "load"], input=saved.stdout,
+                                capture_output=True, cwd=ROOT, timeout=60)
+        assert loaded.returncode == 0 and b"piped/img:1" in loaded.stdout, loaded.stderr
+        assert cli("lab", "exec", "--name", name, "node2", "--", "docker", "image", "inspect",
+                   "piped/img:1").returncode == 0
+        # no terminal: none in the node; a terminal (or -t): one in the node
+        assert cli("lab", "exec", "--name", name, "node1", "--", "tty").stdout.strip() == "not a tty"
+        rc, out = run_in_a_terminal([*exec_, "node1", "--", "tty"])
+        assert rc == 0 and "/dev/pts/" in out, out
+        tty_asked = subprocess.run([*exec_, "-t", "node1", "--", "tty"], capture_output=True, text=True,
+                                   stdin=subprocess.DEVNULL, cwd=ROOT, timeout=30)
+        assert tty_asked.returncode == 0 and "/dev/pts/" in tty_asked.stdout, tty_asked
+        # a question that reads its answer from stdin gets it
+        asked = subprocess.run([*exec_, "node1", "--", "sh", "-c", "read a; echo got $a"], input="y\n",
+                               capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert asked.stdout == "got y\n"
+        # exit codes as a shell reports them: 128 + the signal that killed the command
+        shell = subprocess.run(["bash", "-c", f"{' '.join(exec_)} node1 -- sh -c 'kill -9 $$'; echo rc=$?"],
+                               capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert "rc=137" in shell.stdout, shell
+        term = subprocess.run(["bash", "-c", f"{' '.join(exec_)} node1 -- sh -c 'kill -TERM $$'; echo rc=$?"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert "rc=143" in term.stdout, term
+    finally:
+        cli("lab", "down", "--name", name)
+    assert leftovers(name) == []
+
+
+def test_errors_a_user_can_meet_are_one_line():
+    require_live()
+    name = unique_lab_name("err")
+    small = cli("lab", "up", "--name", name, "--subnet", "10.7.7.0/30", "--nodes", "2")
+    one_line_error(small, "no address left")
+    assert "bringing up" not in small.stderr  # refused before anything was built
+    assert leftovers(name) == []
+    never = cli("lab", "down", "--name", name)
+    assert never.returncode == 0 and "no lab named" in never.stderr, never.stderr
+    one_line_error(cli("lab", "down", "--name", name, user=65534), "needs root")
+    one_line_error(cli("lab", "up", "--name", name, "--nodes", "1000", "--subnet", "10.99.0.0/16"),
+                   "MemAvailable")
+
+
+def test_sigterm_during_up_rolls_back_like_ctrl_c():
+    import signal
+    require_live()
+    name = unique_lab_name("term")
+    up = subprocess.Popen([*SWARMLAB, "lab", "up", "--name", name, "--nodes", "3"], stderr=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    try:
+        line = ""
+        while "namespaces" not in line:
+            line = up.stderr.readline()
+            assert line, "up ended before its namespaces were built"
+        up.send_signal(signal.SIGTERM)
+        err = up.communicate(timeout=60)[1]
+        assert up.returncode == 143, err
+        assert "terminated" in err and "Traceback" not in err, err
+        assert leftovers(name) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+        cli("lab", "down", "--name", name)
+
+
+def test_up_works_under_any_umask():
+    require_live()
+    name = unique_lab_name("um")
+    try:
+        for umask in (0o000, 0o002):
+            res = subprocess.run([*SWARMLAB, "lab", "up", "--name", name, "--nodes", "1"], capture_output=True,
+                                 text=True, cwd=ROOT, timeout=120, preexec_fn=lambda: os.umask(umask))
+            assert res.returncode == 0, res.stderr
+            assert cli("lab", "down", "--name", name).returncode == 0
     finally:
         cli("lab", "down", "--name", name)
     assert leftovers(name) == []
