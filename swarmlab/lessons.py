@@ -113,7 +113,8 @@ def _open_live(lesson_id: str) -> Lesson:
     cluster = Cluster.from_lab(lab)
     recorder = None
     if os.environ.get("SWARMLAB_RECORD"):
-        recorder = Recorder(cluster, os.environ["SWARMLAB_RECORD"])
+        # A lesson's recording is masked and meant to be shared (bundled with swarmlab).
+        recorder = Recorder(cluster, os.environ["SWARMLAB_RECORD"], mode=0o644)
         cluster = recorder.cluster
     return Lesson(lesson_id, LIVE, cluster, lab=lab, recorder=recorder)
 

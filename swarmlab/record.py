@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -30,8 +31,10 @@ class Recorder:
     or `with Recorder(cluster, "session.json") as rec: ...`, which saves at the end.
     """
 
-    def __init__(self, target, path: str | Path | None = None, *, keep_secrets: bool = False, secrets=()):
+    def __init__(self, target, path: str | Path | None = None, *, keep_secrets: bool = False, secrets=(),
+                 mode: int = 0o600):
         self.path = Path(path) if path else None
+        self.mode = mode  # of the saved file: only its owner reads it, unless asked otherwise
         self.keep_secrets = keep_secrets
         self._masker_args: list[tuple[str, str | None]] = []
         for secret in secrets:
@@ -90,7 +93,11 @@ class Recorder:
         path = Path(path) if path else self.path
         if path is None:
             raise RecordingError("no file to save the recording to; give a path: recorder.save('session.json')")
-        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.mode)
+        os.fchmod(fd, self.mode)  # also when the file was there before
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         return path
 
     def __enter__(self):

@@ -40,7 +40,8 @@ VERSION = 1
 
 
 # --- masking -----------------------------------------------------------------------------
-_TOKEN = re.compile(r"\b(SWMTKN|SWMKEY)-1-(?!masked-)[A-Za-z0-9+/=_-]+")
+# No \b before it: `token_SWMTKN-1-...` (a word character just before) is a token too.
+_TOKEN = re.compile(r"(SWMTKN|SWMKEY)-1-(?!masked-)[A-Za-z0-9+/=_-]+")
 # A block cut short (no END line: output truncated) is masked to the end of the text.
 _PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S)
 

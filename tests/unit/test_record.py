@@ -188,3 +188,19 @@ def test_replay_has_no_docker_api(tmp_path):
     from swarmlab.errors import SwarmlabError
     with pytest.raises(SwarmlabError, match="no Docker API"):
         connect(tmp_path / "s.json").node("node1").client
+
+
+def test_a_token_right_after_a_word_character_is_masked():
+    m = Masker()
+    assert m.mask(f"token_{TOKEN} x{TOKEN2}") == "token_SWMTKN-1-masked-1 xSWMTKN-1-masked-2"
+
+
+def test_recordings_are_readable_by_their_owner_only_unless_asked(tmp_path):
+    import stat
+    (tmp_path / "old.json").write_text("{}")
+    (tmp_path / "old.json").chmod(0o644)
+    for name in ("new.json", "old.json"):
+        Recorder(fake_cluster(), tmp_path / name).save()
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    Recorder(fake_cluster(), tmp_path / "shared.json", mode=0o644).save()
+    assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644
