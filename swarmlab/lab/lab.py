@@ -250,6 +250,9 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None) ->
     there was no lab of that name. Holds the name's lock (see ownership.py), so an `up`
     of that name never creates anything in the middle of it."""
     check_name("lab", name, MAX_LAB_NAME)
+    if os.geteuid() != 0 and not driver and not engine and (STATE_ROOT / name).exists():
+        raise LabError(f"lab {name} is root's (its state is in {STATE_ROOT / name}); taking it down "
+                       f"needs root: sudo swarmlab lab down --name {name}")
     with NameLock.of(state_root() / name):
         state = read_state(name) or {}
         driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")

@@ -182,7 +182,12 @@ def test_errors_a_user_can_meet_are_one_line():
     assert leftovers(name) == []
     never = cli("lab", "down", "--name", name)
     assert never.returncode == 0 and "no lab named" in never.stderr, never.stderr
-    one_line_error(cli("lab", "down", "--name", name, user=65534), "needs root")
+    try:
+        assert cli("lab", "up", "--name", name, "--nodes", "1").returncode == 0
+        one_line_error(cli("lab", "down", "--name", name, user=65534), "needs root")
+        assert cli("lab", "exec", "--name", name, "node1", "--", "true").returncode == 0  # still up
+    finally:
+        cli("lab", "down", "--name", name)
     one_line_error(cli("lab", "up", "--name", name, "--nodes", "1000", "--subnet", "10.99.0.0/16"),
                    "MemAvailable")
 
