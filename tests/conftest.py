@@ -92,9 +92,9 @@ class Engine:
         client = self.client()
         try:
             flt = {"label": label}
-            return {"containers": [c.name for c in client.containers.list(all=True, filters=flt)],
-                    "networks": [n.name for n in client.networks.list(filters=flt)],
-                    "volumes": [v.name for v in client.volumes.list(filters=flt)]}
+            return {"containers": sorted(c.name for c in client.containers.list(all=True, filters=flt)),
+                    "networks": sorted(n.name for n in client.networks.list(filters=flt)),
+                    "volumes": sorted(v.name for v in client.volumes.list(filters=flt))}
         finally:
             client.close()
 

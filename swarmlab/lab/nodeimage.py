@@ -9,6 +9,7 @@ The image is tagged with swarmlab's version and labelled, so a new swarmlab buil
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import platform
@@ -22,6 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import docker
+
 from ..errors import LabError
 
 REPOSITORY = "swarmlab/node"
@@ -30,6 +33,7 @@ SCRIPTS = ("swarmlab-node-init", "swarmlab-dockerd", "swarmlab-kill-tree", "swar
 LABEL_IMAGE = "io.swarmlab.image"
 LABEL_VERSION = "io.swarmlab.version"
 LABEL_SOURCE = "io.swarmlab.image.source"
+LABEL_SCRIPTS = "io.swarmlab.image.scripts"  # a digest of the node scripts: changed scripts, new image
 HOST, DOCKERFILE = "host-packages", "dockerfile"
 SOURCES = ("auto", HOST, DOCKERFILE)
 # Real tools first; busybox fills in the rest (xargs, awk, mount, ...) from the end of PATH.
@@ -66,13 +70,17 @@ def image_ref() -> str:
     return f"{REPOSITORY}:{version()}"
 
 
+def scripts_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("Dockerfile", *SCRIPTS):
+        digest.update(name.encode() + b"\0" + (NODE_FILES / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def find(client):
-    """The engine's node image of this version, or None."""
-    import docker
-    try:
-        return client.images.get(image_ref())
-    except docker.errors.ImageNotFound:
-        return None
+    """The engine's node image of this version and these node scripts, or None."""
+    image = _tagged(client)
+    return image if image is not None and (image.labels or {}).get(LABEL_SCRIPTS) == scripts_digest() else None
 
 
 def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Progress | None = print):
@@ -82,6 +90,7 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     existing = find(client)
     if existing is not None and not rebuild:
         return existing
+    previous = _tagged(client)  # this version's image with other node scripts, to replace
     chosen = choose_source(client) if source == "auto" else source
     say = progress or (lambda line: None)
     say(f"building the node image {image_ref()} from {_describe(chosen)} (once per swarmlab version)...")
@@ -89,7 +98,23 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     image = build_from_host(client) if chosen == HOST else build_from_dockerfile(client)
     size = image.attrs.get("Size", 0) / 1e6
     say(f"built {image_ref()} in {time.monotonic() - started:.1f} s ({size:.0f} MB)")
+    if previous is not None and previous.id != image.id:
+        _remove_quietly(client, previous.id)
     return image
+
+
+def _tagged(client):
+    try:
+        return client.images.get(image_ref())
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _remove_quietly(client, image_id: str) -> None:
+    try:
+        client.images.remove(image_id)
+    except docker.errors.APIError:
+        pass  # still used by a lab's nodes: it goes when they do and `docker image prune` runs
 
 
 def choose_source(client) -> str:
@@ -115,7 +140,7 @@ def _describe(source: str) -> str:
 
 
 def _labels(source: str) -> dict[str, str]:
-    return {LABEL_IMAGE: "node", LABEL_VERSION: version(), LABEL_SOURCE: source}
+    return {LABEL_IMAGE: "node", LABEL_VERSION: version(), LABEL_SOURCE: source, LABEL_SCRIPTS: scripts_digest()}
 
 
 # --- from this machine's packages ------------------------------------------------------

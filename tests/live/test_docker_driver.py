@@ -105,3 +105,15 @@ def test_down_removes_exactly_the_labs_objects_and_works_twice(make_docker_lab, 
         assert docker_engine.client().volumes.get("not-a-lab-volume")  # what is not the lab's stays
     finally:
         other.remove()
+
+
+def test_no_default_route_no_nameserver_unless_asked(docker_swarm_lab, make_docker_lab):
+    # The engine's DNS (127.0.0.11) would answer from inside a node with no way out and
+    # make every registry lookup wait 20 s: a node without a default route has no nameserver.
+    node = docker_swarm_lab.node("node1")
+    assert "nameserver" not in node.run("cat /etc/resolv.conf").check().stdout.replace("no nameserver", "")
+    lookup = node.run("docker pull busybox:1.0")
+    assert lookup.exit_code != 0 and "127.0.0.11" not in lookup.stderr
+    routed = make_docker_lab(nodes=1, subnet="172.16.157.0/24", default_route=True).node("node1")
+    assert routed.run("ip route").stdout.startswith("default via 172.16.157.254 dev ens33")
+    assert "nameserver 127.0.0.11" in routed.run("cat /etc/resolv.conf").stdout
