@@ -4,6 +4,8 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
 
     SwarmlabError
         LabError                the local lab could not be built, reached or taken down
+            LabReplacedError    the lab was taken down or replaced while this `up` used it
+            NodeDeadError       a node's namespace holder is gone (or its PID is another process's)
         CommandError            a command on a node failed where success was required
         InventoryError          an inventory file swarmlab cannot use
         RecordingError          a recording cannot be read, or lacks a command replayed
@@ -20,6 +22,19 @@ class SwarmlabError(Exception):
 
 class LabError(SwarmlabError):
     """The local lab could not be built, reached or taken down."""
+
+
+class LabReplacedError(LabError):
+    """The lab an `up` built was taken down, or replaced by another lab of that name."""
+
+
+class NodeDeadError(LabError):
+    """A lab node cannot be entered: `reason` says why, in a few words."""
+
+    def __init__(self, node: str, lab: str, reason: str):
+        self.node, self.lab, self.reason = node, lab, reason
+        super().__init__(f"node {node} of lab {lab} is dead: {reason}; take the lab down with "
+                         f"`swarmlab lab down --name {lab}`, then bring it up again")
 
 
 class CommandError(SwarmlabError):

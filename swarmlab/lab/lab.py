@@ -21,11 +21,11 @@ from typing import Callable
 
 import pandas as pd
 
-from ..errors import LabError
+from ..errors import LabError, LabReplacedError, NodeDeadError
 from . import image
 from .capacity import check_capacity
 from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
-from .ownership import LabReplaced, NameLock, Ownership
+from .ownership import NameLock, Ownership
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
 
 STATE_ROOT = NAMESPACE_STATE_ROOT  # root's labs, of either driver
@@ -144,7 +144,7 @@ class Lab:
 
         Every step first checks that the lab of this name is still the one this call
         created (see ownership.py): if it was taken down or replaced meanwhile, `up`
-        stops with LabReplaced and leaves the lab of that name alone.
+        stops with LabReplacedError and leaves the lab of that name alone.
         """
         started = time.monotonic()
         report = (lambda phase: progress(phase, time.monotonic() - started)) if progress else (lambda phase: None)
@@ -159,7 +159,7 @@ class Lab:
             except BaseException:
                 if self._roll_back():
                     raise
-                raise LabReplaced(f"lab {self.name} was taken down or replaced by another `lab up` "
+                raise LabReplacedError(f"lab {self.name} was taken down or replaced by another `lab up` "
                                   f"while this one was building it; stopping (the lab of that name "
                                   f"now, if any, is left alone)") from None
         finally:
@@ -221,8 +221,8 @@ class Lab:
                 if pid:
                     res = node.run("docker info --format '{{.Swarm.LocalNodeState}}'", timeout=10)
                     state = res.stdout.strip() if res.ok else "daemon not answering"
-            except LabError as exc:
-                pid, state = None, f"dead: {exc}"
+            except NodeDeadError as exc:
+                pid, state = None, f"dead: {exc.reason} (`swarmlab lab down --name {self.name}` first)"
             return {"node": node.name, "address": node.address, "daemon pid": pid or "-", "swarm": state}
         with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
             return pd.DataFrame(list(pool.map(row, self.nodes.values())))

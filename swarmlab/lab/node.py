@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, NodeDeadError
 from ..result import Result
 from .network import NETNS_DIR, node_netns
 from .spec import NodeSpec
@@ -315,11 +315,8 @@ class LabNode:
         node's, whatever happens to that PID afterwards.
         """
         holder, pid = self.holder(), self.init_pid
-        advice = (f"take the lab down with `swarmlab lab down --name {self.lab_name}`, "
-                  f"then bring it up again")
         if not holder or not pid:
-            raise LabError(f"node {self.name} of lab {self.lab_name} is not running (it never finished "
-                           f"booting); {advice}")
+            raise NodeDeadError(self.name, self.lab_name, "it never finished booting")
         fds = []
         try:
             for ns in ("mnt", "net", "uts"):
@@ -332,11 +329,11 @@ class LabNode:
             for fd in fds:
                 os.close(fd)
             if same is None or not _alive(pid):
-                raise LabError(f"node {self.name} of lab {self.lab_name} is dead: the process that held its "
-                               f"namespaces (pid {pid}) is gone; {advice}")
-            raise LabError(f"process {pid} (from {self.base / 'init.pid'}) is not the node's namespace holder "
-                           f"recorded at boot (pid {holder.pid}); refusing to run anything in it. Node "
-                           f"{self.name} of lab {self.lab_name} is dead; {advice}")
+                raise NodeDeadError(self.name, self.lab_name,
+                                    f"the process that held its namespaces (pid {pid}) is gone")
+            raise NodeDeadError(self.name, self.lab_name,
+                                f"process {pid} (from {self.base / 'init.pid'}) is not the node's namespace "
+                                f"holder recorded at boot (pid {holder.pid}); nothing is run in it")
         env = ["env", "-i", f"PATH={NODE_PATH}", "HOME=/root", "LANG=C.UTF-8", f"HOSTNAME={self.name}", *extra_env]
         mnt, net, uts = (f"/proc/self/fd/{fd}" for fd in fds)
         return _Entry(["nsenter", f"--mount={mnt}", f"--net={net}", f"--uts={uts}", "--", *env, *argv], fds)

@@ -22,13 +22,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, LabReplacedError
 
 STATE_FILE = "state.json"
-
-
-class LabReplaced(LabError):
-    """The lab this object built was taken down, or replaced by another lab of that name."""
 
 
 class NameLock:
@@ -146,13 +142,13 @@ class Ownership:
 
     def check(self) -> None:
         if not self.is_current():
-            raise LabReplaced(
+            raise LabReplacedError(
                 f"lab {self.name} was taken down or replaced by another `lab up` while this one "
                 f"was using it; stopping (the lab of that name now, if any, is left alone)")
 
     @contextmanager
     def owned(self):
-        """Hold the name's lock while the lab on disk is this one; raise LabReplaced otherwise."""
+        """Hold the name's lock while the lab on disk is this one; raise LabReplacedError otherwise."""
         with self.lock:
             self.check()
             yield

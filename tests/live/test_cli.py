@@ -200,7 +200,7 @@ def test_sigterm_during_up_rolls_back_like_ctrl_c():
                           stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
     try:
         line = ""
-        while "namespaces" not in line:
+        while not line.endswith(" s  namespaces\n"):
             line = up.stderr.readline()
             assert line, "up ended before its namespaces were built"
         up.send_signal(signal.SIGTERM)

@@ -218,7 +218,7 @@ def test_an_interrupted_up_never_takes_down_the_newer_lab_of_its_name():
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         seen = []
-        while not any("namespaces" in line for line in seen):  # now it waits for its daemons
+        while not any(line.endswith(" s  namespaces\n") for line in seen):  # now it waits for its daemons
             line = first.stderr.readline()
             assert line, f"the first up ended early: {seen}"
             seen.append(line)
