@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
+from .claims import claims_checked
 from .errors import SwarmlabError
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
@@ -34,7 +35,11 @@ def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
 
 def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = BUILD,
                 only: list[str] | None = None, timeout: int = 600, progress=print):
-    """Execute every lesson in order; return a table (lesson, backend, cells, seconds, status)."""
+    """Execute every lesson in order; return a table (lesson, backend, cells, claims, seconds, status).
+
+    claims: how many of the lesson's claims about its outputs were checked (all true,
+    or the lesson failed).
+    """
     if backend not in BACKENDS:
         raise SwarmlabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     out = Path(out)
@@ -46,7 +51,8 @@ def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = 
         row = run_lesson(path, backend, out, timeout)
         rows.append(row)
         if progress:
-            progress(f"{row['lesson']:<28} {row['backend']:<7} {row['cells']:>3} cells "
+            progress(f"{row['lesson']:<28} {row['backend']:<9} {row['cells']:>3} cells "
+                     f"{row['claims'] if row['claims'] is not None else '-':>3} claims "
                      f"{row['seconds']:6.1f} s  {row['status']}")
     return pd.DataFrame(rows)
 
@@ -68,6 +74,7 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
             client.execute()
     except CellExecutionError as exc:
         status = "failed: " + _first_error_line(str(exc))
+        _clean_up_after_failure(path.name[:2], _backend_used(nb) or backend)
     finally:
         if env_before is None:
             os.environ.pop("SWARMLAB_BACKEND", None)
@@ -78,7 +85,22 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
     _write_html(nb, out / path.with_suffix(".html").name)
     used = _backend_used(nb) or backend
     cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    return {"lesson": path.stem, "backend": used, "cells": cells, "seconds": round(seconds, 1), "status": status}
+    return {"lesson": path.stem, "backend": used, "cells": cells, "claims": claims_checked(_printed(nb)),
+            "seconds": round(seconds, 1), "status": status}
+
+
+def _clean_up_after_failure(lesson_id: str, backend: str) -> None:
+    """A lesson that failed never reached lesson.close(): undo what it set up."""
+    from .lessons import LIVE, lesson_lab_name
+    if backend == LIVE:
+        from .lab import teardown
+        teardown(lesson_lab_name(lesson_id))
+
+
+def _printed(nb) -> str:
+    """What the lesson's cells printed (stdout), in order."""
+    return "".join(str(o.get("text", "")) for c in nb.cells for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
 
 
 def _write_html(nb, target: Path) -> None:
@@ -100,7 +122,8 @@ def _backend_used(nb) -> str | None:
 def _first_error_line(message: str) -> str:
     message = re.sub(r"\x1b\[[0-9;]*m", "", message)  # the kernel colours its tracebacks
     lines = [l for l in message.splitlines() if l.strip()]
-    errors = [l for l in lines if "Error" in l]
+    # The exception's own line ("ClaimError: ..."), not a line of output quoted in its message.
+    errors = [l for l in lines if re.match(r"[A-Za-z_.]+(Error|Exception): ", l)] or [l for l in lines if "Error" in l]
     return (errors[-1] if errors else lines[-1] if lines else "error")[:200]
 
 

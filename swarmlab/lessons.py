@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import faults, story
 from .check import can_run_lab
+from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
 from .lab import Lab, teardown
@@ -31,6 +32,19 @@ class Lesson:
         self.lab = lab
         self.recorder = recorder
         self.recording = recording
+        self.claims = Claims(lesson_id, backend)
+
+    def expect(self, claim: str, holds, seen=None):
+        """The lesson's text says `claim` about the output above; fail the lesson unless `holds`."""
+        self.claims.expect(claim, holds, seen)
+
+    def expect_output(self, result, claim: str, *, contains=(), lacks=()):
+        """A claim about what one command printed."""
+        self.claims.expect_output(result, claim, contains=contains, lacks=lacks)
+
+    def expect_one_of(self, claim: str, value, allowed):
+        """A claim that `value` is one of the outcomes that really occur."""
+        self.claims.expect_one_of(claim, value, allowed)
 
     def __repr__(self):
         return f"<Lesson {self.id} backend={self.backend} {self.cluster!r}>"
@@ -40,11 +54,13 @@ class Lesson:
 
     @property
     def node1(self):
-        return self.cluster.node("node1")
+        """The article's node1: the manager (in an inventory, the host with role manager)."""
+        return self.cluster.manager
 
     @property
     def node2(self):
-        return self.cluster.node("node2")
+        """The article's node2: the worker (the first node that is not the manager)."""
+        return worker_of(self.cluster)
 
     def over_ssh(self):
         """The same nodes reached over SSH with the lab's own inventory (lesson 7).
@@ -61,12 +77,23 @@ class Lesson:
         return cluster if self.recorder is None else self.recorder.wrap(cluster)
 
     def close(self) -> None:
-        """End the lesson: save the recording (when recording) and take the lab down."""
+        """End the lesson: say how many claims it checked, save the recording (when recording)
+        and take the lab down."""
+        print(self.claims.summary())
         if self.recorder is not None:
             self.recorder.save()
         if self.lab is not None:
             teardown(self.lab.name)
         print(f"lesson {self.id} closed" + (f"; lab {self.lab.name} is down" if self.lab else ""))
+
+
+def worker_of(cluster):
+    """The node that plays the article's node2: the first that is not the manager."""
+    workers = [n for n in cluster if n is not cluster.manager]
+    if not workers:
+        raise SwarmlabError(f"{cluster.source or 'this cluster'} has one node; the lessons need a manager and a "
+                            "worker (role = \"worker\" in the inventory)")
+    return workers[0]
 
 
 def choose_backend(requested: str | None = None) -> str:
@@ -107,7 +134,7 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
 
 
 def _open_live(lesson_id: str) -> Lesson:
-    name = f"lesson{lesson_id}"
+    name = lesson_lab_name(lesson_id)
     teardown(name)  # a lesson always starts from a fresh lab
     lab = Lab(name=name).up()
     cluster = Cluster.from_lab(lab)
@@ -117,6 +144,11 @@ def _open_live(lesson_id: str) -> Lesson:
         recorder = Recorder(cluster, os.environ["SWARMLAB_RECORD"], mode=0o644)
         cluster = recorder.cluster
     return Lesson(lesson_id, LIVE, cluster, lab=lab, recorder=recorder)
+
+
+def lesson_lab_name(lesson_id: str) -> str:
+    """`lessonNN`; SWARMLAB_LESSON_PREFIX replaces "lesson" (tests run lessons side by side)."""
+    return f"{os.environ.get('SWARMLAB_LESSON_PREFIX', 'lesson')}{lesson_id}"
 
 
 def recording_path(lesson_id: str) -> Path:
@@ -146,11 +178,13 @@ def _announce(lesson: Lesson) -> str:
 # --- where each lesson starts ----------------------------------------------------------
 def _the_authors_node2(cluster) -> None:
     """node2 gets what the author's worker had (lesson 6 shows what and why)."""
-    faults.inject(cluster, "vpn-routes", node="node2")
+    faults.inject(cluster, "vpn-routes", node=worker_of(cluster).name)
 
 
 def _swarm(cluster) -> None:
+    """The swarm, once every node has finished joining (docker_gwbridge made, or failed)."""
     story.form_swarm(cluster)
+    story.wait_for_join(cluster)
 
 
 def _overlay(cluster) -> None:
@@ -159,7 +193,7 @@ def _overlay(cluster) -> None:
 
 def _failed_service(cluster) -> None:
     story.service_create(cluster).check()
-    story.wait_for_failure(cluster, node="node2", timeout=30)
+    story.wait_for_failure(cluster, node=worker_of(cluster).name, timeout=30)
 
 
 PREPARE = {

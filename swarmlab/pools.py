@@ -157,6 +157,25 @@ def pool_report(routes, nameservers=(), networks=(), pools=DOCKER_DEFAULT_POOLS)
     return PoolReport(subnets, blockers, covering)
 
 
+BLOCKER_KINDS = (("route", "blocked by a route"), ("network", "held by a network"),
+                 ("nameserver", "holding a nameserver"))
+
+
+def blocked_by(report: PoolReport) -> dict[str, int]:
+    """How many pools are free, and how many each kind of thing blocks (a pool may count twice)."""
+    counts = {"free": len(report.free)}
+    for kind, label in BLOCKER_KINDS:
+        counts[label] = sum(any(reason.startswith(kind + " ") for reason in reasons)
+                            for reasons in report.blockers.values())
+    return counts
+
+
+def side_by_side(reports: dict[str, PoolReport]):
+    """One column per situation (e.g. {"vpn-routes": ..., "pools-exhausted": ...}): blocked_by of each."""
+    import pandas as pd
+    return pd.DataFrame({name: blocked_by(report) for name, report in reports.items()})
+
+
 def describe_pools(pools: list[IPv4Network]) -> str:
     """'172.17.0.0/16 ... 172.31.0.0/16 (15 pools)' - short enough for a table cell."""
     if not pools:

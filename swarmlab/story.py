@@ -102,23 +102,77 @@ def rejoin(cluster: Cluster, node: Node | str) -> list[Result]:
 
 
 def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None,
-                     timeout: float = 10) -> None:
-    """Wait until network `name` exists on every node (or on `nodes`).
+                     timeout: float = 10, present: bool = True) -> None:
+    """Wait until network `name` exists on every node (or on `nodes`); present=False: until it is gone.
 
     Docker creates the ingress network and docker_gwbridge a moment AFTER `swarm
     init`/`join` return (about 0.5-1 s in the lab): look before that and a healthy
-    node seems to lack them.
+    node seems to lack them. A worker lets an overlay network go once no task of
+    its own uses it.
     """
     targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
     deadline = cluster.clock.now() + timeout
     while True:
-        missing = [n.name for n in targets
-                   if not n.run(f"docker network inspect --format '{{{{.Name}}}}' {shlex.quote(name)}").ok]
-        if not missing:
+        waiting = [n.name for n in targets
+                   if n.run(f"docker network inspect --format '{{{{.Name}}}}' {shlex.quote(name)}").ok != present]
+        if not waiting:
             return
         if cluster.clock.now() > deadline:
-            raise SwarmlabError(f"network {name} did not appear on {', '.join(missing)} within {timeout:.0f} s; "
-                                "`swarmlab doctor` says why")
+            raise SwarmlabError(f"network {name} did not {'appear on' if present else 'leave'} {', '.join(waiting)} "
+                                f"within {timeout:.0f} s; `swarmlab doctor` says why")
+        cluster.clock.sleep(POLL_INTERVAL)
+
+
+# What a node's dockerd logs when the join could not create docker_gwbridge (and so the
+# ingress network's sandbox); the doctor reads it too. The journal on systemd hosts,
+# a file elsewhere (lab nodes log to /var/log/dockerd.log).
+INGRESS_FAILED = "Failed creating ingress network"
+DOCKERD_LOG = ("{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
+               "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; }")
+
+
+def join_state_command(failures_before: int = 0) -> str:
+    """Prints ready (ingress sandbox on docker_gwbridge), failed (more ingress failures logged
+    than `failures_before`) or waiting."""
+    return ("docker network inspect --format '{{range $id, $c := .Containers}}{{$id}} {{end}}' docker_gwbridge "
+            "2>/dev/null | grep -qw ingress-sbox && echo ready || "
+            f"{{ [ \"$({DOCKERD_LOG} | grep -cF '{INGRESS_FAILED}')\" -gt {int(failures_before)} ] "
+            "&& echo failed || echo waiting; }")
+
+
+def join_failures(node: Node) -> int:
+    """How many times the node's dockerd has logged that it could not create the ingress network."""
+    result = node.run(f"{DOCKERD_LOG} | grep -cF '{INGRESS_FAILED}'")
+    return int(result.stdout.strip() or 0)
+
+
+def wait_for_join(cluster: Cluster, nodes=None, timeout: float = 20,
+                  failures_before: dict[str, int] | None = None) -> dict[str, str]:
+    """Wait until every swarm node (or `nodes`) has finished what joining sets up.
+
+    A join returns before Docker has created docker_gwbridge and attached the ingress
+    network's sandbox to it. A node is "ready" once the sandbox hangs on its
+    docker_gwbridge, "failed" once its dockerd logged that it could not create the
+    ingress network (no docker_gwbridge: the article's node2). Look before either and a
+    healthy node seems broken. After a second join, pass `failures_before` (node ->
+    join_failures(node) before it) so an old failure does not count.
+    Returns {node: "ready" | "failed"}.
+    """
+    targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
+    commands = {n.name: join_state_command((failures_before or {}).get(n.name, 0)) for n in targets}
+    deadline = cluster.clock.now() + timeout
+    states: dict[str, str] = {}
+    while True:
+        for node in targets:
+            if states.get(node.name) in (None, "waiting"):
+                states[node.name] = node.run(commands[node.name]).stdout.strip() or "waiting"
+        waiting = [name for name, state in states.items() if state == "waiting"]
+        if not waiting:
+            return states
+        if cluster.clock.now() > deadline:
+            raise SwarmlabError(f"{', '.join(waiting)} did not finish joining within {timeout:.0f} s: no ingress "
+                                f"sandbox on docker_gwbridge, and no new '{INGRESS_FAILED}' in the dockerd log; "
+                                "`swarmlab doctor` says more")
         cluster.clock.sleep(POLL_INTERVAL)
 
 
@@ -168,6 +222,27 @@ def container_start(node: Node, container_id: str) -> Result:
     return node.run(f"docker container start {shlex.quote(container_id)}")
 
 
+# What `docker container start` of a Created task container answers on a node without
+# docker_gwbridge (measured: benchmarks/start_answer.py). Docker first looks up the
+# container's overlay network on the node, then attaches the container to it, which
+# needs docker_gwbridge (created on the spot from the default pools):
+ADDRESS_POOL = "address-pool"            # the node holds the network: creating the gateway fails
+NETWORK_NOT_FOUND = "network-not-found"  # the node has let the network go (the article's answer)
+START_ANSWERS = {
+    ADDRESS_POOL: "could not find an available, non-overlapping IPv4 address pool",
+    NETWORK_NOT_FOUND: re.compile(r"Error response from daemon: network \S+ not found"),
+}
+
+
+def start_answer(result: Result) -> str:
+    """Which of START_ANSWERS a `docker container start` printed; else its first line."""
+    text = result.stdout + result.stderr
+    for answer, mark in START_ANSWERS.items():
+        if (mark.search(text) if isinstance(mark, re.Pattern) else mark in text):
+            return answer
+    return "started" if result.ok else (text.strip().splitlines() or ["(nothing)"])[0]
+
+
 def task_containers(node: Node, service: str = SERVICE) -> pd.DataFrame:
     """The service's task containers on `node`: id, name, state (e.g. 'created')."""
     result = node.run("docker container ls -a --no-trunc --format '{{json .}}' "
@@ -184,10 +259,35 @@ def tasks_command(service: str = SERVICE) -> str:
 
 
 def tasks(cluster: Cluster, service: str = SERVICE) -> pd.DataFrame:
-    """The service's tasks, newest first per slot, with the error text in full."""
+    """The service's tasks, newest first per slot, with the error text in full.
+
+    The node column holds the cluster's names for the nodes (an inventory may call
+    node2 `vm-b`); `docker service ps` itself prints Docker's hostnames.
+    """
     result = cluster.manager.run(tasks_command(service))
     result.check(hint=f"does service {service!r} exist? `docker service ls` on {cluster.manager.name}")
-    return tasks_from_json(result.stdout)
+    table = tasks_from_json(result.stdout)
+    if set(table["node"]) - set(cluster.nodes) - {""}:  # Docker's hostnames are not the cluster's names
+        names = node_names(cluster)
+        table["node"] = table["node"].map(lambda hostname: names.get(hostname, hostname))
+    return table
+
+
+HOSTNAME = "docker info --format '{{.Name}}'"
+
+
+def node_names(cluster: Cluster) -> dict[str, str]:
+    """{Docker's hostname of a node: the node's name in this cluster}, asked once per cluster.
+
+    A lab or a recording names nodes by their hostnames; an inventory may not.
+    """
+    known = getattr(cluster, "_names_by_hostname", None)
+    if known is None:
+        answers = cluster.run_all(HOSTNAME)
+        known = {result.stdout.strip(): name for name, result in answers.items() if result.ok and result.stdout.strip()}
+        if len(known) == len(cluster):  # keep it only when every node answered
+            cluster._names_by_hostname = known
+    return known
 
 
 def running(table: pd.DataFrame) -> pd.DataFrame:

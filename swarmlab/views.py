@@ -29,12 +29,13 @@ import pandas as pd
 
 from . import parse, story
 from .cluster import Cluster
+from .errors import SwarmlabError
 from .result import Result
 
 __all__ = [
     "PRESENT", "MISSING",
     "networks", "network_matrix", "matrix_from_networks", "styled_network_matrix",
-    "bridges", "tasks", "interfaces", "routes",
+    "bridges", "settled_bridges", "tasks", "interfaces", "routes",
     "Snapshot", "snapshot",
     "NETWORK_LS", "BRCTL_SHOW", "IP_ADDR", "IP_ROUTE", "SANDBOX_LINKS", "CONTAINER_SANDBOXES",
     "service_ps_command",
@@ -155,6 +156,43 @@ def bridges(cluster: Cluster) -> pd.DataFrame:
     with an empty interface.
     """
     return _bridges_from(_bridge_outputs(cluster), networks(cluster))
+
+
+TASK_CONTAINER = re.compile(r"[^.\s]+\.\d+\.[a-z0-9]+")
+
+
+def settled_bridges(cluster: Cluster, bridge: str = "docker_gwbridge", timeout: float = 20) -> pd.DataFrame:
+    """bridges(), once `bridge` has settled on every node: each running task container
+    (SERVICE.SLOT.TASKID: the tasks of a service on an overlay network) has its port
+    there, and each port leads somewhere.
+
+    Docker wires a container's veth in steps (the port first, its peer moved into the
+    container a moment later), so a look in between shows ports with no peer, or no
+    port yet for a container that just started.
+    """
+    deadline = cluster.clock.now() + timeout
+    while True:
+        outputs = _bridge_outputs(cluster)
+        table = _bridges_from(outputs, networks(cluster))
+        unsettled = _unsettled(table, outputs, bridge)
+        if not unsettled:
+            return table
+        if cluster.clock.now() > deadline:
+            raise SwarmlabError(f"{bridge} did not settle within {timeout:.0f} s: {'; '.join(unsettled)}")
+        cluster.clock.sleep(story.POLL_INTERVAL)
+
+
+def _unsettled(table: pd.DataFrame, outputs: dict[str, dict[str, Result]], bridge: str) -> list[str]:
+    problems = []
+    for node, results in outputs.items():
+        ports = table[(table["node"] == node) & (table["bridge"] == bridge) & (table["interface"] != "")]
+        lost = ports[~ports["peer_kind"].isin(("container", "ingress-sbox", "load-balancer", "sandbox"))]
+        problems += [f"{node}: {p} leads nowhere yet" for p in lost["interface"]]
+        running = {c for c in _container_names(results[CONTAINER_SANDBOXES]).values() if TASK_CONTAINER.fullmatch(c)}
+        wired = set(ports.loc[ports["peer_kind"] == "container", "peer"])
+        if bridge in set(table.loc[table["node"] == node, "bridge"]):
+            problems += [f"{node}: container {c} has no port yet" for c in sorted(running - wired)]
+    return problems
 
 
 def _bridge_outputs(cluster: Cluster) -> dict[str, dict[str, Result]]:

@@ -28,5 +28,25 @@ def printed(nb) -> str:
     return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
 
 
+def claims_in(lesson_prefix: str, directory: Path | None = None) -> int:
+    """How many claim checks (lesson.expect...) the lesson's code cells make."""
+    paths = lesson_paths(directory) if directory else lesson_paths()
+    path = next(p for p in paths if p.name.startswith(lesson_prefix))
+    nb = nbformat.read(path, as_version=4)
+    return sum(c.source.count("lesson.expect") for c in nb.cells if c.cell_type == "code")
+
+
+def with_claim_changed(lesson_prefix: str, old: str, new: str, target: Path) -> Path:
+    """A copy of the lesson in `target` with one claim's condition changed (it must be there once)."""
+    path = next(p for p in lesson_paths() if p.name.startswith(lesson_prefix))
+    nb = nbformat.read(path, as_version=4)
+    hits = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+    assert len(hits) == 1, f"{old!r} is in {len(hits)} cells of {path.name}"
+    hits[0].source = hits[0].source.replace(old, new)
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target / path.name)
+    return target
+
+
 def images(nb) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

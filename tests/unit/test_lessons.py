@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from lessonrun import images, printed, run
+from lessonrun import claims_in, images, printed, run, with_claim_changed
 from swarmlab.headless import lesson_paths, strip_solutions
 
 LESSONS = [p.name[:2] for p in lesson_paths()]
@@ -35,10 +35,11 @@ def test_each_lesson_credits_the_article_and_ends_with_an_exercise(path):
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_every_lesson_runs_from_its_recording(lesson, tmp_path):
+def test_every_lesson_runs_from_its_recording_and_checks_every_claim(lesson, tmp_path):
     row, nb = run(lesson, "replay", tmp_path)
     assert row["status"] == "ok", row["status"]
     assert row["backend"] == "replay"
+    assert row["claims"] == claims_in(lesson) > 0
     assert "replay of a real run recorded on" in printed(nb)
     assert (tmp_path / f"{nb_name(lesson)}.html").exists()
 
@@ -74,12 +75,32 @@ def test_a_command_missing_from_the_recording_fails_the_lesson(tmp_path):
     assert "`docker system df` on node2 was never recorded" in printed(executed)
 
 
+def test_a_wrong_claim_fails_the_replayed_lesson(tmp_path):
+    """Lesson 4 says that, once the replica moved, Docker answers `network ... not found`;
+    claim the address-pool answer instead and the run must fail, naming the sentence."""
+    lessons = with_claim_changed("04", "story.start_answer(later) == story.NETWORK_NOT_FOUND",
+                                 "story.start_answer(later) == story.ADDRESS_POOL", tmp_path / "lessons")
+    row, executed = run("04", "replay", tmp_path / "out", directory=lessons)
+    assert row["status"].startswith("failed: ClaimError"), row["status"]
+    assert "the text says 'now Docker answers that the network cannot be found'" in printed(executed)
+
+
+def test_every_lesson_but_the_first_checks_its_claims_in_its_exercise_solution():
+    for path in lesson_paths():
+        nb = nbformat.read(path, as_version=4)
+        solutions = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+        assert solutions, f"{path.name}: its exercise has no solution cell"
+        if path.name[:2] != "03":  # lesson 3's answer is a count the student reads
+            assert any("lesson.expect" in s for s in solutions), f"{path.name}: the solution checks nothing"
+
+
 def test_student_copies_lose_the_solution_cells(tmp_path):
     for path in lesson_paths():
         removed = strip_solutions(path, tmp_path / path.name)
         nb = nbformat.read(tmp_path / path.name, as_version=4)
         assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
-        assert removed == (0 if path.name[:2] in ("07",) else 1)
+        tagged = sum("solution" in c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells)
+        assert removed == tagged >= 1
 
 
 def test_the_package_ships_the_checkouts_lessons():

@@ -135,3 +135,23 @@ def test_conflicts_name_routes_networks_and_nameservers():
     assert "network web uses 172.18.5.0/24" in found
     assert "nameserver 172.18.0.53 lies in it" in found
     assert any("route `172.16.0.0/12 dev ens33" in c for c in found)
+
+
+def test_blocked_by_counts_routes_apart_from_the_nodes_own_networks():
+    """vpn-routes: the two routes block all 31 pools; docker0 holds one of them too (its
+    route 172.17.0.0/16 is that network, not a route in the way)."""
+    report = pools.pool_report(VPN_NODE, networks=[("bridge", "172.17.0.0/16")])
+    assert pools.blocked_by(report) == {"free": 0, "blocked by a route": 31, "held by a network": 1,
+                                        "holding a nameserver": 0}
+    assert {str(r.dst): len(p) for r, p in report.covering.items()} == {"172.16.0.0/12": 15, "192.168.0.0/16": 16}
+
+
+def test_blocked_by_networks_alone_when_networks_hold_every_pool():
+    """pools-exhausted: one bridge network per pool, no route in the way."""
+    held = [(f"proj{i}_default", str(p)) for i, p in enumerate(pools.split_pools())]
+    routes = HEALTHY_NODE.replace("172.18.0.0/16 dev docker_gwbridge proto kernel scope link src 172.18.0.1\n", "")
+    routes += "".join(f"{s} dev br-{i:04x} proto kernel scope link\n" for i, (_, s) in enumerate(held))
+    report = pools.pool_report(routes, networks=held)
+    table = pools.side_by_side({"pools-exhausted": report})
+    assert table["pools-exhausted"].to_dict() == {"free": 0, "blocked by a route": 0, "held by a network": 31,
+                                                  "holding a nameserver": 0}
