@@ -1,9 +1,12 @@
 """Time the local lab's phases beside the floor script (a bare shell script doing the same).
 
-    python benchmarks/lab.py [--nodes 2,5,10]
+    python benchmarks/lab.py [--nodes 2,5,10] [--large [--large-sizes 20,30,50,100]]
 
 Prints one table: seconds since start for each phase, for swarmlab and the floor,
 with the ratio; teardown of a lab with a running service; memory per node.
+With --large (not part of `make bench`: a 50-node lab alone takes half a minute), also
+large labs, once each: up, swarm formed, teardown and memory per node, beside what was
+measured when issue 10 was filed and the targets set then.
 """
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ def time_swarmlab(n: int) -> tuple[dict[str, float], dict[str, float]]:
 def memory_per_node(lab: Lab) -> dict[str, float]:
     """Resident memory of a node's processes (dockerd, containerd, shims, task), in MB."""
     rss = pss = 0
-    for pid in lab.cgroup.pids():
+    for pid in lab.driver.cgroup.pids():
         try:
             status = Path(f"/proc/{pid}/status").read_text()
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -100,10 +103,45 @@ def _kb(text: str, key: str) -> int:
     return 0
 
 
+# Measured when issue 10 was filed (2-core machine, others' work running too), and the
+# targets set then: seconds for `up` + swarm formed, teardown, MB added per node.
+FILED = {2: {"up+swarm s": 1.15, "teardown s": 0.35},
+         20: {"up+swarm s": 12.7, "MB/node": 39},
+         30: {"up+swarm s": 20.7, "MB/node": 37},
+         100: {"up s (no swarm)": 30.1}}
+TARGETS = {30: "up+swarm < 15 s", 50: "up+swarm < 30 s"}
+SWARM_UP_TO = 50  # larger labs are timed without the swarm, as when the issue was filed
+
+
+def time_large(n: int) -> dict:
+    """One large lab: up, swarm formed (up to SWARM_UP_TO nodes), memory, teardown."""
+    teardown(f"large{n}")
+    lab = Lab(name=f"large{n}", nodes=n, subnet="10.201.0.0/16")
+    row = {"nodes": n}
+    t0 = time.monotonic()
+    try:
+        lab.up(progress=lambda phase, s: row.__setitem__(f"{phase} s", s) if phase == "daemons" else None)
+        row["up s"] = time.monotonic() - t0
+        if n <= SWARM_UP_TO:
+            lab.form_swarm()
+            row["up+swarm s"] = time.monotonic() - t0
+        row["PSS MB/node"] = memory_per_node(lab)["PSS MB/node"]
+    finally:
+        t1 = time.monotonic()
+        teardown(lab.name)
+        row["teardown s"] = time.monotonic() - t1
+    filed = FILED.get(n, {})
+    row["at filing"] = ", ".join(f"{k} {v}" for k, v in filed.items()) or "-"
+    row["target"] = TARGETS.get(n, "-")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="2,5,10")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the table shows medians")
+    parser.add_argument("--large", action="store_true", help="also time large labs, once each (slow)")
+    parser.add_argument("--large-sizes", default="20,30,50", help="node counts for --large (default 20,30,50)")
     args = parser.parse_args()
     rows, mem_rows = [], []
     for n in [int(x) for x in args.nodes.split(",")]:
@@ -129,6 +167,11 @@ def main() -> None:
     print("\nMemory of each node's processes while the service runs (RSS counts shared pages once per "
           "process; PSS shares them out)")
     print(pd.DataFrame(mem_rows).to_string(index=False))
+    if args.large:
+        large = [time_large(int(x)) for x in args.large_sizes.split(",")]
+        print(f"\nLarge labs, one run each (swarm formed up to {SWARM_UP_TO} nodes); 'at filing' is what "
+              "issue 10 measured. Numbers taken while other work loads the machine are not final.")
+        print(pd.DataFrame(large).to_string(index=False))
 
 
 PHASES = ["namespaces", "daemons", "images", "sshd", "swarm formed", "service running", "teardown"]

@@ -245,10 +245,30 @@ class LabNode:
             raise LabError(f"on {self.name}: {method} {path} failed ({resp.status}): {message}")
         return answer
 
-    def join_swarm(self, manager: str, token: str) -> None:
-        """Join the swarm of `manager` (address:port) through this node's Docker API."""
-        self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
-                                                "RemoteAddrs": [manager], "JoinToken": token})
+    def join_swarm(self, manager: str, token: str, timeout: float = 90) -> None:
+        """Join the swarm of `manager` (address:port) through this node's Docker API.
+
+        On a busy machine dockerd may answer that its join timed out and goes on in the
+        background (as `docker swarm join` prints it); then wait until the node is active.
+        """
+        try:
+            self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
+                                                    "RemoteAddrs": [manager], "JoinToken": token})
+            return
+        except LabError as exc:
+            if "continue in the background" not in str(exc):
+                raise
+        deadline = time.monotonic() + timeout
+        state = "?"
+        while time.monotonic() < deadline:
+            state = (self.docker_api("GET", "/info", timeout=10).get("Swarm") or {}).get("LocalNodeState", "?")
+            if state == "active":
+                return
+            if state in ("inactive", "error"):
+                break
+            time.sleep(0.2)
+        raise LabError(f"{self.name} did not join the swarm of {manager} (its state: {state}); "
+                       f"see its /var/log/dockerd.log")
 
     def stop_docker(self, timeout: float = 20) -> None:
         """Stop dockerd gracefully, as `systemctl stop docker` would."""

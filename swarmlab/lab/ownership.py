@@ -138,7 +138,9 @@ class Ownership:
         return read_state(self.folder).get("id")
 
     def is_current(self) -> bool:
-        return self.lab_id is not None and self.on_disk() == self.lab_id
+        if self.lab_id is None:  # attached to a lab whose state has no id: the lab of that name
+            return (self.folder / STATE_FILE).exists()
+        return self.on_disk() == self.lab_id
 
     def check(self) -> None:
         if not self.is_current():

@@ -226,3 +226,21 @@ def test_up_works_under_any_umask():
     finally:
         cli("lab", "down", "--name", name)
     assert leftovers(name) == []
+
+
+def test_two_ups_of_one_name_at_once_one_wins_the_other_says_why():
+    require_live()
+    name = unique_lab_name("two")
+    try:
+        ups = [subprocess.Popen([*SWARMLAB, "lab", "up", "--name", name, "--nodes", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(3)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in ups]
+        assert sorted(rc for rc, _ in results) == [0, 1, 1], results
+        for rc, err in results:
+            assert "Traceback" not in err
+            if rc:
+                assert err.strip().splitlines()[-1].startswith("swarmlab: ") and "already exists" in err, err
+        assert cli("lab", "exec", "--name", name, "node1", "--", "hostname").stdout == "node1\n"
+    finally:
+        cli("lab", "down", "--name", name)
+    assert leftovers(name) == []
