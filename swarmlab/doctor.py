@@ -20,6 +20,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 
 import pandas as pd
 
@@ -115,13 +116,19 @@ def probe_targets(cluster: Cluster, node: Node) -> list[probes.Probe]:
     return targets
 
 
-def node_script(cluster: Cluster, node: Node) -> str:
-    """The one shell script that collects everything the checks need from `node`."""
+def node_commands(cluster: Cluster, node: Node) -> dict[str, str]:
+    """section -> the command whose output it holds, for `node` (the probes' own script aside)."""
     sections = dict(NODE_SECTIONS)
     if node is cluster.manager:
         sections.update(MANAGER_SECTIONS)
     sections.update(JOURNAL_SECTION)
     sections.update(DAEMON_LOG_SECTION)
+    return sections
+
+
+def node_script(cluster: Cluster, node: Node) -> str:
+    """The one shell script that collects everything the checks need from `node`."""
+    sections = node_commands(cluster, node)
     tcp = probes.script(probe_targets(cluster, node))
     # TCP probes run in the background while the other commands run; their lines come last.
     script = f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
@@ -155,6 +162,27 @@ class NodeFacts:
     sections: dict[str, str]
     is_manager: bool = False
     error: str = ""  # set when the node could not be asked at all
+    commands: dict[str, str] = field(default_factory=dict)  # section -> the command that printed it
+
+    def command(self, section: str) -> str:
+        return self.commands.get(section) or {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION,
+                                              **DAEMON_LOG_SECTION}[section]
+
+    def shown(self, section: str, keep=None, summary=(), limit: int | None = None) -> str:
+        """Evidence: the command that filled `section` and lines of its real output
+        (those `keep` accepts, or the list `keep` names; at most `limit`), then any
+        summary, each line marked `# `."""
+        output = self.sections.get(section, "").splitlines()
+        if isinstance(keep, list):
+            if not set(keep) <= set(output):
+                raise ValueError(f"evidence lines not in the output of {self.command(section)!r} on {self.name}")
+            lines = keep
+        else:
+            lines = [line for line in output if keep is None or keep(line)]
+        if limit is not None and len(lines) > limit:
+            summary = [f"({len(lines) - limit} more lines like these)", *summary]
+            lines = lines[:limit]
+        return "\n".join([f"[{self.name}]$ {self.command(section)}", *lines, *(f"# {s}" for s in summary)])
 
     def json(self, section: str, default=None):
         try:
@@ -191,8 +219,10 @@ class NodeFacts:
         return next((n for n in self.networks if n.get("Name") == name), None)
 
     @property
-    def routes(self) -> list[dict]:
-        return self.json("routes", []) or []
+    def routes(self) -> list[pools.Route]:
+        """The main routing table (from `ip -j route`; `ip route` text is read too)."""
+        text = self.sections.get("routes", "")
+        return pools.routes_from(self.json("routes", []) if text.lstrip().startswith("[") else text)
 
     @property
     def links(self) -> list[dict]:
@@ -254,10 +284,17 @@ class NodeFacts:
                     ports.add(int(match.group(1)))
         return sorted(ports)
 
+    @property
+    def swarm_address(self) -> str:
+        """The IP the node uses in the swarm: its address, or what it advertises when the
+        address is a DNS name."""
+        return self.info.get("Swarm", {}).get("NodeAddr") or self.address
+
     def underlay(self) -> dict | None:
-        """The link that carries the node's address."""
+        """The link that carries the node's swarm address."""
+        wanted = {self.address, self.swarm_address}
         return next((link for link in self.links
-                     if any(a.get("local") == self.address for a in link.get("addr_info", []))), None)
+                     if any(a.get("local") in wanted for a in link.get("addr_info", []))), None)
 
 
 @dataclass
@@ -274,13 +311,30 @@ class Facts:
         """Plain data (for a JSON file): the doctor can then run again without the nodes."""
         return {"manager": self.manager, "log_lines": self.log_lines,
                 "nodes": {name: {"address": f.address, "is_manager": f.is_manager, "error": f.error,
-                                 "sections": f.sections} for name, f in self.nodes.items()}}
+                                 "commands": f.commands, "sections": f.sections}
+                          for name, f in self.nodes.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Facts":
-        nodes = {name: NodeFacts(name, n["address"], n["sections"], n.get("is_manager", False), n.get("error", ""))
+        nodes = {name: NodeFacts(name, n["address"], n["sections"], n.get("is_manager", False), n.get("error", ""),
+                                 n.get("commands", {}))
                  for name, n in data["nodes"].items()}
         return cls(nodes, data["manager"], data.get("log_lines", {}))
+
+    def name_of(self, docker_node: str) -> str:
+        """The cluster's name (e.g. the inventory's vm-b) for a Docker node ID or hostname
+        (node2), as `docker node ls` and `service ps` print them; unknown ones unchanged."""
+        by_id, by_hostname = {}, {}
+        for f in self.nodes.values():
+            node_id = f.info.get("Swarm", {}).get("NodeID")
+            if node_id:
+                by_id[node_id] = f.name
+            if f.info.get("Name"):
+                by_hostname.setdefault(f.info["Name"], []).append(f.name)
+        if docker_node in by_id:
+            return by_id[docker_node]
+        names = by_hostname.get(docker_node, [])
+        return names[0] if len(names) == 1 else docker_node  # two nodes with one hostname: keep it
 
     def up(self) -> list[NodeFacts]:
         return [f for f in self.nodes.values() if f.daemon_up]
@@ -293,7 +347,8 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
     """Ask every node at once (one script each), then let them ping each other with what they said."""
     def ask(node: Node) -> NodeFacts:
         result = node.run(node_script(cluster, node), timeout=timeout)
-        facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager)
+        facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager,
+                          commands=node_commands(cluster, node))
         if not facts.sections:
             facts.error = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
         return facts
@@ -386,8 +441,22 @@ def evidence(node: str, command: str, lines) -> str:
     return f"[{node}]$ {command}\n{body}".rstrip()
 
 
-def _network_names(facts: NodeFacts) -> list[str]:
-    return sorted(n.get("Name", "") for n in facts.networks)
+def containing(*needles: str):
+    """A line filter for NodeFacts.shown: lines that contain any of `needles`."""
+    return lambda line: any(needle in line for needle in needles)
+
+
+def evidence_blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """(node, command, output lines) of each `[node]$ command` block of an evidence text;
+    summary lines (`# ...`) are left out. What tests check against what really ran."""
+    blocks = []
+    for line in text.splitlines():
+        match = re.match(r"\[([^\]]+)\]\$ (.*)", line)
+        if match:
+            blocks.append((match.group(1), match.group(2), []))
+        elif blocks and not line.startswith("# "):
+            blocks[-1][2].append(line)
+    return blocks
 
 
 # --- the checks -----------------------------------------------------------
@@ -396,9 +465,10 @@ def check_daemons(facts: Facts) -> list[Finding]:
     found = []
     for f in facts.nodes.values():
         if f.error or not f.daemon_up:
-            detail = f.error or f.sections.get("info", "") or "no answer"
+            proof = (f"# the doctor's commands could not run on {f.name}: {f.error[-600:]}" if f.error
+                     else f.shown("info", limit=10))
             found.append(Finding(
-                "error", f.name, "daemon", evidence(f.name, NODE_SECTIONS["info"], detail[-600:]),
+                "error", f.name, "daemon", proof,
                 "the node's Docker daemon did not answer, so nothing else could be checked there",
                 "systemctl start docker   (then: journalctl -u docker)", DOC_DAEMON_CONFIG))
     return found
@@ -410,16 +480,17 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
     for f in facts.up():
         state = f.info.get("Swarm", {}).get("LocalNodeState", "?")
         if not f.in_swarm:
-            found.append(Finding("info", f.name, "swarm", evidence(f.name, "docker info", f"Swarm: {state}"),
+            found.append(Finding("info", f.name, "swarm",
+                                 f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
                                  "the node is not in a swarm; swarm checks skipped for it",
                                  "docker swarm join --token <token> <manager>:2377", DOC_SWARM_NETWORKING))
     manager = facts.manager_facts
     for row in manager.json_lines("nodes"):
         if row.get("Status") != "Ready":
             found.append(Finding(
-                "error", row.get("Hostname", "?"), "swarm",
-                evidence(manager.name, "docker node ls", f"{row.get('Hostname')}  {row.get('Status')}  "
-                                                        f"{row.get('Availability')}"),
+                "error", facts.name_of(row.get("ID", "")) if row.get("ID") else row.get("Hostname", "?"), "swarm",
+                manager.shown("nodes", containing(f'"ID":"{row.get("ID")}"'),
+                              [f"summary: {row.get('Hostname')} is {row.get('Status')}"]),
                 "the manager does not hear from this node: its daemon is down or 2377/tcp is blocked",
                 "check dockerd on the node and the ports (see the port findings)", DOC_PORTS))
     return found
@@ -446,10 +517,11 @@ def _gwbridge_reference(facts: Facts) -> dict | None:
 
 
 def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Finding:
-    lines = [f"networks: {' '.join(_network_names(f))}", f"(no {GWBRIDGE})"]
+    summary = [f"summary: no {GWBRIDGE} among these networks"]
     if reference:
         config = (reference.get("IPAM", {}).get("Config") or [{}])[0]
-        lines.append(f"on {reference['_node']}: {GWBRIDGE} {config.get('Subnet', '?')}")
+        summary.append(f"summary: {reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
+                       "(docker network inspect there)")
     # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
     broken = f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
     cause = (f"{f.name} is in the swarm but has no {GWBRIDGE}. Docker creates it when a node joins; "
@@ -459,13 +531,38 @@ def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Fin
         cause += ("; nothing says its creation failed: if the node joined a second ago, Docker may still be "
                   "creating it - run the doctor again")
     return Finding("error" if broken else "warning", f.name, GWBRIDGE,
-                   evidence(f.name, "docker network ls", lines), cause,
+                   f.shown("networks", network_name_line, summary), cause,
                    gwbridge_command(f, reference), DOC_SWARM_NETWORKING)
+
+
+def network_name_line(line: str) -> bool:
+    """A network's own "Name" line in `docker network inspect` output (not an endpoint's)."""
+    return line.startswith('        "Name": ')
 
 
 def _tasks_failed_on(facts: Facts, node: str) -> bool:
     table = tasks_from_json(facts.manager_facts.sections.get("tasks", ""))
-    return bool(((table["node"] == node) & (table["state"] == "Failed")).any())
+    on_node = table["node"].map(facts.name_of) == node
+    return bool((on_node & (table["state"] == "Failed")).any())
+
+
+def network_block(f: NodeFacts, name: str) -> list[str]:
+    """The lines of network `name`'s object in the node's `docker network inspect` output."""
+    lines = f.sections.get("networks", "").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == f'"Name": "{name}",'), None)
+    if start is None:
+        return []
+    indent = len(lines[start]) - len(lines[start].lstrip()) - 4  # the object's own braces
+    while start > 0 and not (lines[start].strip() == "{" and len(lines[start]) - 1 == indent):
+        start -= 1
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].strip().startswith("}") and len(lines[i]) - len(lines[i].lstrip()) == indent),
+               len(lines) - 1)
+    return lines[start:end + 1]
+
+
+def _gwbridge_lines(f: NodeFacts, *needles: str) -> list[str]:
+    return [line for line in network_block(f, GWBRIDGE) if any(n in line for n in needles)]
 
 
 def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
@@ -490,11 +587,11 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
     options = net.get("Options") or {}
     wrong = {k: options.get(k) for k, v in GWBRIDGE_OPTIONS.items() if options.get(k) != v}
     config = (net.get("IPAM", {}).get("Config") or [{}])[0]
-    command = f"docker network inspect {GWBRIDGE}"
     if wrong:
         found.append(Finding(
             "warning", f.name, GWBRIDGE,
-            evidence(f.name, command, [f"Options: {json.dumps(options)}"]),
+            f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"com.docker.network.bridge.'),
+                    [f"summary: {GWBRIDGE}'s options: {json.dumps(options)}"]),
             f"{GWBRIDGE} lacks the options Docker gives it ({', '.join(f'{k}={v}' for k, v in GWBRIDGE_OPTIONS.items())}): "
             "containers may talk to each other through it, or the bridge has another name",
             f"recreate it with the options: docker network rm {GWBRIDGE}; "
@@ -506,7 +603,8 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
     if "ingress-sbox" not in endpoints:
         found.append(Finding(
             "warning", f.name, "ingress sandbox",
-            evidence(f.name, command, [f"Containers: {tasks_attached} task endpoint(s)", "(no ingress-sbox)"]),
+            f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Name": "gateway_'),
+                    [f"summary: {GWBRIDGE} has {tasks_attached} task endpoint(s) and no ingress-sbox"]),
             "the ingress network's sandbox is not attached to docker_gwbridge on this node: the routing "
             "mesh (published ports) does not reach this node until it is; Docker attaches it when the "
             "ingress network is created (at join, or with the node's first task)",
@@ -514,9 +612,9 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
     if not wrong and "ingress-sbox" in endpoints:
         found.append(Finding(
             "info", f.name, GWBRIDGE,
-            evidence(f.name, command, [f"Subnet {config.get('Subnet')}  enable_icc="
-                                       f"{options.get('com.docker.network.bridge.enable_icc')}  "
-                                       f"Containers: ingress-sbox + {tasks_attached} task endpoint(s)"]),
+            f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Subnet": ', '"enable_icc"',
+                                                '"Name": "gateway_ingress-sbox"'),
+                    [f"summary: ingress-sbox + {tasks_attached} task endpoint(s) attached"]),
             f"{GWBRIDGE} is present with Docker's options and the ingress sandbox attached", "", DOC_SWARM_NETWORKING))
     return found
 
@@ -534,20 +632,39 @@ def check_address_pools(facts: Facts) -> list[Finding]:
             free = report.free
             found.append(Finding(
                 "info", f.name, "address pools",
-                evidence(f.name, "ip route", [str(r) for r in pools.routes_from(f.routes)]),
+                f.shown("routes", lambda line: False,
+                        [f"summary: route {route}" for route in f.routes] + [f"summary: {report.summary()}"]),
                 f"{len(free)} of {len(report.pools)} of {which} free; the next bridge network gets {free[0]}",
                 "", DOC_DAEMON_CONFIG))
     return found
 
 
+def _pools_evidence(f: NodeFacts, report: pools.PoolReport) -> str:
+    """The routes that cover pools, the networks that hold them, the nameservers in them."""
+    # `ip -j route` prints one long JSON line: the routes that matter are given as a summary.
+    blocks = [f.shown("routes", lambda line: False,
+                      [f"summary: route {route} covers {pools.describe_pools(pools_)}"
+                       for route, pools_ in report.covering.items()])] if report.covering else []
+    holders = {name for name, subnet in f.local_subnets()
+               if any(IPv4Network(subnet).overlaps(pool) for pool in report.pools)}
+    if holders:
+        # Each network's own "Name" line (8 spaces in) and its subnet, in docker's order.
+        names = {f'        "Name": "{name}",' for name in holders}
+        keep, inside = [], False
+        for line in f.sections.get("networks", "").splitlines():
+            if network_name_line(line):
+                inside = line in names
+                if inside:
+                    keep.append(line)
+            elif inside and line.strip().startswith('"Subnet": '):
+                keep.append(line)
+        blocks.append(f.shown("networks", keep, [f"summary: default pools held by networks: {len(holders)}"]))
+    if any("nameserver" in reason for reasons in report.blockers.values() for reason in reasons):
+        blocks.append(f.shown("resolv", containing("nameserver")))
+    return "\n".join(blocks + [f"# summary: {report.summary()}"])
+
+
 def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Finding:
-    lines = [f"{route}    <- covers {pools.describe_pools(covered)}" for route, covered in report.covering.items()]
-    used = [f"{name} {subnet}" for name, subnet in f.local_subnets()]
-    if used:
-        lines.append(f"(networks in use: {', '.join(used)})")
-    if f.nameservers:
-        lines.append(f"(nameservers: {', '.join(f.nameservers)})")
-    lines.append(f"=> {report.summary()}")
     missing_gw = f.in_swarm and f.network(GWBRIDGE) is None
     suggestion, _ = _pool_suggestion(f)
     pools_fix = (f'set "default-address-pools": [{{"base": "{suggestion}", "size": 24}}] in /etc/docker/daemon.json '
@@ -562,7 +679,7 @@ def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Find
                "or " + pools_fix)
     return Finding(
         "error" if missing_gw else "warning", f.name, "address pools",
-        evidence(f.name, "ip route", lines),
+        _pools_evidence(f, report),
         f"every one of {which} {blame}, so Docker cannot create a bridge network without an explicit subnet"
         + (f": that is why {GWBRIDGE} is missing" if missing_gw else
            ": the next one (e.g. docker_gwbridge on a re-join, a compose network) will fail"),
@@ -625,45 +742,70 @@ def failure_mode(error: str) -> FailureMode:
 
 
 def check_task_errors(facts: Facts) -> list[Finding]:
-    """Which tasks failed and why, by Docker's own error (per node and failure mode, up to 3 quoted in full)."""
+    """Which tasks failed and why, by Docker's own error (per node and failure mode, up to 3 quoted in full).
+
+    A failure whose replica runs now (a later task of the same slot is Running) is
+    history: reported as info, with when it happened.
+    """
     manager = facts.manager_facts
     table = tasks_from_json(manager.sections.get("tasks", ""))
+    if table.empty:
+        return []
+    current_state = table[~table["history"].astype(bool)].drop_duplicates("name").set_index("name")["state"]
     bad = table[(table["error"] != "") & table["state"].isin(["Failed", "Rejected", "Pending"])]
-    bad = bad.assign(mode=bad["error"].map(lambda error: failure_mode(error).title))
+    bad = bad.assign(mode=bad["error"].map(lambda error: failure_mode(error).title),
+                     where=bad["node"].map(lambda node: facts.name_of(node) if node else manager.name),
+                     resolved=bad["name"].map(lambda name: current_state.get(name) == "Running"))
     found = []
-    for (node, _), group in bad.groupby(["node", "mode"], sort=False):
+    for (node, _, resolved), group in bad.groupby(["where", "mode", "resolved"], sort=False):
         mode = failure_mode(group["error"].iloc[0])
-        lines = [f"{r['name']}  {r['node'] or '-'}  {r['current state']}  {r['error']}"
-                 for _, r in group.head(3).iterrows()]
+        summary = [f"summary: {r['name']} on {node}: {r['current state']}: {r['error']}"
+                   for _, r in group.head(3).iterrows()]
         if len(group) > 3:
-            lines.append(f"... {len(group)} tasks like these")
-        services = sorted({name.rsplit(".", 1)[0] for name in group["name"]})
-        found.append(Finding(
-            mode.severity, node or manager.name, f"task errors: {mode.title}",
-            evidence(manager.name, f"docker service ps --no-trunc {' '.join(services)}", lines),
-            mode.cause, mode.fix, mode.doc))
+            summary.append(f"summary: {len(group)} tasks like these")
+        proof = manager.shown("tasks", containing(*(f'"ID":"{task}"' for task in group["id"].head(3))), summary)
+        if resolved:
+            slots = sorted(set(group["name"]))
+            found.append(Finding(
+                "info", node, f"task errors: {mode.title}", proof,
+                f"happened: the last {group['current state'].iloc[0]}; since resolved: "
+                f"{', '.join(slots)} {'runs' if len(slots) == 1 else 'run'} now (a later task of the same slot). "
+                f"Then: {mode.cause}", "", mode.doc))
+        else:
+            found.append(Finding(mode.severity, node, f"task errors: {mode.title}", proof,
+                                 mode.cause, mode.fix, mode.doc))
     return found
 
 
+LOG_TIME = re.compile(r'time="([^"]+)"')
+
+
 def check_dockerd_log(facts: Facts) -> list[Finding]:
-    """Whether a node's daemon failed to create the ingress network, and whether that still matters now."""
+    """Whether a node's daemon failed to create the ingress network, and whether that still matters now.
+
+    The consequence of that failure is a node without docker_gwbridge: once the node
+    has one, the log lines are history (info, with when they were written).
+    """
     found = []
     for f in facts.swarm_nodes():
-        lines = facts.log_lines.get(f.name) or []
-        if not lines:
+        lines = f.sections.get("log", "").splitlines() or facts.log_lines.get(f.name) or []
+        if not any(INGRESS_LOG_MARK in line for line in lines):
             continue
-        net = f.network(GWBRIDGE)
-        attached = bool(net and "ingress-sbox" in (net.get("Containers") or {}))
-        source = "the docker log (journalctl -u docker, /var/log/dockerd.log)"
-        found.append(Finding(
-            "info" if attached else "error", f.name, "dockerd log",
-            evidence(f.name, f"grep '{INGRESS_LOG_MARK}' {source}", [line[-300:] for line in lines]),
-            ("an earlier failure to create the ingress network; the ingress sandbox is attached now"
-             if attached else
-             "the daemon failed to create the ingress network when the node joined, for the reason quoted: "
-             "this is the root of the missing docker_gwbridge"),
-            "" if attached else "fix the reason quoted (usually: no free address pool), then create docker_gwbridge",
-            DOC_SWARM_NETWORKING))
+        times = [m.group(1) for m in map(LOG_TIME.search, lines) if m]
+        when = f"at {times[-1]}" if times else "before now (the log lines carry no time)"
+        proof = f.shown("log", containing(INGRESS_LOG_MARK))
+        if f.network(GWBRIDGE) is not None:
+            found.append(Finding(
+                "info", f.name, "dockerd log", proof,
+                f"happened {when}, since resolved: the daemon failed to create the ingress network then, "
+                f"and {f.name} has {GWBRIDGE} now", "", DOC_SWARM_NETWORKING))
+        else:
+            found.append(Finding(
+                "error", f.name, "dockerd log", proof,
+                f"the daemon failed to create the ingress network (last {when}), for the reason quoted, and "
+                f"{f.name} still has no {GWBRIDGE}: this is the root of the missing {GWBRIDGE}",
+                "fix the reason quoted (usually: no free address pool), then create docker_gwbridge",
+                DOC_SWARM_NETWORKING))
     return found
 
 
@@ -993,16 +1135,17 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
         for (proto, port), rules in by_port.items():
             found.append(Finding(
                 "error", f.name, f"firewall {port}/{proto}",
-                evidence(f.name, "iptables-save", [f"*{table}: {rule}" for table, rule in rules]),
+                f.shown("iptables", containing(*{rule for _, rule in rules}),
+                        [f"summary: in table {table}: {rule}" for table, rule in rules]),
                 f"a firewall rule on {f.name} drops {port}/{proto} ({_port_use(port)})"
                 + (": containers on different nodes cannot reach each other over overlay networks"
                    if port == 4789 else ""),
                 "; ".join(f"iptables -t {table} -D {rule[3:]}" for table, rule in rules),
                 DOC_PORTS))
     if not found and readable:
-        found.append(Finding("info", "all", "firewall",
-                             f"iptables-save on {', '.join(f.name for f in readable)}: no DROP/REJECT rule for "
-                             "2377/tcp, 7946/tcp+udp or 4789/udp", "no firewall rule blocks the swarm's ports",
+        proof = "\n".join(f.shown("iptables", lambda line: False, ["summary: no DROP/REJECT rule for 2377/tcp, "
+                                                                  "7946/tcp+udp or 4789/udp"]) for f in readable)
+        found.append(Finding("info", "all", "firewall", proof, "no firewall rule blocks the swarm's ports",
                              "", DOC_FIREWALL))
     return found
 
@@ -1024,7 +1167,7 @@ def check_kernel(facts: Facts) -> list[Finding]:
         missing = [m for m, s in required.items() if s == "missing"]
         found.append(Finding(
             "error" if missing else "info", f.name, "kernel",
-            evidence(f.name, "uname -r; ls /sys/module", [release] + [f"{m}: {s}" for m, s in status.items()]),
+            f.shown("kernel"),
             (f"the kernel lacks {', '.join(missing)}: overlay networks cannot work" if missing else
              f"kernel {release} has VXLAN and bridge support, what every overlay needs"
              + (f"; it lacks {', '.join(m for m, s in status.items() if s == 'missing')} (see 'kernel limits')"
@@ -1119,7 +1262,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
         text = f.sections.get("iptables", "")
         if not iptables_readable(text):
             found.append(Finding("info", f.name, "iptables chains",
-                                 evidence(f.name, "iptables-save", text.splitlines()[:2] or "(no output)"),
+                                 f.shown("iptables", limit=2, summary=[] if text.strip() else ["summary: no output"]),
                                  "could not read the node's iptables (needs root): firewall checks skipped",
                                  "run the doctor as root on the nodes (sudo)", DOC_FIREWALL))
             continue
@@ -1136,7 +1279,8 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
             severity, cause = "info", ("Docker's iptables chains are in place"
                                        + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
         found.append(Finding(severity, f.name, "iptables chains",
-                             evidence(f.name, "iptables-save | grep '^:DOCKER'", " ".join(present) or "(none)"),
+                             f.shown("iptables", lambda line: line.startswith(":DOCKER"),
+                                     [] if present else ["summary: no DOCKER chain"]),
                              cause, "systemctl restart docker" if severity == "warning" else "", DOC_FIREWALL))
     return found
 
@@ -1150,7 +1294,8 @@ def check_stale_vxlan(facts: Facts) -> list[Finding]:
         if stale:
             found.append(Finding(
                 "warning", f.name, "stale vxlan",
-                evidence(f.name, "ip -d link show type vxlan", stale),
+                f.shown("links", lambda line: False, [f"summary: vxlan devices in the node's namespace: "
+                                                      f"{', '.join(stale)}"]),
                 "Docker keeps an overlay's VXLAN device inside the network's own namespace; one in the "
                 "node's namespace is a leftover that makes the next overlay setup fail with 'file exists'",
                 "; ".join(f"ip link del {name}" for name in stale), DOC_OVERLAY))
@@ -1162,16 +1307,24 @@ def check_mtu(facts: Facts) -> list[Finding]:
     found = []
     overlays = [n for n in facts.manager_facts.networks if n.get("Driver") == "overlay"]
     for f in facts.swarm_nodes():
+        if not overlays:
+            continue
         link = f.underlay()
-        if not link or not overlays:
+        if not link:
+            # Say so rather than skip in silence (e.g. an inventory address that is a DNS name).
+            found.append(Finding(
+                "info", f.name, "mtu", f.shown("links", lambda line: False,
+                                               [f"summary: no interface holds {f.address} or {f.swarm_address}"]),
+                f"the MTU check was skipped on {f.name}: none of its interfaces holds its address",
+                f"give the node's IP address in the inventory", DOC_OVERLAY))
             continue
         underlay = int(link.get("mtu", 1500))
         mtus = {net["Name"]: int((net.get("Options") or {}).get("com.docker.network.driver.mtu")
                                  or DEFAULT_OVERLAY_MTU) for net in overlays}
         too_big = {name: mtu for name, mtu in mtus.items() if mtu + VXLAN_OVERHEAD > underlay}
-        lines = [f"{link['ifname']} mtu {underlay}"] + [f"overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)"
-                                                        for name, mtu in mtus.items()]
-        proof = evidence(f.name, "ip -j -d addr; docker network inspect (overlays)", lines)
+        summary = [f"summary: {link['ifname']} mtu {underlay}"] + [
+            f"summary: overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)" for name, mtu in mtus.items()]
+        proof = f.shown("links", lambda line: False, summary)
         if too_big:
             found.append(Finding(
                 "warning", f.name, "mtu", proof,

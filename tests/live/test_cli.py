@@ -15,8 +15,19 @@ SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
 def cli(*args, env=None, user=None):
     cmd = [*SWARMLAB, *args]
     if user:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        cmd = [*as_user(user), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+
+
+def as_user(uid: int) -> list[str]:
+    """setpriv to run as `uid`. A checkout where other users cannot read (under /root, in a
+    `mktemp -d` folder) would stop that user importing swarmlab at all: then it gets one
+    capability, CAP_DAC_READ_SEARCH (read any file), and still is no root: the same uid,
+    none of the capabilities the lab needs (namespaces, mounts, networks)."""
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    readable = subprocess.run([*drop, sys.executable, "-c", "import swarmlab.cli"], cwd=ROOT,
+                              capture_output=True, timeout=60).returncode == 0
+    return drop if readable else [*drop, "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
 
 
 def test_up_exec_status_swarm_down():
@@ -66,6 +77,9 @@ def test_bad_input_is_one_line_and_leaves_nothing():
 def test_not_root_is_refused():
     require_live()
     name = unique_lab_name("nr")
+    who = subprocess.run([*as_user(65534), sys.executable, "-c", "import os; print(os.geteuid())"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert who.stdout.strip() == "65534", who.stderr
     res = cli("lab", "up", "--name", name, "--driver", "namespaces", user=65534)
     one_line_error(res, "needs root")
     assert leftovers(name) == []

@@ -1,0 +1,17 @@
+"""What a doctor's evidence may show: only commands it ran, and lines they printed."""
+from swarmlab.doctor import Facts, evidence_blocks
+
+
+def assert_evidence_is_what_ran(gathered: Facts, findings) -> None:
+    """Every `[node]$ command` in every finding is a command the doctor ran on that node,
+    and every line under it is a line of that command's output."""
+    for _, finding in findings.iterrows():
+        for node, command, lines in evidence_blocks(finding["evidence"]):
+            facts = gathered.nodes[node]
+            ran = {facts.command(section): facts.sections.get(section, "") for section in facts.commands}
+            assert command in ran, f"{finding['check']}: `{command}` is not a command the doctor ran on {node}"
+            output = ran[command].splitlines()
+            for line in lines:
+                assert line in output, f"{finding['check']}: {line!r} is not in the output of `{command}` on {node}"
+        body = [line for line in finding["evidence"].splitlines() if line and not line.startswith("# ")]
+        assert not body or body[0].startswith("["), f"{finding['check']}: evidence starts without a command"
