@@ -239,18 +239,11 @@ def test_failure_modes(error, title):
 
 
 # --- evidence is what ran ------------------------------------------------------
-# Checks whose evidence still names a command of its own making (the network probes and the
-# daemon-log checks that came with them): not yet held to what ran. Every other check is.
-NOT_YET_EXACT = ("reach ", "swarm ports", "underlay", "overlay", "gossip", "kernel limits", "advertise",
-                 "duplicate hostname")
-
-
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_every_evidence_is_a_command_that_ran_and_lines_it_printed(case):
     gathered = facts(case)
     assert gathered.manager_facts.commands, "facts captured before commands were recorded: run capture.py"
-    findings = diagnose(gathered)
-    assert_evidence_is_what_ran(gathered, findings[~findings["check"].str.startswith(NOT_YET_EXACT)])
+    assert_evidence_is_what_ran(gathered, diagnose(gathered))
 
 
 def test_missing_gwbridge_evidence_is_the_inspect_that_ran_and_its_name_lines():

@@ -1,12 +1,16 @@
-"""The project's own promises: dependencies in step, README commands true, CI wired."""
+"""The project's own promises: dependencies in step, README commands that run, CI wired."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import tomllib
 
+import pytest
 import yaml
 
 from conftest import ROOT
+from swarmlab.cli import main as cli_main
 
 # conda-forge spells some packages differently from PyPI.
 CONDA_NAMES = {"docker": "docker-py"}
@@ -38,10 +42,60 @@ def test_environment_yml_mirrors_pyproject():
         assert conda[name].endswith(spec.strip()), f"{name}: pyproject says {req!r}, environment.yml {conda[name]!r}"
 
 
-def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+def readme_commands() -> list[str]:
+    """The command lines of the README's ```sh blocks, without their comments."""
     readme = (ROOT / "README.md").read_text()
-    assert "make lessons" in readme and "make test" in readme
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^lessons: install", makefile, re.M) and re.search(r"^test: install", makefile, re.M)
+    return [line.split("  #")[0].strip() for block in re.findall(r"```sh\n(.*?)```", readme, re.S)
+            for line in block.splitlines() if line.strip()]
+
+
+def make_dry_run(target: str) -> list[str]:
+    """What `make TARGET` would run (make -n), line by line."""
+    ran = subprocess.run(["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, f"make -n {target}: {ran.stderr}"
+    return [line.strip() for line in ran.stdout.splitlines()]
+
+
+def test_the_two_make_commands_run_the_lessons_and_every_test():
+    assert [c for c in readme_commands() if c.startswith("make ")] == ["make lessons", "make test"]
+    assert ".venv/bin/swarmlab lessons run" in make_dry_run("lessons")
+    assert ".venv/bin/python -m pytest -q" in make_dry_run("test")  # no path: the whole suite
+
+
+def test_ci_runs_make_test_from_the_checkout(tmp_path):
+    """.ci/run with a `make` that writes down where and how it was called."""
+    log = tmp_path / "make.log"
+    (tmp_path / "make").write_text(f'#!/bin/sh\necho "$(pwd) $*" >> {log}\n')
+    (tmp_path / "make").chmod(0o755)
+    ran = subprocess.run([str(ROOT / ".ci" / "run")], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert log.read_text().splitlines() == [f"{ROOT} test"]
+
+
+def help_of(path: list[str], capsys) -> str:
+    """What `swarmlab PATH --help` prints (the CLI's own parser, in this process)."""
+    with pytest.raises(SystemExit) as done:
+        cli_main([*path, "--help"])
+    assert done.value.code == 0, f"swarmlab {' '.join(path)} --help exited {done.value.code}"
+    return capsys.readouterr().out
+
+
+def test_every_swarmlab_command_in_the_readme_exists_with_its_options(capsys):
+    commands = [c for c in readme_commands() if c.startswith("swarmlab ")]
+    assert len(commands) >= 10
+    for command in commands:
+        words = command.split()[1:]
+        path = words[:2] if words[0] in ("lab", "fix", "lessons") else words[:1]
+        shown = help_of(path, capsys)
+        for option in re.findall(r"--[a-z-]+", command):
+            assert option in shown, f"`{command}`: `swarmlab {' '.join(path)}` has no {option}"
+
+
+def test_the_readmes_fault_list_is_the_registry(capsys):
+    inject = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                  if line.startswith("swarmlab lab inject"))
+    listed = [name.strip() for name in inject.split("#", 1)[1].split(",")]
+    assert cli_main(["lab", "faults"]) == 0
+    faults = capsys.readouterr().out
+    assert sorted(listed) == sorted(line.split()[0] for line in faults.splitlines() if line.strip())
