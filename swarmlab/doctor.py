@@ -16,6 +16,7 @@ captured outputs without a lab (tests/unit/test_doctor_rules.py).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,11 @@ KERNEL_MODULES = ("vxlan", "bridge", "ip_vs", "esp4")
 # The daemon's own words when the kernel lacks them (moby/moby#24005; an ESP state it could not add).
 IPVS_LOG_MARK = "Could not get ipvs family information from the kernel"
 ESP_LOG_MARK = "Failed Adding"
+# dockerd found a containerd pid file whose process it took for alive, then waited in vain
+# (docker-library/docker#195, moby/moby#40292).
+CONTAINERD_PID = "/var/run/docker/containerd/containerd.pid"
+CONTAINERD_STILL_MARK = "containerd is still running"
+CONTAINERD_WAIT_MARK = "timeout waiting for containerd to start"
 GOSSIP_LOG_MARKS = ("memberlist: ", "joined gossip cluster")
 # memberlist complains every second or two while probes fail: 15 s of silence means it stopped.
 GOSSIP_WINDOW = 15
@@ -80,6 +86,8 @@ NODE_SECTIONS = {
     "resolv": "cat /etc/resolv.conf",
     "daemon_json": "cat /etc/docker/daemon.json 2>/dev/null || echo '{}'",
     "iptables": "iptables-save",
+    "containerd_pid": (f"p=$(cat {CONTAINERD_PID} 2>/dev/null) && "
+                       "echo \"$p $(ps -o stat= -p $p 2>/dev/null || echo gone)\""),
     "kernel": ("uname -r; for m in " + " ".join(KERNEL_MODULES) + "; do "
                "if [ -d /sys/module/$m ]; then echo \"$m loaded\"; "
                "elif grep -qs \"/$m.ko\" /lib/modules/$(uname -r)/modules.builtin /lib/modules/$(uname -r)/modules.dep; "
@@ -104,6 +112,7 @@ DAEMON_LOG_SECTION = {"daemon_log": "date -u +%Y-%m-%dT%H:%M:%S; "
                       "{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
                       "tail -q -n 5000 /var/log/dockerd.log /var/log/docker.log 2>/dev/null; } "
                       f"| grep -F -e '{IPVS_LOG_MARK}' -e '{ESP_LOG_MARK}' -e 'memberlist: ' -e 'joined gossip cluster' "
+                      f"-e '{CONTAINERD_STILL_MARK}' -e '{CONTAINERD_WAIT_MARK}' "
                       "| sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 60"}
 
 
@@ -467,11 +476,30 @@ def check_daemons(facts: Facts) -> list[Finding]:
         if f.error or not f.daemon_up:
             proof = (f"# the doctor's commands could not run on {f.name}: {f.error[-600:]}" if f.error
                      else f.shown("info", limit=10))
-            found.append(Finding(
-                "error", f.name, "daemon", proof,
-                "the node's Docker daemon did not answer, so nothing else could be checked there",
-                "systemctl start docker   (then: journalctl -u docker)", DOC_DAEMON_CONFIG))
+            stale = _stale_containerd(f)
+            cause = "the node's Docker daemon did not answer, so nothing else could be checked there"
+            fix = "systemctl start docker   (then: journalctl -u docker)"
+            if stale:
+                cause += ("; its last start waited for a containerd that is no longer running (the pid in "
+                          f"{CONTAINERD_PID} is {stale}): dockerd took it for alive and gave up - stale state "
+                          "from a daemon that was killed")
+                fix = f"rm {CONTAINERD_PID}; systemctl start docker"
+                proof += "\n" + f.shown("containerd_pid")
+            if any(CONTAINERD_WAIT_MARK in line or CONTAINERD_STILL_MARK in line
+                   for line in f.sections.get("daemon_log", "").splitlines()):
+                proof += "\n" + f.shown("daemon_log", containing(CONTAINERD_WAIT_MARK, CONTAINERD_STILL_MARK), limit=2)
+            found.append(Finding("error", f.name, "daemon", proof, cause, fix, DOC_DAEMON_CONFIG))
     return found
+
+
+def _stale_containerd(f: NodeFacts) -> str:
+    """'a zombie' / 'gone' when the containerd pid file names a process that is not running, else ''."""
+    parts = f.sections.get("containerd_pid", "").split()
+    if len(parts) < 2:
+        return ""
+    if parts[1] == "gone":
+        return "gone"
+    return "a zombie" if parts[1].startswith("Z") else ""
 
 
 def check_swarm_membership(facts: Facts) -> list[Finding]:
@@ -479,7 +507,14 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
     found = []
     for f in facts.up():
         state = f.info.get("Swarm", {}).get("LocalNodeState", "?")
-        if not f.in_swarm:
+        if state == "pending":
+            found.append(Finding(
+                "error", f.name, "swarm",
+                f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
+                "the node's join has not completed (its `swarm join` said 'Timeout was reached before node "
+                "joined'): it cannot reach a manager on 2377/tcp, or the manager cannot reach it back",
+                "see 'reach 2377/tcp'; the join goes on in the background once the path is open", DOC_PORTS))
+        elif not f.in_swarm:
             found.append(Finding("info", f.name, "swarm",
                                  f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
                                  "the node is not in a swarm; swarm checks skipped for it",
@@ -819,7 +854,7 @@ def _probe_findings(facts: Facts) -> list[Finding]:
     by_address = {f.address: f for f in facts.nodes.values()}
     failures: dict[tuple[str, int, str], list[str]] = {}
     opened = 0
-    for f in facts.swarm_nodes():
+    for f in facts.up():  # a node whose join is pending says best why
         outcomes = probes.parse(f.sections.get("probes", ""))
         for o in outcomes:
             target = by_address.get(o.address)
@@ -874,9 +909,20 @@ def _port_failure(target: str, port: int, verdict: str, lines: list[str]) -> Fin
     return Finding(severity, target, f"reach {port}/tcp", "\n".join(lines[:3]), cause, fix, DOC_PORTS)
 
 
+def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Failing (source, target) pairs by who to blame: the node in every pair when there is one
+    (the narrow link is its own), else each pair on its own."""
+    if not pairs:
+        return {}
+    common = set(pairs[0]).intersection(*map(set, pairs[1:]))
+    if len(common) == 1 and len(pairs) > 1:
+        return {common.pop(): pairs}
+    return {f"{a} -> {b}": [(a, b)] for a, b in pairs}
+
+
 def check_underlay(facts: Facts) -> list[Finding]:
     """Nodes ping each other, and a full-size packet with don't-fragment set crosses the path (MTU)."""
-    found = []
+    found, narrow, lines, mtus = [], [], {}, {}
     by_address = {f.address: f for f in facts.nodes.values()}
     for f in facts.swarm_nodes():
         outcomes = [o for o in probes.parse(f.sections.get("pings", "")) if o.kind == "ping" and o.address in by_address]
@@ -884,23 +930,29 @@ def check_underlay(facts: Facts) -> list[Finding]:
             target = by_address[address].name
             small = next((o for o in outcomes if o.address == address and not o.df), None)
             big = next((o for o in outcomes if o.address == address and o.df), None)
-            lines = [f"[{f.name}]$ {probes.Probe('ping', address, size=o.size, df=o.df).command()}\n"
-                     f"{o.outcome} ({o.tries} tries)" for o in (small, big) if o]
+            text = [f"[{f.name}]$ {probes.Probe('ping', address, size=o.size, df=o.df).command()}\n"
+                    f"{o.outcome} ({o.tries} tries)" for o in (small, big) if o]
             if small and small.outcome == "ok" and big and big.outcome in ("lost", "toolong"):
-                found.append(Finding(
-                    "error", f.name, "path mtu", "\n".join(lines),
-                    f"small packets reach {target} but a {big.size + probes.ICMP_IP_HEADERS}-byte packet with "
-                    f"don't-fragment set does not: the path between {f.name} and {target} carries less than the "
-                    f"nodes' MTU ({f.underlay_mtu}); overlay traffic of full size (VXLAN adds {VXLAN_OVERHEAD} bytes) "
-                    "is lost, so pings and small requests work while large transfers hang",
-                    f"make the MTU match the path on every node (ip link set {f.underlay()['ifname'] if f.underlay() else 'NIC'} "
-                    "mtu <path MTU>), or give overlays a smaller one: docker network create -d overlay "
-                    f"-o com.docker.network.driver.mtu=<path MTU - {VXLAN_OVERHEAD}> ...", DOC_OVERLAY))
+                narrow.append((f.name, target))
+                lines[(f.name, target)] = text
+                mtus[(f.name, target)] = big.size + probes.ICMP_IP_HEADERS
             elif small and small.outcome != "ok":
                 found.append(Finding(
-                    "warning", f.name, "ping", "\n".join(lines),
+                    "warning", f.name, "ping", "\n".join(text),
                     f"{target} does not answer pings from {f.name} (ICMP may be filtered; the TCP probes say whether "
                     "the swarm's ports are reachable)", "", DOC_PORTS))
+    for who, pairs in blame(narrow).items():
+        size = max(mtus[p] for p in pairs)
+        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
+        found.append(Finding(
+            "error", who, "path mtu", "\n".join(line for p in pairs[:3] for line in lines[p]),
+            f"small packets pass but a {size}-byte packet with don't-fragment set does not ({between}): the path "
+            f"{'to ' + who + ' ' if len(pairs) > 1 else ''}carries less than the nodes' MTU, and says nothing "
+            f"(no 'fragmentation needed' comes back). Full-size overlay packets (VXLAN adds {VXLAN_OVERHEAD} bytes) "
+            "are lost the same way: pings and small requests work, large transfers hang",
+            "make the nodes' MTU match the path (ip link set <NIC> mtu <path MTU>), or give the overlays a "
+            f"smaller one: docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - "
+            f"{VXLAN_OVERHEAD}> ...", DOC_OVERLAY))
     return found
 
 
@@ -959,10 +1011,11 @@ def check_overlay(facts: Facts) -> list[Finding]:
                     f"pings over the ingress overlay from {source} to {target} are lost, while other nodes reach "
                     f"{target}: something between these two drops VXLAN (udp/4789), or gossip has not reached them yet",
                     "run the doctor again; if it stays, check udp/4789 between the two", DOC_PORTS))
-    for (source, target), line in big_lost.items():
+    for who, pairs in blame(list(big_lost)).items():
+        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
         found.append(Finding(
-            "error", source, "overlay mtu", line,
-            f"over the overlay from {source} to {target}, small packets pass and a full-size one (the overlay's MTU, "
+            "error", who, "overlay mtu", "\n".join(big_lost[p] for p in pairs[:3]),
+            f"over the overlay ({between}) small packets pass and a full-size one (the overlay's MTU, "
             "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
             "transfers hang while pings work",
             "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
@@ -1030,7 +1083,7 @@ def check_gossip(facts: Facts) -> list[Finding]:
             "warning", name, "gossip", evidence(name, "grep memberlist /var/log/dockerd.log",
                                                 [line[-200:] for line in suspects[-3:]]),
             f"{name}'s daemon got no gossip acks from "
-            + ", ".join(by_address.get(a, a) for a in who) + " in the last {GOSSIP_WINDOW} s",
+            + ", ".join(by_address.get(a, a) for a in who) + f" in the last {GOSSIP_WINDOW} s",
             "see the findings for those nodes", DOC_PORTS))
     return found
 
@@ -1061,6 +1114,38 @@ def check_advertise_address(facts: Facts) -> list[Finding]:
                                 "on the manager: docker node rm <the old entry>"),
             DOC_SWARM_NETWORKING))
     return found
+
+
+def check_overlay_subnets(facts: Facts) -> list[Finding]:
+    """No overlay's subnet covers a network the nodes reach through their own routes (their LAN, a VPN)."""
+    found = []
+    overlays = [(n["Name"], c["Subnet"]) for n in facts.manager_facts.networks if n.get("Driver") == "overlay"
+                for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
+    for name, subnet in overlays:
+        net = ipaddress.ip_network(subnet, strict=False)
+        hits = [(f.name, str(r)) for f in facts.up() for r in pools.routes_from(f.routes)
+                if r.dst is not None and r.dst.prefixlen > 0 and r.dst.overlaps(net)
+                and not any(link.get("ifname") == r.dev for link in f.links if _is_docker_link(link))]
+        if not hits:
+            continue
+        nodes = sorted({node for node, _ in hits})
+        found.append(Finding(
+            "error", ", ".join(nodes), "overlay subnet",
+            evidence(facts.manager, f"docker network inspect {name}; ip route (on the nodes)",
+                     [f"{name}: {subnet}"] + [f"[{node}] {route}" for node, route in hits[:4]]),
+            f"the overlay {name} ({subnet}) overlaps a network the nodes reach through their own routes: a container "
+            f"on {name} sends packets for those addresses into the overlay, so it cannot reach them (the nodes "
+            "themselves, a database, a DNS server on the LAN); nothing fails loudly",
+            f"recreate {name} on a free subnet: docker network create -d overlay --subnet <free /24> ...; for "
+            "ingress: docker network rm ingress; docker network create --ingress -d overlay --subnet <free> ingress;"
+            " or set `docker swarm init --default-addr-pool`", DOC_OVERLAY))
+    return found
+
+
+def _is_docker_link(link: dict) -> bool:
+    """A bridge Docker made (docker0, docker_gwbridge, br-...): its routes are Docker's own networks."""
+    name = link.get("ifname", "")
+    return name in ("docker0", GWBRIDGE) or name.startswith("br-")
 
 
 def check_duplicate_hostnames(facts: Facts) -> list[Finding]:
@@ -1273,15 +1358,17 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
         if missing and f.daemon_config.get("iptables") is False:
             severity, cause = "info", "daemon.json sets \"iptables\": false, so Docker manages no chains"
         elif missing:
-            severity, cause = "warning", (f"Docker's chains {', '.join(missing)} are missing: someone flushed "
-                                          "iptables after dockerd started; published ports and NAT break")
+            severity, cause = "error", (f"Docker's chains {', '.join(missing)} are missing: something flushed "
+                                        "iptables after dockerd started (a firewall reload, a firewall script); "
+                                        "published ports fail with 'No chain/target/match by that name' and "
+                                        "containers lose their NAT")
         else:
             severity, cause = "info", ("Docker's iptables chains are in place"
                                        + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
         found.append(Finding(severity, f.name, "iptables chains",
                              f.shown("iptables", lambda line: line.startswith(":DOCKER"),
                                      [] if present else ["summary: no DOCKER chain"]),
-                             cause, "systemctl restart docker" if severity == "warning" else "", DOC_FIREWALL))
+                             cause, "systemctl restart docker" if severity == "error" else "", DOC_FIREWALL))
     return found
 
 
@@ -1342,7 +1429,7 @@ def check_mtu(facts: Facts) -> list[Finding]:
 
 CHECKS = [check_daemons, check_swarm_membership, check_gwbridge, check_address_pools, check_task_errors,
           check_dockerd_log, check_swarm_ports, check_underlay, check_overlay, check_gossip, check_advertise_address,
-          check_duplicate_hostnames, check_kernel, check_kernel_limits, check_docker_chains, check_stale_vxlan,
+          check_duplicate_hostnames, check_overlay_subnets, check_kernel, check_kernel_limits, check_docker_chains, check_stale_vxlan,
           check_mtu]
 
 

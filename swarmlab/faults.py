@@ -36,7 +36,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import story
+from . import field_faults, story
 from .cluster import Cluster, Node, as_cluster
 from .errors import SwarmlabError
 from .result import Result
@@ -169,6 +169,33 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
            "bridge networks (as compose projects create) use up every default address pool: on join, "
            "no docker_gwbridge, tasks fail with the article's error, no route involved",
            (_pools_exhausted_inject, _pools_exhausted_undo), acts_at_join=True),
+    # From the field (field_faults.py; docs/faults.md cites what users reported):
+    _fault("manager-port-blocked",
+           "iptables on a manager drops incoming tcp/2377: a join ends in 'Timeout was reached before node "
+           "joined', joined nodes go Down",
+           _ports_blocked("manager-port-blocked", [("tcp", 2377)])),
+    _fault("mtu-blackhole",
+           f"the lab's switch port to the node carries {field_faults.PATH_MTU} bytes and drops bigger frames "
+           "silently: pings pass, full-size overlay packets vanish (lab only)",
+           (field_faults.mtu_blackhole_inject, field_faults.mtu_blackhole_undo)),
+    _fault("advertise-unreachable",
+           "the node joins again with --advertise-addr on a second interface nobody can reach: Ready, but "
+           "overlay traffic to it is lost",
+           (field_faults.advertise_unreachable_inject, field_faults.advertise_unreachable_undo)),
+    _fault("iptables-flushed",
+           "Docker's iptables chains flushed on the node, as a firewall reload does: published ports fail "
+           "with 'No chain/target/match by that name'",
+           (field_faults.iptables_flushed_inject, field_faults.iptables_flushed_undo)),
+    _fault("duplicate-hostname",
+           "the node takes another node's hostname (a cloned VM): 'node NAME is ambiguous (2 matches found)'",
+           (field_faults.duplicate_hostname_inject, field_faults.duplicate_hostname_undo)),
+    _fault("dockerd-killed",
+           "the node's dockerd killed with SIGKILL: 'Cannot connect to the Docker daemon', the node goes Down; "
+           "a stale containerd pid file can make the next start fail",
+           (field_faults.dockerd_killed_inject, field_faults.dockerd_killed_undo)),
+    _fault("overlay-overlaps-lan",
+           "an attachable overlay on the node's LAN subnet: its containers cannot reach the LAN (the nodes)",
+           (field_faults.overlay_overlaps_lan_inject, field_faults.overlay_overlaps_lan_undo)),
 )}
 
 

@@ -4,7 +4,7 @@ from swarmlab.doctor import Facts, evidence_blocks
 
 # Checks whose evidence still names a command of its own making (the network probes and the
 # daemon-log checks that came with them): not yet held to what ran. Every other check is.
-NOT_YET_EXACT = ("reach ", "swarm ports", "underlay", "overlay", "gossip", "kernel limits", "advertise",
+NOT_YET_EXACT = ("reach ", "swarm ports", "underlay", "path mtu", "ping", "overlay", "gossip", "kernel limits", "advertise",
                  "duplicate hostname")
 
 

@@ -1,0 +1,208 @@
+"""Faults people report from real swarms, beyond the article (docs/faults.md cites the threads).
+
+Each is a pair of functions (inject, undo) taking the cluster and the node; the
+registry in faults.py lists them. Most act inside the node, as the article's
+fault does; `mtu-blackhole` lowers the MTU of the lab's switch port, the one
+place on the path that is not a node, so it needs a lab.
+
+manager-port-blocked
+    iptables on a manager drops incoming tcp/2377: a node that joins waits, then
+    "Timeout was reached before node joined"; joined nodes go Down.
+mtu-blackhole
+    the switch port of the node carries 1400 bytes; bigger frames are dropped with
+    no ICMP error. Small pings pass, full-size overlay packets (1450 + 50) vanish.
+advertise-unreachable
+    the node gets a second interface and joins with --advertise-addr on it, an
+    address the others cannot reach: it shows Ready, but overlay traffic to it is lost.
+iptables-flushed
+    Docker's iptables chains flushed on the node, as a firewall reload does:
+    published ports fail with "No chain/target/match by that name".
+duplicate-hostname
+    the node takes another node's hostname (a cloned VM): `docker node ... NAME`
+    answers "node NAME is ambiguous (2 matches found)".
+dockerd-killed
+    the node's dockerd is killed with SIGKILL: the node goes Down. The containerd it
+    had started dies with it and stays a zombie here (this machine's PID 1 does not
+    reap it, as in docker-in-docker); a start that finds its pid file may wait for it
+    and fail with "timeout waiting for containerd to start" (seen here once, not every
+    time). Undo removes that stale pid file and starts dockerd.
+overlay-overlaps-lan
+    an attachable overlay whose subnet is the node's LAN: its containers cannot
+    reach the LAN (the nodes themselves) any more.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import subprocess
+import time
+
+from . import story
+from .cluster import Cluster, Node
+from .errors import SwarmlabError
+from .fix import restart_docker
+from .lab.network import switch_netns
+from .result import Result
+
+PATH_MTU = 1400  # what the mtu-blackhole path carries: less than the overlay's 1450 + 50
+SECOND_NIC = "eth1"  # advertise-unreachable: the interface the node wrongly advertises
+UNREACHABLE_NET = "10.99.0"  # advertise-unreachable: a /24 nobody else on the LAN has
+SAVED_IPTABLES = "/run/swarmlab-fault.iptables"  # iptables-flushed: what undo restores
+OVERLAP_NETWORK = "lan-overlap"  # overlay-overlaps-lan: the network it creates
+FAULT_LABEL = "swarmlab.fault"
+
+
+def _host_result(args: list[str], where: str) -> Result:
+    """A command on the machine running the lab (never a host of the swarm), as a Result."""
+    started = time.monotonic()
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    return Result(where, " ".join(args), proc.stdout, proc.stderr, proc.returncode, time.monotonic() - started)
+
+
+def _lab(cluster: Cluster, fault: str):
+    lab = getattr(cluster, "lab", None)
+    if lab is None:
+        raise SwarmlabError(f"{fault} changes the lab's switch, so it needs a local lab "
+                            f"(swarmlab lab inject ...), not hosts reached over SSH")
+    return lab
+
+
+def _nic(node: Node) -> dict:
+    for link in json.loads(node.run("ip -j addr").check().stdout or "[]"):
+        if any(a.get("local") == node.address for a in link.get("addr_info", [])):
+            return link
+    raise SwarmlabError(f"no interface of {node.name} holds {node.address}; check `ip addr` on {node.name}")
+
+
+# --- mtu-blackhole -----------------------------------------------------------
+def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
+    ns = switch_netns(_lab(cluster, "mtu-blackhole").name)
+    # The switch's end of the node's cable is named after the node (lab/network.py).
+    set_mtu = _host_result(["ip", "-n", ns, "link", "set", node.name, "mtu", str(mtu)], "switch")
+    set_mtu.check(hint=f"is {node.name} cabled to the lab's switch?")
+    return [set_mtu, _host_result(["ip", "-n", ns, "-o", "link", "show", node.name], "switch"),
+            node.run(f"ip -o link show {_nic(node)['ifname']}")]
+
+
+def mtu_blackhole_inject(cluster: Cluster, node: Node) -> list[Result]:
+    return _switch_port(cluster, node, PATH_MTU)
+
+
+def mtu_blackhole_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return _switch_port(cluster, node, int(_nic(node).get("mtu", 1500)))
+
+
+# --- advertise-unreachable --------------------------------------------------
+def _second_address(cluster: Cluster, node: Node) -> str:
+    return f"{UNREACHABLE_NET}.{list(cluster.nodes).index(node.name) + 2}"
+
+
+def _join(cluster: Cluster, node: Node, extra: str = "") -> list[Result]:
+    """Leave (if in), join again (with `extra` flags), and remove the entry the node left behind."""
+    manager = cluster.manager
+    results = []
+    old_id = node.run("docker info --format '{{.Swarm.NodeID}}'").stdout.strip()
+    if old_id:
+        results.append(node.run("docker swarm leave --force"))
+    token = story.token_in(story.join_token(cluster))
+    joined = node.run(f"docker swarm join {extra} --token {token} {manager.address}:2377", timeout=60)
+    # The report shows the command; the token is a secret (anyone holding it can join).
+    results.append(dataclasses.replace(joined, command=joined.command.replace(token, "SWMTKN-1-<hidden>"))
+                   .check(hint=f"{node.name} could not join"))
+    if old_id:
+        # The old entry stays Down under the same hostname until removed.
+        results.append(manager.run(f"docker node rm --force {old_id}"))
+    return results
+
+
+def advertise_unreachable_inject(cluster: Cluster, node: Node) -> list[Result]:
+    address = _second_address(cluster, node)
+    results = [node.run(f"ip link add {SECOND_NIC} type veth peer name {SECOND_NIC}-peer && "
+                        f"ip addr add {address}/24 dev {SECOND_NIC} && ip link set {SECOND_NIC} up && "
+                        f"ip link set {SECOND_NIC}-peer up").check(hint=f"does {node.name} have {SECOND_NIC} already?")]
+    results += _join(cluster, node, f"--advertise-addr {address}")
+    return results + [node.run("docker info --format 'advertised: {{.Swarm.NodeAddr}}'")]
+
+
+def advertise_unreachable_undo(cluster: Cluster, node: Node) -> list[Result]:
+    results = _join(cluster, node, f"--advertise-addr {node.address}")
+    results.append(node.run(f"ip link del {SECOND_NIC} 2>/dev/null || true"))
+    return results + [node.run("docker info --format 'advertised: {{.Swarm.NodeAddr}}'")]
+
+
+# --- iptables-flushed --------------------------------------------------------
+def iptables_flushed_inject(cluster: Cluster, node: Node) -> list[Result]:
+    # What `firewall-cmd --reload` (or a firewall script's iptables -F/-X) does to Docker's rules.
+    return [node.run(f"[ -e {SAVED_IPTABLES} ] || iptables-save > {SAVED_IPTABLES}").check(),
+            node.run("for t in filter nat; do iptables -t $t -F && iptables -t $t -X; done").check(),
+            node.run("iptables-save | grep -c '^:DOCKER' || true")]
+
+
+def iptables_flushed_undo(cluster: Cluster, node: Node) -> list[Result]:
+    # After the fix (a restart of dockerd) Docker has written its rules again: keep those.
+    return [node.run(f"if [ -e {SAVED_IPTABLES} ] && ! iptables -t nat -S DOCKER >/dev/null 2>&1; "
+                     f"then iptables-restore < {SAVED_IPTABLES}; fi; rm -f {SAVED_IPTABLES}").check(),
+            node.run("iptables-save | grep '^:DOCKER'")]
+
+
+# --- duplicate-hostname ------------------------------------------------------
+def _rename(node: Node, hostname: str) -> list[Result]:
+    # dockerd tells the swarm its hostname when it connects: restart it, as after a rename.
+    return [node.run(f"hostname {hostname}").check(), restart_docker(node), node.run("hostname")]
+
+
+def duplicate_hostname_inject(cluster: Cluster, node: Node) -> list[Result]:
+    other = next(n for n in cluster if n is not node)
+    return _rename(node, other.name)
+
+
+def duplicate_hostname_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return _rename(node, node.name)
+
+
+# --- dockerd-killed ----------------------------------------------------------
+def dockerd_killed_inject(cluster: Cluster, node: Node) -> list[Result]:
+    return [node.run("pid=$(cat /var/run/docker.pid) && kill -9 $pid && echo killed dockerd $pid").check(
+        hint=f"is dockerd running on {node.name}?")]
+
+
+# The pid file of a containerd that is gone or a zombie: dockerd would wait for it (stale state).
+REMOVE_STALE_CONTAINERD = ("p=$(cat /var/run/docker/containerd/containerd.pid 2>/dev/null) || exit 0; "
+                           "case $(ps -o stat= -p $p 2>/dev/null || echo gone) in Z*|gone) "
+                           "rm -f /var/run/docker/containerd/containerd.pid; echo removed the pid file of "
+                           "containerd $p, which is not running;; esac")
+
+
+def start_docker(node: Node) -> Result:
+    """Start the node's dockerd: the lab's own, or systemd's on a real host."""
+    lab_node = getattr(node.transport, "lab_node", None)
+    if lab_node is None:
+        return node.run("systemctl start docker").check(hint=f"start Docker on {node.name} by hand")
+    lab_node.start_docker()
+    lab_node.wait_docker()
+    return node.run("docker info --format 'dockerd {{.ServerVersion}} is back; swarm {{.Swarm.LocalNodeState}}'")
+
+
+def dockerd_killed_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return [node.run(REMOVE_STALE_CONTAINERD), start_docker(node)]
+
+
+# --- overlay-overlaps-lan ----------------------------------------------------
+def lan_subnet(node: Node) -> str:
+    nic = _nic(node)
+    info = next(a for a in nic["addr_info"] if a.get("local") == node.address)
+    return str(ipaddress.ip_network(f"{node.address}/{info['prefixlen']}", strict=False))
+
+
+def overlay_overlaps_lan_inject(cluster: Cluster, node: Node) -> list[Result]:
+    subnet = lan_subnet(node)
+    create = cluster.manager.run(f"docker network create -d overlay --attachable --subnet {subnet} "
+                                 f"--label {FAULT_LABEL}=overlay-overlaps-lan {OVERLAP_NETWORK}")
+    return [create.check(hint="the manager refused the network"),
+            cluster.manager.run(f"docker network inspect {OVERLAP_NETWORK} --format '{{{{json .IPAM.Config}}}}'")]
+
+
+def overlay_overlaps_lan_undo(cluster: Cluster, node: Node) -> list[Result]:
+    return [cluster.manager.run(f"docker network rm {OVERLAP_NETWORK} 2>/dev/null || true"),
+            cluster.manager.run("docker network ls --filter driver=overlay")]
