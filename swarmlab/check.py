@@ -48,7 +48,7 @@ def run_checks() -> list[Check]:
                _kernel_feature("overlay", "Docker's overlay2 storage"), _kernel_feature("bridge", "docker0 and docker_gwbridge"),
                _kernel_feature("ip_vs", "service VIPs and the routing mesh; without it tasks still run and "
                                "reach each other by address, as every lesson does"),
-               _cgroups()]
+               _kernel_esp_gcm(), _cgroups()]
     return checks
 
 
@@ -69,6 +69,27 @@ def _kernel_feature(name: str, purpose: str) -> Check:
     return Check(f"kernel {name}", ok, detail, "" if ok else f"a kernel with {name} support (modprobe {name})")
 
 
+# A throwaway security association in a network namespace that dies with the command: the
+# kernel answers whether it can do what an `--opt encrypted` overlay asks (ESP, AES-GCM).
+ESP_GCM_PROBE = ["unshare", "--net", "ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2",
+                 "proto", "esp", "spi", "0x100", "mode", "transport", "aead", "rfc4106(gcm(aes))",
+                 "0x" + "11" * 20, "128"]
+
+
+def _kernel_esp_gcm() -> Check:
+    purpose = "encrypted overlays (--opt encrypted): IPsec ESP with AES-GCM"
+    if not shutil.which("unshare") or not shutil.which("ip") or os.geteuid() != 0:
+        return Check("kernel esp/gcm", False, f"not checked (needs root, ip and unshare) ({purpose})",
+                     "run `swarmlab check` as root")
+    proc = subprocess.run(ESP_GCM_PROBE, capture_output=True, text=True)
+    if proc.returncode == 0:
+        return Check("kernel esp/gcm", True, f"esp, rfc4106(gcm(aes)): available ({purpose})")
+    answer = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
+    return Check("kernel esp/gcm", False, f"missing: `ip xfrm state add ... proto esp ... rfc4106(gcm(aes))` "
+                 f"answers \"{answer[0]}\" ({purpose}; unencrypted overlays work)",
+                 "a kernel with CONFIG_INET_ESP, CONFIG_XFRM_USER and CONFIG_CRYPTO_GCM")
+
+
 def _cgroups() -> Check:
     root = Path("/sys/fs/cgroup")
     ok = (root / "cgroup.controllers").exists() or (root / "freezer").is_dir()
@@ -76,8 +97,8 @@ def _cgroups() -> Check:
                  "" if ok else "mount cgroup v2 on /sys/fs/cgroup (teardown kills a node's processes through it)")
 
 
-# Good to have, not needed: SSH to lab nodes, and load balancing through service VIPs.
-OPTIONAL = {"sshd", "kernel ip_vs"}
+# Good to have, not needed: SSH to lab nodes, load balancing through service VIPs, encrypted overlays.
+OPTIONAL = {"sshd", "kernel ip_vs", "kernel esp/gcm"}
 
 
 def can_run_lab(checks: list[Check] | None = None) -> bool:

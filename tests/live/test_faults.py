@@ -175,3 +175,37 @@ def test_overlay_overlapping_the_lan_cuts_its_containers_off_the_lan(make_lab):
     cluster.manager.run("docker network create -d overlay --attachable --subnet 10.123.0.0/24 lan-free").check()
     assert node2.run(f"docker run --rm --network lan-free busybox ping -c 1 -W 2 {LAN_PEER}").ok
     assert findings_of(cluster, "overlay subnet").empty
+
+
+def test_kernel_without_ip_vs_published_port_refused_and_said(make_lab):
+    """This machine's kernel has no ip_vs (swarmlab check): the routing mesh cannot work here."""
+    cluster = swarm(make_lab)
+    manager = cluster.manager
+    manager.run("docker service create -d --name web --publish 8080:8080 busybox "
+                "sh -c 'while true; do echo ok | nc -l -p 8080; done'").check()
+    story.wait_for_running(cluster, service="web", replicas=1)
+    connect = manager.run(f"timeout 2 bash -c 'exec 3<>/dev/tcp/{manager.address}/8080'")
+    assert connect.exit_code != 0 and "refused" in connect.stderr
+    wait_until(lambda: "Native loadbalancing will not work" in manager.run("cat /var/log/dockerd.log").stdout)
+
+    row = findings_of(cluster, "kernel limits: ip_vs").iloc[0]
+    assert row["severity"] == "error"  # a refused connection is the proof
+    assert "ip_vs: missing" in row["evidence"] and "Could not get ipvs family information" in row["evidence"]
+    assert "published ports 8080" in row["cause"]
+    assert "mode=host" in row["fix"] and "--endpoint-mode dnsrr" in row["fix"] and "tasks.SERVICE" in row["fix"]
+
+
+def test_kernel_without_esp_encrypted_overlay_said_with_the_daemons_words(make_lab):
+    cluster = swarm(make_lab)
+    manager = cluster.manager
+    manager.run("docker network create -d overlay --opt encrypted secret").check()
+    manager.run("docker service create -d --name sec --network secret --replicas 2 busybox sleep 3600").check()
+    story.wait_for_running(cluster, service="sec", replicas=2)
+    wait_until(lambda: "Failed Adding" in cluster.node("node2").run("cat /var/log/dockerd.log").stdout)
+
+    found = findings_of(cluster, "kernel limits: ESP")
+    assert set(found["node"]) >= {"node2"} and (found["severity"] == "error").all()
+    row = found[found["node"] == "node2"].iloc[0]
+    assert "esp4: missing" in row["evidence"] and "function not implemented" in row["evidence"]
+    assert "rfc4106(gcm(aes))" in row["evidence"] and "Key: <hidden>" in row["evidence"]
+    assert "secret" in row["cause"]
