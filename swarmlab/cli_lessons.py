@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .errors import SwarmlabError
-from .lessons import RECORDINGS
+from .lessons import RECORDINGS, choose
 
 
 def add_commands(sub) -> None:
@@ -36,6 +36,9 @@ def _headless():
 
 def cmd_run(args) -> int:
     headless = _headless()
+    choice = choose(args.backend)
+    where = f"{choice.backend} ({choice.driver} driver)" if choice.driver else choice.backend
+    print(f"lessons run {where}: {choice.reason}", file=sys.stderr, flush=True)
     table = headless.run_lessons(args.backend, out=Path(args.out) if args.out else headless.BUILD,
                                  only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(table.to_string(index=False))

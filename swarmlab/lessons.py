@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import faults, story
@@ -13,7 +14,7 @@ from .check import can_run_lab
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
-from .lab import Lab, teardown
+from .lab import Lab, containers, teardown
 from .record import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
@@ -83,7 +84,7 @@ class Lesson:
         if self.recorder is not None:
             self.recorder.save()
         if self.lab is not None:
-            teardown(self.lab.name)
+            self.lab.down()
         print(f"lesson {self.id} closed" + (f"; lab {self.lab.name} is down" if self.lab else ""))
 
 
@@ -96,15 +97,45 @@ def worker_of(cluster):
     return workers[0]
 
 
-def choose_backend(requested: str | None = None) -> str:
+@dataclass(frozen=True)
+class Choice:
+    """Where a lesson runs, and why: live (a lab of `driver`), inventory, or replay."""
+
+    backend: str
+    reason: str
+    driver: str | None = None  # live: "namespaces" or "docker"
+
+
+def choose(requested: str | None = None) -> Choice:
+    """The namespace lab when root on Linux, else a Docker engine that answers, else an
+    inventory (SWARMLAB_INVENTORY), else the recording. SWARMLAB_BACKEND=live|replay|inventory
+    forces one; SWARMLAB_DRIVER=docker makes a live lesson use the Docker engine even as root."""
     backend = requested or os.environ.get("SWARMLAB_BACKEND") or "auto"
-    if backend == "auto":
-        if os.environ.get("SWARMLAB_INVENTORY"):
-            return INVENTORY
-        return LIVE if can_run_lab() else REPLAY
-    if backend not in (LIVE, REPLAY, INVENTORY):
+    if backend not in ("auto", LIVE, REPLAY, INVENTORY):
         raise SwarmlabError(f"unknown backend {backend!r}: use live, replay, inventory or auto")
-    return backend
+    if backend in (REPLAY, INVENTORY):
+        return Choice(backend, f"SWARMLAB_BACKEND={backend}")
+    forced = os.environ.get("SWARMLAB_DRIVER")
+    if forced not in (None, "", "namespaces", "docker"):
+        raise SwarmlabError(f"SWARMLAB_DRIVER={forced!r}: use namespaces or docker")
+    if forced != "docker":
+        if can_run_lab():
+            return Choice(LIVE, "root on Linux: the namespace lab runs here", "namespaces")
+        if forced == "namespaces":
+            raise SwarmlabError("SWARMLAB_DRIVER=namespaces, but this machine cannot run the namespace lab "
+                                "(root on Linux; see `swarmlab check`)")
+    try:
+        containers.connect(timeout=10).close()
+        why = "SWARMLAB_DRIVER=docker" if forced == "docker" else "not root on Linux"
+        return Choice(LIVE, f"{why}, and a Docker engine answers ({containers.engine_url()}): "
+                            f"the nodes are containers there", "docker")
+    except SwarmlabError as exc:
+        no_engine = str(exc).split(";")[0]
+    if backend == LIVE:
+        raise SwarmlabError(f"no live lab here: not root on Linux, and {no_engine}")
+    if os.environ.get("SWARMLAB_INVENTORY"):
+        return Choice(INVENTORY, f"no local lab ({no_engine}): your hosts in SWARMLAB_INVENTORY")
+    return Choice(REPLAY, f"no local lab: not root on Linux, and {no_engine}")
 
 
 def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True) -> Lesson:
@@ -114,9 +145,10 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     real run bundled with swarmlab; inventory: your own hosts (SWARMLAB_INVENTORY).
     Set SWARMLAB_RECORD=FILE (live) to record the lesson for replay.
     """
-    backend = choose_backend(backend)
+    choice = choose(backend)
+    backend = choice.backend
     if backend == LIVE:
-        lesson = _open_live(lesson_id)
+        lesson = _open_live(lesson_id, choice.driver)
     elif backend == REPLAY:
         lesson = _open_replay(lesson_id)
     else:
@@ -125,6 +157,7 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
             raise SwarmlabError("backend inventory needs SWARMLAB_INVENTORY=path/to/hosts.toml")
         lesson = Lesson(lesson_id, INVENTORY, connect(path))
     print(_announce(lesson))
+    print(f"  why: {choice.reason}")
     if prepare and backend != INVENTORY:
         for step in PREPARE.get(lesson_id, ()):
             step(lesson.cluster)
@@ -133,10 +166,10 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     return lesson
 
 
-def _open_live(lesson_id: str) -> Lesson:
+def _open_live(lesson_id: str, driver: str = "namespaces") -> Lesson:
     name = lesson_lab_name(lesson_id)
-    teardown(name)  # a lesson always starts from a fresh lab
-    lab = Lab(name=name).up()
+    teardown(name, driver=driver)  # a lesson always starts from a fresh lab
+    lab = Lab(name=name, driver=driver).up()
     cluster = Cluster.from_lab(lab)
     recorder = None
     if os.environ.get("SWARMLAB_RECORD"):
@@ -166,12 +199,13 @@ def _open_replay(lesson_id: str) -> Lesson:
 def _announce(lesson: Lesson) -> str:
     if lesson.backend == LIVE:
         nodes = ", ".join(f"{n.name} {n.address}" for n in lesson.cluster)
-        return f"swarmlab backend: live (lab {lesson.lab.name}: {nodes})"
+        return f"swarmlab backend: live (lab {lesson.lab.name}, {lesson.lab.describe()}: {nodes})"
     if lesson.backend == REPLAY:
         created = json.loads(lesson.recording.read_text()).get("created", "?")[:10]
         return (f"swarmlab backend: replay of a real run recorded on {created}.\n"
                 f"  Every output below was printed by a real lab; nothing runs now.\n"
-                f"  To run it live: on Linux as root, `make jupyter` (or SWARMLAB_BACKEND=live).")
+                f"  To run it live: on Linux as root, or with a Docker engine (Docker Desktop), "
+                f"`make jupyter` (or SWARMLAB_BACKEND=live).")
     return f"swarmlab backend: inventory ({lesson.cluster.source})"
 
 

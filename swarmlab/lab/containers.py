@@ -112,6 +112,7 @@ class ContainerNode:
     @property
     def dockerd_pid(self) -> int | None:
         """The node's dockerd pid as the node sees it, or None when it is not running."""
+        self.driver.reach()  # an engine out of reach is an error, not a stopped daemon
         try:
             res = self.run("p=$(cat /run/docker.pid) && kill -0 $p && echo $p", timeout=10)
         except LabError:
@@ -191,6 +192,10 @@ class DockerDriver:
         if self._client is None:
             self._client = connect(self.url)
         return self._client
+
+    def reach(self) -> None:
+        """Raise a one-line LabError when the engine does not answer."""
+        self.client()
 
     def describe(self) -> str:
         how = f", {self.privileges}" if self.privileges else ""

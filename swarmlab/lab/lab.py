@@ -214,6 +214,7 @@ class Lab:
         """One row per node: address, daemon pid, swarm state (all nodes asked at once).
         A node that cannot be entered (its holder died) is reported as such, not as an
         error of the whole lab."""
+        self.driver.reach()  # an engine out of reach is the lab's error, not each node's
         def row(node):
             pid, state = None, "dockerd stopped"
             try:

@@ -35,6 +35,9 @@ class NamespaceDriver:
         self.dir = NAMESPACE_STATE_ROOT / lab_name
         self.cgroup = LabCgroup(lab_name)
 
+    def reach(self) -> None:
+        """Nothing to reach: the nodes are on this machine."""
+
     def describe(self) -> str:
         return "namespaces on this machine"
 

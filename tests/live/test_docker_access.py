@@ -1,0 +1,195 @@
+"""The docker driver as its users meet it: bad input, a killed builder, two labs on one engine,
+a user who is not root and has only the engine's socket, and an engine reached over ssh://."""
+from __future__ import annotations
+
+import grp
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from swarmlab.lab import Lab, leftovers, teardown
+from swarmlab.lab.containers import LABEL_LAB
+from swarmlab.lab.network import switch_netns
+from swarmlab.lab.sshd import LabSSH
+
+from conftest import ROOT, unique_lab_name
+
+SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
+NOBODY = 65534
+EMPTY = {"containers": [], "networks": [], "volumes": []}
+
+
+def cli(*args, env=None, user=None, groups=(), prefix=(), timeout=300):
+    cmd = [*prefix, *SWARMLAB, *args]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}",
+               f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def one_line_error(result, words, after_progress=False):
+    """The error is one line, naming what was wrong; only progress lines may come before it."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert lines and lines[-1].startswith("swarmlab: ") and words in lines[-1], result.stderr
+    assert len(lines) == 1 or after_progress, result.stderr
+    assert not any(line.startswith(("swarmlab:", "Traceback")) for line in lines[:-1]), result.stderr
+
+
+# --- bad input ------------------------------------------------------------------------
+def test_an_engine_that_does_not_answer_is_one_line(docker_engine):
+    name = unique_lab_name("bad")
+    res = cli("lab", "up", "--name", name, "--engine", "unix:///nonexistent/docker.sock")
+    one_line_error(res, "cannot reach the Docker engine at unix:///nonexistent/docker.sock")
+    res = cli("lab", "up", "--name", name, "--engine", "tcp://127.0.0.1:1")
+    one_line_error(res, "cannot reach the Docker engine at tcp://127.0.0.1:1")
+    assert not Path(f"/run/swarmlab/{name}").exists()
+
+
+def test_a_subnet_taken_on_the_engine_is_one_line_and_leaves_nothing(docker_engine):
+    client = docker_engine.client()
+    taken = client.networks.create("someone-elses", ipam={"Driver": "default", "Config": [{"Subnet": "172.16.155.0/24"}]})
+    name = unique_lab_name("bad")
+    try:
+        res = cli("lab", "up", "--name", name, "--engine", docker_engine.url)
+        one_line_error(res, "subnet 172.16.155.0/24 is taken on the engine by network 'someone-elses'")
+        assert "--subnet 172.16.156.0/24" in res.stderr
+    finally:
+        taken.remove()
+    assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+    assert not Path(f"/run/swarmlab/{name}").exists()
+
+
+def test_an_image_that_cannot_be_built_is_one_line_and_leaves_nothing(docker_engine):
+    # No registry here: the Dockerfile's base image cannot be pulled.
+    res = cli("lab", "image", "--engine", docker_engine.url, "--rebuild", "--from", "dockerfile")
+    one_line_error(res, "cannot build the node image from the Dockerfile", after_progress=True)
+    assert "--from host-packages" in res.stderr
+    assert docker_engine.client().images.get("swarmlab/node:0.1.0")  # the working image is still there
+
+
+def test_a_failed_up_rolls_back(docker_engine):
+    # Fails in the last phase, when the network, volumes and node containers exist.
+    name = unique_lab_name("rb")
+    res = cli("lab", "up", "--name", name, "--engine", docker_engine.url, "--image", "no-such-image:1")
+    one_line_error(res, "image 'no-such-image:1' is not on the engine", after_progress=True)
+    assert "containers (" in res.stderr  # it got that far
+    assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+    assert not Path(f"/run/swarmlab/{name}").exists()
+
+
+# --- kill -9, two labs ----------------------------------------------------------------
+def test_down_after_the_builder_was_killed(docker_engine):
+    name = unique_lab_name("k9")
+    code = (f"import swarmlab; swarmlab.Lab(name={name!r}, driver='docker', engine={docker_engine.url!r}).up(); "
+            f"print('up', flush=True); import time; time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        assert docker_engine.objects(f"{LABEL_LAB}={name}")["containers"]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    res = cli("lab", "down", "--name", name)  # the state file says which engine
+    assert res.returncode == 0, res.stderr
+    assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+    assert leftovers(name) == []
+    assert cli("lab", "down", "--name", name).returncode == 0
+
+
+def test_down_after_the_builder_was_killed_half_way(docker_engine):
+    name = unique_lab_name("k9h")
+    code = (f"import swarmlab; swarmlab.Lab(name={name!r}, driver='docker', engine={docker_engine.url!r}, nodes=3, "
+            f"subnet='172.16.159.0/24').up()")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not docker_engine.objects(f"{LABEL_LAB}={name}")["containers"]:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    teardown(name)
+    assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+    assert leftovers(name) == []
+
+
+def test_two_labs_side_by_side_on_one_engine(make_docker_lab, docker_engine):
+    a = make_docker_lab(swarm=True)
+    b = make_docker_lab(swarm=True, subnet="172.16.160.0/24")
+    for lab, prefix in ((a, "172.16.155."), (b, "172.16.160.")):
+        ls = lab.node("node1").run("docker node ls --format '{{.Hostname}}'").check().stdout.split()
+        assert sorted(ls) == ["node1", "node2"]
+        assert prefix in lab.node("node2").run("ip -4 -o addr show ens33").stdout
+    a.down()
+    assert docker_engine.objects(f"{LABEL_LAB}={a.name}") == EMPTY
+    assert b.node("node2").run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "active"
+
+
+# --- who reaches the engine, and how ---------------------------------------------------
+def test_a_user_who_is_not_root_with_only_the_engine_socket(docker_engine):
+    """uid 65534 in the group that owns the engine's socket, as a user in the `docker` group."""
+    group = os.stat(docker_engine.url.removeprefix("unix://")).st_gid
+    assert grp.getgrgid(group).gr_name == "docker"
+    name = unique_lab_name("nr")
+    with tempfile.TemporaryDirectory(prefix="swarmlab-user-") as home:
+        os.chown(home, NOBODY, NOBODY)
+        env = {"PATH": os.environ["PATH"], "HOME": home, "DOCKER_HOST": docker_engine.url}
+        try:
+            up = cli("lab", "up", "--name", name, "--swarm", env=env, user=NOBODY, groups=[group])
+            assert up.returncode == 0, up.stderr
+            assert f"containers on the Docker engine at {docker_engine.url}" in up.stderr
+            assert (Path(home) / ".local/state/swarmlab/labs" / name / "state.json").exists()
+            ls = cli("lab", "exec", "--name", name, "node1", "--", "docker", "node", "ls", env=env, user=NOBODY,
+                     groups=[group])
+            assert ls.returncode == 0 and "node2" in ls.stdout, ls.stderr
+            status = cli("lab", "status", "--name", name, env=env, user=NOBODY, groups=[group])
+            assert status.stdout.count("active") == 2, status.stdout
+            # Without the group, the engine is out of reach: one line, nothing done.
+            one_line_error(cli("lab", "status", "--name", name, env=env, user=NOBODY), "cannot reach the Docker engine")
+        finally:
+            down = cli("lab", "down", "--name", name, env=env, user=NOBODY, groups=[group])
+        assert down.returncode == 0, down.stderr
+        assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+        assert not (Path(home) / ".local/state/swarmlab/labs" / name).exists()
+
+
+def test_an_engine_over_ssh(docker_engine):
+    """The engine's node runs sshd too: docker-py reaches its dockerd over ssh://, host key checked."""
+    engine_lab = docker_engine.lab
+    files = LabSSH(engine_lab.dir)
+    address = docker_engine.node.address
+    name = unique_lab_name("ssh")
+    with tempfile.TemporaryDirectory(prefix="swarmlab-ssh-") as home:
+        ssh = Path(home) / ".ssh"
+        ssh.mkdir(mode=0o700)
+        (ssh / "config").write_text(f"Host {address}\n  User root\n  IdentityFile {files.client_key}\n")
+        (ssh / "known_hosts").write_text(files.known_hosts.read_text())
+        env = {"PATH": os.environ["PATH"], "HOME": home}
+        engine = f"ssh://root@{address}"
+        # The client runs where the engine's address is reachable: the engine lab's switch.
+        inside = ("ip", "netns", "exec", switch_netns(engine_lab.name))
+        try:
+            up = cli("lab", "up", "--name", name, "--engine", engine, "--swarm", "--subnet", "172.16.161.0/24",
+                     env=env, prefix=inside)
+            assert up.returncode == 0, up.stderr
+            assert f"containers on the Docker engine at {engine}" in up.stderr
+            # status runs commands in the nodes through docker-py's exec, over the same ssh:// connection.
+            status = cli("lab", "status", "--name", name, env=env, prefix=inside)
+            assert status.returncode == 0 and status.stdout.count("active") == 2, (status.stdout, status.stderr)
+        finally:
+            down = cli("lab", "down", "--name", name, env=env, prefix=inside)
+        assert down.returncode == 0, down.stderr
+        assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+        # A host key that does not match is refused, not trusted.
+        (ssh / "known_hosts").write_text(f"{address} ssh-ed25519 "
+                                         "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+        res = cli("lab", "up", "--name", name, "--engine", engine, env=env, prefix=inside)
+        one_line_error(res, f"cannot reach the Docker engine at {engine}")
+        assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY

@@ -1,0 +1,42 @@
+"""Where a lesson runs, and why (swarmlab.lessons.choose), on this machine as it is."""
+from __future__ import annotations
+
+
+import pytest
+
+from swarmlab.errors import SwarmlabError
+from swarmlab.lessons import INVENTORY, REPLAY, Choice, choose
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name in ("SWARMLAB_BACKEND", "SWARMLAB_DRIVER", "SWARMLAB_INVENTORY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_forced_backends_say_so(env):
+    assert choose("replay") == Choice(REPLAY, "SWARMLAB_BACKEND=replay")
+    env.setenv("SWARMLAB_BACKEND", "inventory")
+    assert choose().backend == INVENTORY
+
+
+def test_no_engine_and_no_root_lab_falls_back_to_the_recording_and_says_why(env):
+    # A Docker socket that does not exist: no engine answers.
+    env.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    env.setenv("SWARMLAB_DRIVER", "docker")
+    choice = choose()
+    assert choice.backend == REPLAY
+    assert "cannot reach the Docker engine at unix:///nonexistent/docker.sock" in choice.reason
+    env.setenv("SWARMLAB_INVENTORY", "hosts.toml")
+    assert choose().backend == INVENTORY
+    with pytest.raises(SwarmlabError, match="no live lab here"):
+        choose("live")
+
+
+def test_unknown_values_are_refused(env):
+    with pytest.raises(SwarmlabError, match="unknown backend"):
+        choose("cloud")
+    env.setenv("SWARMLAB_DRIVER", "vm")
+    with pytest.raises(SwarmlabError, match="SWARMLAB_DRIVER"):
+        choose()
