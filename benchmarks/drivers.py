@@ -1,0 +1,144 @@
+"""Both lab drivers in the same run: namespaces on this machine, and node containers on a Docker engine.
+
+    python benchmarks/drivers.py [--runs 3] [--engine URL]
+
+Per driver, median of the runs (seconds): lab up, 2-node swarm formed (from the start),
+2 replicas of a service running on the two nodes, teardown; then the article's story
+end to end (up, node2 behind the VPN routes joins, the failure seen, doctor, fix,
+service recreated, verified, down). Targets for the docker driver: swarm < 3 s,
+story < 10 s, teardown < 3 s.
+
+Without --engine the engine is the dockerd of a one-node namespace lab (root), as in
+the tests; its node image is built first, not timed. The workers' dockerd logs are
+searched for the slow-join symptom ("failed to retrieve remote root CA certificate").
+The load average is printed: figures taken while the machine is busy are marked.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from swarmlab import faults, story  # noqa: E402
+from swarmlab.cluster import Cluster  # noqa: E402
+from swarmlab.doctor import doctor  # noqa: E402
+from swarmlab.fix import fix_gwbridge, recreate_service, verify_service  # noqa: E402
+from swarmlab.lab import IMAGE, Lab, nodeimage, teardown  # noqa: E402
+from swarmlab.lab.containers import connect  # noqa: E402
+
+TARGETS = {"docker": {"swarm formed": 3.0, "story": 10.0, "teardown": 3.0}}
+SLOW_JOIN = "failed to retrieve remote root CA certificate"
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def lab_for(driver: str, engine: str | None) -> Lab:
+    return Lab(name=name("bd"), driver=driver, **({"engine": engine} if driver == "docker" else {}))
+
+
+def time_phases(driver: str, engine: str | None) -> tuple[dict[str, float], int]:
+    lab = lab_for(driver, engine)
+    started = time.monotonic()
+    times = {}
+    try:
+        lab.up()
+        times["up"] = time.monotonic() - started
+        lab.form_swarm()
+        times["swarm formed"] = time.monotonic() - started
+        cluster = Cluster.from_lab(lab)
+        lab.manager.run(f"docker service create --detach --name s --replicas 2 {IMAGE} sleep infinity").check()
+        story.wait_for_running(cluster, "s", 2, timeout=60)
+        times["2 replicas running"] = time.monotonic() - started
+        slow_joins = sum(n.run(f"grep -c '{SLOW_JOIN}' /var/log/dockerd.log").stdout.strip() not in ("", "0")
+                         for n in list(lab.nodes.values())[1:])
+    finally:
+        down = time.monotonic()
+        lab.down()
+        times["teardown"] = time.monotonic() - down
+    return times, slow_joins
+
+
+def time_story(driver: str, engine: str | None) -> float:
+    started = time.monotonic()
+    lab = lab_for(driver, engine)
+    try:
+        lab.up()
+        cluster = Cluster.from_lab(lab)
+        faults.inject(cluster, "vpn-routes", node="node2")
+        story.form_swarm(cluster)
+        story.create_overlay(cluster).check()
+        story.service_create(cluster, restart_delay="1s").check()
+        story.wait_for_failure(cluster, node="node2", timeout=60)
+        doctor(cluster)
+        fix_gwbridge(cluster.node("node2"), like=cluster.manager)
+        recreate_service(cluster)
+        assert verify_service(cluster, from_node="node2").ok
+    finally:
+        lab.down()
+    return time.monotonic() - started
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    busy = one > 1.0  # 2 cores: anything much above 1 means others are working too
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores" + \
+        ("  ** MEASURED WHILE THE MACHINE IS LOADED BY OTHER WORK: not honest figures **" if busy else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--engine", default=None, help="a Docker engine URL (default: a one-node namespace lab's)")
+    parser.add_argument("--drivers", default="namespaces,docker")
+    args = parser.parse_args()
+    engine_lab = None
+    if args.engine is None:
+        engine_lab = Lab(name=name("bengine"), nodes=1, subnet="10.214.0.0/24").up()
+        args.engine = engine_lab.node("node1").docker_host
+    try:
+        client = connect(args.engine)
+        nodeimage.ensure(client, progress=lambda line: print(line, file=sys.stderr))
+        client.close()
+        print(f"before: {load()}")
+        rows, stories, slow = [], {}, {}
+        for driver in args.drivers.split(","):
+            runs = []
+            slow[driver] = 0
+            for _ in range(args.runs):
+                times, slow_joins = time_phases(driver, args.engine)
+                runs.append(times)
+                slow[driver] += slow_joins
+            for phase in runs[0]:
+                target = TARGETS.get(driver, {}).get(phase)
+                rows.append({"driver": driver, "phase": phase,
+                             "median s": round(statistics.median(r[phase] for r in runs), 2),
+                             "max s": round(max(r[phase] for r in runs), 2),
+                             "target s": target if target else ""})
+            stories[driver] = [time_story(driver, args.engine) for _ in range(args.runs)]
+            rows.append({"driver": driver, "phase": "story end to end",
+                         "median s": round(statistics.median(stories[driver]), 2),
+                         "max s": round(max(stories[driver]), 2),
+                         "target s": TARGETS.get(driver, {}).get("story", "")})
+        print(f"after:  {load()}")
+        print(f"engine: {args.engine}; runs per figure: {args.runs}")
+        print(pd.DataFrame(rows).to_string(index=False))
+        for driver, count in slow.items():
+            print(f"{driver}: workers whose dockerd log shows '{SLOW_JOIN}': {count} of {args.runs}")
+    finally:
+        if engine_lab is not None:
+            teardown(engine_lab.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
