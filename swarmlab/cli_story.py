@@ -10,6 +10,7 @@ from .cluster import connect
 from .doctor import doctor, report, worst
 from .errors import SwarmlabError
 from .fix import fix_gwbridge
+from .lab import Lab
 
 
 def add_commands(subparsers, lab_subparsers) -> None:
@@ -46,6 +47,10 @@ def add_commands(subparsers, lab_subparsers) -> None:
     undo.add_argument("fault", choices=list(faults.FAULTS))
     undo.add_argument("node")
     lab_subparsers.add_parser("faults", help="the faults inject knows").set_defaults(func=cmd_lab_faults)
+    restart = lab_cmd("restart-docker", cmd_lab_restart_docker,
+                      "restart a node's dockerd, as `systemctl restart docker` does on a host (inside a node, "
+                      "`systemctl` and `service` manage the docker unit too)")
+    restart.add_argument("node")
 
 
 def cmd_doctor(args) -> int:
@@ -73,6 +78,14 @@ def cmd_fix_gwbridge(args) -> int:
 
 def cmd_lab_inject(args) -> int:
     print(faults.inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
+    return 0
+
+
+def cmd_lab_restart_docker(args) -> int:
+    node = Lab.attach(args.name, engine=getattr(args, "engine", None)).node(args.node)
+    node.restart_docker()
+    print(node.run("docker info --format 'dockerd {{.ServerVersion}} restarted on {{.Name}}; "
+                   "swarm {{.Swarm.LocalNodeState}}'").check().stdout, end="")
     return 0
 
 

@@ -26,8 +26,10 @@ from .network import NETNS_DIR, node_netns
 from .spec import NodeSpec
 
 # The node's docker CLI is the one that matches its dockerd (/usr/bin), ahead of
-# any newer client a host may keep in /usr/local/bin.
-NODE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
+# any newer client a host may keep in /usr/local/bin. First come the node's own
+# `systemctl` and `service` (shims/: the docker unit, started the lab's way).
+SHIMS = Path(__file__).resolve().parent / "shims"
+NODE_PATH = f"{SHIMS}:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
 # A lab runs many daemons side by side: Go's collector runs a little more often in
 # dockerd and the containerd it starts (measured: about 3 MB less per node).
 DAEMON_ENV = ("GOGC=50",)
