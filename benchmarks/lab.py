@@ -1,9 +1,11 @@
 """Time the local lab's phases beside the floor script (a bare shell script doing the same).
 
-    python benchmarks/lab.py [--nodes 2,5,10] [--large [--large-sizes 20,30,50,100]]
+    python benchmarks/lab.py [--nodes 2,5,10] [--repeat 3] [--no-floor] [--large [--large-sizes 20,30,50,100]]
 
 Prints one table: seconds since start for each phase, for swarmlab and the floor,
-with the ratio; teardown of a lab with a running service; memory per node.
+with the ratio; teardown of a lab with a running service; memory per node; the slow
+runs, each with the node whose task started last and whether networkdb's bulk sync timed
+out there (count them over many runs: --nodes 5 --repeat 40 --no-floor).
 With --large (not part of `make bench`: a 50-node lab alone takes half a minute), also
 large labs, once each: up, swarm formed, teardown and memory per node, beside what was
 measured when issue 10 was filed and the targets set then.
@@ -11,10 +13,12 @@ measured when issue 10 was filed and the targets set then.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -74,11 +78,64 @@ def time_swarmlab(n: int) -> tuple[dict[str, float], dict[str, float]]:
     while manager.run("docker service ls --format '{{.Replicas}}'").stdout.strip() != f"{n}/{n}":
         time.sleep(0.05)
     times["service running"] = time.monotonic() - t0
+    times.update(task_spread(lab))
     memory = memory_per_node(lab)
     t1 = time.monotonic()
     teardown(lab.name)
     times["teardown"] = time.monotonic() - t1
     return times, memory
+
+
+BULK_SYNC_TIMEOUT = "Bulk sync to node .* timed out"
+
+
+def task_spread(lab: Lab) -> dict:
+    """When the service's tasks started: how long after the first one the last one did, on
+    which node, and how many networkdb bulk syncs timed out there and on all nodes."""
+    manager = lab.manager
+    ids = manager.run("docker service ps -q --filter desired-state=running test").check().stdout.split()
+    started = manager.run("docker inspect --format '{{.NodeID}} {{json .Status.Timestamp}}' " + " ".join(ids)).check()
+    hostnames = dict(line.split() for line in manager.run(
+        "docker node ls --format '{{.ID}} {{.Hostname}}'").check().stdout.splitlines())
+    when = {hostnames.get(node_id, node_id): _timestamp(stamp)
+            for node_id, stamp in (line.split() for line in started.stdout.splitlines())}
+    last = max(when, key=when.get)
+    timeouts = {name: int(node.run(f"grep -c '{BULK_SYNC_TIMEOUT}' /var/log/dockerd.log").stdout.strip() or 0)
+                for name, node in lab.nodes.items()}
+    return {"last task lag": (when[last] - min(when.values())).total_seconds(), "last task node": last,
+            "bulk sync timeouts there": timeouts.get(last, 0), "bulk sync timeouts": sum(timeouts.values())}
+
+
+def _timestamp(text: str) -> datetime:
+    # Docker prints nanoseconds; Python reads microseconds.
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text.strip('"').replace("Z", "+00:00")))
+
+
+def slow_runs(runs_by_nodes: dict[int, list[dict]]) -> pd.DataFrame:
+    """Runs whose 'service running' took more than twice the median of their node count."""
+    rows = []
+    for n, runs in runs_by_nodes.items():
+        median = statistics.median(r["service running"] for r in runs)
+        for i, r in enumerate(runs, 1):
+            if r["service running"] > 2 * median:
+                rows.append({"nodes": n, "run": f"{i} of {len(runs)}", "service running s": r["service running"],
+                             "median s": median, "last task on": r["last task node"],
+                             "it started s after the first": r["last task lag"],
+                             "bulk sync timeouts there": r["bulk sync timeouts there"],
+                             "all nodes": r["bulk sync timeouts"]})
+    return pd.DataFrame(rows)
+
+
+TAIL_NOTE = """\
+Why one run can take ~30 s longer (seen: 5 nodes, 33.6 s against 5.5 and 6.2 s): a task
+starts only after its node has joined the task's networks in networkdb (libnetwork), and
+JoinNetwork bulk-syncs with the network's peers one by one, waiting up to 30 s for each
+answer (networkdb bulkSyncNode: `time.After(30 * time.Second)`, then "Bulk sync to node
+X timed out" in that node's log). A peer whose node table does not hold the new node yet
+(gossip still spreading the join) returns without answering, so the new node's task
+starts ~30 s after the others. The 30 s is fixed in Docker. For each slow run the table
+says which node's task started last, how late, and whether that node logged bulk sync
+timeouts; a slow run with none is the machine's load (other work on it), not this."""
 
 
 def memory_per_node(lab: Lab) -> dict[str, float]:
@@ -140,10 +197,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="2,5,10")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the table shows medians")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor script (e.g. many runs to count slow ones)")
     parser.add_argument("--large", action="store_true", help="also time large labs, once each (slow)")
     parser.add_argument("--large-sizes", default="20,30,50", help="node counts for --large (default 20,30,50)")
     args = parser.parse_args()
-    rows, mem_rows = [], []
+    rows, mem_rows, runs_by_nodes = [], [], {}
     for n in [int(x) for x in args.nodes.split(",")]:
         teardown(f"bench{n}")  # a previous interrupted run
         ours, floor, memory = [], [], []
@@ -151,7 +209,8 @@ def main() -> None:
             times, mem = time_swarmlab(n)
             ours.append(times)
             memory.append(mem)
-            floor.append(time_floor(n))
+            floor.append({} if args.no_floor else time_floor(n))
+        runs_by_nodes[n] = ours
         for phase in PHASES:
             a, b = _median(ours, phase), _median(floor, phase)
             rows.append({"nodes": n, "phase": phase, "swarmlab s": a, "floor s": b,
@@ -167,6 +226,12 @@ def main() -> None:
     print("\nMemory of each node's processes while the service runs (RSS counts shared pages once per "
           "process; PSS shares them out)")
     print(pd.DataFrame(mem_rows).to_string(index=False))
+    slow = slow_runs(runs_by_nodes)
+    total = sum(len(runs) for runs in runs_by_nodes.values())
+    print(f"\nSlow runs ('service running' over twice the median of its node count): {len(slow)} of {total}")
+    if len(slow):
+        print(slow.to_string(index=False))
+    print(TAIL_NOTE)
     if args.large:
         large = [time_large(int(x)) for x in args.large_sizes.split(",")]
         print(f"\nLarge labs, one run each (swarm formed up to {SWARM_UP_TO} nodes); 'at filing' is what "
