@@ -1067,8 +1067,7 @@ def check_gossip(facts: Facts) -> list[Finding]:
             suspected[f.name] = suspects
         if udp_only:
             found.append(Finding(
-                "error", f.name, "gossip udp/7946", evidence(f.name, "grep memberlist /var/log/dockerd.log",
-                                                            [line[-200:] for line in udp_only[-3:]]),
+                "error", f.name, "gossip udp/7946", f.shown("daemon_log", udp_only[-3:]),
                 f"{f.name}'s daemon reaches its peers over TCP but its UDP gossip probes get no answer: UDP 7946 to "
                 f"or from {f.name} is dropped, so network membership and overlay peers go stale",
                 f"allow udp/7946 between the nodes (iptables-save | grep 7946 on {f.name}; cloud security groups)",
@@ -1080,8 +1079,7 @@ def check_gossip(facts: Facts) -> list[Finding]:
         if {by_address.get(a, a) for a in who} <= explained:
             continue  # the node they suspect has its own finding, with the cause
         found.append(Finding(
-            "warning", name, "gossip", evidence(name, "grep memberlist /var/log/dockerd.log",
-                                                [line[-200:] for line in suspects[-3:]]),
+            "warning", name, "gossip", facts.nodes[name].shown("daemon_log", suspects[-3:]),
             f"{name}'s daemon got no gossip acks from "
             + ", ".join(by_address.get(a, a) for a in who) + f" in the last {GOSSIP_WINDOW} s",
             "see the findings for those nodes", DOC_PORTS))
@@ -1158,10 +1156,10 @@ def check_duplicate_hostnames(facts: Facts) -> list[Finding]:
     for hostname, same in counts.items():
         if len(same) < 2:
             continue
-        lines = [f"{r.get('ID', '?')}  {hostname}  {r.get('Status')}  {r.get('Availability')}" for r in same]
+        summary = [f"summary: {r.get('ID', '?')} {hostname} {r.get('Status')} {r.get('Availability')}" for r in same]
         found.append(Finding(
             "warning", hostname, "duplicate hostname",
-            evidence(facts.manager, "docker node ls", lines),
+            facts.manager_facts.shown("nodes", containing(*(f'"ID":"{r.get("ID")}"' for r in same)), summary),
             f"{len(same)} swarm nodes are called {hostname}: `docker node update/rm/ps {hostname}` answers "
             f"'node {hostname} is ambiguous ({len(same)} matches found)', and placement constraints on "
             "node.hostname pick either. Often a cloned VM, or a node that left and joined again (its old entry "
@@ -1280,8 +1278,8 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
         if status.get("esp4") == "missing" and encrypted:
             found.append(Finding(
                 "error", f.name, "kernel limits: ESP",
-                evidence(f.name, "uname -r; ls /sys/module/esp4; grep 'Failed Adding' /var/log/dockerd.log",
-                         [release, "esp4: missing"] + [line[-260:] for line in esp]),
+                "\n".join([f.shown("kernel", lambda line: line == release or line.startswith("esp4 "))]
+                          + ([f.shown("daemon_log", esp)] if esp else [])),
                 f"the encrypted overlay(s) {', '.join(encrypted)} need IPsec ESP with AES-GCM in the kernel "
                 f"(xfrm, esp4, rfc4106(gcm(aes))), and kernel {release} has no ESP: the daemon cannot add its "
                 "security associations, so traffic between containers on different nodes is dropped",
