@@ -21,6 +21,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from ipaddress import IPv4Network
 
 import pandas as pd
@@ -330,9 +331,10 @@ class Facts:
                  for name, n in data["nodes"].items()}
         return cls(nodes, data["manager"], data.get("log_lines", {}))
 
-    def name_of(self, docker_node: str) -> str:
-        """The cluster's name (e.g. the inventory's vm-b) for a Docker node ID or hostname
-        (node2), as `docker node ls` and `service ps` print them; unknown ones unchanged."""
+    @cached_property
+    def docker_names(self) -> dict[str, str]:
+        """Docker's names for the nodes -> the cluster's names, made once: each node's ID and its
+        hostname (a hostname two nodes share maps to neither)."""
         by_id, by_hostname = {}, {}
         for f in self.nodes.values():
             node_id = f.info.get("Swarm", {}).get("NodeID")
@@ -340,10 +342,12 @@ class Facts:
                 by_id[node_id] = f.name
             if f.info.get("Name"):
                 by_hostname.setdefault(f.info["Name"], []).append(f.name)
-        if docker_node in by_id:
-            return by_id[docker_node]
-        names = by_hostname.get(docker_node, [])
-        return names[0] if len(names) == 1 else docker_node  # two nodes with one hostname: keep it
+        return {hostname: names[0] for hostname, names in by_hostname.items() if len(names) == 1} | by_id
+
+    def name_of(self, docker_node: str) -> str:
+        """The cluster's name (e.g. the inventory's vm-b) for a Docker node ID or hostname
+        (node2), as `docker node ls` and `service ps` print them; unknown ones unchanged."""
+        return self.docker_names.get(docker_node, docker_node)
 
     def up(self) -> list[NodeFacts]:
         return [f for f in self.nodes.values() if f.daemon_up]
