@@ -1,0 +1,69 @@
+"""The doctor with all its probes on healthy labs of 2, 10 and 30 nodes (issue 10, issue 13).
+
+    python benchmarks/doctor.py [--sizes 2 10 30] [--runs 5]
+
+Each size: a fresh lab with its swarm formed (`lab up --nodes N --swarm`), then the
+doctor `--runs` times. Printed per size: the doctor's seconds (median, min, max), the
+errors and warnings of the last run (a healthy lab must have none: the probes must not
+cry wolf), its phases, and the machine's 1-minute load average before and after - on a
+shared 2-core machine the load says how far the figures can be trusted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from swarmlab.cluster import Cluster  # noqa: E402
+from swarmlab.doctor import diagnose, gather  # noqa: E402
+from swarmlab.lab import Lab, teardown  # noqa: E402
+
+TARGETS = {2: 2.0, 10: 5.0, 30: 5.0}  # seconds
+
+
+def time_size(nodes: int, runs: int) -> dict:
+    lab = Lab(name=f"bdoc{nodes}-{uuid.uuid4().hex[:4]}", nodes=nodes)
+    try:
+        lab.up()
+        lab.form_swarm()
+        cluster = Cluster.from_lab(lab)
+        load_before = os.getloadavg()[0]
+        durations, last = [], None
+        for _ in range(runs):
+            started = time.monotonic()
+            last = diagnose(gather(cluster))
+            durations.append(time.monotonic() - started)
+        load_after = os.getloadavg()[0]
+    finally:
+        teardown(lab.name)
+    counts = last["severity"].value_counts()
+    problems = last[last["severity"] != "info"]
+    return {"nodes": nodes, "runs": runs, "median s": round(statistics.median(durations), 2),
+            "min s": round(min(durations), 2), "max s": round(max(durations), 2),
+            "target s": TARGETS.get(nodes, 5.0), "errors": int(counts.get("error", 0)),
+            "warnings": int(counts.get("warning", 0)),
+            "load before": round(load_before, 1), "load after": round(load_after, 1),
+            "problems": "; ".join(f"{r.severity} {r.node}: {r.check}" for r in problems.itertuples())[:120]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="*", type=int, default=[2, 10, 30])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    pd.set_option("display.width", 220)
+    rows = [time_size(n, args.runs) for n in args.sizes]
+    print(f"The doctor on healthy labs ({os.cpu_count()} cores; load = 1-minute load average)")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
