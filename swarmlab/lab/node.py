@@ -247,29 +247,34 @@ class LabNode:
             raise LabError(f"on {self.name}: {method} {path} failed ({resp.status}): {message}")
         return answer
 
-    def join_swarm(self, manager: str, token: str, timeout: float = 90) -> None:
+    def join_swarm(self, manager: str, token: str, timeout: float = 90, attempts: int = 3) -> None:
         """Join the swarm of `manager` (address:port) through this node's Docker API.
 
         On a busy machine dockerd may answer that its join timed out and goes on in the
-        background (as `docker swarm join` prints it); then wait until the node is active.
+        background (as `docker swarm join` prints it): then wait until the node is
+        active. A join that ended in error (e.g. the manager was too busy to answer in
+        time) is left and tried again.
         """
-        try:
-            self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
-                                                    "RemoteAddrs": [manager], "JoinToken": token})
-            return
-        except LabError as exc:
-            if "continue in the background" not in str(exc):
-                raise
-        deadline = time.monotonic() + timeout
-        state = "?"
-        while time.monotonic() < deadline:
-            state = (self.docker_api("GET", "/info", timeout=10).get("Swarm") or {}).get("LocalNodeState", "?")
-            if state == "active":
+        swarm = {}
+        for _ in range(attempts):
+            try:
+                self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
+                                                        "RemoteAddrs": [manager], "JoinToken": token})
                 return
-            if state in ("inactive", "error"):
-                break
-            time.sleep(0.2)
-        raise LabError(f"{self.name} did not join the swarm of {manager} (its state: {state}); "
+            except LabError as exc:
+                if "continue in the background" not in str(exc):
+                    raise
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                swarm = self.docker_api("GET", "/info", timeout=10).get("Swarm") or {}
+                if swarm.get("LocalNodeState") in ("active", "inactive", "error"):
+                    break
+                time.sleep(0.2)
+            if swarm.get("LocalNodeState") == "active":
+                return
+            self.docker_api("POST", "/swarm/leave?force=1", timeout=30)
+        raise LabError(f"{self.name} did not join the swarm of {manager} after {attempts} attempts "
+                       f"(state {swarm.get('LocalNodeState', '?')}: {swarm.get('Error') or 'no error given'}); "
                        f"see its /var/log/dockerd.log")
 
     def stop_docker(self, timeout: float = 20) -> None:
