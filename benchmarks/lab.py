@@ -127,8 +127,10 @@ def slow_runs(runs_by_nodes: dict[int, list[dict]]) -> pd.DataFrame:
 
 
 TAIL_NOTE = """\
-Why one run can take ~30 s longer (seen: 5 nodes, 33.6 s against 5.5 and 6.2 s): a task
-starts only after its node has joined the task's networks in networkdb (libnetwork), and
+Why one run can take ~30 s longer (seen: 5 nodes, 33.6 s against 5.5 and 6.2 s). The
+likely cause, read in Docker's source and matching the ~25-30 s a single node lagged in
+the one such run caught here (its log not kept): a task starts only after its node has
+joined the task's networks in networkdb (libnetwork), and
 JoinNetwork bulk-syncs with the network's peers one by one, waiting up to 30 s for each
 answer (networkdb bulkSyncNode: `time.After(30 * time.Second)`, then "Bulk sync to node
 X timed out" in that node's log). A peer whose node table does not hold the new node yet
@@ -234,6 +236,10 @@ def main() -> None:
     print(f"\nSlow runs ('service running' over twice the median of its node count): {len(slow)} of {total}")
     if len(slow):
         print(slow.to_string(index=False))
+    for n, runs in runs_by_nodes.items():
+        hit = [r["bulk sync timeouts"] for r in runs if r["bulk sync timeouts"]]
+        print(f"{n} nodes: 'Bulk sync to node ... timed out' logged in {len(hit)} of {len(runs)} runs"
+              + (f" ({sum(hit)} lines)" if hit else ""))
     print(TAIL_NOTE)
     if args.large:
         large = [time_large(int(x)) for x in args.large_sizes.split(",")]
