@@ -6,8 +6,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
 SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables
-# What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one).
-TEST_SYSTEM_PACKAGES := chromium
+# What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
+# and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
+TEST_SYSTEM_PACKAGES := chromium sudo
 TEST_STAMP := $(VENV)/.installed-test
 LAB ?= swarmlab
 
@@ -21,7 +22,7 @@ system-packages:
 	$(call install-missing,$(SYSTEM_PACKAGES),the live lab needs these system packages,replay works without)
 
 test-system-packages:
-	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the browser test needs these system packages,tests/live/test_browser.py fails without)
+	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the tests need these system packages,tests/live/test_browser.py and test_lessons_inventory.py fail without)
 
 # $(call install-missing,PACKAGES,WHO NEEDS THEM,WHAT HAPPENS WITHOUT)
 define install-missing

@@ -13,7 +13,10 @@ def add_commands(sub) -> None:
     lessons = sub.add_parser("lessons", help="run the lessons headless, record them, make student copies")
     lsub = lessons.add_subparsers(metavar="ACTION")
     run = lsub.add_parser("run", help="execute every lesson; notebooks and HTML under build/lessons/")
-    run.add_argument("--backend", default="auto", choices=["auto", "live", "replay"])
+    run.add_argument("--backend", default="auto", choices=["auto", "live", "replay", "inventory"])
+    run.add_argument("--inventory", default=None, metavar="FILE",
+                     help="your hosts, for --backend inventory (else SWARMLAB_INVENTORY); "
+                          "each lesson says what it changes there, and undoes it")
     run.add_argument("--only", nargs="*", help="lesson numbers, e.g. 03 05")
     run.add_argument("--out", default=None, help="output folder (default build/lessons)")
     run.set_defaults(func=cmd_run)
@@ -40,7 +43,8 @@ def cmd_run(args) -> int:
     where = f"{choice.backend} ({choice.driver} driver)" if choice.driver else choice.backend
     print(f"lessons run {where}: {choice.reason}", file=sys.stderr, flush=True)
     table = headless.run_lessons(args.backend, out=Path(args.out) if args.out else headless.BUILD,
-                                 only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True))
+                                 only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True),
+                                 inventory=args.inventory)
     print(table.to_string(index=False))
     return 0 if (table["status"] == "ok").all() else 1
 

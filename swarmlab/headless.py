@@ -18,12 +18,17 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
+from . import staging
 from .claims import claims_checked
+from .cluster import connect
 from .errors import SwarmlabError
+from .inventory import load_inventory
+from .lab import teardown
+from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
 BUILD = Path("build") / "lessons"  # under the folder it runs in
-BACKENDS = ("auto", "live", "replay")
+BACKENDS = ("auto", "live", "replay", "inventory")
 
 
 def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
@@ -34,7 +39,7 @@ def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
 
 
 def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = BUILD,
-                only: list[str] | None = None, timeout: int = 600, progress=print):
+                only: list[str] | None = None, timeout: int = 600, progress=print, inventory=None):
     """Execute every lesson in order; return a table (lesson, backend, cells, claims, seconds, status).
 
     claims: how many of the lesson's claims about its outputs were checked (all true,
@@ -42,6 +47,10 @@ def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = 
     """
     if backend not in BACKENDS:
         raise SwarmlabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if inventory:
+        os.environ["SWARMLAB_INVENTORY"] = str(Path(inventory).expanduser().resolve())
+    if backend == INVENTORY:
+        load_inventory(inventory_path())  # a bad file stops here, with its one-line error
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -91,10 +100,11 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
 
 def _clean_up_after_failure(lesson_id: str, backend: str) -> None:
     """A lesson that failed never reached lesson.close(): undo what it set up."""
-    from .lessons import LIVE, lesson_lab_name
     if backend == LIVE:
-        from .lab import teardown
         teardown(lesson_lab_name(lesson_id))
+    elif backend == INVENTORY:
+        with connect(inventory_path()) as cluster:
+            staging.restore(cluster, inventory_path())
 
 
 def _printed(nb) -> str:

@@ -4,12 +4,13 @@ Running the lesson notebooks headless is swarmlab.headless.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults, story
+from . import faults, staging, story
 from .check import can_run_lab
 from .claims import Claims
 from .cluster import Cluster, connect
@@ -26,13 +27,16 @@ INVENTORY = "inventory"
 class Lesson:
     """The cluster a lesson talks to, and how it got it (live lab, inventory, or replay)."""
 
-    def __init__(self, lesson_id: str, backend: str, cluster, lab=None, recorder=None, recording=None):
+    def __init__(self, lesson_id: str, backend: str, cluster, lab=None, recorder=None, recording=None,
+                 inventory=None):
         self.id = lesson_id
         self.backend = backend
         self.cluster = cluster
         self.lab = lab
         self.recorder = recorder
         self.recording = recording
+        self.inventory = inventory  # the inventory file whose hosts this lesson changed (staging)
+        self.staged = False
         self.claims = Claims(lesson_id, backend)
 
     def expect(self, claim: str, holds, seen=None):
@@ -74,6 +78,13 @@ class Lesson:
         cluster = Cluster.from_lab(self.lab, via="ssh")
         return self._recorded(cluster)
 
+    def _put_hosts_back(self) -> None:
+        """Inventory: undo what the lesson changed on the hosts (staging.restore)."""
+        if self.staged:
+            done = staging.restore(self.cluster, self.inventory)
+            self.staged = False
+            print("your hosts are back as they were" + "".join(f"\n  {line}" for line in done))
+
     def _recorded(self, cluster):
         return cluster if self.recorder is None else self.recorder.wrap(cluster)
 
@@ -81,6 +92,7 @@ class Lesson:
         """End the lesson: say how many claims it checked, save the recording (when recording)
         and take the lab down."""
         print(self.claims.summary())
+        self._put_hosts_back()
         if self.recorder is not None:
             self.recorder.save()
         if self.lab is not None:
@@ -152,18 +164,44 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     elif backend == REPLAY:
         lesson = _open_replay(lesson_id)
     else:
-        path = os.environ.get("SWARMLAB_INVENTORY")
-        if not path:
-            raise SwarmlabError("backend inventory needs SWARMLAB_INVENTORY=path/to/hosts.toml")
-        lesson = Lesson(lesson_id, INVENTORY, connect(path))
+        lesson = _open_inventory(lesson_id)
     print(_announce(lesson))
     print(f"  why: {choice.reason}")
-    if prepare and backend != INVENTORY:
-        for step in PREPARE.get(lesson_id, ()):
+    steps = PREPARE.get(lesson_id, ()) if prepare else ()
+    if backend == INVENTORY and prepare:
+        _stage(lesson, steps)
+    try:
+        for step in steps:
             step(lesson.cluster)
-        if PREPARE.get(lesson_id):
-            print(f"ready: {STARTS_FROM[lesson_id]}")
+    except BaseException:
+        lesson._put_hosts_back()  # a set-up that fails halfway leaves nothing behind
+        raise
+    if steps:
+        print(f"ready: {STARTS_FROM[lesson_id]}")
     return lesson
+
+
+def inventory_path() -> str:
+    path = os.environ.get("SWARMLAB_INVENTORY")
+    if not path:
+        raise SwarmlabError("backend inventory needs SWARMLAB_INVENTORY=path/to/hosts.toml "
+                            "(or `swarmlab lessons run --backend inventory --inventory FILE`)")
+    return path
+
+
+def _open_inventory(lesson_id: str) -> Lesson:
+    path = inventory_path()
+    return Lesson(lesson_id, INVENTORY, connect(path), inventory=path)
+
+
+def _stage(lesson: Lesson, steps) -> None:
+    """Say what the lesson will change on the hosts, journal them, and undo it all at exit too."""
+    lines = staging.plan(lesson.cluster, lesson.node2, steps, LESSON_CHANGES.get(lesson.id, []))
+    print(staging.announce(lesson.cluster, lesson.id, lines))
+    if lines:
+        staging.begin(lesson.cluster, lesson.id, lesson.inventory)
+        lesson.staged = True
+        atexit.register(lesson._put_hosts_back)  # a kernel shut down before lesson.close()
 
 
 def _open_live(lesson_id: str, driver: str = "namespaces") -> Lesson:
@@ -217,8 +255,10 @@ def _the_authors_node2(cluster) -> None:
 
 def _swarm(cluster) -> None:
     """The swarm, once every node has finished joining (docker_gwbridge made, or failed)."""
+    # A host that joined a swarm before (an earlier lesson) has old failures in its log.
+    failures = {node.name: story.join_failures(node) for node in cluster}
     story.form_swarm(cluster)
-    story.wait_for_join(cluster)
+    story.wait_for_join(cluster, failures_before=failures)
 
 
 def _overlay(cluster) -> None:
@@ -239,6 +279,18 @@ PREPARE = {
     "05": (_the_authors_node2, _swarm, _overlay, _failed_service),
     "06": (_the_authors_node2, _swarm, _overlay),
     "07": (_swarm,),
+}
+# What each lesson's own cells change on an inventory's hosts ({manager}, {worker}: their names).
+LESSON_CHANGES = {
+    "01": ["{manager}: docker swarm init (in the lesson)", "{worker}: docker swarm join (in the lesson)"],
+    "02": ["{manager}: docker network create -d overlay uber-net (in the lesson)"],
+    "03": ["{manager}: docker service create --name test ... (in the lesson; needs busybox:latest on every host)"],
+    "04": ["{worker}: docker container start of a Created task container, which fails (in the lesson)"],
+    "05": ["{worker}: docker network create ... docker_gwbridge (the fix, in the lesson)",
+           "{manager}: docker service rm test; docker service create --name test ... (in the lesson)"],
+    "06": ["{worker}: the routes removed again, then bridge networks projN_default created until no address pool "
+           "is left (pools-exhausted), then it leaves the swarm and joins again (in the lesson)",
+           "{manager}: docker service create --name test ... (in the lesson)"],
 }
 STARTS_FROM = {
     "01": "two nodes, not yet a swarm (node1 will be the manager)",

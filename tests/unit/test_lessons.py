@@ -109,3 +109,17 @@ def test_the_package_ships_the_checkouts_lessons():
     from swarmlab.headless import NOTEBOOKS
     assert NOTEBOOKS.resolve() == (ROOT / "notebooks").resolve()
     assert [p.name for p in lesson_paths()] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+def test_lessons_run_on_an_inventory_needs_one_and_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from swarmlab.cli import main
+    monkeypatch.delenv("SWARMLAB_INVENTORY", raising=False)
+    assert main(["lessons", "run", "--backend", "inventory", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("swarmlab: backend inventory needs SWARMLAB_INVENTORY") and "\n" not in error
+    bad = tmp_path / "hosts.toml"
+    bad.write_text('[hosts.vm-a]\nadress = "10.0.0.1"\n')
+    assert main(["lessons", "run", "--backend", "inventory", "--inventory", str(bad), "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "unknown field 'adress'" in error and "\n" not in error
+    assert not list(tmp_path.glob("*.ipynb"))  # refused before any lesson ran

@@ -1,0 +1,154 @@
+"""Lessons on your own hosts: what a lesson changes there, said before, undone after.
+
+On a local lab each lesson gets a fresh lab. On the hosts of an inventory it gets
+the same starting point for real: the article's fault injected into the worker over
+SSH, the swarm formed, uber-net, the failing service (lessons.PREPARE). Before it
+changes anything, the lesson prints the plan (which host, which command) and writes
+a journal of the hosts' state; when it closes, or when it fails (the lesson runner
+and the next lesson read the journal), the hosts are put back:
+
+- every fault swarmlab knows is undone on every host (each undo removes only what
+  carries swarmlab's marks: routes with proto 199, iptables rules commented
+  swarmlab-fault, networks labelled swarmlab.fault);
+- hosts that were not in a swarm leave it (the service and overlay networks go too);
+- the service's task containers, and the local networks that appeared during the
+  lesson (docker_gwbridge among them), are removed.
+
+A host already in a swarm before the lesson is refused: the lessons build their own.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from pathlib import Path
+
+from . import faults, story
+from .errors import SwarmlabError
+
+JOURNAL_DIR = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "swarmlab"
+SWARM_STATE = "docker info --format '{{.Swarm.LocalNodeState}}'"
+LOCAL_NETWORKS = "docker network ls --filter scope=local --format '{{.Name}}'"
+TASK_CONTAINERS = "docker ps -aq --filter label=com.docker.swarm.service.name={service}"
+
+
+class StagingError(SwarmlabError):
+    """A lesson cannot set up, or put back, the hosts of an inventory."""
+
+
+def journal_path(inventory) -> Path:
+    """Where the journal of the lesson running on `inventory` lives (one per inventory file)."""
+    resolved = str(Path(inventory).expanduser().resolve())
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return JOURNAL_DIR / f"lesson-{Path(resolved).stem}-{digest}.json"
+
+
+# --- what each set-up step changes, in words -----------------------------------------
+def plan(cluster, worker, steps, lesson_changes: list[str]) -> list[str]:
+    """One line per change the set-up steps (lessons.PREPARE, by name) and the lesson's own
+    cells make, host first. `worker` plays the article's node2."""
+    manager = cluster.manager
+    lines = []
+    for step in (getattr(s, "__name__", s) for s in steps):
+        if step == "_the_authors_node2":
+            nic = faults.nic_of(worker)
+            lines += [f"{worker.name}: ip route add {dst} dev {nic} proto {faults.ROUTE_PROTO}   "
+                      f"(routes as a VPN client adds: Docker there finds no free address pool)"
+                      for dst in faults.VPN_ROUTES]
+        elif step == "_swarm":
+            lines.append(f"{manager.name}: docker swarm init --advertise-addr {manager.address}")
+            lines += [f"{n.name}: docker swarm join --token <worker token> {manager.address}:2377"
+                      for n in cluster if n is not manager]
+        elif step == "_overlay":
+            lines.append(f"{manager.name}: docker network create -d overlay {story.NETWORK}")
+        elif step == "_failed_service":
+            lines.append(f"{manager.name}: docker service create --name {story.SERVICE} --network {story.NETWORK} "
+                         f"--replicas 2 {story.IMAGE} sleep infinity   (needs {story.IMAGE} on every host)")
+        else:
+            raise StagingError(f"no description of set-up step {step!r}: say what it changes in staging.plan")
+    names = {"manager": manager.name, "worker": worker.name}
+    return lines + [change.format(**names) for change in lesson_changes]
+
+
+def announce(cluster, lesson_id: str, lines: list[str]) -> str:
+    undo = ("when the lesson closes (lesson.close()), or fails: swarmlab's faults undone on every host, "
+            "the hosts leave the swarm the lesson made, the service's containers and the networks the "
+            "lesson created removed")
+    if not lines:
+        return f"lesson {lesson_id} changes nothing on your hosts"
+    return "\n".join([f"lesson {lesson_id} changes your hosts ({cluster.source}):",
+                      *(f"  {line}" for line in lines), f"  undone {undo}"])
+
+
+# --- before, and back -----------------------------------------------------------------
+def host_state(node) -> dict:
+    swarm = node.run(SWARM_STATE)
+    networks = node.run(LOCAL_NETWORKS)
+    if not swarm.ok or not networks.ok:
+        raise StagingError(f"cannot ask Docker on {node.name} ({(swarm.stderr or networks.stderr).strip()}); "
+                           f"is dockerd running there, and may this user use it (sudo = true in the inventory)?")
+    return {"swarm": swarm.stdout.strip(), "networks": sorted(networks.stdout.split())}
+
+
+def begin(cluster, lesson_id: str, inventory) -> dict:
+    """Refuse hosts already in a swarm, then journal every host's state; returns the journal."""
+    path = journal_path(inventory)
+    if path.exists():
+        restore(cluster, inventory)  # a lesson before this one did not finish
+    states = {node.name: host_state(node) for node in cluster}
+    busy = [name for name, state in states.items() if state["swarm"] not in ("inactive", "")]
+    if busy:
+        raise StagingError(f"{', '.join(busy)} already in a swarm (state {states[busy[0]]['swarm']}); the lessons "
+                           f"build their own: run `docker swarm leave --force` there, or use fresh hosts")
+    journal = {"lesson": lesson_id, "inventory": str(inventory), "hosts": states}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(journal, indent=1) + "\n")
+    return journal
+
+
+def restore(cluster, inventory) -> list[str]:
+    """Put the hosts back as the journal says they were; returns what was done, one line each."""
+    path = journal_path(inventory)
+    if not path.exists():
+        return []
+    journal = json.loads(path.read_text())
+    done = []
+    for node in cluster:
+        for fault in faults.FAULTS:
+            faults.fault_named(fault).undo(cluster, node)
+    done.append(f"faults undone on {', '.join(cluster.nodes)}")
+    manager = cluster.manager
+    for node in [n for n in cluster if n is not manager] + [manager]:  # workers first
+        before = journal["hosts"].get(node.name, {})
+        if before.get("swarm") in ("inactive", "") and node.run(SWARM_STATE).stdout.strip() != "inactive":
+            node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")
+            done.append(f"{node.name}: left the swarm")
+    for node in cluster:
+        before = set(journal["hosts"].get(node.name, {}).get("networks", []))
+        containers = node.run(TASK_CONTAINERS.format(service=shlex.quote(story.SERVICE))).stdout.split()
+        if containers:
+            node.run(["docker", "rm", "-f", *containers]).check()
+            done.append(f"{node.name}: removed {len(containers)} task container(s)")
+        new = [n for n in node.run(LOCAL_NETWORKS).check().stdout.split() if n not in before]
+        if new:
+            _remove_networks(cluster, node, new)
+            done.append(f"{node.name}: removed network(s) {', '.join(new)}")
+    left = {n.name: host_state(n) for n in cluster}
+    changed = [name for name, state in left.items() if state != journal["hosts"].get(name)]
+    if changed:
+        raise StagingError(f"could not put back {', '.join(changed)}: before {journal['hosts']}, now {left}; "
+                           f"the journal stays in {path}")
+    path.unlink()
+    return done
+
+
+def _remove_networks(cluster, node, names: list[str], attempts: int = 20) -> None:
+    """`docker network rm`, again while a sandbox that left with the swarm still holds an endpoint."""
+    for attempt in range(attempts):
+        result = node.run(["docker", "network", "rm", *names])
+        if result.ok or "active endpoints" not in result.stderr or attempt == attempts - 1:
+            break
+        names = [n for n in names if node.run(["docker", "network", "inspect", n]).ok]
+        cluster.clock.sleep(0.5)
+    result.check(hint=f"see `docker network ls` on {node.name}")
