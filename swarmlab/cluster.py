@@ -137,6 +137,10 @@ class Cluster:
         """
         if isinstance(lab, str):
             lab = Lab.attach(lab)
+        if via == "ssh" and lab.driver.name == "docker":
+            raise SwarmlabError(f"lab {lab.name}'s nodes are containers on a Docker engine and run no sshd; "
+                                f"reach them through the engine (via=\"local\"), or use the namespace lab "
+                                f"(root) or an inventory of hosts for SSH")
         if via == "ssh":
             cluster = _lab_over_ssh(lab)
         elif via == "local":

@@ -29,6 +29,7 @@ from .spec import LabSpec, NodeSpec
 LABEL_LAB = "io.swarmlab.lab"
 LABEL_ID = "io.swarmlab.lab.id"
 LABEL_NODE = "io.swarmlab.node"
+LABEL_PRIVILEGES = "io.swarmlab.privileges"  # what the engine granted: a later lab need not ask again
 LABEL_SPEC = "io.swarmlab.spec"  # on the network: the lab's spec, so the engine alone can describe it
 PRIVILEGED = "privileged"
 EXPLICIT = "explicit"
@@ -246,7 +247,7 @@ class DockerDriver:
                 _create_node(client, lab, node, image_id, labels, privileges, self.default_route)
             except docker.errors.APIError as exc:
                 raise _node_error(node, exc) from exc
-        choice = self.privileges or PRIVILEGED
+        choice = self.privileges or known_privileges(client) or PRIVILEGED
         try:
             create(first, choice)
         except LabError as exc:
@@ -260,6 +261,7 @@ class DockerDriver:
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(others)))) as pool:
             for fut in [pool.submit(create, n, choice) for n in others]:
                 fut.result()
+        _KNOWN_PRIVILEGES[_engine_id(client)] = choice
         return choice
 
     # --- down ------------------------------------------------------------------------
@@ -270,9 +272,28 @@ class DockerDriver:
         return leftovers(name, self.url)
 
 
+_KNOWN_PRIVILEGES: dict[str, str] = {}  # engine ID -> what its nodes were given, in this process
+
+
+def _engine_id(client) -> str:
+    return client.info().get("ID", "")
+
+
+def known_privileges(client) -> str | None:
+    """What this engine granted a node before (this process, or a lab still on it), else None.
+    Asking for --privileged where it is refused costs a failed container start."""
+    known = _KNOWN_PRIVILEGES.get(_engine_id(client))
+    if known:
+        return known
+    for container in client.containers.list(all=True, filters={"label": LABEL_PRIVILEGES}):
+        if container.labels.get(LABEL_PRIVILEGES) in (PRIVILEGED, EXPLICIT) and container.status == "running":
+            return container.labels[LABEL_PRIVILEGES]
+    return None
+
+
 def _privileges_note(choice: str) -> str:
     return "--privileged" if choice == PRIVILEGED else \
-        "explicit capabilities: all but SYS_RESOURCE, --privileged was refused by the engine"
+        "explicit capabilities: all but SYS_RESOURCE, as this engine refuses --privileged"
 
 
 def _cgroup_version(client) -> str:
@@ -328,7 +349,7 @@ def _create_network(client, lab, labels: dict):
 def _create_node(client, lab, node: ContainerNode, image_id: str, labels: dict, privileges: str,
                  default_route: bool) -> None:
     api = client.api
-    node_labels = {**labels, LABEL_NODE: node.name}
+    node_labels = {**labels, LABEL_NODE: node.name, LABEL_PRIVILEGES: privileges}
     volume = client.volumes.create(volume_name(lab.name, node.name), labels=node_labels)
     binds = {volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}
     options = {"privileged": True} if privileges == PRIVILEGED else dict(EXPLICIT_OPTIONS)

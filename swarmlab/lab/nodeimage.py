@@ -33,7 +33,7 @@ SCRIPTS = ("swarmlab-node-init", "swarmlab-dockerd", "swarmlab-kill-tree", "swar
 LABEL_IMAGE = "io.swarmlab.image"
 LABEL_VERSION = "io.swarmlab.version"
 LABEL_SOURCE = "io.swarmlab.image.source"
-LABEL_SCRIPTS = "io.swarmlab.image.scripts"  # a digest of the node scripts: changed scripts, new image
+LABEL_SCRIPTS = "io.swarmlab.image.scripts"  # a digest of the node scripts and this module: changed, rebuilt
 HOST, DOCKERFILE = "host-packages", "dockerfile"
 SOURCES = ("auto", HOST, DOCKERFILE)
 # Real tools first; busybox fills in the rest (xargs, awk, mount, ...) from the end of PATH.
@@ -43,6 +43,9 @@ BUSYBOX_LINKS = "/usr/local/bin"
 # Debian packages whose files make the node (what `make install` puts on the host).
 NODE_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "libxtables12", "iproute2",
                  "bridge-utils", "net-tools", "busybox-static", "procps", "dash")
+# Single tools from packages too big to take whole: util-linux's nsenter (busybox's
+# runs busybox's own `ip`, not iproute2's, so `nsenter --net=NS ip -j addr` fails).
+SINGLE_FILES = ("/usr/bin/nsenter",)
 # update-alternatives links, which no package lists as its own.
 ALTERNATIVES = ("/usr/sbin/iptables", "/usr/sbin/iptables-save", "/usr/sbin/iptables-restore",
                 "/usr/sbin/ip6tables", "/usr/sbin/ip6tables-save", "/usr/sbin/ip6tables-restore")
@@ -71,7 +74,7 @@ def image_ref() -> str:
 
 
 def scripts_digest() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(Path(__file__).read_bytes())  # what goes in, and how
     for name in ("Dockerfile", *SCRIPTS):
         digest.update(name.encode() + b"\0" + (NODE_FILES / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -208,7 +211,7 @@ def node_files() -> set[str]:
         for path in _package_files(package):
             if _wanted(path):
                 _add_with_links(files, path)
-    for path in ALTERNATIVES:
+    for path in (*SINGLE_FILES, *ALTERNATIVES):
         _add_with_links(files, path)
     for lib in _libraries([p for p in files if _is_elf(p)]):
         _add_with_links(files, lib)

@@ -15,12 +15,13 @@ def test_node_image_is_tagged_with_the_version_and_labelled(docker_engine):
 
 def test_node_image_holds_dockerd_and_the_articles_tools(docker_engine):
     script = ("for t in dockerd containerd containerd-shim-runc-v2 runc docker docker-proxy tini "
-              "iptables ip brctl ifconfig ps xargs awk mount; do command -v $t || echo missing $t; done; "
+              "iptables ip brctl ifconfig ps nsenter xargs awk mount; do command -v $t || echo missing $t; done; "
               "readlink /bin/sh; dockerd --version; iptables --version; brctl --version 2>&1 | head -1")
     out = docker_engine.client().containers.run(
         nodeimage.image_ref(), ["-c", script], entrypoint="sh", remove=True, network_mode="none").decode()
     assert "missing" not in out, out
-    assert "/usr/sbin/brctl" in out and "/usr/sbin/ifconfig" in out  # the real tools, not busybox's
+    # the real tools, not busybox's (its nsenter would run busybox's own `ip`)
+    assert "/usr/sbin/brctl" in out and "/usr/sbin/ifconfig" in out and "/usr/bin/nsenter" in out
     assert "dash" in out  # busybox's ash would run its own applets ahead of PATH
     assert "Docker version 20.10" in out
     assert "nf_tables" in out or "legacy" in out
