@@ -30,6 +30,7 @@ _TOOLS = [  # (command, what it is for, Debian package)
     ("ifconfig", "`ifconfig`, as in the article", "net-tools"),
     ("busybox", "the image the lab's services run", "busybox-static"),
     ("iptables", "Docker's rules inside each node", "iptables"),
+    ("ping", "the doctor's pings between nodes, full-size with don't-fragment (iputils ping -M do)", "iputils-ping"),
     ("sshd", "reaching lab nodes over SSH", "openssh-server"),
 ]
 
