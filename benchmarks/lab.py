@@ -68,21 +68,23 @@ def time_swarmlab(n: int) -> tuple[dict[str, float], dict[str, float]]:
     times = {}
     lab = Lab(name=f"bench{n}", nodes=n)
     t0 = time.monotonic()
-    lab.up(progress=lambda phase, s: times.__setitem__(phase, s))
-    lab.form_swarm()
-    times["swarm formed"] = time.monotonic() - t0
-    manager = lab.manager
-    manager.run("docker network create -d overlay uber-net").check()
-    manager.run(f"docker service create --detach --name test --network uber-net --replicas {n} "
-                f"{IMAGE} sleep infinity").check()
-    while manager.run("docker service ls --format '{{.Replicas}}'").stdout.strip() != f"{n}/{n}":
-        time.sleep(0.05)
-    times["service running"] = time.monotonic() - t0
-    times.update(task_spread(lab))
-    memory = memory_per_node(lab)
-    t1 = time.monotonic()
-    teardown(lab.name)
-    times["teardown"] = time.monotonic() - t1
+    try:
+        lab.up(progress=lambda phase, s: times.__setitem__(phase, s))
+        lab.form_swarm()
+        times["swarm formed"] = time.monotonic() - t0
+        manager = lab.manager
+        manager.run("docker network create -d overlay uber-net").check()
+        manager.run(f"docker service create --detach --name test --network uber-net --replicas {n} "
+                    f"{IMAGE} sleep infinity").check()
+        while manager.run("docker service ls --format '{{.Replicas}}'").stdout.strip() != f"{n}/{n}":
+            time.sleep(0.05)
+        times["service running"] = time.monotonic() - t0
+        times.update(task_spread(lab))
+        memory = memory_per_node(lab)
+    finally:  # a run that fails leaves no lab behind
+        t1 = time.monotonic()
+        teardown(lab.name)
+        times["teardown"] = time.monotonic() - t1
     return times, memory
 
 
