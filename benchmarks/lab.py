@@ -132,10 +132,11 @@ def slow_runs(runs_by_nodes: dict[int, list[dict]]) -> pd.DataFrame:
 
 
 TAIL_NOTE = """\
-Why one run can take ~30 s longer (seen: 5 nodes, 33.6 s against 5.5 and 6.2 s). The
-likely cause, read in Docker's source and matching the ~25-30 s a single node lagged in
-the one such run caught here (its log not kept): a task starts only after its node has
-joined the task's networks in networkdb (libnetwork), and
+Why one run can take ~30 s longer (seen: 5 nodes, 33.6 s against 5.5 and 6.2 s). Caught
+here at 10 nodes (2026-11-28, 10 runs, machine shared): 2 runs were slow, and in both the
+node whose task started last (24 and 26 s after the first) had logged "Bulk sync to node
+... timed out"; no other run logged one. The mechanism, read in Docker's source: a task
+starts only after its node has joined the task's networks in networkdb (libnetwork), and
 JoinNetwork bulk-syncs with the network's peers one by one, waiting up to 30 s for each
 answer (networkdb bulkSyncNode: `time.After(30 * time.Second)`, then "Bulk sync to node
 X timed out" in that node's log). A peer whose node table does not hold the new node yet
