@@ -27,6 +27,10 @@ from .lab import teardown
 from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
+# Handouts are read offline: the widget manager (@jupyter-widgets/html-manager's embed.js, BSD-3,
+# its licence beside it) ships with swarmlab and is inlined with the widgets' state.
+HANDOUT = Path(__file__).resolve().parent / "data" / "handout"
+WIDGET_MANAGER_JS = HANDOUT / "html-manager-embed.js"
 BUILD = Path("build") / "lessons"  # under the folder it runs in
 BACKENDS = ("auto", "live", "replay", "inventory")
 
@@ -114,8 +118,18 @@ def _printed(nb) -> str:
 
 
 def _write_html(nb, target: Path) -> None:
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    target.write_text(body)
+    target.write_text(handout_html(nb))
+
+
+def handout_html(nb) -> str:
+    """One self-contained HTML page: outputs, widget state and the widget manager, nothing fetched."""
+    exporter = HTMLExporter(template_name="swarmlab-handout",
+                            extra_template_basedirs=[str(HANDOUT / "templates")])
+    script = WIDGET_MANAGER_JS.read_text()
+    if "</script" in script.lower():  # would end the inline <script> early
+        raise SwarmlabError(f"{WIDGET_MANAGER_JS} contains '</script' and cannot be inlined")
+    body, _ = exporter.from_notebook_node(nb, resources={"swarmlab_widget_manager_js": script})
+    return body
 
 
 def _backend_used(nb) -> str | None:
