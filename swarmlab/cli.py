@@ -5,7 +5,7 @@ import argparse
 import signal
 import sys
 
-from . import cli_connect, cli_lab, cli_lessons, cli_story
+from . import cli_connect, cli_drill, cli_lab, cli_lessons, cli_story
 from .check import OPTIONAL, can_run_lab, run_checks
 from .errors import SwarmlabError
 
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_connect.add_commands(sub)
     cli_story.add_commands(sub, labsub)
     cli_lessons.add_commands(sub)
+    cli_drill.add_commands(sub)
     return p
 
 

@@ -279,6 +279,7 @@ PREPARE = {
     "05": (_the_authors_node2, _swarm, _overlay, _failed_service),
     "06": (_the_authors_node2, _swarm, _overlay),
     "07": (_swarm,),
+    "08": (_swarm,),
 }
 # What each lesson's own cells change on an inventory's hosts ({manager}, {worker}: their names).
 LESSON_CHANGES = {
@@ -300,4 +301,5 @@ STARTS_FROM = {
     "05": "the failing service of lessons 3 and 4",
     "06": "the swarm and uber-net, node2 as in the article",
     "07": "a healthy two-node swarm",
+    "08": "a healthy two-node swarm, about to be broken",
 }

@@ -13,8 +13,8 @@ from swarmlab.headless import lesson_paths, strip_solutions
 LESSONS = [p.name[:2] for p in lesson_paths()]
 
 
-def test_there_are_eight_lessons_in_order():
-    assert LESSONS == [f"{i:02d}" for i in range(8)]
+def test_there_are_nine_lessons_in_order():
+    assert LESSONS == [f"{i:02d}" for i in range(9)]
 
 
 @pytest.mark.parametrize("path", lesson_paths(), ids=lambda p: p.stem)

@@ -1,0 +1,80 @@
+"""Drills on a real lab, through the CLI a student types: start with a seed, check fails,
+repair with the student's own commands (never swarmlab's fixes), check passes, reveal names it.
+
+One lab serves every drill in turn (a drill ends with the swarm repaired). The seed of each
+fault is the first one `drill.choose` maps to it, so the test follows the registry as it grows.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, require_live, unique_lab_name
+from swarmlab import drill
+from swarmlab.cluster import connect
+from swarmlab.lab import Lab, teardown
+
+SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
+# What a student who found the cause types on the broken node (lessons 4-6 and the iptables/ip man pages).
+REPAIRS = {
+    "vxlan-blocked": [["iptables", "-F", "INPUT"]],
+    "vpn-routes": [["ip", "route", "del", "172.16.0.0/12"], ["ip", "route", "del", "192.168.0.0/16"]],
+    "pools-exhausted": [["docker", "network", "prune", "-f"]],
+}
+
+
+def cli(*args):
+    return subprocess.run([*SWARMLAB, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    require_live()
+    name = unique_lab_name("drill")
+    try:
+        yield Lab(name=name).up()
+    finally:
+        teardown(name)
+
+
+def seed_for(lab, fault: str) -> int:
+    with connect(lab.name) as cluster:
+        return next(s for s in range(1000) if drill.choose(cluster, s).fault == fault)
+
+
+@pytest.mark.parametrize("fault", list(REPAIRS))
+def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
+    seed = seed_for(lab, fault)
+    start = cli("drill", "start", "--lab", lab.name, "--seed", str(seed))
+    assert start.returncode == 0, start.stderr
+    assert fault not in start.stdout  # the student is not told
+
+    secret = drill.secret_path(lab.name)
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    inside = cli("lab", "exec", "--name", lab.name, "node2", "--", "cat", str(secret))
+    assert inside.returncode != 0 and fault not in inside.stdout  # a node's /run is its own
+
+    broken = cli("drill", "check", "--lab", lab.name)
+    assert broken.returncode == 1 and "FAIL" in broken.stdout, broken.stdout + broken.stderr
+
+    for command in REPAIRS[fault]:
+        typed = cli("lab", "exec", "--name", lab.name, "node2", "--", *command)
+        assert typed.returncode == 0, typed.stderr
+
+    repaired = cli("drill", "check", "--lab", lab.name)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert repaired.stdout.count("PASS") == 4 and "FAIL" not in repaired.stdout
+
+    reveal = cli("drill", "reveal", "--lab", lab.name)
+    assert reveal.returncode == 0, reveal.stderr
+    assert reveal.stdout.startswith(f"drill seed {seed}: {fault} on node2")
+
+
+def test_reveal_without_a_drill_says_how_to_start_one(lab):
+    teardown_name = unique_lab_name("nodrill")
+    out = cli("drill", "reveal", "--lab", teardown_name)
+    assert out.returncode == 1 and f"no drill started on lab {teardown_name!r}" in out.stderr
