@@ -46,12 +46,12 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[lessons,test]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
-# The tests also need JupyterLab and Playwright (the browser test) and chromium.
+# The tests also need JupyterLab and Playwright (the browser test), chromium, and nbgrader (the grading test).
 test-install: install test-system-packages $(TEST_STAMP)
 
 $(TEST_STAMP): pyproject.toml $(STAMP)
-	@echo "installing JupyterLab and Playwright for the browser test (log: $(VENV)/pip.log)"
-	@$(PY) -m pip install -q -e '.[lessons,test,jupyter,browser]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
+	@echo "installing JupyterLab, Playwright and nbgrader for the browser and grading tests (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install -q -e '.[lessons,test,jupyter,browser,grading]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@touch $(TEST_STAMP)
 
 check: install
