@@ -199,7 +199,10 @@ def _stage(lesson: Lesson, steps) -> None:
     lines = staging.plan(lesson.cluster, lesson.node2, steps, LESSON_CHANGES.get(lesson.id, []))
     print(staging.announce(lesson.cluster, lesson.id, lines))
     if lines:
-        staging.begin(lesson.cluster, lesson.id, lesson.inventory)
+        worker = lesson.node2.name
+        injects = [("vpn-routes", worker)] if _the_authors_node2 in steps else []
+        injects += [(fault, worker) for fault in LESSON_FAULTS.get(lesson.id, ())]
+        staging.begin(lesson.cluster, lesson.id, lesson.inventory, injects)
         lesson.staged = True
         atexit.register(lesson._put_hosts_back)  # a kernel shut down before lesson.close()
 
@@ -293,6 +296,8 @@ LESSON_CHANGES = {
            "is left (pools-exhausted), then it leaves the swarm and joins again (in the lesson)",
            "{manager}: docker service create --name test ... (in the lesson)"],
 }
+# Faults a lesson's own cells inject into the worker (undone at the end on an inventory).
+LESSON_FAULTS = {"06": ("pools-exhausted",)}
 STARTS_FROM = {
     "01": "two nodes, not yet a swarm (node1 will be the manager)",
     "02": "the swarm of lesson 1: node1 manager, node2 worker",

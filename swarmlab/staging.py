@@ -7,9 +7,8 @@ changes anything, the lesson prints the plan (which host, which command) and wri
 a journal of the hosts' state; when it closes, or when it fails (the lesson runner
 and the next lesson read the journal), the hosts are put back:
 
-- every fault swarmlab knows is undone on every host (each undo removes only what
-  carries swarmlab's marks: routes with proto 199, iptables rules commented
-  swarmlab-fault, networks labelled swarmlab.fault);
+- the faults the lesson may inject are undone (each undo removes only what carries
+  swarmlab's marks: routes with proto 199, networks labelled swarmlab.fault);
 - hosts that were not in a swarm leave it (the service and overlay networks go too);
 - the service's task containers, and the local networks that appeared during the
   lesson (docker_gwbridge among them), are removed.
@@ -72,7 +71,7 @@ def plan(cluster, worker, steps, lesson_changes: list[str]) -> list[str]:
 
 
 def announce(cluster, lesson_id: str, lines: list[str]) -> str:
-    undo = ("when the lesson closes (lesson.close()), or fails: swarmlab's faults undone on every host, "
+    undo = ("when the lesson closes (lesson.close()), or fails: the faults it injected undone, "
             "the hosts leave the swarm the lesson made, the service's containers and the networks the "
             "lesson created removed")
     if not lines:
@@ -91,8 +90,9 @@ def host_state(node) -> dict:
     return {"swarm": swarm.stdout.strip(), "networks": sorted(networks.stdout.split())}
 
 
-def begin(cluster, lesson_id: str, inventory) -> dict:
-    """Refuse hosts already in a swarm, then journal every host's state; returns the journal."""
+def begin(cluster, lesson_id: str, inventory, injects=()) -> dict:
+    """Refuse hosts already in a swarm, then journal every host's state and the faults the
+    lesson may inject ((fault, host) pairs, undone at the end); returns the journal."""
     path = journal_path(inventory)
     if path.exists():
         restore(cluster, inventory)  # a lesson before this one did not finish
@@ -101,7 +101,8 @@ def begin(cluster, lesson_id: str, inventory) -> dict:
     if busy:
         raise StagingError(f"{', '.join(busy)} already in a swarm (state {states[busy[0]]['swarm']}); the lessons "
                            f"build their own: run `docker swarm leave --force` there, or use fresh hosts")
-    journal = {"lesson": lesson_id, "inventory": str(inventory), "hosts": states}
+    journal = {"lesson": lesson_id, "inventory": str(inventory), "hosts": states,
+               "faults": [[fault, host] for fault, host in injects]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(journal, indent=1) + "\n")
     return journal
@@ -114,10 +115,9 @@ def restore(cluster, inventory) -> list[str]:
         return []
     journal = json.loads(path.read_text())
     done = []
-    for node in cluster:
-        for fault in faults.FAULTS:
-            faults.fault_named(fault).undo(cluster, node)
-    done.append(f"faults undone on {', '.join(cluster.nodes)}")
+    for fault, host in journal.get("faults", []):  # only what this lesson may have injected
+        faults.fault_named(fault).undo(cluster, cluster.node(host))
+        done.append(f"{host}: {fault} undone")
     manager = cluster.manager
     for node in [n for n in cluster if n is not manager] + [manager]:  # workers first
         before = journal["hosts"].get(node.name, {})
