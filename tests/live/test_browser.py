@@ -237,7 +237,11 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupy
             console.locator("button:has-text('Run')").click()
             answer = console.locator("table.swarmlab-table")
             answer.wait_for(timeout=15_000)
-            assert "ingress" in answer.inner_text() and "docker_gwbridge" not in answer.inner_text()
+            # the table is the recorded output of node2's `docker network ls`, row for row
+            recorded = _recorded_stdout("04", "node2", "docker network ls")
+            shown = [line.split("\t") for line in answer.inner_text().splitlines()[1:]]
+            assert [row[1] for row in shown] == [line.split()[1] for line in recorded.splitlines()[1:]]
+            assert "docker_gwbridge" not in answer.inner_text()
             assert "[node2]$ docker network ls" in console.inner_text()
             timer.mark("console answered")
             console.scroll_into_view_if_needed()
@@ -255,3 +259,11 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupy
 def _around(text: str, word: str, width: int = 1500) -> str:
     i = text.find(word)
     return text[max(0, i - 200): i + width]
+
+
+def _recorded_stdout(lesson: str, node: str, command: str) -> str:
+    """What the bundled recording of a lesson holds for a command on a node (its first run)."""
+    data = json.loads((ROOT / "swarmlab" / "data" / "recordings" / f"{lesson}.json").read_text())
+    runs = [r for r in data["runs"] if r.get("node") == node and r.get("command") == command]
+    assert runs, f"recording {lesson} has no `{command}` on {node}"
+    return runs[0]["stdout"]
