@@ -12,6 +12,7 @@ import json
 import os
 import selectors
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,9 +28,12 @@ from .spec import NodeSpec
 
 # The node's docker CLI is the one that matches its dockerd (/usr/bin), ahead of
 # any newer client a host may keep in /usr/local/bin. First come the node's own
-# `systemctl` and `service` (shims/: the docker unit, started the lab's way).
+# `systemctl` and `service` (shims/: the docker unit, started the lab's way). They are
+# copied into the node's own /run at boot: the package's folder may not be visible in a
+# node (a checkout under /tmp is hidden by the node's private /tmp).
 SHIMS = Path(__file__).resolve().parent / "shims"
-NODE_PATH = f"{SHIMS}:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
+NODE_SHIMS = "/run/swarmlab-bin"
+NODE_PATH = f"{NODE_SHIMS}:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
 # A lab runs many daemons side by side: Go's collector runs a little more often in
 # dockerd and the containerd it starts (measured: about 3 MB less per node).
 DAEMON_ENV = ("GOGC=50",)
@@ -183,6 +187,8 @@ class LabNode:
             (self.base / sub).mkdir(parents=True, exist_ok=True)
         if not self.daemon_json.exists():
             self.daemon_json.write_text("{}\n")
+        # symlinks=True keeps `service` a link to `systemctl`, which reads its own name.
+        shutil.copytree(SHIMS, self.base / "run" / NODE_SHIMS.removeprefix("/run/"), symlinks=True, dirs_exist_ok=True)
         self._cgroup.create(self.name)
         args = ["nsenter", f"--net={self._netns_path}", "unshare", "--mount", "--uts", "--propagation", "private",
                 "sh", "-c", _BOOT_SCRIPT, "boot", str(self.base), self.name]
