@@ -390,8 +390,15 @@ def test_join_tokens_never_show_in_any_command_line(make_lab):
         done.set()
         watcher.join()
     assert seen == []
-    ls = json_lines(lab.manager.run("docker node ls --format '{{json .}}'").check().stdout)
-    assert sorted(n["Status"] for n in ls) == ["Ready"] * 4
+    # The swarm formed: a node that just joined may show Unknown for a moment before Ready.
+    deadline = time.monotonic() + 30
+    while True:
+        ls = json_lines(lab.manager.run("docker node ls --format '{{json .}}'").check().stdout)
+        statuses = sorted(n["Status"] for n in ls)
+        if statuses == ["Ready"] * 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert statuses == ["Ready"] * 4
 
 
 def test_a_dead_node_is_reported_as_dead_not_as_a_broken_lab(make_lab):
