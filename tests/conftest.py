@@ -36,12 +36,20 @@ def unique_lab_name(prefix: str = "t") -> str:
 @pytest.fixture
 def make_lab():
     """Build labs on demand (unique names); every one is taken down after the test."""
-    from swarmlab.lab import Lab, teardown
+    from swarmlab.lab import teardown
     require_live()
     names = []
+    yield _lab_factory(names, prefix="t")
+    for name in names:
+        teardown(name)
+
+
+def _lab_factory(names: list[str], prefix: str, **defaults):
+    """make(up=True, swarm=False, **Lab kwargs): builds a lab and notes its name for teardown."""
+    from swarmlab.lab import Lab
 
     def make(up: bool = True, swarm: bool = False, **kwargs):
-        kwargs.setdefault("name", unique_lab_name())
+        kwargs = {"name": unique_lab_name(prefix), **defaults, **kwargs}
         names.append(kwargs["name"])
         lab = Lab(**kwargs)
         if up:
@@ -49,9 +57,7 @@ def make_lab():
             if swarm:
                 lab.form_swarm()
         return lab
-    yield make
-    for name in names:
-        teardown(name)
+    return make
 
 
 @pytest.fixture(scope="module")
@@ -120,20 +126,9 @@ def docker_engine():
 @pytest.fixture
 def make_docker_lab(docker_engine):
     """Docker-driver labs on the test engine, on demand (unique names); all taken down after."""
-    from swarmlab.lab import Lab, teardown
+    from swarmlab.lab import teardown
     names = []
-
-    def make(up: bool = True, swarm: bool = False, **kwargs):
-        kwargs.setdefault("name", unique_lab_name("d"))
-        kwargs.setdefault("engine", docker_engine.url)
-        names.append(kwargs["name"])
-        lab = Lab(driver="docker", **kwargs)
-        if up:
-            lab.up()
-            if swarm:
-                lab.form_swarm()
-        return lab
-    yield make
+    yield _lab_factory(names, prefix="d", driver="docker", engine=docker_engine.url)
     for name in names:
         teardown(name, engine=docker_engine.url, driver="docker")
 
