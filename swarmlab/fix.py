@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import pools, story
-from .cluster import Cluster, Node
+from .cluster import Cluster, Node, WallClock
 from .doctor import GWBRIDGE, GWBRIDGE_OPTIONS, NodeFacts, gwbridge_create_command, node_facts
 from .errors import SwarmlabError
 from .result import Result
@@ -141,6 +141,11 @@ def _create_network(node: Node, command: str, attempts: int = 5) -> Result:
 
 
 # --- the service --------------------------------------------------------------
+# How long a ping over the overlay may stay unanswered before the path counts as
+# broken: past networkdb's 30 s bulk-sync wait for a peer (see ping_between).
+PING_PATIENCE = 40.0
+
+
 def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str = story.NETWORK,
                      replicas: int = 2, image: str = story.IMAGE, command: str = "sleep infinity",
                      timeout: float = 45) -> list[Result]:
@@ -173,11 +178,13 @@ class Verification:
 
 
 def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = story.NETWORK,
-                   replicas: int = 2, from_node: str | None = None, timeout: float = 20) -> Verification:
+                   replicas: int = 2, from_node: str | None = None, timeout: float = 20,
+                   reach_timeout: float = PING_PATIENCE) -> Verification:
     """Is the service really fixed? All replicas run, on distinct nodes, and reach each other.
 
     The reach test pings, over `network`, from a replica on `from_node` (default:
-    the first worker) to a replica on another node, by IP, through `docker exec`.
+    the first worker) to a replica on another node, by IP, through `docker exec`,
+    for up to `reach_timeout` seconds (see ping_between).
     """
     table = story.wait_for_running(cluster, name, replicas, timeout)
     running = story.running(table)
@@ -190,10 +197,15 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
                                                             cluster.manager)
     targets = [n for n in nodes if n != source.name]
     if source.name in nodes and targets:
-        ping = ping_between(source, cluster.node(targets[0]), name, network)
+        ping, tries = ping_between(source, cluster.node(targets[0]), name, network, reach_timeout, cluster.clock)
         results.append(ping)
-        checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok,
-                       _last_line(ping) or "no answer"))
+        detail = _last_line(ping) or "no answer"
+        if tries > 1:
+            detail += f" (try {tries})" if ping.ok else f" ({tries} tries over {reach_timeout:.0f} s)"
+        checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok, detail))
+        if not ping.ok:  # what the two daemons said about gossip meanwhile: why the path is dark
+            results += [node.run(f"{story.DOCKERD_LOG} | grep -iE 'networkdb|bulk sync|memberlist' | tail -n 5")
+                        for node in (source, cluster.node(targets[0]))]
     else:
         checks.append((f"ping over {network}", False,
                        f"needs replicas on {source.name} and on another node; running on: {', '.join(nodes) or 'none'}"))
@@ -214,19 +226,31 @@ def container_ip(node: Node, container: str, network: str) -> str:
     return networks[network]["IPAddress"]
 
 
-def ping_between(source: Node, target: Node, service: str, network: str) -> Result:
-    """`docker exec <replica on source> ping -c 1 <IP of a replica on target>`, up to 4 tries."""
+def ping_between(source: Node, target: Node, service: str, network: str,
+                 patience: float = PING_PATIENCE, clock=None) -> tuple[Result, int]:
+    """`docker exec <replica on source> ping -c 1 <IP of a replica on target>`, again
+    until it answers or `patience` seconds have passed (on `clock`, the cluster's).
+    Returns the last try's result and how many tries it took.
+
+    Right after a task starts, the other node may not know its overlay endpoint yet:
+    nodes learn each other's endpoints by gossip, and a node that joins a network
+    waits for a bulk sync from its peers (libnetwork's networkdb gives each peer up to
+    30 s). A path still dark after that is broken, not late.
+    """
+    clock = clock or WallClock()
     sources, targets = service_containers(source, service), service_containers(target, service)
     if not sources or not targets:
         raise SwarmlabError(f"no running replica of {service} on {source.name if not sources else target.name}")
     address = container_ip(target, targets[0], network)
-    # Right after a task starts, the other node may not know its overlay endpoint yet
-    # (it learns it by gossip): a few tries before calling the path broken.
-    for _ in range(4):
+    deadline = clock.now() + patience
+    tries = 0
+    while True:
+        tries += 1
         result = source.run(f"docker exec {sources[0]} ping -c 1 -W 2 {address}")
-        if result.ok:
+        if result.ok or clock.now() >= deadline:
             break
-    return result
+        clock.sleep(0.5)
+    return result, tries
 
 
 def _last_line(result: Result) -> str:

@@ -154,8 +154,11 @@ def test_healthy_lab_then_vxlan_blocked(make_lab):
                                                                ("node2", "firewall 4789/udp")]
     assert "lost (2 tries)" in findings.iloc[0]["evidence"]  # real pings over the ingress overlay
     assert "--dport 4789" in findings.iloc[1]["evidence"] and "DROP" in findings.iloc[1]["evidence"]
-    # The fault's effect: the overlay no longer carries traffic between the nodes.
-    assert not verify_service(cluster, from_node="node2").ok
+    # The fault's effect: the overlay no longer carries traffic between the nodes (a healthy
+    # path answers the first ping here; a few seconds of patience are plenty to call it dark).
+    blocked = verify_service(cluster, from_node="node2", reach_timeout=5)
+    assert not blocked.ok
+    assert "tries over 5 s" in blocked.checks["detail"].iloc[-1], blocked.terminal()
 
     faults.undo(cluster, "vxlan-blocked", node="node2")
     assert problems(doctor(cluster)).empty
