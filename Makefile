@@ -66,14 +66,19 @@ lessons: install
 record: install
 	$(VENV)/bin/swarmlab lessons record
 
+# Three workers: the live tests mostly wait on daemons and the scheduler, so two cores
+# carry three of them (tests/conftest.py keeps each module, and what touches the host's
+# root namespace, on one worker).
+TEST_WORKERS ?= 3
+
 test: install test-install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 unit: install
 	$(PY) -m pytest -q tests/unit
 
 live: install test-install
-	$(PY) -m pytest -q tests/live
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests/live
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -12,10 +12,36 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
 
+# `make test` runs the suite on a few workers (pytest-xdist, --dist loadgroup). A test
+# module is one group, so its module-scoped lab is built once, on one worker. Tests that
+# compare the host's root namespace before and after, and those whose labs add a link to
+# it (host_link), share one group: they never run at the same time.
+ROOT_NAMESPACE_GROUP = "root-namespace"
+ROOT_NAMESPACE_TESTS = ("tests/live/test_lab.py::test_teardown_leaves_nothing_and_host_is_untouched",
+                        "tests/live/test_ssh.py::", "tests/live/test_lessons_inventory.py::")
+# The slowest modules start first (each runs a whole lesson series or several drills),
+# so the workers finish together instead of one of them starting a 5-minute module last.
+SLOW_FIRST = ("tests/live/test_lessons_inventory.py", "tests/live/test_lessons.py",
+              "tests/live/test_docker_lessons.py", "tests/live/test_drill.py")
+
+
+def xdist_group_of(nodeid: str) -> str:
+    if nodeid.startswith(ROOT_NAMESPACE_TESTS):
+        return ROOT_NAMESPACE_GROUP
+    return nodeid.split("::", 1)[0]
+
+
+def _slowness(item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/live/" in str(item.fspath):
             item.add_marker(pytest.mark.live)
+        item.add_marker(pytest.mark.xdist_group(xdist_group_of(item.nodeid)))
+    items.sort(key=_slowness)  # stable: within a module, the order stays as written
 
 
 def require_live() -> None:

@@ -49,7 +49,6 @@ def broken_article_swarm(make_lab, restart_delay=None) -> Cluster:
 
 
 def test_article_story_fault_failure_doctor_fix(make_lab):
-    started = time.monotonic()
     # Tasks retry after 1 s instead of 5 s: the same story as the article's, told in 8 s instead of 22.
     cluster = broken_article_swarm(make_lab, restart_delay="1s")
     node2 = cluster.node("node2")
@@ -96,7 +95,6 @@ def test_article_story_fault_failure_doctor_fix(make_lab):
     after = doctor(cluster)
     assert worst(after) == "warning", problems(after).to_string()
     assert set(problems(after)["check"]) == {"address pools"}
-    assert time.monotonic() - started < 30
 
 
 def test_the_articles_exact_command_works_despite_the_covering_route(make_lab, capsys):
@@ -142,9 +140,7 @@ def healthy_swarm(make_lab) -> Cluster:
 
 def test_healthy_lab_then_vxlan_blocked(make_lab):
     cluster = healthy_swarm(make_lab)
-    started = time.monotonic()
     healthy = doctor(cluster)
-    assert time.monotonic() - started < 2
     assert problems(healthy).empty, problems(healthy).to_string()
     assert cli_main(["doctor", "--lab", cluster.lab.name]) == 0
 

@@ -47,7 +47,6 @@ def test_panel_brings_the_lab_up_with_its_swarm_and_down(make_lab):
     assert not panel.up_button.disabled and panel.down_button.disabled and panel.inject_button.disabled
     assert "is down: bring it up first" in panel.reason.value
 
-    started = time.monotonic()
     panel.swarm_box.value = True
     panel.up_button.click()
     assert panel.error is None, panel.error
@@ -59,7 +58,6 @@ def test_panel_brings_the_lab_up_with_its_swarm_and_down(make_lab):
     assert panel.error is None, panel.error
     assert leftovers(lab.name) == []
     assert set(panel.status["swarm"]) == {f"lab {lab.name} is down"}
-    assert time.monotonic() - started < 30
 
 
 def test_console_and_monitor_on_a_live_swarm(make_lab):
