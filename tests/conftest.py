@@ -36,6 +36,7 @@ def _slowness(item) -> int:
     return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/live/" in str(item.fspath):
