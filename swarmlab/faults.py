@@ -14,7 +14,7 @@ vpn-routes
     VPN client installs them. They cover all 31 of Docker's default local address
     pools, so when the node joins a swarm Docker cannot create docker_gwbridge and
     every task there fails with "error creating external connectivity network"
-    (the article). The node's own LAN route (e.g. 172.16.155.0/24) is more
+    (the article's error; one cause of it, see pools-exhausted for another). The node's own LAN route (e.g. 172.16.155.0/24) is more
     specific, so the node keeps talking to the others. Acts at join time: inject
     before the node joins, or pass rejoin=True.
 vxlan-blocked
@@ -157,7 +157,7 @@ def _fault(name, description, inject_undo, acts_at_join=False) -> Fault:
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     _fault("vpn-routes",
            "on-link routes 172.16.0.0/12 and 192.168.0.0/16 (as a VPN adds) cover every default "
-           "address pool: on join, no docker_gwbridge, tasks fail (the article)",
+           "address pool: on join, no docker_gwbridge, tasks fail (the article's error)",
            (_vpn_routes_inject, _vpn_routes_undo), acts_at_join=True),
     _fault("vxlan-blocked",
            "iptables drops incoming udp/4789: overlay traffic to the node is lost",

@@ -200,7 +200,7 @@ def _stage(lesson: Lesson, steps) -> None:
     print(staging.announce(lesson.cluster, lesson.id, lines))
     if lines:
         worker = lesson.node2.name
-        injects = [("vpn-routes", worker)] if _the_authors_node2 in steps else []
+        injects = [("vpn-routes", worker)] if _node2_fails_as_in_the_article in steps else []
         injects += [(fault, worker) for fault in LESSON_FAULTS.get(lesson.id, ())]
         staging.begin(lesson.cluster, lesson.id, lesson.inventory, injects)
         lesson.staged = True
@@ -251,8 +251,9 @@ def _announce(lesson: Lesson) -> str:
 
 
 # --- where each lesson starts ----------------------------------------------------------
-def _the_authors_node2(cluster) -> None:
-    """node2 gets what the author's worker had (lesson 6 shows what and why)."""
+def _node2_fails_as_in_the_article(cluster) -> None:
+    """node2 gets routes that give the article's error (the article does not say what its
+    worker had: this is one cause that reproduces it; lesson 6 shows it and another)."""
     faults.inject(cluster, "vpn-routes", node=worker_of(cluster).name)
 
 
@@ -275,12 +276,12 @@ def _failed_service(cluster) -> None:
 
 PREPARE = {
     "00": (),
-    "01": (_the_authors_node2,),
-    "02": (_the_authors_node2, _swarm),
-    "03": (_the_authors_node2, _swarm, _overlay),
-    "04": (_the_authors_node2, _swarm, _overlay, _failed_service),
-    "05": (_the_authors_node2, _swarm, _overlay, _failed_service),
-    "06": (_the_authors_node2, _swarm, _overlay),
+    "01": (_node2_fails_as_in_the_article,),
+    "02": (_node2_fails_as_in_the_article, _swarm),
+    "03": (_node2_fails_as_in_the_article, _swarm, _overlay),
+    "04": (_node2_fails_as_in_the_article, _swarm, _overlay, _failed_service),
+    "05": (_node2_fails_as_in_the_article, _swarm, _overlay, _failed_service),
+    "06": (_node2_fails_as_in_the_article, _swarm, _overlay),
     "07": (_swarm,),
     "08": (_swarm,),
 }
@@ -304,7 +305,7 @@ STARTS_FROM = {
     "03": "the swarm with the overlay network uber-net (lesson 2)",
     "04": "the service `test` of lesson 3, its replica failing on node2",
     "05": "the failing service of lessons 3 and 4",
-    "06": "the swarm and uber-net, node2 as in the article",
+    "06": "the swarm and uber-net, node2 failing as in the article (behind VPN-like routes)",
     "07": "a healthy two-node swarm",
     "08": "a healthy two-node swarm, about to be broken",
 }

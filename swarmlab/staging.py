@@ -1,7 +1,8 @@
 """Lessons on your own hosts: what a lesson changes there, said before, undone after.
 
 On a local lab each lesson gets a fresh lab. On the hosts of an inventory it gets
-the same starting point for real: the article's fault injected into the worker over
+the same starting point for real: the article's failure (VPN-like routes, one cause
+that gives its error) injected into the worker over
 SSH, the swarm formed, uber-net, the failing service (lessons.PREPARE). Before it
 changes anything, the lesson prints the plan (which host, which command) and writes
 a journal of the hosts' state; when it closes, or when it fails (the lesson runner

@@ -156,12 +156,14 @@ class Lab:
             try:
                 self.driver.up(self, report)
                 self.owner.write_state(self._state())  # with what the driver chose (e.g. privileges)
-            except BaseException:
+            except BaseException as exc:
                 if self._roll_back():
                     raise
+                # What this `up` ran into is most likely the other shell's doing; say it anyway.
+                met = "" if isinstance(exc, LabReplacedError) else f"; it had met: {' '.join(str(exc).split())[:200]}"
                 raise LabReplacedError(f"lab {self.name} was taken down or replaced by another `lab up` "
-                                  f"while this one was building it; stopping (the lab of that name "
-                                  f"now, if any, is left alone)") from None
+                                       f"while this one was building it; stopping (the lab of that name "
+                                       f"now, if any, is left alone){met}") from exc
         finally:
             os.umask(umask)
         return self

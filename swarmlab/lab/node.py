@@ -379,10 +379,24 @@ class LabNode:
         kw.setdefault("stdin", subprocess.DEVNULL)
         entry = command if isinstance(command, _Entry) else _Entry(command, [])
         try:
-            return subprocess.Popen(self._in_cgroup(entry.args), cwd="/", start_new_session=True,
+            proc = subprocess.Popen(self._in_cgroup(entry.args), cwd="/", start_new_session=True,
                                     pass_fds=entry.fds, **kw)
         finally:
             entry.close()
+        self._join_cgroup(proc.pid)
+        return proc
+
+    def _join_cgroup(self, pid: int) -> None:
+        """Move a process just started into the node's cgroup before returning.
+
+        The child moves itself too (_in_cgroup), but only once its shell runs: a teardown
+        in between (another shell's `lab down`) would miss it, and it would then enter
+        namespaces that its inherited descriptors keep alive. Done here, under the
+        lab's lock the caller holds, no teardown can come first."""
+        try:
+            self._cgroup.procs_file(self.name).write_text(f"{pid}\n")
+        except ProcessLookupError:
+            pass  # it has already ended: nothing to move
 
     def _owned(self):
         return self._owner.owned() if self._owner else nullcontext()
