@@ -5,7 +5,9 @@
     >>> drill.reveal(cluster, d)              # what it was, and the doctor's evidence
 
 The seed alone decides the fault and the node (`choose`), so a whole class given one seed
-gets one drill (with one swarmlab version: the registry grows). `check` never looks at
+gets one drill (with one swarmlab version: the registry grows). Only faults that `check`
+sees are picked, each on the node where it bites (`faults.Fault.drill_target`): a fault
+that leaves check passing would be "repaired" before anyone touched it. `check` never looks at
 what was typed or at the fault's own rules: it deploys a probe service and sends traffic,
 so any repair that works passes. The CLI keeps the drill (seed, fault, node) on the host,
 in the lab's state folder, readable by root only; a node's /run is its own and does not
@@ -44,26 +46,40 @@ class Drill:
     node: str
 
 
-def choose(cluster: Cluster, seed: int, among=None) -> Drill:
-    """The fault and the worker it goes to, from the seed alone.
+def candidates() -> list[str]:
+    """The faults a drill may pick, in name order: those whose check fails until they are repaired.
 
-    The fault comes from `among` (names in the registry), by default the whole registry, in
-    name order. A lesson names its candidates, so a recorded run replays whatever faults
-    are added to the registry later.
+    A fault with no `drill_target` leaves check passing with no repair at all (its
+    `not_drillable` says why), so a drill of it would teach nothing.
     """
-    candidates = sorted(among or faults.FAULTS)
-    for name in candidates:
-        faults.fault_named(name)
+    return sorted(name for name, spec in faults.FAULTS.items() if spec.drillable)
+
+
+def choose(cluster: Cluster, seed: int, among=None) -> Drill:
+    """The fault and the node it goes to, from the seed alone.
+
+    The fault comes from `among` (names in the registry), by default every drillable fault
+    (`candidates()`), in name order. A lesson names its candidates, so a recorded run
+    replays whatever faults are added to the registry later. The node is a worker drawn
+    by the seed, or the manager for a fault that bites there (`drill_target`).
+    """
+    names = sorted(among or candidates())
+    for name in names:
+        spec = faults.fault_named(name)
+        if not spec.drillable:
+            raise SwarmlabError(f"{name} cannot be a drill: {spec.not_drillable}")
     rng = random.Random(int(seed))
-    fault = rng.choice(candidates)
+    fault = rng.choice(names)
     workers = sorted(n.name for n in cluster if n is not cluster.manager)
     if not workers:
         raise SwarmlabError("a drill needs a manager and at least one worker; bring up a lab with two nodes or more")
-    return Drill(int(seed), fault, rng.choice(workers))
+    worker = rng.choice(workers)  # drawn for every fault, so the draws stay the same whatever the target
+    node = cluster.manager.name if faults.fault_named(fault).drill_target == "manager" else worker
+    return Drill(int(seed), fault, node)
 
 
 def start(cluster: Cluster, seed: int, among=None) -> Drill:
-    """Form the swarm if needed, inject the seed's fault, and deploy the article's service on uber-net."""
+    """Form the swarm if needed, inject the seed's fault into its node, and deploy the article's service on uber-net."""
     if not _in_swarm(cluster.manager):
         story.form_swarm(cluster)
         story.wait_for_join(cluster)

@@ -29,6 +29,10 @@ pools-exhausted
     same error as vpn-routes, with no route added at all: when the node joins,
     docker_gwbridge cannot be created and every task there fails. Acts at join
     time, like vpn-routes.
+
+Each fault says whether a drill (swarmlab.drill) may pick it: `drill_target` is the
+node it must go to for `drill.check` to fail until it is repaired ("worker" or
+"manager"), or None, and then `not_drillable` says why check could not see it.
 """
 from __future__ import annotations
 
@@ -58,6 +62,14 @@ class Fault:
     inject: Callable[[Cluster, Node], list[Result]]
     undo: Callable[[Cluster, Node], list[Result]]
     acts_at_join: bool = False  # only shows when the node joins after the fault
+    # Where a drill injects it so that drill.check fails until it is repaired:
+    # "worker" or "manager"; None when check cannot see it, and then why.
+    drill_target: str | None = None
+    not_drillable: str = ""
+
+    @property
+    def drillable(self) -> bool:
+        return self.drill_target is not None
 
 
 @dataclass
@@ -149,53 +161,84 @@ def _pools_exhausted_undo(cluster: Cluster, node: Node) -> list[Result]:
             node.run("docker network ls")]
 
 
-def _fault(name, description, inject_undo, acts_at_join=False) -> Fault:
+DRILL_TARGETS = ("worker", "manager")
+
+
+def _fault(name, description, inject_undo, acts_at_join=False, *, drill_target=None, not_drillable="") -> Fault:
+    """A registry entry. It must say where a drill puts it, or why no drill may pick it."""
+    if (drill_target is None) == (not not_drillable):
+        raise ValueError(f"fault {name}: give a drill_target ({' or '.join(DRILL_TARGETS)}) "
+                         f"or a not_drillable reason, one of the two")
+    if drill_target is not None and drill_target not in DRILL_TARGETS:
+        raise ValueError(f"fault {name}: drill_target {drill_target!r} is not one of {DRILL_TARGETS}")
+    if acts_at_join and drill_target == "manager":
+        raise ValueError(f"fault {name}: a drill rejoins the node of a fault that acts at join, "
+                         f"which a manager cannot do")
     inject, undo = inject_undo
-    return Fault(name, description, inject, undo, acts_at_join)
+    return Fault(name, description, inject, undo, acts_at_join, drill_target, not_drillable)
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     _fault("vpn-routes",
            "on-link routes 172.16.0.0/12 and 192.168.0.0/16 (as a VPN adds) cover every default "
            "address pool: on join, no docker_gwbridge, tasks fail (the article's error)",
-           (_vpn_routes_inject, _vpn_routes_undo), acts_at_join=True),
+           (_vpn_routes_inject, _vpn_routes_undo), acts_at_join=True,
+           drill_target="worker"),  # its tasks fail: no task of check's probe there
     _fault("vxlan-blocked",
            "iptables drops incoming udp/4789: overlay traffic to the node is lost",
-           _ports_blocked("vxlan-blocked", [("udp", 4789)])),
+           _ports_blocked("vxlan-blocked", [("udp", 4789)]),
+           drill_target="worker"),  # check's pings over the overlay are lost
     _fault("gossip-blocked",
            "iptables drops incoming tcp+udp/7946: swarm gossip cannot reach the node",
-           _ports_blocked("gossip-blocked", [("tcp", 7946), ("udp", 7946)])),
+           _ports_blocked("gossip-blocked", [("tcp", 7946), ("udp", 7946)]),
+           drill_target="worker"),  # the node never learns its peers' overlay endpoints: pings lost
     _fault("pools-exhausted",
            "bridge networks (as compose projects create) use up every default address pool: on join, "
            "no docker_gwbridge, tasks fail with the article's error, no route involved",
-           (_pools_exhausted_inject, _pools_exhausted_undo), acts_at_join=True),
+           (_pools_exhausted_inject, _pools_exhausted_undo), acts_at_join=True,
+           drill_target="worker"),  # as vpn-routes
     # From the field (field_faults.py; docs/faults.md cites what users reported):
     _fault("manager-port-blocked",
            "iptables on a manager drops incoming tcp/2377: a join ends in 'Timeout was reached before node "
            "joined', joined nodes go Down",
-           _ports_blocked("manager-port-blocked", [("tcp", 2377)])),
+           _ports_blocked("manager-port-blocked", [("tcp", 2377)]),
+           # On a worker it blocks a port nothing listens on; on the manager check's
+           # 2377 probe fails from every node, and the workers lose the manager.
+           drill_target="manager"),
     _fault("mtu-blackhole",
            f"the lab's switch port to the node carries {field_faults.PATH_MTU} bytes and drops bigger frames "
            "silently: pings pass, full-size overlay packets vanish (lab only)",
-           (field_faults.mtu_blackhole_inject, field_faults.mtu_blackhole_undo)),
+           (field_faults.mtu_blackhole_inject, field_faults.mtu_blackhole_undo),
+           drill_target="worker"),  # check's 1428-byte ping needs 1478 bytes on the path
     _fault("advertise-unreachable",
            "the node joins again with --advertise-addr on a second interface nobody can reach: Ready, but "
            "overlay traffic to it is lost",
-           (field_faults.advertise_unreachable_inject, field_faults.advertise_unreachable_undo)),
+           (field_faults.advertise_unreachable_inject, field_faults.advertise_unreachable_undo),
+           drill_target="worker"),  # VXLAN and gossip go to an address nobody reaches: pings lost
     _fault("iptables-flushed",
            "Docker's iptables chains flushed on the node, as a firewall reload does: published ports fail "
            "with 'No chain/target/match by that name'",
-           (field_faults.iptables_flushed_inject, field_faults.iptables_flushed_undo)),
+           (field_faults.iptables_flushed_inject, field_faults.iptables_flushed_undo),
+           not_drillable="only published ports and NAT to the outside need the chains it removes; drill.check's "
+                         "probe publishes no port, and its placement, overlay pings (in the overlay's own "
+                         "namespace) and 2377 need none of them, so check would pass with no repair"),
     _fault("duplicate-hostname",
            "the node takes another node's hostname (a cloned VM): 'node NAME is ambiguous (2 matches found)'",
-           (field_faults.duplicate_hostname_inject, field_faults.duplicate_hostname_undo)),
+           (field_faults.duplicate_hostname_inject, field_faults.duplicate_hostname_undo),
+           not_drillable="the node keeps its swarm node ID: tasks still run there and its containers still "
+                         "talk; only commands naming a node (`docker node ps NAME`) are ambiguous, and drill.check "
+                         "names no node, so check would pass with no repair"),
     _fault("dockerd-killed",
            "the node's dockerd killed with SIGKILL: 'Cannot connect to the Docker daemon', the node goes Down; "
            "a stale containerd pid file can make the next start fail",
-           (field_faults.dockerd_killed_inject, field_faults.dockerd_killed_undo)),
+           (field_faults.dockerd_killed_inject, field_faults.dockerd_killed_undo),
+           drill_target="worker"),  # no task of check's probe runs there
     _fault("overlay-overlaps-lan",
            "an attachable overlay on the node's LAN subnet: its containers cannot reach the LAN (the nodes)",
-           (field_faults.overlay_overlaps_lan_inject, field_faults.overlay_overlaps_lan_undo)),
+           (field_faults.overlay_overlaps_lan_inject, field_faults.overlay_overlaps_lan_undo),
+           not_drillable=f"the overlapping overlay ({field_faults.OVERLAP_NETWORK}) is one no service uses: "
+                         "drill.check's fresh overlay and the article's uber-net take subnets from the swarm's "
+                         "address pool, off the LAN, so check would pass with no repair"),
 )}
 
 

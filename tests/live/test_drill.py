@@ -3,6 +3,7 @@ repair with the student's own commands (never swarmlab's fixes), check passes, r
 
 One lab serves every drill in turn (a drill ends with the swarm repaired). The seed of each
 fault is the first one `drill.choose` maps to it, so the test follows the registry as it grows.
+manager-port-blocked is the drill that goes to the manager (node1), the others to node2.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -24,7 +26,9 @@ REPAIRS = {
     "vxlan-blocked": [["iptables", "-F", "INPUT"]],
     "vpn-routes": [["ip", "route", "del", "172.16.0.0/12"], ["ip", "route", "del", "192.168.0.0/16"]],
     "pools-exhausted": [["docker", "network", "prune", "-f"]],
+    "manager-port-blocked": [["iptables", "-F", "INPUT"]],
 }
+NODE_STATUS = ["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]
 
 
 def cli(*args):
@@ -41,14 +45,27 @@ def lab():
         teardown(name)
 
 
-def seed_for(lab, fault: str) -> int:
+def seed_for(lab, fault: str) -> drill.Drill:
     with connect(lab.name) as cluster:
-        return next(s for s in range(1000) if drill.choose(cluster, s).fault == fault)
+        return next(d for d in (drill.choose(cluster, s) for s in range(1000)) if d.fault == fault)
+
+
+def wait_until_every_node_is_ready(lab, timeout: float = 90) -> str:
+    """What a student checks after a repair: `docker node ls` on the manager shows every node Ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = cli("lab", "exec", "--name", lab.name, "node1", "--", *NODE_STATUS)
+        statuses = [line.split()[-1] for line in listed.stdout.splitlines() if line.strip()]
+        if (statuses and all(s == "Ready" for s in statuses)) or time.monotonic() > deadline:
+            return listed.stdout
+        time.sleep(2)
 
 
 @pytest.mark.parametrize("fault", list(REPAIRS))
 def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
-    seed = seed_for(lab, fault)
+    chosen = seed_for(lab, fault)
+    seed, node = chosen.seed, chosen.node
+    assert node == ("node1" if fault == "manager-port-blocked" else "node2")
     start = cli("drill", "start", "--lab", lab.name, "--seed", str(seed))
     assert start.returncode == 0, start.stderr
     assert fault not in start.stdout  # the student is not told
@@ -62,8 +79,10 @@ def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
     assert broken.returncode == 1 and "FAIL" in broken.stdout, broken.stdout + broken.stderr
 
     for command in REPAIRS[fault]:
-        typed = cli("lab", "exec", "--name", lab.name, "node2", "--", *command)
+        typed = cli("lab", "exec", "--name", lab.name, node, "--", *command)
         assert typed.returncode == 0, typed.stderr
+    # A worker cut off from the manager takes a few seconds to come back once the port is open.
+    assert "Down" not in wait_until_every_node_is_ready(lab)
 
     repaired = cli("drill", "check", "--lab", lab.name)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
@@ -71,7 +90,7 @@ def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
 
     reveal = cli("drill", "reveal", "--lab", lab.name)
     assert reveal.returncode == 0, reveal.stderr
-    assert reveal.stdout.startswith(f"drill seed {seed}: {fault} on node2")
+    assert reveal.stdout.startswith(f"drill seed {seed}: {fault} on {node}")
 
 
 def test_reveal_without_a_drill_says_how_to_start_one(lab):
