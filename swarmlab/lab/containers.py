@@ -179,6 +179,8 @@ class DockerDriver:
 
     name = "docker"
     transport = "docker-exec"  # swarmlab.transport registry
+    local_needs_root = False  # whoever may use the engine reaches the nodes through it
+    sshd = False  # the node containers run no sshd: the engine is the only way in
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
                  default_route: bool = False, privileges: str | None = None):

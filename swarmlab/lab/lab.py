@@ -7,7 +7,9 @@
 
 The Lab keeps what both share: the spec, the state file, the lab's identity (and the
 lock that makes every step check it, see ownership.py), progress and rollback, the
-swarm and the status table. A driver makes the nodes.
+swarm and the status table. A driver makes the nodes, and declares how they are
+reached: `transport` (its kind in swarmlab.transport's registry), `local_needs_root`
+(that way in needs root on this machine) and `sshd` (the nodes can run sshd).
 """
 from __future__ import annotations
 
