@@ -174,7 +174,6 @@ def blocked_by(report: PoolReport) -> dict[str, int]:
 
 def side_by_side(reports: dict[str, PoolReport]):
     """One column per situation (e.g. {"vpn-routes": ..., "pools-exhausted": ...}): blocked_by of each."""
-    import pandas as pd
     return pd.DataFrame({name: blocked_by(report) for name, report in reports.items()})
 
 
