@@ -20,15 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import SwarmlabError
+from .errors import ClaimError, UsageError
 
 CHECKED = "✓"
 CLAIMS_LINE = re.compile(r"^claims checked: (\d+), all true$", re.M)
 SEEN_LIMIT = 600  # characters of the output quoted in an error
-
-
-class ClaimError(SwarmlabError, AssertionError):
-    """The lesson says something its output does not show."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class Claims:
         raises (a missing row, a missing column) reports as this claim failing.
         """
         if not isinstance(claim, str) or not claim.strip():
-            raise ValueError("a claim is the sentence the lesson says; give it as text")
+            raise UsageError("a claim is the sentence the lesson says; give it as text")
         try:
             ok = holds() if callable(holds) else holds
         except (KeyError, IndexError, LookupError, ValueError, TypeError, AttributeError) as exc:

@@ -137,7 +137,7 @@ class Cluster:
         """
         if isinstance(lab, str):
             lab = Lab.attach(lab)
-        if via == "ssh" and lab.driver.name == "docker":
+        if via == "ssh" and not lab.driver.sshd:
             raise SwarmlabError(f"lab {lab.name}'s nodes are containers on a Docker engine and run no sshd; "
                                 f"reach them through the engine (via=\"local\"), or use the namespace lab "
                                 f"(root) or an inventory of hosts for SSH")
@@ -215,9 +215,9 @@ def as_cluster(target) -> Cluster:
 
 
 def _default_lab_via(lab) -> str:
-    # Entering namespaces needs root; any other user goes the way it would to real hosts.
-    # A docker-driver node is reached through the engine, by whoever may use the engine.
-    return "local" if os.geteuid() == 0 or lab.driver.name == "docker" else "ssh"
+    # The driver's own way in may need root (entering namespaces); without it, go the way
+    # one goes to real hosts. A docker-driver node is reached by whoever may use the engine.
+    return "local" if os.geteuid() == 0 or not lab.driver.local_needs_root else "ssh"
 
 
 def _lab_over_ssh(lab) -> Cluster:

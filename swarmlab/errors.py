@@ -10,6 +10,10 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         InventoryError          an inventory file swarmlab cannot use
         RecordingError          a recording cannot be read, or lacks a command replayed
         ParseError              command output whose layout could not be read
+        UsageError              a value a swarmlab function cannot use (also a ValueError)
+        NoFreeSubnetError       no subnet is clear of a node's routes and networks (also a ValueError)
+        StagingError            a lesson cannot set up, or put back, the hosts of an inventory
+        ClaimError              a lesson says something its output does not show (also an AssertionError)
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
             SSHUnreachableError, SSHAuthenticationError
@@ -69,6 +73,24 @@ class ParseError(SwarmlabError):
             f"  {line!r}\n"
             "  hint: pass the command's own stdout, unedited and complete"
         )
+
+
+class UsageError(SwarmlabError, ValueError):
+    """A swarmlab function was given a value it cannot use (a table without the columns it
+    needs, a claim that is not a sentence). A ValueError too, as before it had its own class."""
+
+
+class NoFreeSubnetError(SwarmlabError, ValueError):
+    """No candidate subnet is clear of the node's routes, nameservers and networks.
+    A ValueError too: callers (the doctor's rules) catch it as one."""
+
+
+class StagingError(SwarmlabError):
+    """A lesson cannot set up, or put back, the hosts of an inventory."""
+
+
+class ClaimError(SwarmlabError, AssertionError):
+    """The lesson says something its output does not show (an AssertionError, as a failed check is)."""
 
 
 # --- SSH ---------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def _host_result(args: list[str], where: str) -> Result:
 
 
 def _lab(cluster: Cluster, fault: str):
-    lab = getattr(cluster, "lab", None)
+    lab = cluster.lab
     if lab is None:
         raise SwarmlabError(f"{fault} changes the lab's switch, so it needs a local lab "
                             f"(swarmlab lab inject ...), not hosts reached over SSH")
@@ -176,7 +176,7 @@ REMOVE_STALE_CONTAINERD = ("p=$(cat /var/run/docker/containerd/containerd.pid 2>
 
 def start_docker(node: Node) -> Result:
     """Start the node's dockerd: the lab's own, or systemd's on a real host."""
-    lab_node = getattr(node.transport, "lab_node", None)
+    lab_node = node.transport.lab_node
     if lab_node is None:
         return node.run("systemctl start docker").check(hint=f"start Docker on {node.name} by hand")
     lab_node.start_docker()

@@ -25,6 +25,7 @@ from matplotlib.patches import FancyBboxPatch, Patch
 
 from . import views
 from .cluster import Cluster
+from .errors import UsageError
 
 __all__ = ["topology", "topology_side_by_side", "placement_timeline", "TIMELINE_COLUMNS"]
 
@@ -275,7 +276,7 @@ def placement_timeline(timeline: pd.DataFrame, ax=None) -> Figure:
     """
     missing = [c for c in TIMELINE_COLUMNS if c not in timeline.columns]
     if missing:
-        raise ValueError(f"placement_timeline needs columns {TIMELINE_COLUMNS}; missing {missing}")
+        raise UsageError(f"placement_timeline needs columns {TIMELINE_COLUMNS}; missing {missing}")
     data = timeline.assign(state=timeline["state"].fillna("").astype(str).str.split().str[0].fillna(""),
                            slot=timeline["slot"].astype(str), node=timeline["node"].fillna(""))
     slots = sorted(data["slot"].unique(), key=_slot_order)

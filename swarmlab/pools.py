@@ -25,6 +25,8 @@ from ipaddress import IPv4Network
 
 import pandas as pd
 
+from .errors import NoFreeSubnetError
+
 # Docker 20.10's default local pools (libnetwork ipamutils.localScopeDefaultNetworks):
 # 172.17.0.0/16 ... 172.31.0.0/16 as /16s, then 192.168.0.0/16 in /20s. 31 pools.
 DOCKER_DEFAULT_POOLS: tuple[tuple[str, int], ...] = (
@@ -172,7 +174,6 @@ def blocked_by(report: PoolReport) -> dict[str, int]:
 
 def side_by_side(reports: dict[str, PoolReport]):
     """One column per situation (e.g. {"vpn-routes": ..., "pools-exhausted": ...}): blocked_by of each."""
-    import pandas as pd
     return pd.DataFrame({name: blocked_by(report) for name, report in reports.items()})
 
 
@@ -224,7 +225,7 @@ def pick_free_subnet(routes, nameservers=(), networks=(), prefer=None,
             if prefer:
                 why = f"{prefer} is not usable here ({'; '.join(preferred_problems)}); " + why
             return candidate, why
-    raise ValueError("no free subnet found among Docker's default pools and the fallbacks "
+    raise NoFreeSubnetError("no free subnet found among Docker's default pools and the fallbacks "
                      f"{', '.join(FALLBACK_SUBNETS)}; pass one explicitly")
 
 

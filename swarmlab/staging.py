@@ -25,16 +25,12 @@ import shlex
 from pathlib import Path
 
 from . import faults, story
-from .errors import SwarmlabError
+from .errors import StagingError
 
 JOURNAL_DIR = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "swarmlab"
 SWARM_STATE = "docker info --format '{{.Swarm.LocalNodeState}}'"
 LOCAL_NETWORKS = "docker network ls --filter scope=local --format '{{.Name}}'"
 TASK_CONTAINERS = "docker ps -aq --filter label=com.docker.swarm.service.name={service}"
-
-
-class StagingError(SwarmlabError):
-    """A lesson cannot set up, or put back, the hosts of an inventory."""
 
 
 def journal_path(inventory) -> Path:

@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
+from docker.context import ContextAPI
 
 from ..errors import LabError
+from ..transport.docker_exec import exec_run
 from . import image, nodeimage
 from .spec import LabSpec, NodeSpec
 
@@ -53,7 +55,6 @@ def engine_url(engine: str | None = None) -> str:
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     try:
-        from docker.context import ContextAPI
         host = ContextAPI.get_current_context().Host
         if host:
             return host
@@ -102,7 +103,6 @@ class ContainerNode:
 
     def run(self, command, *, input=None, timeout: float | None = 120):
         """Run a shell command in the node, as root, and return what it printed."""
-        from ..transport.docker_exec import exec_run
         return exec_run(self.api(), self.container, command, input=input, timeout=timeout, node_name=self.name,
                         environment=self.exec_environment(), not_running=self.not_running_error)
 
@@ -179,6 +179,8 @@ class DockerDriver:
 
     name = "docker"
     transport = "docker-exec"  # swarmlab.transport registry
+    local_needs_root = False  # whoever may use the engine reaches the nodes through it
+    sshd = False  # the node containers run no sshd: the engine is the only way in
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
                  default_route: bool = False, privileges: str | None = None):

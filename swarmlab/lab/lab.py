@@ -7,7 +7,9 @@
 
 The Lab keeps what both share: the spec, the state file, the lab's identity (and the
 lock that makes every step check it, see ownership.py), progress and rollback, the
-swarm and the status table. A driver makes the nodes.
+swarm and the status table. A driver makes the nodes, and declares how they are
+reached: `transport` (its kind in swarmlab.transport's registry), `local_needs_root`
+(that way in needs root on this machine) and `sshd` (the nodes can run sshd).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import LabError, LabReplacedError, NodeDeadError
-from . import image
+from . import containers, image
 from .capacity import check_capacity
 from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
 from .ownership import NameLock, Ownership
@@ -50,8 +52,7 @@ def make_driver(driver: str, lab_name: str, engine: str | None = None, **options
                            "the namespaces driver runs on this machine")
         return NamespaceDriver(lab_name)
     if driver == "docker":
-        from .containers import DockerDriver
-        return DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
+        return containers.DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
     raise LabError(f"unknown lab driver {driver!r}; use one of {', '.join(DRIVERS)}")
 
 
@@ -94,8 +95,7 @@ class Lab:
         check_name("lab", name, MAX_LAB_NAME)
         data = read_state(name)
         if data is None and engine:
-            from .containers import spec_on_engine
-            data = spec_on_engine(name, engine)
+            data = containers.spec_on_engine(name, engine)
         if data is None:
             raise LabError(f"no lab named {name!r} is up; start one with `swarmlab lab up --name {name}`")
         lab = cls.__new__(cls)
@@ -264,8 +264,7 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None) ->
         state = read_state(name) or {}
         driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
         if driver == "docker":
-            from .containers import teardown as docker_teardown
-            docker_teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
+            containers.teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
             return bool(state)
         return make_driver(driver, name).teardown(name) or bool(state)
 
@@ -275,8 +274,7 @@ def leftovers(name: str, engine: str | None = None, driver: str | None = None) -
     state = read_state(name) or {}
     driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
     if driver == "docker":
-        from .containers import leftovers as docker_leftovers
-        found = docker_leftovers(name, engine or state.get("engine"))
+        found = containers.leftovers(name, engine or state.get("engine"))
         if (state_root() / name).exists():
             found.append(f"state folder {state_root() / name}")
         return found

@@ -28,6 +28,8 @@ class NamespaceDriver:
 
     name = "namespaces"
     transport = "lab"  # swarmlab.transport registry: commands enter the node through nsenter
+    local_needs_root = True  # entering the nodes' namespaces needs root on this machine
+    sshd = True  # the nodes run sshd when openssh-server is installed: reachable over SSH
     owner = None  # the lab's Ownership (set by the Lab): nodes check it before creating anything
 
     def __init__(self, lab_name: str):

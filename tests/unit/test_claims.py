@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from swarmlab.claims import ClaimError, Claims, claims_checked
+from swarmlab.claims import Claims, claims_checked
+from swarmlab.errors import ClaimError, UsageError
 from swarmlab.result import Result
 
 
@@ -44,7 +45,7 @@ def test_a_condition_that_raises_is_a_failed_claim_not_a_crash():
 
 
 def test_an_empty_claim_is_refused():
-    with pytest.raises(ValueError, match="sentence"):
+    with pytest.raises(UsageError, match="sentence"):
         Claims().expect("  ", True)
 
 

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 
 from labreplay import replay_cluster  # noqa: E402
 from swarmlab import parse, plot, views  # noqa: E402
+from swarmlab.errors import UsageError  # noqa: E402
 
 ERROR = ("starting container failed: error creating external connectivity network: could not find "
          "an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
@@ -167,7 +168,7 @@ def test_timeline_takes_the_story_samplers_columns():
 
 
 def test_timeline_without_a_needed_column_says_which():
-    with pytest.raises(ValueError, match=r"missing \['error'\]"):
+    with pytest.raises(UsageError, match=r"missing \['error'\]"):
         plot.placement_timeline(article_timeline().drop(columns="error"))
 
 

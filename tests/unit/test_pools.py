@@ -4,6 +4,7 @@ from ipaddress import IPv4Network
 import pytest
 
 from swarmlab import pools
+from swarmlab.errors import NoFreeSubnetError
 
 # node2 of the article's story once a VPN client added its routes (as `ip route` prints it).
 VPN_NODE = """\
@@ -126,7 +127,7 @@ def test_pick_avoids_overlay_subnets():
 
 def test_pick_fails_loudly_when_nothing_is_left():
     everything = "0.0.0.0/1 dev tun0\n128.0.0.0/1 dev tun0\n"
-    with pytest.raises(ValueError, match="pass one explicitly"):
+    with pytest.raises(NoFreeSubnetError, match="pass one explicitly"):
         pools.pick_free_subnet(everything)
 
 

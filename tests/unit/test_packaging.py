@@ -1,0 +1,44 @@
+"""What a build puts in the package: the lessons as real files, not the link to notebooks/."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+SOURCES = ("pyproject.toml", "README.md", "swarmlab", "notebooks")
+
+
+def build_py(tmp_path: Path) -> Path:
+    """The package as setuptools' build_py lays it out (what a wheel holds), built from a
+    copy of the checkout: a build writes swarmlab.egg-info next to pyproject.toml.
+
+    setup() is called directly, without build isolation: that would download the newer
+    setuptools pyproject.toml asks for, and this must work offline."""
+    src, out = tmp_path / "src", tmp_path / "build"
+    src.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():  # the links stay links, as in a checkout
+            shutil.copytree(ROOT / name, src / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    built = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q",
+                            "build_py", "--build-lib", str(out)],
+                           cwd=src, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    return out / "swarmlab"
+
+
+def test_a_build_ships_every_lesson_as_a_real_file(tmp_path):
+    package = build_py(tmp_path)
+    lessons = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert lessons
+    shipped = package / "data" / "notebooks"
+    assert shipped.is_dir() and not shipped.is_symlink()
+    for lesson in lessons:
+        copy = shipped / lesson.name
+        assert copy.is_file() and not copy.is_symlink(), f"{lesson.name} is not in the built package"
+        assert copy.read_bytes() == lesson.read_bytes(), f"{lesson.name} differs in the built package"
