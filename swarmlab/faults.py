@@ -164,6 +164,12 @@ def _pools_exhausted_undo(cluster: Cluster, node: Node) -> list[Result]:
 DRILL_TARGETS = ("worker", "manager")
 
 
+def _not_yet_drilled(expected: str) -> str:
+    """The reason a fault that check should see is not drilled yet: no live drill has run it."""
+    return (f"not yet run as a drill (tests/live/test_drill.py runs every fault a drill may pick); "
+            f"expected: {expected}")
+
+
 def _fault(name, description, inject_undo, acts_at_join=False, *, drill_target=None, not_drillable="") -> Fault:
     """A registry entry. It must say where a drill puts it, or why no drill may pick it."""
     if (drill_target is None) == (not not_drillable):
@@ -191,7 +197,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _fault("gossip-blocked",
            "iptables drops incoming tcp+udp/7946: swarm gossip cannot reach the node",
            _ports_blocked("gossip-blocked", [("tcp", 7946), ("udp", 7946)]),
-           drill_target="worker"),  # the node never learns its peers' overlay endpoints: pings lost
+           not_drillable=_not_yet_drilled("the node never learns its peers' overlay endpoints: pings lost")),
     _fault("pools-exhausted",
            "bridge networks (as compose projects create) use up every default address pool: on join, "
            "no docker_gwbridge, tasks fail with the article's error, no route involved",
@@ -202,19 +208,21 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
            "iptables on a manager drops incoming tcp/2377: a join ends in 'Timeout was reached before node "
            "joined', joined nodes go Down",
            _ports_blocked("manager-port-blocked", [("tcp", 2377)]),
-           # On a worker it blocks a port nothing listens on; on the manager check's
-           # 2377 probe fails from every node, and the workers lose the manager.
-           drill_target="manager"),
+           # On a worker it blocks a port nothing listens on. On the manager check's 2377
+           # probe fails from every node; but in the one live drill tried, check's overlay
+           # pings were still lost after the student's repair, for a reason not yet found.
+           not_drillable=_not_yet_drilled("on the manager, check's 2377 probe fails from every node; "
+                                          "a live try left the overlay dark after the repair")),
     _fault("mtu-blackhole",
            f"the lab's switch port to the node carries {field_faults.PATH_MTU} bytes and drops bigger frames "
            "silently: pings pass, full-size overlay packets vanish (lab only)",
            (field_faults.mtu_blackhole_inject, field_faults.mtu_blackhole_undo),
-           drill_target="worker"),  # check's 1428-byte ping needs 1478 bytes on the path
+           not_drillable=_not_yet_drilled("check's 1428-byte ping needs 1478 bytes on the path")),
     _fault("advertise-unreachable",
            "the node joins again with --advertise-addr on a second interface nobody can reach: Ready, but "
            "overlay traffic to it is lost",
            (field_faults.advertise_unreachable_inject, field_faults.advertise_unreachable_undo),
-           drill_target="worker"),  # VXLAN and gossip go to an address nobody reaches: pings lost
+           not_drillable=_not_yet_drilled("VXLAN and gossip go to an address nobody reaches: pings lost")),
     _fault("iptables-flushed",
            "Docker's iptables chains flushed on the node, as a firewall reload does: published ports fail "
            "with 'No chain/target/match by that name'",
@@ -232,7 +240,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
            "the node's dockerd killed with SIGKILL: 'Cannot connect to the Docker daemon', the node goes Down; "
            "a stale containerd pid file can make the next start fail",
            (field_faults.dockerd_killed_inject, field_faults.dockerd_killed_undo),
-           drill_target="worker"),  # no task of check's probe runs there
+           not_drillable=_not_yet_drilled("no task of check's probe runs there")),
     _fault("overlay-overlaps-lan",
            "an attachable overlay on the node's LAN subnet: its containers cannot reach the LAN (the nodes)",
            (field_faults.overlay_overlaps_lan_inject, field_faults.overlay_overlaps_lan_undo),

@@ -47,7 +47,7 @@ def plan(cluster, worker, steps, lesson_changes: list[str]) -> list[str]:
     manager = cluster.manager
     lines = []
     for step in (getattr(s, "__name__", s) for s in steps):
-        if step == "_the_authors_node2":
+        if step == "_node2_fails_as_in_the_article":
             nic = faults.nic_of(worker)
             lines += [f"{worker.name}: ip route add {dst} dev {nic} proto {faults.ROUTE_PROTO}   "
                       f"(routes as a VPN client adds: Docker there finds no free address pool)"

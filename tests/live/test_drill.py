@@ -3,7 +3,7 @@ repair with the student's own commands (never swarmlab's fixes), check passes, r
 
 One lab serves every drill in turn (a drill ends with the swarm repaired). The seed of each
 fault is the first one `drill.choose` maps to it, so the test follows the registry as it grows.
-manager-port-blocked is the drill that goes to the manager (node1), the others to node2.
+Every drill goes to node2.
 """
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ REPAIRS = {
     "vxlan-blocked": [["iptables", "-F", "INPUT"]],
     "vpn-routes": [["ip", "route", "del", "172.16.0.0/12"], ["ip", "route", "del", "192.168.0.0/16"]],
     "pools-exhausted": [["docker", "network", "prune", "-f"]],
-    "manager-port-blocked": [["iptables", "-F", "INPUT"]],
 }
 NODE_STATUS = ["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]
 
@@ -65,7 +64,7 @@ def wait_until_every_node_is_ready(lab, timeout: float = 90) -> str:
 def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
     chosen = seed_for(lab, fault)
     seed, node = chosen.seed, chosen.node
-    assert node == ("node1" if fault == "manager-port-blocked" else "node2")
+    assert node == "node2"
     start = cli("drill", "start", "--lab", lab.name, "--seed", str(seed))
     assert start.returncode == 0, start.stderr
     assert fault not in start.stdout  # the student is not told
