@@ -290,6 +290,33 @@ def test_a_node_whose_holder_is_gone_is_never_entered_in_the_host(make_lab):
     assert node.run("hostname").stdout == "node1\n"
 
 
+@pytest.mark.parametrize("kept", ["start time", "namespaces"])
+def test_a_reused_pid_is_told_from_the_holder_by_start_time_and_namespaces(make_lab, kept):
+    """A PID the kernel gave to another process: the records name that PID, and only one
+    of the two other marks (start time, namespace inodes) still matches. Each mark alone
+    must be enough to refuse."""
+    from swarmlab.lab.node import Holder
+    lab = make_lab(nodes=1)
+    node = lab.node("node1")
+    stranger = subprocess.Popen(["sleep", "60"])
+    files = {f: (node.base / f).read_text() for f in ("init.pid", "holder.json")}
+    real, other = json.loads(files["holder.json"]), vars(Holder.of(stranger.pid))
+    # The stranger's PID; one mark as the node's, the other as the stranger's own.
+    forged = {**other, **({"start_time": real["start_time"]} if kept == "start time"
+                         else {"mnt_ns": real["mnt_ns"], "net_ns": real["net_ns"]})}
+    try:
+        (node.base / "init.pid").write_text(f"{stranger.pid}\n")
+        (node.base / "holder.json").write_text(json.dumps(forged))
+        with pytest.raises(LabError, match="not the node's"):
+            Lab.attach(lab.name).node("node1").run("hostname")
+    finally:
+        stranger.kill()
+        stranger.wait()
+        for name, text in files.items():
+            (node.base / name).write_text(text)
+    assert Lab.attach(lab.name).node("node1").run("hostname").stdout == "node1\n"
+
+
 def test_a_node_cannot_change_the_hosts_files(make_lab):
     """What a node writes is its own; what it shares with the host is read-only."""
     lab = make_lab(nodes=1)
