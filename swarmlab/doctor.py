@@ -21,6 +21,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from ipaddress import IPv4Network
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from . import pools, probes
 from .cluster import Cluster, Node, as_cluster
+from .errors import EvidenceError
 from .parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
@@ -185,7 +187,8 @@ class NodeFacts:
         output = self.sections.get(section, "").splitlines()
         if isinstance(keep, list):
             if not set(keep) <= set(output):
-                raise ValueError(f"evidence lines not in the output of {self.command(section)!r} on {self.name}")
+                raise EvidenceError(f"evidence lines not in the output of `{self.command(section)}` on {self.name}: "
+                                    f"{sorted(set(keep) - set(output))}")
             lines = keep
         else:
             lines = [line for line in output if keep is None or keep(line)]
@@ -1038,7 +1041,6 @@ def _log_time(line: str) -> str:
 
 def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
     """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
-    from datetime import datetime, timedelta
     lines = f.sections.get("daemon_log", "").splitlines()
     if not lines:
         return []

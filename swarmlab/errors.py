@@ -10,6 +10,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         InventoryError          an inventory file swarmlab cannot use
         RecordingError          a recording cannot be read, or lacks a command replayed
         ParseError              command output whose layout could not be read
+        EvidenceError           evidence that quotes lines its command did not print
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
             SSHUnreachableError, SSHAuthenticationError
@@ -69,6 +70,11 @@ class ParseError(SwarmlabError):
             f"  {line!r}\n"
             "  hint: pass the command's own stdout, unedited and complete"
         )
+
+
+class EvidenceError(SwarmlabError):
+    """Evidence was asked to quote lines that are not in its command's output (a bug in a check:
+    evidence shows only what ran)."""
 
 
 # --- SSH ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
 from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, failure_mode,
                              node_script, split_sections, worst)
+from swarmlab.errors import EvidenceError
 from swarmlab.parse import tasks_from_json
 from swarmlab.story import task_history
 
@@ -387,3 +388,9 @@ def test_the_log_section_reads_the_journal(tmp_path):
     journalctl.write_text("#!/bin/sh\nexit 1\n")  # no journal: nothing, and no error
     ran = subprocess.run(["bash", "-c", JOURNAL_SECTION["log"]], capture_output=True, text=True, env=env)
     assert all(INGRESS_MARK_TEXT in line for line in ran.stdout.splitlines())
+
+
+def test_evidence_refuses_a_line_its_command_did_not_print():
+    node1 = facts("healthy").nodes["node1"]
+    with pytest.raises(EvidenceError, match="not in the output of `cat /etc/resolv.conf` on node1"):
+        node1.shown("resolv", ["nameserver 192.0.2.99 (never printed)"])
