@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -138,10 +139,15 @@ def node_commands(cluster: Cluster, node: Node) -> dict[str, str]:
     return sections
 
 
+def probe_command(cluster: Cluster, node: Node) -> str:
+    """The script of `node`'s TCP probes, whose output is its `probes` section ('' when it has no peer)."""
+    return probes.script(probe_targets(cluster, node))
+
+
 def node_script(cluster: Cluster, node: Node) -> str:
     """The one shell script that collects everything the checks need from `node`."""
     sections = node_commands(cluster, node)
-    tcp = probes.script(probe_targets(cluster, node))
+    tcp = probe_command(cluster, node)
     # TCP probes run in the background while the other commands run; their lines come last.
     script = f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
     for name, command in sections.items():
@@ -183,7 +189,7 @@ class NodeFacts:
     def shown(self, section: str, keep=None, summary=(), limit: int | None = None) -> str:
         """Evidence: the command that filled `section` and lines of its real output
         (those `keep` accepts, or the list `keep` names; at most `limit`), then any
-        summary, each line marked `# `."""
+        summary, each line marked `# summary: `."""
         output = self.sections.get(section, "").splitlines()
         if isinstance(keep, list):
             if not set(keep) <= set(output):
@@ -195,7 +201,7 @@ class NodeFacts:
         if limit is not None and len(lines) > limit:
             summary = [f"({len(lines) - limit} more lines like these)", *summary]
             lines = lines[:limit]
-        return "\n".join([f"[{self.name}]$ {self.command(section)}", *lines, *(f"# {s}" for s in summary)])
+        return "\n".join([prompt(self.name, self.command(section)), *lines, *(SUMMARY + s for s in summary)])
 
     def json(self, section: str, default=None):
         try:
@@ -363,8 +369,9 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
     """Ask every node at once (one script each), then let them ping each other with what they said."""
     def ask(node: Node) -> NodeFacts:
         result = node.run(node_script(cluster, node), timeout=timeout)
+        tcp = probe_command(cluster, node)
         facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager,
-                          commands=node_commands(cluster, node))
+                          commands={**node_commands(cluster, node), **({"probes": tcp} if tcp else {})})
         if not facts.sections:
             facts.error = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
         return facts
@@ -417,16 +424,21 @@ def ping_plan(cluster: Cluster, facts: "Facts") -> dict[str, tuple[list[probes.P
     return plan
 
 
+def ping_commands(underlay: list[probes.Probe], overlay: list[probes.Probe]) -> dict[str, str]:
+    """section -> the probe script whose output it holds (`true` when there is nothing to probe)."""
+    return {"pings": probes.script(underlay) or "true",
+            "overlay_pings": probes.script(overlay, prefix=f"nsenter --net={probes.INGRESS_SANDBOX}") or "true"}
+
+
 def _ping_phase(cluster: Cluster, facts: "Facts", timeout: float) -> None:
     plan = ping_plan(cluster, facts)
 
     def ping(node: Node) -> None:
-        underlay, overlay = plan[node.name]
-        result = node.run(f"printf '@@@ pings\\n'; {probes.script(underlay) or 'true'}; "
-                          f"printf '@@@ overlay_pings\\n'; "
-                          f"{probes.script(overlay, prefix=f'nsenter --net={probes.INGRESS_SANDBOX}') or 'true'}",
+        commands = ping_commands(*plan[node.name])
+        result = node.run("; ".join(f"printf '@@@ {name}\\n'; {command}" for name, command in commands.items()),
                           timeout=timeout)
         facts.nodes[node.name].sections.update(split_sections(result.stdout))
+        facts.nodes[node.name].commands.update(commands)
 
     _on_every_node(cluster, ping, [cluster.node(name) for name in plan if any(plan[name])])
 
@@ -457,6 +469,15 @@ def evidence(node: str, command: str, lines) -> str:
     return f"[{node}]$ {command}\n{body}".rstrip()
 
 
+SUMMARY = "# summary: "  # marks a line the doctor derived, not one a command printed
+
+
+def prompt(node: str, command: str) -> str:
+    """`[node]$ command` as a terminal shows it: a command of several lines (a probe script)
+    goes on after `> `, so the command in the evidence is the exact string that ran."""
+    return f"[{node}]$ " + command.replace("\n", "\n> ")
+
+
 def containing(*needles: str):
     """A line filter for NodeFacts.shown: lines that contain any of `needles`."""
     return lambda line: any(needle in line for needle in needles)
@@ -464,15 +485,26 @@ def containing(*needles: str):
 
 def evidence_blocks(text: str) -> list[tuple[str, str, list[str]]]:
     """(node, command, output lines) of each `[node]$ command` block of an evidence text;
-    summary lines (`# ...`) are left out. What tests check against what really ran."""
+    summary lines are left out. What tests check against what really ran."""
     blocks = []
     for line in text.splitlines():
         match = re.match(r"\[([^\]]+)\]\$ (.*)", line)
-        if match:
-            blocks.append((match.group(1), match.group(2), []))
-        elif blocks and not line.startswith("# "):
+        if blocks and not blocks[-1][2] and not _complete(blocks[-1][1]) and (line + " ").startswith("> "):
+            blocks[-1][1] += "\n" + line[2:]  # the command goes on: a quote is still open
+        elif match:
+            blocks.append([match.group(1), match.group(2), []])
+        elif blocks and not line.startswith(SUMMARY):
             blocks[-1][2].append(line)
-    return blocks
+    return [tuple(block) for block in blocks]
+
+
+def _complete(command: str) -> bool:
+    """False while a quote of `command` is open (a shell would prompt `> ` for more)."""
+    try:
+        shlex.split(command)
+    except ValueError:
+        return False
+    return True
 
 
 # --- the checks -----------------------------------------------------------
@@ -481,7 +513,9 @@ def check_daemons(facts: Facts) -> list[Finding]:
     found = []
     for f in facts.nodes.values():
         if f.error or not f.daemon_up:
-            proof = (f"# the doctor's commands could not run on {f.name}: {f.error[-600:]}" if f.error
+            # Nothing ran there, so there is no output to quote: what the node answered is a summary.
+            proof = ("\n".join(SUMMARY + line for line in [f"the doctor's commands could not run on {f.name}:",
+                                                             *f.error[-600:].splitlines()]) if f.error
                      else f.shown("info", limit=10))
             stale = _stale_containerd(f)
             cause = "the node's Docker daemon did not answer, so nothing else could be checked there"
@@ -517,13 +551,13 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
         if state == "pending":
             found.append(Finding(
                 "error", f.name, "swarm",
-                f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
+                f.shown("info", lambda line: False, [f"Swarm.LocalNodeState is {state}"]),
                 "the node's join has not completed (its `swarm join` said 'Timeout was reached before node "
                 "joined'): it cannot reach a manager on 2377/tcp, or the manager cannot reach it back",
                 "see 'reach 2377/tcp'; the join goes on in the background once the path is open", DOC_PORTS))
         elif not f.in_swarm:
             found.append(Finding("info", f.name, "swarm",
-                                 f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
+                                 f.shown("info", lambda line: False, [f"Swarm.LocalNodeState is {state}"]),
                                  "the node is not in a swarm; swarm checks skipped for it",
                                  "docker swarm join --token <token> <manager>:2377", DOC_SWARM_NETWORKING))
     manager = facts.manager_facts
@@ -532,7 +566,7 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "error", facts.name_of(row.get("ID", "")) if row.get("ID") else row.get("Hostname", "?"), "swarm",
                 manager.shown("nodes", containing(f'"ID":"{row.get("ID")}"'),
-                              [f"summary: {row.get('Hostname')} is {row.get('Status')}"]),
+                              [f"{row.get('Hostname')} is {row.get('Status')}"]),
                 "the manager does not hear from this node: its daemon is down or 2377/tcp is blocked",
                 "check dockerd on the node and the ports (see the port findings)", DOC_PORTS))
     return found
@@ -559,10 +593,10 @@ def _gwbridge_reference(facts: Facts) -> dict | None:
 
 
 def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Finding:
-    summary = [f"summary: no {GWBRIDGE} among these networks"]
+    summary = [f"no {GWBRIDGE} among these networks"]
     if reference:
         config = (reference.get("IPAM", {}).get("Config") or [{}])[0]
-        summary.append(f"summary: {reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
+        summary.append(f"{reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
                        "(docker network inspect there)")
     # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
     broken = f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
@@ -633,7 +667,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
         found.append(Finding(
             "warning", f.name, GWBRIDGE,
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"com.docker.network.bridge.'),
-                    [f"summary: {GWBRIDGE}'s options: {json.dumps(options)}"]),
+                    [f"{GWBRIDGE}'s options: {json.dumps(options)}"]),
             f"{GWBRIDGE} lacks the options Docker gives it ({', '.join(f'{k}={v}' for k, v in GWBRIDGE_OPTIONS.items())}): "
             "containers may talk to each other through it, or the bridge has another name",
             f"recreate it with the options: docker network rm {GWBRIDGE}; "
@@ -646,7 +680,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
         found.append(Finding(
             "warning", f.name, "ingress sandbox",
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Name": "gateway_'),
-                    [f"summary: {GWBRIDGE} has {tasks_attached} task endpoint(s) and no ingress-sbox"]),
+                    [f"{GWBRIDGE} has {tasks_attached} task endpoint(s) and no ingress-sbox"]),
             "the ingress network's sandbox is not attached to docker_gwbridge on this node: the routing "
             "mesh (published ports) does not reach this node until it is; Docker attaches it when the "
             "ingress network is created (at join, or with the node's first task)",
@@ -656,7 +690,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
             "info", f.name, GWBRIDGE,
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Subnet": ', '"enable_icc"',
                                                 '"Name": "gateway_ingress-sbox"'),
-                    [f"summary: ingress-sbox + {tasks_attached} task endpoint(s) attached"]),
+                    [f"ingress-sbox + {tasks_attached} task endpoint(s) attached"]),
             f"{GWBRIDGE} is present with Docker's options and the ingress sandbox attached", "", DOC_SWARM_NETWORKING))
     return found
 
@@ -675,7 +709,7 @@ def check_address_pools(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "info", f.name, "address pools",
                 f.shown("routes", lambda line: False,
-                        [f"summary: route {route}" for route in f.routes] + [f"summary: {report.summary()}"]),
+                        [f"route {route}" for route in f.routes] + [report.summary()]),
                 f"{len(free)} of {len(report.pools)} of {which} free; the next bridge network gets {free[0]}",
                 "", DOC_DAEMON_CONFIG))
     return found
@@ -685,7 +719,7 @@ def _pools_evidence(f: NodeFacts, report: pools.PoolReport) -> str:
     """The routes that cover pools, the networks that hold them, the nameservers in them."""
     # `ip -j route` prints one long JSON line: the routes that matter are given as a summary.
     blocks = [f.shown("routes", lambda line: False,
-                      [f"summary: route {route} covers {pools.describe_pools(pools_)}"
+                      [f"route {route} covers {pools.describe_pools(pools_)}"
                        for route, pools_ in report.covering.items()])] if report.covering else []
     holders = {name for name, subnet in f.local_subnets()
                if any(IPv4Network(subnet).overlaps(pool) for pool in report.pools)}
@@ -700,10 +734,10 @@ def _pools_evidence(f: NodeFacts, report: pools.PoolReport) -> str:
                     keep.append(line)
             elif inside and line.strip().startswith('"Subnet": '):
                 keep.append(line)
-        blocks.append(f.shown("networks", keep, [f"summary: default pools held by networks: {len(holders)}"]))
+        blocks.append(f.shown("networks", keep, [f"default pools held by networks: {len(holders)}"]))
     if any("nameserver" in reason for reasons in report.blockers.values() for reason in reasons):
         blocks.append(f.shown("resolv", containing("nameserver")))
-    return "\n".join(blocks + [f"# summary: {report.summary()}"])
+    return "\n".join(blocks + [SUMMARY + report.summary()])
 
 
 def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Finding:
@@ -801,10 +835,10 @@ def check_task_errors(facts: Facts) -> list[Finding]:
     found = []
     for (node, _, resolved), group in bad.groupby(["where", "mode", "resolved"], sort=False):
         mode = failure_mode(group["error"].iloc[0])
-        summary = [f"summary: {r['name']} on {node}: {r['current state']}: {r['error']}"
+        summary = [f"{r['name']} on {node}: {r['current state']}: {r['error']}"
                    for _, r in group.head(3).iterrows()]
         if len(group) > 3:
-            summary.append(f"summary: {len(group)} tasks like these")
+            summary.append(f"{len(group)} tasks like these")
         proof = manager.shown("tasks", containing(*(f'"ID":"{task}"' for task in group["id"].head(3))), summary)
         if resolved:
             slots = sorted(set(group["name"]))
@@ -1162,7 +1196,7 @@ def check_duplicate_hostnames(facts: Facts) -> list[Finding]:
     for hostname, same in counts.items():
         if len(same) < 2:
             continue
-        summary = [f"summary: {r.get('ID', '?')} {hostname} {r.get('Status')} {r.get('Availability')}" for r in same]
+        summary = [f"{r.get('ID', '?')} {hostname} {r.get('Status')} {r.get('Availability')}" for r in same]
         found.append(Finding(
             "warning", hostname, "duplicate hostname",
             facts.manager_facts.shown("nodes", containing(*(f'"ID":"{r.get("ID")}"' for r in same)), summary),
@@ -1225,14 +1259,14 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "error", f.name, f"firewall {port}/{proto}",
                 f.shown("iptables", containing(*{rule for _, rule in rules}),
-                        [f"summary: in table {table}: {rule}" for table, rule in rules]),
+                        [f"in table {table}: {rule}" for table, rule in rules]),
                 f"a firewall rule on {f.name} drops {port}/{proto} ({_port_use(port)})"
                 + (": containers on different nodes cannot reach each other over overlay networks"
                    if port == 4789 else ""),
                 "; ".join(f"iptables -t {table} -D {rule[3:]}" for table, rule in rules),
                 DOC_PORTS))
     if not found and readable:
-        proof = "\n".join(f.shown("iptables", lambda line: False, ["summary: no DROP/REJECT rule for 2377/tcp, "
+        proof = "\n".join(f.shown("iptables", lambda line: False, ["no DROP/REJECT rule for 2377/tcp, "
                                                                   "7946/tcp+udp or 4789/udp"]) for f in readable)
         found.append(Finding("info", "all", "firewall", proof, "no firewall rule blocks the swarm's ports",
                              "", DOC_FIREWALL))
@@ -1351,7 +1385,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
         text = f.sections.get("iptables", "")
         if not iptables_readable(text):
             found.append(Finding("info", f.name, "iptables chains",
-                                 f.shown("iptables", limit=2, summary=[] if text.strip() else ["summary: no output"]),
+                                 f.shown("iptables", limit=2, summary=[] if text.strip() else ["no output"]),
                                  "could not read the node's iptables (needs root): firewall checks skipped",
                                  "run the doctor as root on the nodes (sudo)", DOC_FIREWALL))
             continue
@@ -1371,7 +1405,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
                                        + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
         found.append(Finding(severity, f.name, "iptables chains",
                              f.shown("iptables", lambda line: line.startswith(":DOCKER"),
-                                     [] if present else ["summary: no DOCKER chain"]),
+                                     [] if present else ["no DOCKER chain"]),
                              cause, "systemctl restart docker" if severity == "error" else "", DOC_FIREWALL))
     return found
 
@@ -1385,7 +1419,7 @@ def check_stale_vxlan(facts: Facts) -> list[Finding]:
         if stale:
             found.append(Finding(
                 "warning", f.name, "stale vxlan",
-                f.shown("links", lambda line: False, [f"summary: vxlan devices in the node's namespace: "
+                f.shown("links", lambda line: False, [f"vxlan devices in the node's namespace: "
                                                       f"{', '.join(stale)}"]),
                 "Docker keeps an overlay's VXLAN device inside the network's own namespace; one in the "
                 "node's namespace is a leftover that makes the next overlay setup fail with 'file exists'",
@@ -1405,7 +1439,7 @@ def check_mtu(facts: Facts) -> list[Finding]:
             # Say so rather than skip in silence (e.g. an inventory address that is a DNS name).
             found.append(Finding(
                 "info", f.name, "mtu", f.shown("links", lambda line: False,
-                                               [f"summary: no interface holds {f.address} or {f.swarm_address}"]),
+                                               [f"no interface holds {f.address} or {f.swarm_address}"]),
                 f"the MTU check was skipped on {f.name}: none of its interfaces holds its address",
                 f"give the node's IP address in the inventory", DOC_OVERLAY))
             continue
@@ -1413,8 +1447,8 @@ def check_mtu(facts: Facts) -> list[Finding]:
         mtus = {net["Name"]: int((net.get("Options") or {}).get("com.docker.network.driver.mtu")
                                  or DEFAULT_OVERLAY_MTU) for net in overlays}
         too_big = {name: mtu for name, mtu in mtus.items() if mtu + VXLAN_OVERHEAD > underlay}
-        summary = [f"summary: {link['ifname']} mtu {underlay}"] + [
-            f"summary: overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)" for name, mtu in mtus.items()]
+        summary = [f"{link['ifname']} mtu {underlay}"] + [
+            f"overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)" for name, mtu in mtus.items()]
         proof = f.shown("links", lambda line: False, summary)
         if too_big:
             found.append(Finding(

@@ -1,5 +1,5 @@
 """What a doctor's evidence may show: only commands it ran, and lines they printed."""
-from swarmlab.doctor import Facts, evidence_blocks
+from swarmlab.doctor import SUMMARY, Facts, evidence_blocks
 
 
 # Checks whose evidence still names a command of its own making (the network probes, and the
@@ -20,5 +20,5 @@ def assert_evidence_is_what_ran(gathered: Facts, findings) -> None:
             output = ran[command].splitlines()
             for line in lines:
                 assert line in output, f"{finding['check']}: {line!r} is not in the output of `{command}` on {node}"
-        body = [line for line in finding["evidence"].splitlines() if line and not line.startswith("# ")]
+        body = [line for line in finding["evidence"].splitlines() if not line.startswith(SUMMARY)]
         assert not body or body[0].startswith("["), f"{finding['check']}: evidence starts without a command"

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
-from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, failure_mode,
+from swarmlab.cluster import Cluster
+from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, failure_mode, gather,
                              node_script, split_sections, worst)
 from swarmlab.errors import EvidenceError
 from swarmlab.parse import tasks_from_json
@@ -21,6 +22,7 @@ from pathlib import Path
 from evidence import assert_evidence_is_what_ran
 
 CASES = Path(__file__).resolve().parent.parent / "fixtures" / "doctor"
+RECORDINGS = Path(__file__).resolve().parents[2] / "swarmlab" / "data" / "recordings"
 
 
 INGRESS_MARK_TEXT = "Failed creating ingress network"
@@ -394,3 +396,14 @@ def test_evidence_refuses_a_line_its_command_did_not_print():
     node1 = facts("healthy").nodes["node1"]
     with pytest.raises(EvidenceError, match="not in the output of `cat /etc/resolv.conf` on node1"):
         node1.shown("resolv", ["nameserver 192.0.2.99 (never printed)"])
+
+
+@pytest.mark.parametrize("lesson", ["04", "06", "07"])
+def test_a_replayed_gathering_records_every_command_and_its_evidence_is_what_ran(lesson):
+    """The doctor's first gathering in a lesson's recording, replayed: the probe scripts are
+    recorded with the rest, and every finding quotes only them and what they printed."""
+    gathered = gather(Cluster.from_recording(RECORDINGS / f"{lesson}.json"))
+    for f in gathered.nodes.values():
+        assert set(f.sections) <= set(f.commands), f"{f.name}: sections without their command"
+    assert {"probes", "pings", "overlay_pings"} <= set(gathered.manager_facts.commands)
+    assert_evidence_is_what_ran(gathered, diagnose(gathered))
