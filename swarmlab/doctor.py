@@ -464,11 +464,6 @@ def node_facts(node: Node, names: list[str]) -> NodeFacts:
 
 
 # --- evidence helpers -----------------------------------------------------
-def evidence(node: str, command: str, lines) -> str:
-    body = "\n".join(lines) if not isinstance(lines, str) else lines
-    return f"[{node}]$ {command}\n{body}".rstrip()
-
-
 SUMMARY = "# summary: "  # marks a line the doctor derived, not one a command printed
 
 
@@ -505,6 +500,31 @@ def _complete(command: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# A probe quoted in evidence: (node, section, the outcomes whose lines to show, summary lines).
+Quote = tuple[str, str, list[probes.Outcome], list[str]]
+
+
+def probe_evidence(facts: Facts, quotes: list[Quote]) -> str:
+    """One block per node and section: the probe script that ran there, the lines it printed
+    for the quoted outcomes, then what they say (summaries), in the order quoted."""
+    blocks: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for node, section, outcomes, summary in quotes:
+        lines, notes = blocks.setdefault((node, section), ([], []))
+        lines += [o.line for o in outcomes if o.line not in lines]
+        notes += summary
+    return "\n".join(facts.nodes[node].shown(section, lines, notes)
+                     for (node, section), (lines, notes) in blocks.items())
+
+
+def said(o: probes.Outcome) -> str:
+    """A probe line in words (for a summary)."""
+    tries = f"({o.tries} {'try' if o.tries == 1 else 'tries'})"
+    if o.kind == "tcp":
+        return f"connect to {o.address}:{o.port}/tcp: {o.outcome} {tries}"
+    df = f", don't fragment (-M do -s {o.size})" if o.df else ""
+    return f"ping {o.address} with {o.size} bytes of data{df}: {o.outcome} {tries}"
 
 
 # --- the checks -----------------------------------------------------------
@@ -637,8 +657,13 @@ def network_block(f: NodeFacts, name: str) -> list[str]:
     return lines[start:end + 1]
 
 
+def network_lines(f: NodeFacts, name: str, *needles: str) -> list[str]:
+    """The lines of network `name` in the node's `docker network inspect` that contain any of `needles`."""
+    return [line for line in network_block(f, name) if any(n in line for n in needles)]
+
+
 def _gwbridge_lines(f: NodeFacts, *needles: str) -> list[str]:
-    return [line for line in network_block(f, GWBRIDGE) if any(n in line for n in needles)]
+    return network_lines(f, GWBRIDGE, *needles)
 
 
 def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
@@ -893,8 +918,8 @@ def check_swarm_ports(facts: Facts) -> list[Finding]:
 def _probe_findings(facts: Facts) -> list[Finding]:
     """TCP probes to 7946 and 2377, each failure retried; silence is blamed on a filter only with controls."""
     by_address = {f.address: f for f in facts.nodes.values()}
-    failures: dict[tuple[str, int, str], list[str]] = {}
-    opened = 0
+    failures: dict[tuple[str, int, str], list[Quote]] = {}
+    answered: list[Quote] = []
     for f in facts.up():  # a node whose join is pending says best why
         outcomes = probes.parse(f.sections.get("probes", ""))
         for o in outcomes:
@@ -902,21 +927,29 @@ def _probe_findings(facts: Facts) -> list[Finding]:
             if o.kind != "tcp" or not target or not target.in_swarm:
                 continue  # a node outside the swarm listens on neither port
             if o.outcome == "open":
-                opened += 1
+                answered.append((f.name, "probes", [o], []))
                 continue
             verdict = probes.silence_verdict(outcomes, o.address) if o.outcome == "timeout" else o.outcome
-            line = f"[{f.name}]$ {probes.Probe('tcp', o.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
-            if o.outcome == "timeout":
-                line += (f"\n[{f.name}]$ ping -c 1 {o.address}; connect {o.address}:{probes.CLOSED_PORT}/tcp\n"
-                         f"{_control_text(outcomes, o.address)}")
-            failures.setdefault((target.name, o.port, verdict), []).append(line)
-    found = [_port_failure(target, port, verdict, lines) for (target, port, verdict), lines in failures.items()]
-    if opened and not found:
+            failures.setdefault((target.name, o.port, verdict), []).append(_tcp_quote(f, o, outcomes))
+    found = [_port_failure(facts, target, port, verdict, quotes)
+             for (target, port, verdict), quotes in failures.items()]
+    if answered and not found:
         found.append(Finding("info", "all", "swarm ports",
-                             f"{opened} TCP connects answered (7946 on each node's {probes.RING} ring peers, "
-                             "2377 on the managers)",
+                             probe_evidence(facts, answered) + f"\n{SUMMARY}{len(answered)} TCP connects answered "
+                             f"(7946 on each node's {probes.RING} ring peers, 2377 on the managers)",
                              "2377/tcp (managers) and 7946/tcp answer between the nodes", "", DOC_PORTS))
     return found
+
+
+def _tcp_quote(f: NodeFacts, o: probes.Outcome, outcomes: list[probes.Outcome]) -> Quote:
+    """A failed TCP probe's line and, when it timed out, the lines of the controls its verdict rests on."""
+    if o.outcome != "timeout":
+        return f.name, "probes", [o], [said(o)]
+    controls = [next(c for c in outcomes if c.kind == kind and c.address == o.address)
+                for kind in ("ctl-ping", "ctl-tcp") if any(c.kind == kind and c.address == o.address for c in outcomes)]
+    return (f.name, "probes", [o, *controls],
+            [f"{said(o)}; then the controls: {_control_text(outcomes, o.address)} "
+             f"(a ping, and a connect to port {probes.CLOSED_PORT}, where nothing listens)"])
 
 
 def _control_text(outcomes, address: str) -> str:
@@ -938,16 +971,16 @@ _PORT_VERDICTS = {
 }
 
 
-def _port_failure(target: str, port: int, verdict: str, lines: list[str]) -> Finding:
+def _port_failure(facts: Facts, target: str, port: int, verdict: str, quotes: list[Quote]) -> Finding:
     severity, cause = _PORT_VERDICTS.get(verdict, _PORT_VERDICTS["unknown"])
-    sources = len(lines)
+    sources = len(quotes)
     cause = cause.format(port=port, target=target, use=_port_use(port)) + f" (seen from {sources} node" \
         + ("s" if sources > 1 else "") + ")"
     fix = (f"allow {port}/tcp to {target} on every filter between the nodes (host firewall: iptables-save | "
            f"grep {port}; cloud: the security group)") if verdict in ("filtered", "unknown") else \
         ("start the node, check its cable/route" if verdict == "unreachable" else
          f"on {target}: docker info (Swarm), ss -ltn | grep {port}")
-    return Finding(severity, target, f"reach {port}/tcp", "\n".join(lines[:3]), cause, fix, DOC_PORTS)
+    return Finding(severity, target, f"reach {port}/tcp", probe_evidence(facts, quotes[:3]), cause, fix, DOC_PORTS)
 
 
 def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
@@ -963,7 +996,7 @@ def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 
 def check_underlay(facts: Facts) -> list[Finding]:
     """Nodes ping each other, and a full-size packet with don't-fragment set crosses the path (MTU)."""
-    found, narrow, lines, mtus = [], [], {}, {}
+    found, narrow, quotes, mtus = [], [], {}, {}
     by_address = {f.address: f for f in facts.nodes.values()}
     for f in facts.swarm_nodes():
         outcomes = [o for o in probes.parse(f.sections.get("pings", "")) if o.kind == "ping" and o.address in by_address]
@@ -971,22 +1004,22 @@ def check_underlay(facts: Facts) -> list[Finding]:
             target = by_address[address].name
             small = next((o for o in outcomes if o.address == address and not o.df), None)
             big = next((o for o in outcomes if o.address == address and o.df), None)
-            text = [f"[{f.name}]$ {probes.Probe('ping', address, size=o.size, df=o.df).command()}\n"
-                    f"{o.outcome} ({o.tries} tries)" for o in (small, big) if o]
+            pair = [o for o in (small, big) if o]
+            quote = (f.name, "pings", pair, [f"to {target}: {said(o)}" for o in pair])
             if small and small.outcome == "ok" and big and big.outcome in ("lost", "toolong"):
                 narrow.append((f.name, target))
-                lines[(f.name, target)] = text
+                quotes[(f.name, target)] = quote
                 mtus[(f.name, target)] = big.size + probes.ICMP_IP_HEADERS
             elif small and small.outcome != "ok":
                 found.append(Finding(
-                    "warning", f.name, "ping", "\n".join(text),
+                    "warning", f.name, "ping", probe_evidence(facts, [quote]),
                     f"{target} does not answer pings from {f.name} (ICMP may be filtered; the TCP probes say whether "
                     "the swarm's ports are reachable)", "", DOC_PORTS))
     for who, pairs in blame(narrow).items():
         size = max(mtus[p] for p in pairs)
         between = ", ".join(f"{a} -> {b}" for a, b in pairs)
         found.append(Finding(
-            "error", who, "path mtu", "\n".join(line for p in pairs[:3] for line in lines[p]),
+            "error", who, "path mtu", probe_evidence(facts, [quotes[p] for p in pairs[:3]]),
             f"small packets pass but a {size}-byte packet with don't-fragment set does not ({between}): the path "
             f"{'to ' + who + ' ' if len(pairs) > 1 else ''}carries less than the nodes' MTU, and says nothing "
             f"(no 'fragmentation needed' comes back). Full-size overlay packets (VXLAN adds {VXLAN_OVERHEAD} bytes) "
@@ -997,26 +1030,58 @@ def check_underlay(facts: Facts) -> list[Finding]:
     return found
 
 
-def check_overlay(facts: Facts) -> list[Finding]:
-    """Pings over the ingress overlay between the nodes' sandboxes (VXLAN), small and full-size."""
+@dataclass
+class OverlayPings:
+    """The pings over the ingress overlay, sorted for the overlay checks."""
+
+    small: dict[str, dict[str, Quote | None]] = field(default_factory=dict)  # target -> source -> quote when lost
+    big_lost: dict[tuple[str, str], Quote] = field(default_factory=dict)  # (source, target) -> quote
+    answered: list[Quote] = field(default_factory=list)
+
+
+def overlay_pings(facts: Facts) -> OverlayPings:
+    """Each node's pings to the peers' ingress sandboxes, by target and source."""
     by_ingress = {f.ingress_address: f for f in facts.swarm_nodes() if f.ingress_address}
-    prefix = f"nsenter --net={probes.INGRESS_SANDBOX}"
-    small: dict[str, dict[str, str]] = {}  # target -> source -> evidence line when lost, "" when answered
-    big_lost: dict[tuple[str, str], str] = {}
-    answered = 0
+    pings = OverlayPings()
     for f in facts.swarm_nodes():
         outcomes = [o for o in probes.parse(f.sections.get("overlay_pings", "")) if o.kind == "ping"]
         for o in outcomes:
             target = by_ingress.get(o.address)
             if not target:
                 continue
-            line = (f"[{f.name}]$ {probes.Probe('ping', o.address, size=o.size, df=o.df).command(prefix)}\n"
-                    f"{o.outcome} ({o.tries} tries)   # {target.name}'s ingress sandbox")
-            answered += o.outcome == "ok"
+            quote = (f.name, "overlay_pings", [o], [f"{o.address} is {target.name}'s ingress sandbox; {said(o)}"])
+            if o.outcome == "ok":
+                pings.answered.append((f.name, "overlay_pings", [o], []))
             if not o.df:
-                small.setdefault(target.name, {})[f.name] = "" if o.outcome == "ok" else line
+                pings.small.setdefault(target.name, {})[f.name] = None if o.outcome == "ok" else quote
             elif o.outcome != "ok" and any(x.address == o.address and not x.df and x.outcome == "ok" for x in outcomes):
-                big_lost[(f.name, target.name)] = line
+                pings.big_lost[(f.name, target.name)] = quote
+    return pings
+
+
+def check_overlay(facts: Facts) -> list[Finding]:
+    """Pings over the ingress overlay between the nodes' sandboxes (VXLAN), small and full-size."""
+    pings = overlay_pings(facts)
+    found = _overlay_losses(facts, pings.small)
+    for who, pairs in blame(list(pings.big_lost)).items():
+        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
+        found.append(Finding(
+            "error", who, "overlay mtu", probe_evidence(facts, [pings.big_lost[p] for p in pairs[:3]]),
+            f"over the overlay ({between}) small packets pass and a full-size one (the overlay's MTU, "
+            "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
+            "transfers hang while pings work",
+            "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
+            "path's MTU)", DOC_OVERLAY))
+    if pings.answered and not found:
+        found.append(Finding("info", "all", "overlay traffic",
+                             probe_evidence(facts, pings.answered) + f"\n{SUMMARY}{len(pings.answered)} pings over "
+                             "the ingress overlay answered (small and full-size, don't-fragment)",
+                             "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
+    return found
+
+
+def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> list[Finding]:
+    """Lost small pings: nodes cut off from each other, a node cut off from all, or one pair."""
     # A target is cut off when every node that pinged it lost its pings; a source that is itself cut
     # off explains its own losses (its replies cannot come back), so it blames nobody else.
     cut_off = {t for t, sources in small.items() if sources and all(sources.values())}
@@ -1024,9 +1089,9 @@ def check_overlay(facts: Facts) -> list[Finding]:
     # Nodes cut off only from each other (two nodes, or all of them): the pings cannot say which side drops.
     mutual = sorted(t for t in cut_off if set(small[t]) <= cut_off)
     if len(mutual) > 1:
-        lines = [line for t in mutual for line in small[t].values()]
+        quotes = [quote for t in mutual for quote in small[t].values()]
         found.append(Finding(
-            "error", ", ".join(mutual), "overlay traffic", "\n".join(lines[:4]),
+            "error", ", ".join(mutual), "overlay traffic", probe_evidence(facts, quotes[:4]),
             f"pings over the ingress overlay between {', '.join(mutual)} are lost both ways: containers on these "
             "nodes cannot reach each other. VXLAN (udp/4789) is dropped on one side (the pings cannot tell which; "
             "see the firewall findings), or a node advertises an address the others cannot reach, or gossip "
@@ -1034,37 +1099,25 @@ def check_overlay(facts: Facts) -> list[Finding]:
             "allow udp/4789 between the nodes; check each node's advertise address", DOC_PORTS))
         cut_off -= set(mutual)
     for target in sorted(cut_off):
-        lines = list(small[target].values())
+        quotes = list(small[target].values())
         found.append(Finding(
-            "error", target, "overlay traffic", "\n".join(lines[:3]),
-            f"pings over the ingress overlay to {target} are lost from every node that tried ({len(lines)}), "
+            "error", target, "overlay traffic", probe_evidence(facts, quotes[:3]),
+            f"pings over the ingress overlay to {target} are lost from every node that tried ({len(quotes)}), "
             f"while the others answer: containers elsewhere cannot reach containers on {target}. VXLAN "
             f"(udp/4789) to {target} is dropped, or the peers send it to an address {target} does not have "
             "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')",
             "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
+    blamed = cut_off | set(mutual)
     for target, sources in small.items():
-        if target in cut_off or target in mutual:
+        if target in blamed:
             continue
-        for source, line in sources.items():
-            if line and source not in cut_off and source not in mutual:
+        for source, quote in sources.items():
+            if quote and source not in blamed:
                 found.append(Finding(
-                    "warning", source, "overlay traffic", line,
+                    "warning", source, "overlay traffic", probe_evidence(facts, [quote]),
                     f"pings over the ingress overlay from {source} to {target} are lost, while other nodes reach "
                     f"{target}: something between these two drops VXLAN (udp/4789), or gossip has not reached them yet",
                     "run the doctor again; if it stays, check udp/4789 between the two", DOC_PORTS))
-    for who, pairs in blame(list(big_lost)).items():
-        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
-        found.append(Finding(
-            "error", who, "overlay mtu", "\n".join(big_lost[p] for p in pairs[:3]),
-            f"over the overlay ({between}) small packets pass and a full-size one (the overlay's MTU, "
-            "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
-            "transfers hang while pings work",
-            "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
-            "path's MTU)", DOC_OVERLAY))
-    if answered and not found:
-        found.append(Finding("info", "all", "overlay traffic",
-                             f"{answered} pings over the ingress overlay answered (small and full-size, don't-fragment)",
-                             "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
     return found
 
 
@@ -1129,48 +1182,56 @@ def check_gossip(facts: Facts) -> list[Finding]:
 def check_advertise_address(facts: Facts) -> list[Finding]:
     """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr)."""
     found = []
-    manager = facts.manager_facts
-    outcomes = probes.parse(manager.sections.get("pings", ""))
+    outcomes = probes.parse(facts.manager_facts.sections.get("pings", ""))
     for f in facts.swarm_nodes():
         advertised = f.advertise_address
         if not advertised or advertised == f.address:
             continue
         tried = [o for o in outcomes if o.address == advertised and o.kind in ("ping", "tcp")]
-        reached = any(o.outcome in ("ok", "open") for o in tried)
-        lines = [f"[{f.name}]$ docker info --format '{{{{.Swarm.NodeAddr}}}}'", advertised,
-                 f"(the node's address: {f.address})"]
-        lines += [f"[{manager.name}]$ " + (probes.Probe("tcp", advertised, o.port).command() if o.kind == "tcp" else
-                                           probes.Probe("ping", advertised).command()) + f"\n{o.outcome}"
-                  for o in tried]
-        found.append(Finding(
-            "info" if reached else "error", f.name, "advertise address", "\n".join(lines),
-            (f"{f.name} advertises {advertised}, not {f.address}; the manager reaches it there" if reached else
-             f"{f.name} advertises {advertised} to the swarm (--advertise-addr / --data-path-addr), and the manager "
-             f"cannot reach that address: peers send gossip and VXLAN there, so overlay traffic to {f.name} is lost "
-             "although the node shows Ready"),
-            "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {f.address}; "
-                                "on the manager: docker node rm <the old entry>"),
-            DOC_SWARM_NETWORKING))
+        found.append(_advertise_finding(facts, f, tried, any(o.outcome in ("ok", "open") for o in tried)))
     return found
+
+
+def _advertise_finding(facts: Facts, f: NodeFacts, tried: list[probes.Outcome], reached: bool) -> Finding:
+    advertised, manager = f.advertise_address, facts.manager_facts
+    proof = [f.shown("info", lambda line: False, [f"Swarm.NodeAddr is {advertised}; the cluster's address of "
+                                                   f"{f.name} is {f.address}"])]
+    if tried:
+        proof.append(probe_evidence(facts, [(manager.name, "pings", tried, [said(o) for o in tried])]))
+    fix = "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {f.address}; "
+                              "on the manager: docker node rm <the old entry>")
+    return Finding("info" if reached else "error", f.name, "advertise address", "\n".join(proof),
+                   _advertise_cause(f, reached), fix, DOC_SWARM_NETWORKING)
+
+
+def _advertise_cause(f: NodeFacts, reached: bool) -> str:
+    compared = f"{f.name} advertises {f.advertise_address}, not {f.address}"
+    if reached:
+        return compared + "; the manager reaches it there"
+    return (compared + ", and the manager cannot reach it: it is the address the node gave the swarm "
+            "(--advertise-addr / --data-path-addr), where peers send gossip and VXLAN, so overlay traffic to "
+            f"{f.name} is lost although the node shows Ready")
 
 
 def check_overlay_subnets(facts: Facts) -> list[Finding]:
     """No overlay's subnet covers a network the nodes reach through their own routes (their LAN, a VPN)."""
-    found = []
-    overlays = [(n["Name"], c["Subnet"]) for n in facts.manager_facts.networks if n.get("Driver") == "overlay"
+    found, manager = [], facts.manager_facts
+    overlays = [(n["Name"], c["Subnet"]) for n in manager.networks if n.get("Driver") == "overlay"
                 for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
     for name, subnet in overlays:
         net = ipaddress.ip_network(subnet, strict=False)
-        hits = [(f.name, str(r)) for f in facts.up() for r in pools.routes_from(f.routes)
-                if r.dst is not None and r.dst.prefixlen > 0 and r.dst.overlaps(net)
-                and not any(link.get("ifname") == r.dev for link in f.links if _is_docker_link(link))]
+        hits = {f.name: routes for f in facts.up() if (routes := _routes_into(f, net))}
         if not hits:
             continue
-        nodes = sorted({node for node, _ in hits})
+        # The overlay's own lines of the manager's inspect, then each node's routes into it (from
+        # `ip -j route`, one long JSON line: the routes are given as summaries).
+        proof = [manager.shown("networks", network_lines(manager, name, f'"Name": "{name}"', f'"Subnet": "{subnet}"'),
+                               [f"overlay {name}: {subnet}"])]
+        proof += [facts.nodes[node].shown("routes", lambda line: False,
+                                          [f"route {route} overlaps {name} ({subnet})" for route in routes])
+                  for node, routes in sorted(hits.items())[:4]]
         found.append(Finding(
-            "error", ", ".join(nodes), "overlay subnet",
-            evidence(facts.manager, f"docker network inspect {name}; ip route (on the nodes)",
-                     [f"{name}: {subnet}"] + [f"[{node}] {route}" for node, route in hits[:4]]),
+            "error", ", ".join(sorted(hits)), "overlay subnet", "\n".join(proof),
             f"the overlay {name} ({subnet}) overlaps a network the nodes reach through their own routes: a container "
             f"on {name} sends packets for those addresses into the overlay, so it cannot reach them (the nodes "
             "themselves, a database, a DNS server on the LAN); nothing fails loudly",
@@ -1178,6 +1239,13 @@ def check_overlay_subnets(facts: Facts) -> list[Finding]:
             "ingress: docker network rm ingress; docker network create --ingress -d overlay --subnet <free> ingress;"
             " or set `docker swarm init --default-addr-pool`", DOC_OVERLAY))
     return found
+
+
+def _routes_into(f: NodeFacts, net: IPv4Network) -> list[pools.Route]:
+    """The node's routes (not its default, not Docker's own bridges) that cover part of `net`."""
+    docker_links = {link.get("ifname") for link in f.links if _is_docker_link(link)}
+    return [r for r in f.routes if r.dst is not None and r.dst.prefixlen > 0 and r.dst.overlaps(net)
+            and r.dev not in docker_links]
 
 
 def _is_docker_link(link: dict) -> bool:
@@ -1311,7 +1379,7 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
     found = []
     lacking = [f for f in facts.up() if kernel_status(f)[1].get("ip_vs") == "missing"]
     if lacking and (vip_services or published):
-        found.append(_ipvs_finding(lacking, vip_services, published))
+        found.append(_ipvs_finding(facts, lacking, vip_services, published))
     for f in facts.up():
         release, status = kernel_status(f)
         esp = [line for line in f.sections.get("daemon_log", "").splitlines() if ESP_LOG_MARK in line][-2:]
@@ -1328,17 +1396,19 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
     return found
 
 
-def _ipvs_finding(lacking: list[NodeFacts], vip_services, published) -> Finding:
+def _ipvs_finding(facts: Facts, lacking: list[NodeFacts], vip_services, published) -> Finding:
     first = lacking[0]
     release = kernel_status(first)[0]
     log = [line for line in first.sections.get("daemon_log", "").splitlines() if IPVS_LOG_MARK in line][-1:]
-    lines = [f"[{first.name}]$ uname -r; ls /sys/module/ip_vs", release, "ip_vs: missing"]
-    lines += [f"[{first.name}]$ grep '{IPVS_LOG_MARK}' the docker log"] + [line[-230:] for line in log]
-    refused = []
-    for f in lacking:
-        refused += [f"[{f.name}]$ {probes.Probe('tcp', f.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
-                    for o in probes.parse(f.sections.get("pings", ""))
-                    if o.kind == "tcp" and o.address == f.address and o.port in published and o.outcome != "open"]
+    proof = [first.shown("kernel", lambda line: line == release or line.startswith("ip_vs "))]
+    if log:
+        proof.append(first.shown("daemon_log", log))
+    # Only the manager probes the published ports (at its own address): its refusals are the proof.
+    refused = [(f.name, "pings", [o], [f"published port {o.port}: {said(o)}"]) for f in lacking
+               for o in probes.parse(f.sections.get("pings", ""))
+               if o.kind == "tcp" and o.address == f.address and o.port in published and o.outcome != "open"]
+    if refused:
+        proof.append(probe_evidence(facts, refused[:2]))
     uses = []
     if published:
         uses.append("published ports " + ", ".join(map(str, published)) + " (the routing mesh)")
@@ -1347,7 +1417,7 @@ def _ipvs_finding(lacking: list[NodeFacts], vip_services, published) -> Finding:
     nodes = [f.name for f in lacking]
     return Finding(
         "error" if refused else "warning", ", ".join(nodes) if len(nodes) < 4 else f"{len(nodes)} nodes",
-        "kernel limits: ip_vs", "\n".join(lines + refused[:2]),
+        "kernel limits: ip_vs", "\n".join(proof),
         f"the swarm uses {' and '.join(uses)}, which Docker load-balances with IPVS, and kernel {release} has no "
         "ip_vs: a published port refuses connections and a service's name (its VIP) resolves but answers "
         "nothing, while `docker service ls` looks healthy"

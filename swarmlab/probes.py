@@ -83,13 +83,6 @@ class Probe:
             return f"spawn probe_tcp {self.address} {self.port}"
         return f"spawn probe_ping {self.address} {self.size} {'df' if self.df else '-'} {prefix}".rstrip()
 
-    def command(self, prefix: str = "") -> str:
-        """The probe as a person would type it (for evidence)."""
-        if self.kind == "tcp":
-            return f"timeout {TRIES[-1]} bash -c 'exec 3<>/dev/tcp/{self.address}/{self.port}'"
-        df = "-M do " if self.df else ""
-        return f"{prefix + ' ' if prefix else ''}ping -c 1 -W 1 {df}-s {self.size} {self.address}"
-
 
 def script(probes: list[Probe], prefix: str = "") -> str:
     """The bash command that runs `probes` on a node, PARALLEL at a time, each retried once."""
