@@ -309,6 +309,11 @@ class NodeFacts:
         address is a DNS name."""
         return self.info.get("Swarm", {}).get("NodeAddr") or self.address
 
+    def own_addresses(self) -> dict[str, str]:
+        """The node's own IP addresses (from `ip addr`) -> the interface that holds each."""
+        return {a["local"]: link.get("ifname", "?") for link in self.links
+                for a in link.get("addr_info", []) if a.get("local")}
+
     def underlay(self) -> dict | None:
         """The link that carries the node's swarm address."""
         wanted = {self.address, self.swarm_address}
@@ -1180,7 +1185,12 @@ def check_gossip(facts: Facts) -> list[Finding]:
 
 
 def check_advertise_address(facts: Facts) -> list[Finding]:
-    """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr)."""
+    """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr).
+
+    An inventory address that is a DNS name is not compared with the advertised IP: the
+    node's own addresses (its interfaces) are, so a node that advertises its own LAN address
+    under a name is not called a mismatch.
+    """
     found = []
     outcomes = probes.parse(facts.manager_facts.sections.get("pings", ""))
     for f in facts.swarm_nodes():
@@ -1188,24 +1198,49 @@ def check_advertise_address(facts: Facts) -> list[Finding]:
         if not advertised or advertised == f.address:
             continue
         tried = [o for o in outcomes if o.address == advertised and o.kind in ("ping", "tcp")]
-        found.append(_advertise_finding(facts, f, tried, any(o.outcome in ("ok", "open") for o in tried)))
+        reached = any(o.outcome in ("ok", "open") for o in tried)
+        own = is_name(f.address) and advertised in f.own_addresses()
+        if own and (reached or not tried):
+            continue  # the name's node advertises an address of its own, and nothing says it is unreachable
+        found.append(_advertise_finding(facts, f, tried, reached))
     return found
+
+
+def is_name(address: str) -> bool:
+    """True when an inventory address is a DNS name, not an IP."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return True
+    return False
 
 
 def _advertise_finding(facts: Facts, f: NodeFacts, tried: list[probes.Outcome], reached: bool) -> Finding:
     advertised, manager = f.advertise_address, facts.manager_facts
     proof = [f.shown("info", lambda line: False, [f"Swarm.NodeAddr is {advertised}; the cluster's address of "
                                                    f"{f.name} is {f.address}"])]
+    if is_name(f.address):
+        # A name cannot be compared with an IP: say whether one of the node's interfaces holds the address.
+        device = f.own_addresses().get(advertised)
+        proof.append(f.shown("links", lambda line: False, [f"{advertised} is on {f.name}'s {device}" if device else
+                                                           f"none of {f.name}'s interfaces holds {advertised}"]))
     if tried:
         proof.append(probe_evidence(facts, [(manager.name, "pings", tried, [said(o) for o in tried])]))
-    fix = "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {f.address}; "
+    address = f"<an IP of {f.address} the manager reaches>" if is_name(f.address) else f.address
+    fix = "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {address}; "
                               "on the manager: docker node rm <the old entry>")
     return Finding("info" if reached else "error", f.name, "advertise address", "\n".join(proof),
                    _advertise_cause(f, reached), fix, DOC_SWARM_NETWORKING)
 
 
 def _advertise_cause(f: NodeFacts, reached: bool) -> str:
-    compared = f"{f.name} advertises {f.advertise_address}, not {f.address}"
+    advertised = f.advertise_address
+    if is_name(f.address):
+        whose = "its own address" if advertised in f.own_addresses() else "an address none of its interfaces holds"
+        compared = (f"{f.name} advertises {advertised}, {whose} ({f.address} is a name: the doctor compared the "
+                    "node's own addresses)")
+    else:
+        compared = f"{f.name} advertises {advertised}, not {f.address}"
     if reached:
         return compared + "; the manager reaches it there"
     return (compared + ", and the manager cannot reach it: it is the address the node gave the swarm "

@@ -467,6 +467,29 @@ def test_an_unreachable_advertise_address_is_shown_by_docker_info_and_the_manage
     assert_evidence_is_what_ran(gathered, findings)
 
 
+def test_an_address_that_is_a_name_is_compared_by_the_nodes_own_addresses():
+    """vm-b.lab.example is a DNS name: vm-b advertising its own 172.16.155.132 is no mismatch."""
+    gathered = renamed("healthy", VM_NAMES, {"vm-b": "vm-b.lab.example"})
+    findings = diagnose(gathered)
+    assert "advertise address" not in set(findings["check"]), findings[["node", "check", "cause"]].to_string()
+
+
+def test_an_address_that_is_a_name_still_says_when_the_manager_cannot_reach_the_advertised_one():
+    data = json.loads((CASES / "healthy.json").read_text())
+    data["nodes"]["node2"]["address"] = "node2.lab.example"
+    # The name answers (it resolves to another of node2's addresses); the address node2 advertises does not.
+    data["nodes"]["node1"]["sections"]["pings"] = "\n".join([
+        "ping node2.lab.example 56 - ok 1", "ping node2.lab.example 1472 df ok 1",
+        "ping 172.16.155.132 56 - unreachable 2", "tcp 172.16.155.132 7946 unreachable 2"])
+    gathered = replanned(data)
+    findings = diagnose(gathered)
+    row = findings.set_index(["node", "check"]).loc[("node2", "advertise address")]
+    assert row["severity"] == "error" and "the doctor compared the node's own addresses" in row["cause"]
+    assert "its own address" in row["cause"] and "172.16.155.132 is on node2's ens33" in row["evidence"]
+    assert "<an IP of node2.lab.example the manager reaches>" in row["fix"]
+    assert_evidence_is_what_ran(gathered, findings)
+
+
 def test_an_overlay_over_the_lan_is_shown_by_its_inspect_lines_and_the_routes():
     def overlapping(nodes):
         sections = nodes["node1"]["sections"]
