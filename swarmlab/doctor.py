@@ -183,8 +183,13 @@ class NodeFacts:
     commands: dict[str, str] = field(default_factory=dict)  # section -> the command that printed it
 
     def command(self, section: str) -> str:
-        return self.commands.get(section) or {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION,
-                                              **DAEMON_LOG_SECTION}[section]
+        known = {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION, **DAEMON_LOG_SECTION}
+        command = self.commands.get(section) or known.get(section)
+        if command is None:
+            # The probe scripts differ per node and run: without the one recorded, no evidence can name it.
+            raise EvidenceError(f"no command recorded for the {section} section of {self.name}: gather the "
+                                "facts again (facts saved before the doctor recorded its probe scripts lack it)")
+        return command
 
     def shown(self, section: str, keep=None, summary=(), limit: int | None = None) -> str:
         """Evidence: the command that filled `section` and lines of its real output

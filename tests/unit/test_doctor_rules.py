@@ -399,6 +399,13 @@ def test_the_log_section_reads_the_journal(tmp_path):
     assert all(INGRESS_MARK_TEXT in line for line in ran.stdout.splitlines())
 
 
+def test_evidence_needs_the_command_that_ran():
+    data = json.loads((CASES / "gossip-blocked.json").read_text())
+    del data["nodes"]["node1"]["commands"]["probes"]  # as facts saved before the probe scripts were recorded
+    with pytest.raises(EvidenceError, match="no command recorded for the probes section of node1"):
+        diagnose(Facts.from_dict(data))
+
+
 def test_evidence_refuses_a_line_its_command_did_not_print():
     node1 = facts("healthy").nodes["node1"]
     with pytest.raises(EvidenceError, match="not in the output of `cat /etc/resolv.conf` on node1"):
