@@ -494,7 +494,7 @@ def evidence_blocks(text: str) -> list[tuple[str, str, list[str]]]:
     blocks = []
     for line in text.splitlines():
         match = re.match(r"\[([^\]]+)\]\$ (.*)", line)
-        if blocks and not blocks[-1][2] and not _complete(blocks[-1][1]) and (line + " ").startswith("> "):
+        if blocks and not blocks[-1][2] and not _complete(blocks[-1][1]) and (line == ">" or line.startswith("> ")):
             blocks[-1][1] += "\n" + line[2:]  # the command goes on: a quote is still open
         elif match:
             blocks.append([match.group(1), match.group(2), []])
@@ -526,6 +526,15 @@ def probe_evidence(facts: Facts, quotes: list[Quote]) -> str:
         notes += summary
     return "\n".join(facts.nodes[node].shown(section, lines, notes)
                      for (node, section), (lines, notes) in blocks.items())
+
+
+def answered_evidence(facts: Facts, quotes: list[Quote], summary: str, nodes: int = 3) -> str:
+    """Evidence that probes answered: the lines of the first `nodes` nodes (each block repeats
+    the node's whole probe script), then `summary` with how many nodes were left out."""
+    shown = list(dict.fromkeys(node for node, *_ in quotes))[:nodes]
+    left = len({node for node, *_ in quotes}) - len(shown)
+    more = f" ({left} more node{'s' if left > 1 else ''} answered alike, not shown)" if left else ""
+    return probe_evidence(facts, [q for q in quotes if q[0] in shown]) + f"\n{SUMMARY}{summary}{more}"
 
 
 def said(o: probes.Outcome) -> str:
@@ -945,8 +954,8 @@ def _probe_findings(facts: Facts) -> list[Finding]:
              for (target, port, verdict), quotes in failures.items()]
     if answered and not found:
         found.append(Finding("info", "all", "swarm ports",
-                             probe_evidence(facts, answered) + f"\n{SUMMARY}{len(answered)} TCP connects answered "
-                             f"(7946 on each node's {probes.RING} ring peers, 2377 on the managers)",
+                             answered_evidence(facts, answered, f"{len(answered)} TCP connects answered (7946 on "
+                                               f"each node's {probes.RING} ring peers, 2377 on the managers)"),
                              "2377/tcp (managers) and 7946/tcp answer between the nodes", "", DOC_PORTS))
     return found
 
@@ -1084,8 +1093,8 @@ def check_overlay(facts: Facts) -> list[Finding]:
             "path's MTU)", DOC_OVERLAY))
     if pings.answered and not found:
         found.append(Finding("info", "all", "overlay traffic",
-                             probe_evidence(facts, pings.answered) + f"\n{SUMMARY}{len(pings.answered)} pings over "
-                             "the ingress overlay answered (small and full-size, don't-fragment)",
+                             answered_evidence(facts, pings.answered, f"{len(pings.answered)} pings over the "
+                                               "ingress overlay answered (small and full-size, don't-fragment)"),
                              "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
     return found
 

@@ -6,6 +6,7 @@ tests/fixtures/doctor/record.py captures them again and says what each one is.
 import json
 import re
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -543,3 +544,13 @@ def test_a_replayed_gathering_records_every_command_and_its_evidence_is_what_ran
         assert set(f.sections) <= set(f.commands), f"{f.name}: sections without their command"
     assert {"probes", "pings", "overlay_pings"} <= set(gathered.manager_facts.commands)
     assert_evidence_is_what_ran(gathered, diagnose(gathered))
+
+
+def test_probes_that_answered_show_the_lines_of_three_nodes_and_count_the_rest():
+    gathered = facts("healthy")
+    for name in ("node3", "node4"):  # two more nodes like node2, whose connects answered
+        gathered.nodes[name] = replace(gathered.nodes["node2"], name=name)
+    row = diagnose(gathered).set_index("check").loc["swarm ports"]
+    assert [node for node, _, _ in evidence_blocks(row["evidence"])] == ["node1", "node2", "node3"]
+    assert row["evidence"].splitlines()[-1] == ("# summary: 7 TCP connects answered (7946 on each node's 3 ring "
+                                               "peers, 2377 on the managers) (1 more node answered alike, not shown)")
