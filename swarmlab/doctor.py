@@ -19,8 +19,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from ipaddress import IPv4Network
 
@@ -28,6 +30,7 @@ import pandas as pd
 
 from . import pools, probes
 from .cluster import Cluster, Node, as_cluster
+from .errors import EvidenceError
 from .parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
@@ -136,10 +139,15 @@ def node_commands(cluster: Cluster, node: Node) -> dict[str, str]:
     return sections
 
 
+def probe_command(cluster: Cluster, node: Node) -> str:
+    """The script of `node`'s TCP probes, whose output is its `probes` section ('' when it has no peer)."""
+    return probes.script(probe_targets(cluster, node))
+
+
 def node_script(cluster: Cluster, node: Node) -> str:
     """The one shell script that collects everything the checks need from `node`."""
     sections = node_commands(cluster, node)
-    tcp = probes.script(probe_targets(cluster, node))
+    tcp = probe_command(cluster, node)
     # TCP probes run in the background while the other commands run; their lines come last.
     script = f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
     for name, command in sections.items():
@@ -175,24 +183,30 @@ class NodeFacts:
     commands: dict[str, str] = field(default_factory=dict)  # section -> the command that printed it
 
     def command(self, section: str) -> str:
-        return self.commands.get(section) or {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION,
-                                              **DAEMON_LOG_SECTION}[section]
+        known = {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION, **DAEMON_LOG_SECTION}
+        command = self.commands.get(section) or known.get(section)
+        if command is None:
+            # The probe scripts differ per node and run: without the one recorded, no evidence can name it.
+            raise EvidenceError(f"no command recorded for the {section} section of {self.name}: gather the "
+                                "facts again (facts saved before the doctor recorded its probe scripts lack it)")
+        return command
 
     def shown(self, section: str, keep=None, summary=(), limit: int | None = None) -> str:
         """Evidence: the command that filled `section` and lines of its real output
         (those `keep` accepts, or the list `keep` names; at most `limit`), then any
-        summary, each line marked `# `."""
+        summary, each line marked `# summary: `."""
         output = self.sections.get(section, "").splitlines()
         if isinstance(keep, list):
             if not set(keep) <= set(output):
-                raise ValueError(f"evidence lines not in the output of {self.command(section)!r} on {self.name}")
+                raise EvidenceError(f"evidence lines not in the output of `{self.command(section)}` on {self.name}: "
+                                    f"{sorted(set(keep) - set(output))}")
             lines = keep
         else:
             lines = [line for line in output if keep is None or keep(line)]
         if limit is not None and len(lines) > limit:
             summary = [f"({len(lines) - limit} more lines like these)", *summary]
             lines = lines[:limit]
-        return "\n".join([f"[{self.name}]$ {self.command(section)}", *lines, *(f"# {s}" for s in summary)])
+        return "\n".join([prompt(self.name, self.command(section)), *lines, *(SUMMARY + s for s in summary)])
 
     def json(self, section: str, default=None):
         try:
@@ -300,6 +314,11 @@ class NodeFacts:
         address is a DNS name."""
         return self.info.get("Swarm", {}).get("NodeAddr") or self.address
 
+    def own_addresses(self) -> dict[str, str]:
+        """The node's own IP addresses (from `ip addr`) -> the interface that holds each."""
+        return {a["local"]: link.get("ifname", "?") for link in self.links
+                for a in link.get("addr_info", []) if a.get("local")}
+
     def underlay(self) -> dict | None:
         """The link that carries the node's swarm address."""
         wanted = {self.address, self.swarm_address}
@@ -360,8 +379,9 @@ def gather(cluster: Cluster, timeout: float = 20) -> Facts:
     """Ask every node at once (one script each), then let them ping each other with what they said."""
     def ask(node: Node) -> NodeFacts:
         result = node.run(node_script(cluster, node), timeout=timeout)
+        tcp = probe_command(cluster, node)
         facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager,
-                          commands=node_commands(cluster, node))
+                          commands={**node_commands(cluster, node), **({"probes": tcp} if tcp else {})})
         if not facts.sections:
             facts.error = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
         return facts
@@ -414,16 +434,21 @@ def ping_plan(cluster: Cluster, facts: "Facts") -> dict[str, tuple[list[probes.P
     return plan
 
 
+def ping_commands(underlay: list[probes.Probe], overlay: list[probes.Probe]) -> dict[str, str]:
+    """section -> the probe script whose output it holds (`true` when there is nothing to probe)."""
+    return {"pings": probes.script(underlay) or "true",
+            "overlay_pings": probes.script(overlay, prefix=f"nsenter --net={probes.INGRESS_SANDBOX}") or "true"}
+
+
 def _ping_phase(cluster: Cluster, facts: "Facts", timeout: float) -> None:
     plan = ping_plan(cluster, facts)
 
     def ping(node: Node) -> None:
-        underlay, overlay = plan[node.name]
-        result = node.run(f"printf '@@@ pings\\n'; {probes.script(underlay) or 'true'}; "
-                          f"printf '@@@ overlay_pings\\n'; "
-                          f"{probes.script(overlay, prefix=f'nsenter --net={probes.INGRESS_SANDBOX}') or 'true'}",
+        commands = ping_commands(*plan[node.name])
+        result = node.run("; ".join(f"printf '@@@ {name}\\n'; {command}" for name, command in commands.items()),
                           timeout=timeout)
         facts.nodes[node.name].sections.update(split_sections(result.stdout))
+        facts.nodes[node.name].commands.update(commands)
 
     _on_every_node(cluster, ping, [cluster.node(name) for name in plan if any(plan[name])])
 
@@ -449,9 +474,13 @@ def node_facts(node: Node, names: list[str]) -> NodeFacts:
 
 
 # --- evidence helpers -----------------------------------------------------
-def evidence(node: str, command: str, lines) -> str:
-    body = "\n".join(lines) if not isinstance(lines, str) else lines
-    return f"[{node}]$ {command}\n{body}".rstrip()
+SUMMARY = "# summary: "  # marks a line the doctor derived, not one a command printed
+
+
+def prompt(node: str, command: str) -> str:
+    """`[node]$ command` as a terminal shows it: a command of several lines (a probe script)
+    goes on after `> `, so the command in the evidence is the exact string that ran."""
+    return f"[{node}]$ " + command.replace("\n", "\n> ")
 
 
 def containing(*needles: str):
@@ -461,15 +490,60 @@ def containing(*needles: str):
 
 def evidence_blocks(text: str) -> list[tuple[str, str, list[str]]]:
     """(node, command, output lines) of each `[node]$ command` block of an evidence text;
-    summary lines (`# ...`) are left out. What tests check against what really ran."""
+    summary lines are left out. What tests check against what really ran."""
     blocks = []
     for line in text.splitlines():
         match = re.match(r"\[([^\]]+)\]\$ (.*)", line)
-        if match:
-            blocks.append((match.group(1), match.group(2), []))
-        elif blocks and not line.startswith("# "):
+        if blocks and not blocks[-1][2] and not _complete(blocks[-1][1]) and (line == ">" or line.startswith("> ")):
+            blocks[-1][1] += "\n" + line[2:]  # the command goes on: a quote is still open
+        elif match:
+            blocks.append([match.group(1), match.group(2), []])
+        elif blocks and not line.startswith(SUMMARY):
             blocks[-1][2].append(line)
-    return blocks
+    return [tuple(block) for block in blocks]
+
+
+def _complete(command: str) -> bool:
+    """False while a quote of `command` is open (a shell would prompt `> ` for more)."""
+    try:
+        shlex.split(command)
+    except ValueError:
+        return False
+    return True
+
+
+# A probe quoted in evidence: (node, section, the outcomes whose lines to show, summary lines).
+Quote = tuple[str, str, list[probes.Outcome], list[str]]
+
+
+def probe_evidence(facts: Facts, quotes: list[Quote]) -> str:
+    """One block per node and section: the probe script that ran there, the lines it printed
+    for the quoted outcomes, then what they say (summaries), in the order quoted."""
+    blocks: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for node, section, outcomes, summary in quotes:
+        lines, notes = blocks.setdefault((node, section), ([], []))
+        lines += [o.line for o in outcomes if o.line not in lines]
+        notes += summary
+    return "\n".join(facts.nodes[node].shown(section, lines, notes)
+                     for (node, section), (lines, notes) in blocks.items())
+
+
+def answered_evidence(facts: Facts, quotes: list[Quote], summary: str, nodes: int = 3) -> str:
+    """Evidence that probes answered: the lines of the first `nodes` nodes (each block repeats
+    the node's whole probe script), then `summary` with how many nodes were left out."""
+    shown = list(dict.fromkeys(node for node, *_ in quotes))[:nodes]
+    left = len({node for node, *_ in quotes}) - len(shown)
+    more = f" ({left} more node{'s' if left > 1 else ''} answered alike, not shown)" if left else ""
+    return probe_evidence(facts, [q for q in quotes if q[0] in shown]) + f"\n{SUMMARY}{summary}{more}"
+
+
+def said(o: probes.Outcome) -> str:
+    """A probe line in words (for a summary)."""
+    tries = f"({o.tries} {'try' if o.tries == 1 else 'tries'})"
+    if o.kind == "tcp":
+        return f"connect to {o.address}:{o.port}/tcp: {o.outcome} {tries}"
+    df = f", don't fragment (-M do -s {o.size})" if o.df else ""
+    return f"ping {o.address} with {o.size} bytes of data{df}: {o.outcome} {tries}"
 
 
 # --- the checks -----------------------------------------------------------
@@ -478,7 +552,9 @@ def check_daemons(facts: Facts) -> list[Finding]:
     found = []
     for f in facts.nodes.values():
         if f.error or not f.daemon_up:
-            proof = (f"# the doctor's commands could not run on {f.name}: {f.error[-600:]}" if f.error
+            # Nothing ran there, so there is no output to quote: what the node answered is a summary.
+            proof = ("\n".join(SUMMARY + line for line in [f"the doctor's commands could not run on {f.name}:",
+                                                             *f.error[-600:].splitlines()]) if f.error
                      else f.shown("info", limit=10))
             stale = _stale_containerd(f)
             cause = "the node's Docker daemon did not answer, so nothing else could be checked there"
@@ -514,13 +590,13 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
         if state == "pending":
             found.append(Finding(
                 "error", f.name, "swarm",
-                f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
+                f.shown("info", lambda line: False, [f"Swarm.LocalNodeState is {state}"]),
                 "the node's join has not completed (its `swarm join` said 'Timeout was reached before node "
                 "joined'): it cannot reach a manager on 2377/tcp, or the manager cannot reach it back",
                 "see 'reach 2377/tcp'; the join goes on in the background once the path is open", DOC_PORTS))
         elif not f.in_swarm:
             found.append(Finding("info", f.name, "swarm",
-                                 f.shown("info", lambda line: False, [f"summary: Swarm.LocalNodeState is {state}"]),
+                                 f.shown("info", lambda line: False, [f"Swarm.LocalNodeState is {state}"]),
                                  "the node is not in a swarm; swarm checks skipped for it",
                                  "docker swarm join --token <token> <manager>:2377", DOC_SWARM_NETWORKING))
     manager = facts.manager_facts
@@ -529,7 +605,7 @@ def check_swarm_membership(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "error", facts.name_of(row.get("ID", "")) if row.get("ID") else row.get("Hostname", "?"), "swarm",
                 manager.shown("nodes", containing(f'"ID":"{row.get("ID")}"'),
-                              [f"summary: {row.get('Hostname')} is {row.get('Status')}"]),
+                              [f"{row.get('Hostname')} is {row.get('Status')}"]),
                 "the manager does not hear from this node: its daemon is down or 2377/tcp is blocked",
                 "check dockerd on the node and the ports (see the port findings)", DOC_PORTS))
     return found
@@ -556,10 +632,10 @@ def _gwbridge_reference(facts: Facts) -> dict | None:
 
 
 def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Finding:
-    summary = [f"summary: no {GWBRIDGE} among these networks"]
+    summary = [f"no {GWBRIDGE} among these networks"]
     if reference:
         config = (reference.get("IPAM", {}).get("Config") or [{}])[0]
-        summary.append(f"summary: {reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
+        summary.append(f"{reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
                        "(docker network inspect there)")
     # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
     broken = f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
@@ -600,8 +676,13 @@ def network_block(f: NodeFacts, name: str) -> list[str]:
     return lines[start:end + 1]
 
 
+def network_lines(f: NodeFacts, name: str, *needles: str) -> list[str]:
+    """The lines of network `name` in the node's `docker network inspect` that contain any of `needles`."""
+    return [line for line in network_block(f, name) if any(n in line for n in needles)]
+
+
 def _gwbridge_lines(f: NodeFacts, *needles: str) -> list[str]:
-    return [line for line in network_block(f, GWBRIDGE) if any(n in line for n in needles)]
+    return network_lines(f, GWBRIDGE, *needles)
 
 
 def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
@@ -630,7 +711,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
         found.append(Finding(
             "warning", f.name, GWBRIDGE,
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"com.docker.network.bridge.'),
-                    [f"summary: {GWBRIDGE}'s options: {json.dumps(options)}"]),
+                    [f"{GWBRIDGE}'s options: {json.dumps(options)}"]),
             f"{GWBRIDGE} lacks the options Docker gives it ({', '.join(f'{k}={v}' for k, v in GWBRIDGE_OPTIONS.items())}): "
             "containers may talk to each other through it, or the bridge has another name",
             f"recreate it with the options: docker network rm {GWBRIDGE}; "
@@ -643,7 +724,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
         found.append(Finding(
             "warning", f.name, "ingress sandbox",
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Name": "gateway_'),
-                    [f"summary: {GWBRIDGE} has {tasks_attached} task endpoint(s) and no ingress-sbox"]),
+                    [f"{GWBRIDGE} has {tasks_attached} task endpoint(s) and no ingress-sbox"]),
             "the ingress network's sandbox is not attached to docker_gwbridge on this node: the routing "
             "mesh (published ports) does not reach this node until it is; Docker attaches it when the "
             "ingress network is created (at join, or with the node's first task)",
@@ -653,7 +734,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
             "info", f.name, GWBRIDGE,
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Subnet": ', '"enable_icc"',
                                                 '"Name": "gateway_ingress-sbox"'),
-                    [f"summary: ingress-sbox + {tasks_attached} task endpoint(s) attached"]),
+                    [f"ingress-sbox + {tasks_attached} task endpoint(s) attached"]),
             f"{GWBRIDGE} is present with Docker's options and the ingress sandbox attached", "", DOC_SWARM_NETWORKING))
     return found
 
@@ -672,7 +753,7 @@ def check_address_pools(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "info", f.name, "address pools",
                 f.shown("routes", lambda line: False,
-                        [f"summary: route {route}" for route in f.routes] + [f"summary: {report.summary()}"]),
+                        [f"route {route}" for route in f.routes] + [report.summary()]),
                 f"{len(free)} of {len(report.pools)} of {which} free; the next bridge network gets {free[0]}",
                 "", DOC_DAEMON_CONFIG))
     return found
@@ -682,7 +763,7 @@ def _pools_evidence(f: NodeFacts, report: pools.PoolReport) -> str:
     """The routes that cover pools, the networks that hold them, the nameservers in them."""
     # `ip -j route` prints one long JSON line: the routes that matter are given as a summary.
     blocks = [f.shown("routes", lambda line: False,
-                      [f"summary: route {route} covers {pools.describe_pools(pools_)}"
+                      [f"route {route} covers {pools.describe_pools(pools_)}"
                        for route, pools_ in report.covering.items()])] if report.covering else []
     holders = {name for name, subnet in f.local_subnets()
                if any(IPv4Network(subnet).overlaps(pool) for pool in report.pools)}
@@ -697,10 +778,10 @@ def _pools_evidence(f: NodeFacts, report: pools.PoolReport) -> str:
                     keep.append(line)
             elif inside and line.strip().startswith('"Subnet": '):
                 keep.append(line)
-        blocks.append(f.shown("networks", keep, [f"summary: default pools held by networks: {len(holders)}"]))
+        blocks.append(f.shown("networks", keep, [f"default pools held by networks: {len(holders)}"]))
     if any("nameserver" in reason for reasons in report.blockers.values() for reason in reasons):
         blocks.append(f.shown("resolv", containing("nameserver")))
-    return "\n".join(blocks + [f"# summary: {report.summary()}"])
+    return "\n".join(blocks + [SUMMARY + report.summary()])
 
 
 def _exhausted_pools(f: NodeFacts, report: pools.PoolReport, which: str) -> Finding:
@@ -798,10 +879,10 @@ def check_task_errors(facts: Facts) -> list[Finding]:
     found = []
     for (node, _, resolved), group in bad.groupby(["where", "mode", "resolved"], sort=False):
         mode = failure_mode(group["error"].iloc[0])
-        summary = [f"summary: {r['name']} on {node}: {r['current state']}: {r['error']}"
+        summary = [f"{r['name']} on {node}: {r['current state']}: {r['error']}"
                    for _, r in group.head(3).iterrows()]
         if len(group) > 3:
-            summary.append(f"summary: {len(group)} tasks like these")
+            summary.append(f"{len(group)} tasks like these")
         proof = manager.shown("tasks", containing(*(f'"ID":"{task}"' for task in group["id"].head(3))), summary)
         if resolved:
             slots = sorted(set(group["name"]))
@@ -856,8 +937,8 @@ def check_swarm_ports(facts: Facts) -> list[Finding]:
 def _probe_findings(facts: Facts) -> list[Finding]:
     """TCP probes to 7946 and 2377, each failure retried; silence is blamed on a filter only with controls."""
     by_address = {f.address: f for f in facts.nodes.values()}
-    failures: dict[tuple[str, int, str], list[str]] = {}
-    opened = 0
+    failures: dict[tuple[str, int, str], list[Quote]] = {}
+    answered: list[Quote] = []
     for f in facts.up():  # a node whose join is pending says best why
         outcomes = probes.parse(f.sections.get("probes", ""))
         for o in outcomes:
@@ -865,21 +946,29 @@ def _probe_findings(facts: Facts) -> list[Finding]:
             if o.kind != "tcp" or not target or not target.in_swarm:
                 continue  # a node outside the swarm listens on neither port
             if o.outcome == "open":
-                opened += 1
+                answered.append((f.name, "probes", [o], []))
                 continue
             verdict = probes.silence_verdict(outcomes, o.address) if o.outcome == "timeout" else o.outcome
-            line = f"[{f.name}]$ {probes.Probe('tcp', o.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
-            if o.outcome == "timeout":
-                line += (f"\n[{f.name}]$ ping -c 1 {o.address}; connect {o.address}:{probes.CLOSED_PORT}/tcp\n"
-                         f"{_control_text(outcomes, o.address)}")
-            failures.setdefault((target.name, o.port, verdict), []).append(line)
-    found = [_port_failure(target, port, verdict, lines) for (target, port, verdict), lines in failures.items()]
-    if opened and not found:
+            failures.setdefault((target.name, o.port, verdict), []).append(_tcp_quote(f, o, outcomes))
+    found = [_port_failure(facts, target, port, verdict, quotes)
+             for (target, port, verdict), quotes in failures.items()]
+    if answered and not found:
         found.append(Finding("info", "all", "swarm ports",
-                             f"{opened} TCP connects answered (7946 on each node's {probes.RING} ring peers, "
-                             "2377 on the managers)",
+                             answered_evidence(facts, answered, f"{len(answered)} TCP connects answered (7946 on "
+                                               f"each node's {probes.RING} ring peers, 2377 on the managers)"),
                              "2377/tcp (managers) and 7946/tcp answer between the nodes", "", DOC_PORTS))
     return found
+
+
+def _tcp_quote(f: NodeFacts, o: probes.Outcome, outcomes: list[probes.Outcome]) -> Quote:
+    """A failed TCP probe's line and, when it timed out, the lines of the controls its verdict rests on."""
+    if o.outcome != "timeout":
+        return f.name, "probes", [o], [said(o)]
+    controls = [next(c for c in outcomes if c.kind == kind and c.address == o.address)
+                for kind in ("ctl-ping", "ctl-tcp") if any(c.kind == kind and c.address == o.address for c in outcomes)]
+    return (f.name, "probes", [o, *controls],
+            [f"{said(o)}; then the controls: {_control_text(outcomes, o.address)} "
+             f"(a ping, and a connect to port {probes.CLOSED_PORT}, where nothing listens)"])
 
 
 def _control_text(outcomes, address: str) -> str:
@@ -901,16 +990,16 @@ _PORT_VERDICTS = {
 }
 
 
-def _port_failure(target: str, port: int, verdict: str, lines: list[str]) -> Finding:
+def _port_failure(facts: Facts, target: str, port: int, verdict: str, quotes: list[Quote]) -> Finding:
     severity, cause = _PORT_VERDICTS.get(verdict, _PORT_VERDICTS["unknown"])
-    sources = len(lines)
+    sources = len(quotes)
     cause = cause.format(port=port, target=target, use=_port_use(port)) + f" (seen from {sources} node" \
         + ("s" if sources > 1 else "") + ")"
     fix = (f"allow {port}/tcp to {target} on every filter between the nodes (host firewall: iptables-save | "
            f"grep {port}; cloud: the security group)") if verdict in ("filtered", "unknown") else \
         ("start the node, check its cable/route" if verdict == "unreachable" else
          f"on {target}: docker info (Swarm), ss -ltn | grep {port}")
-    return Finding(severity, target, f"reach {port}/tcp", "\n".join(lines[:3]), cause, fix, DOC_PORTS)
+    return Finding(severity, target, f"reach {port}/tcp", probe_evidence(facts, quotes[:3]), cause, fix, DOC_PORTS)
 
 
 def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
@@ -926,7 +1015,7 @@ def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 
 def check_underlay(facts: Facts) -> list[Finding]:
     """Nodes ping each other, and a full-size packet with don't-fragment set crosses the path (MTU)."""
-    found, narrow, lines, mtus = [], [], {}, {}
+    found, narrow, quotes, mtus = [], [], {}, {}
     by_address = {f.address: f for f in facts.nodes.values()}
     for f in facts.swarm_nodes():
         outcomes = [o for o in probes.parse(f.sections.get("pings", "")) if o.kind == "ping" and o.address in by_address]
@@ -934,22 +1023,22 @@ def check_underlay(facts: Facts) -> list[Finding]:
             target = by_address[address].name
             small = next((o for o in outcomes if o.address == address and not o.df), None)
             big = next((o for o in outcomes if o.address == address and o.df), None)
-            text = [f"[{f.name}]$ {probes.Probe('ping', address, size=o.size, df=o.df).command()}\n"
-                    f"{o.outcome} ({o.tries} tries)" for o in (small, big) if o]
+            pair = [o for o in (small, big) if o]
+            quote = (f.name, "pings", pair, [f"to {target}: {said(o)}" for o in pair])
             if small and small.outcome == "ok" and big and big.outcome in ("lost", "toolong"):
                 narrow.append((f.name, target))
-                lines[(f.name, target)] = text
+                quotes[(f.name, target)] = quote
                 mtus[(f.name, target)] = big.size + probes.ICMP_IP_HEADERS
             elif small and small.outcome != "ok":
                 found.append(Finding(
-                    "warning", f.name, "ping", "\n".join(text),
+                    "warning", f.name, "ping", probe_evidence(facts, [quote]),
                     f"{target} does not answer pings from {f.name} (ICMP may be filtered; the TCP probes say whether "
                     "the swarm's ports are reachable)", "", DOC_PORTS))
     for who, pairs in blame(narrow).items():
         size = max(mtus[p] for p in pairs)
         between = ", ".join(f"{a} -> {b}" for a, b in pairs)
         found.append(Finding(
-            "error", who, "path mtu", "\n".join(line for p in pairs[:3] for line in lines[p]),
+            "error", who, "path mtu", probe_evidence(facts, [quotes[p] for p in pairs[:3]]),
             f"small packets pass but a {size}-byte packet with don't-fragment set does not ({between}): the path "
             f"{'to ' + who + ' ' if len(pairs) > 1 else ''}carries less than the nodes' MTU, and says nothing "
             f"(no 'fragmentation needed' comes back). Full-size overlay packets (VXLAN adds {VXLAN_OVERHEAD} bytes) "
@@ -960,26 +1049,58 @@ def check_underlay(facts: Facts) -> list[Finding]:
     return found
 
 
-def check_overlay(facts: Facts) -> list[Finding]:
-    """Pings over the ingress overlay between the nodes' sandboxes (VXLAN), small and full-size."""
+@dataclass
+class OverlayPings:
+    """The pings over the ingress overlay, sorted for the overlay checks."""
+
+    small: dict[str, dict[str, Quote | None]] = field(default_factory=dict)  # target -> source -> quote when lost
+    big_lost: dict[tuple[str, str], Quote] = field(default_factory=dict)  # (source, target) -> quote
+    answered: list[Quote] = field(default_factory=list)
+
+
+def overlay_pings(facts: Facts) -> OverlayPings:
+    """Each node's pings to the peers' ingress sandboxes, by target and source."""
     by_ingress = {f.ingress_address: f for f in facts.swarm_nodes() if f.ingress_address}
-    prefix = f"nsenter --net={probes.INGRESS_SANDBOX}"
-    small: dict[str, dict[str, str]] = {}  # target -> source -> evidence line when lost, "" when answered
-    big_lost: dict[tuple[str, str], str] = {}
-    answered = 0
+    pings = OverlayPings()
     for f in facts.swarm_nodes():
         outcomes = [o for o in probes.parse(f.sections.get("overlay_pings", "")) if o.kind == "ping"]
         for o in outcomes:
             target = by_ingress.get(o.address)
             if not target:
                 continue
-            line = (f"[{f.name}]$ {probes.Probe('ping', o.address, size=o.size, df=o.df).command(prefix)}\n"
-                    f"{o.outcome} ({o.tries} tries)   # {target.name}'s ingress sandbox")
-            answered += o.outcome == "ok"
+            quote = (f.name, "overlay_pings", [o], [f"{o.address} is {target.name}'s ingress sandbox; {said(o)}"])
+            if o.outcome == "ok":
+                pings.answered.append((f.name, "overlay_pings", [o], []))
             if not o.df:
-                small.setdefault(target.name, {})[f.name] = "" if o.outcome == "ok" else line
+                pings.small.setdefault(target.name, {})[f.name] = None if o.outcome == "ok" else quote
             elif o.outcome != "ok" and any(x.address == o.address and not x.df and x.outcome == "ok" for x in outcomes):
-                big_lost[(f.name, target.name)] = line
+                pings.big_lost[(f.name, target.name)] = quote
+    return pings
+
+
+def check_overlay(facts: Facts) -> list[Finding]:
+    """Pings over the ingress overlay between the nodes' sandboxes (VXLAN), small and full-size."""
+    pings = overlay_pings(facts)
+    found = _overlay_losses(facts, pings.small)
+    for who, pairs in blame(list(pings.big_lost)).items():
+        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
+        found.append(Finding(
+            "error", who, "overlay mtu", probe_evidence(facts, [pings.big_lost[p] for p in pairs[:3]]),
+            f"over the overlay ({between}) small packets pass and a full-size one (the overlay's MTU, "
+            "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
+            "transfers hang while pings work",
+            "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
+            "path's MTU)", DOC_OVERLAY))
+    if pings.answered and not found:
+        found.append(Finding("info", "all", "overlay traffic",
+                             answered_evidence(facts, pings.answered, f"{len(pings.answered)} pings over the "
+                                               "ingress overlay answered (small and full-size, don't-fragment)"),
+                             "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
+    return found
+
+
+def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> list[Finding]:
+    """Lost small pings: nodes cut off from each other, a node cut off from all, or one pair."""
     # A target is cut off when every node that pinged it lost its pings; a source that is itself cut
     # off explains its own losses (its replies cannot come back), so it blames nobody else.
     cut_off = {t for t, sources in small.items() if sources and all(sources.values())}
@@ -987,9 +1108,9 @@ def check_overlay(facts: Facts) -> list[Finding]:
     # Nodes cut off only from each other (two nodes, or all of them): the pings cannot say which side drops.
     mutual = sorted(t for t in cut_off if set(small[t]) <= cut_off)
     if len(mutual) > 1:
-        lines = [line for t in mutual for line in small[t].values()]
+        quotes = [quote for t in mutual for quote in small[t].values()]
         found.append(Finding(
-            "error", ", ".join(mutual), "overlay traffic", "\n".join(lines[:4]),
+            "error", ", ".join(mutual), "overlay traffic", probe_evidence(facts, quotes[:4]),
             f"pings over the ingress overlay between {', '.join(mutual)} are lost both ways: containers on these "
             "nodes cannot reach each other. VXLAN (udp/4789) is dropped on one side (the pings cannot tell which; "
             "see the firewall findings), or a node advertises an address the others cannot reach, or gossip "
@@ -997,37 +1118,25 @@ def check_overlay(facts: Facts) -> list[Finding]:
             "allow udp/4789 between the nodes; check each node's advertise address", DOC_PORTS))
         cut_off -= set(mutual)
     for target in sorted(cut_off):
-        lines = list(small[target].values())
+        quotes = list(small[target].values())
         found.append(Finding(
-            "error", target, "overlay traffic", "\n".join(lines[:3]),
-            f"pings over the ingress overlay to {target} are lost from every node that tried ({len(lines)}), "
+            "error", target, "overlay traffic", probe_evidence(facts, quotes[:3]),
+            f"pings over the ingress overlay to {target} are lost from every node that tried ({len(quotes)}), "
             f"while the others answer: containers elsewhere cannot reach containers on {target}. VXLAN "
             f"(udp/4789) to {target} is dropped, or the peers send it to an address {target} does not have "
             "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')",
             "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
+    blamed = cut_off | set(mutual)
     for target, sources in small.items():
-        if target in cut_off or target in mutual:
+        if target in blamed:
             continue
-        for source, line in sources.items():
-            if line and source not in cut_off and source not in mutual:
+        for source, quote in sources.items():
+            if quote and source not in blamed:
                 found.append(Finding(
-                    "warning", source, "overlay traffic", line,
+                    "warning", source, "overlay traffic", probe_evidence(facts, [quote]),
                     f"pings over the ingress overlay from {source} to {target} are lost, while other nodes reach "
                     f"{target}: something between these two drops VXLAN (udp/4789), or gossip has not reached them yet",
                     "run the doctor again; if it stays, check udp/4789 between the two", DOC_PORTS))
-    for who, pairs in blame(list(big_lost)).items():
-        between = ", ".join(f"{a} -> {b}" for a, b in pairs)
-        found.append(Finding(
-            "error", who, "overlay mtu", "\n".join(big_lost[p] for p in pairs[:3]),
-            f"over the overlay ({between}) small packets pass and a full-size one (the overlay's MTU, "
-            "don't-fragment) does not: the path carries less than the overlay MTU + VXLAN's 50 bytes; large "
-            "transfers hang while pings work",
-            "docker network create -d overlay -o com.docker.network.driver.mtu=<path MTU - 50> ... (or fix the "
-            "path's MTU)", DOC_OVERLAY))
-    if answered and not found:
-        found.append(Finding("info", "all", "overlay traffic",
-                             f"{answered} pings over the ingress overlay answered (small and full-size, don't-fragment)",
-                             "VXLAN carries full-size packets between the nodes' ingress sandboxes", "", DOC_OVERLAY))
     return found
 
 
@@ -1038,7 +1147,6 @@ def _log_time(line: str) -> str:
 
 def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
     """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
-    from datetime import datetime, timedelta
     lines = f.sections.get("daemon_log", "").splitlines()
     if not lines:
         return []
@@ -1091,50 +1199,88 @@ def check_gossip(facts: Facts) -> list[Finding]:
 
 
 def check_advertise_address(facts: Facts) -> list[Finding]:
-    """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr)."""
+    """Each node advertises an address its peers can reach (docker info: Swarm.NodeAddr).
+
+    An inventory address that is a DNS name is not compared with the advertised IP: the
+    node's own addresses (its interfaces) are, so a node that advertises its own LAN address
+    under a name is not called a mismatch.
+    """
     found = []
-    manager = facts.manager_facts
-    outcomes = probes.parse(manager.sections.get("pings", ""))
+    outcomes = probes.parse(facts.manager_facts.sections.get("pings", ""))
     for f in facts.swarm_nodes():
         advertised = f.advertise_address
         if not advertised or advertised == f.address:
             continue
         tried = [o for o in outcomes if o.address == advertised and o.kind in ("ping", "tcp")]
         reached = any(o.outcome in ("ok", "open") for o in tried)
-        lines = [f"[{f.name}]$ docker info --format '{{{{.Swarm.NodeAddr}}}}'", advertised,
-                 f"(the node's address: {f.address})"]
-        lines += [f"[{manager.name}]$ " + (probes.Probe("tcp", advertised, o.port).command() if o.kind == "tcp" else
-                                           probes.Probe("ping", advertised).command()) + f"\n{o.outcome}"
-                  for o in tried]
-        found.append(Finding(
-            "info" if reached else "error", f.name, "advertise address", "\n".join(lines),
-            (f"{f.name} advertises {advertised}, not {f.address}; the manager reaches it there" if reached else
-             f"{f.name} advertises {advertised} to the swarm (--advertise-addr / --data-path-addr), and the manager "
-             f"cannot reach that address: peers send gossip and VXLAN there, so overlay traffic to {f.name} is lost "
-             "although the node shows Ready"),
-            "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {f.address}; "
-                                "on the manager: docker node rm <the old entry>"),
-            DOC_SWARM_NETWORKING))
+        own = is_name(f.address) and advertised in f.own_addresses()
+        if own and (reached or not tried):
+            continue  # the name's node advertises an address of its own, and nothing says it is unreachable
+        found.append(_advertise_finding(facts, f, tried, reached))
     return found
+
+
+def is_name(address: str) -> bool:
+    """True when an inventory address is a DNS name, not an IP."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return True
+    return False
+
+
+def _advertise_finding(facts: Facts, f: NodeFacts, tried: list[probes.Outcome], reached: bool) -> Finding:
+    advertised, manager = f.advertise_address, facts.manager_facts
+    proof = [f.shown("info", lambda line: False, [f"Swarm.NodeAddr is {advertised}; the cluster's address of "
+                                                   f"{f.name} is {f.address}"])]
+    if is_name(f.address):
+        # A name cannot be compared with an IP: say whether one of the node's interfaces holds the address.
+        device = f.own_addresses().get(advertised)
+        proof.append(f.shown("links", lambda line: False, [f"{advertised} is on {f.name}'s {device}" if device else
+                                                           f"none of {f.name}'s interfaces holds {advertised}"]))
+    if tried:
+        proof.append(probe_evidence(facts, [(manager.name, "pings", tried, [said(o) for o in tried])]))
+    address = f"<an IP of {f.address} the manager reaches>" if is_name(f.address) else f.address
+    fix = "" if reached else (f"on {f.name}: docker swarm leave; then join again with --advertise-addr {address}; "
+                              "on the manager: docker node rm <the old entry>")
+    return Finding("info" if reached else "error", f.name, "advertise address", "\n".join(proof),
+                   _advertise_cause(f, reached), fix, DOC_SWARM_NETWORKING)
+
+
+def _advertise_cause(f: NodeFacts, reached: bool) -> str:
+    advertised = f.advertise_address
+    if is_name(f.address):
+        whose = "its own address" if advertised in f.own_addresses() else "an address none of its interfaces holds"
+        compared = (f"{f.name} advertises {advertised}, {whose} ({f.address} is a name: the doctor compared the "
+                    "node's own addresses)")
+    else:
+        compared = f"{f.name} advertises {advertised}, not {f.address}"
+    if reached:
+        return compared + "; the manager reaches it there"
+    return (compared + ", and the manager cannot reach it: it is the address the node gave the swarm "
+            "(--advertise-addr / --data-path-addr), where peers send gossip and VXLAN, so overlay traffic to "
+            f"{f.name} is lost although the node shows Ready")
 
 
 def check_overlay_subnets(facts: Facts) -> list[Finding]:
     """No overlay's subnet covers a network the nodes reach through their own routes (their LAN, a VPN)."""
-    found = []
-    overlays = [(n["Name"], c["Subnet"]) for n in facts.manager_facts.networks if n.get("Driver") == "overlay"
+    found, manager = [], facts.manager_facts
+    overlays = [(n["Name"], c["Subnet"]) for n in manager.networks if n.get("Driver") == "overlay"
                 for c in (n.get("IPAM", {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
     for name, subnet in overlays:
         net = ipaddress.ip_network(subnet, strict=False)
-        hits = [(f.name, str(r)) for f in facts.up() for r in pools.routes_from(f.routes)
-                if r.dst is not None and r.dst.prefixlen > 0 and r.dst.overlaps(net)
-                and not any(link.get("ifname") == r.dev for link in f.links if _is_docker_link(link))]
+        hits = {f.name: routes for f in facts.up() if (routes := _routes_into(f, net))}
         if not hits:
             continue
-        nodes = sorted({node for node, _ in hits})
+        # The overlay's own lines of the manager's inspect, then each node's routes into it (from
+        # `ip -j route`, one long JSON line: the routes are given as summaries).
+        proof = [manager.shown("networks", network_lines(manager, name, f'"Name": "{name}"', f'"Subnet": "{subnet}"'),
+                               [f"overlay {name}: {subnet}"])]
+        proof += [facts.nodes[node].shown("routes", lambda line: False,
+                                          [f"route {route} overlaps {name} ({subnet})" for route in routes])
+                  for node, routes in sorted(hits.items())[:4]]
         found.append(Finding(
-            "error", ", ".join(nodes), "overlay subnet",
-            evidence(facts.manager, f"docker network inspect {name}; ip route (on the nodes)",
-                     [f"{name}: {subnet}"] + [f"[{node}] {route}" for node, route in hits[:4]]),
+            "error", ", ".join(sorted(hits)), "overlay subnet", "\n".join(proof),
             f"the overlay {name} ({subnet}) overlaps a network the nodes reach through their own routes: a container "
             f"on {name} sends packets for those addresses into the overlay, so it cannot reach them (the nodes "
             "themselves, a database, a DNS server on the LAN); nothing fails loudly",
@@ -1142,6 +1288,13 @@ def check_overlay_subnets(facts: Facts) -> list[Finding]:
             "ingress: docker network rm ingress; docker network create --ingress -d overlay --subnet <free> ingress;"
             " or set `docker swarm init --default-addr-pool`", DOC_OVERLAY))
     return found
+
+
+def _routes_into(f: NodeFacts, net: IPv4Network) -> list[pools.Route]:
+    """The node's routes (not its default, not Docker's own bridges) that cover part of `net`."""
+    docker_links = {link.get("ifname") for link in f.links if _is_docker_link(link)}
+    return [r for r in f.routes if r.dst is not None and r.dst.prefixlen > 0 and r.dst.overlaps(net)
+            and r.dev not in docker_links]
 
 
 def _is_docker_link(link: dict) -> bool:
@@ -1160,7 +1313,7 @@ def check_duplicate_hostnames(facts: Facts) -> list[Finding]:
     for hostname, same in counts.items():
         if len(same) < 2:
             continue
-        summary = [f"summary: {r.get('ID', '?')} {hostname} {r.get('Status')} {r.get('Availability')}" for r in same]
+        summary = [f"{r.get('ID', '?')} {hostname} {r.get('Status')} {r.get('Availability')}" for r in same]
         found.append(Finding(
             "warning", hostname, "duplicate hostname",
             facts.manager_facts.shown("nodes", containing(*(f'"ID":"{r.get("ID")}"' for r in same)), summary),
@@ -1223,14 +1376,14 @@ def _firewall_findings(facts: Facts) -> list[Finding]:
             found.append(Finding(
                 "error", f.name, f"firewall {port}/{proto}",
                 f.shown("iptables", containing(*{rule for _, rule in rules}),
-                        [f"summary: in table {table}: {rule}" for table, rule in rules]),
+                        [f"in table {table}: {rule}" for table, rule in rules]),
                 f"a firewall rule on {f.name} drops {port}/{proto} ({_port_use(port)})"
                 + (": containers on different nodes cannot reach each other over overlay networks"
                    if port == 4789 else ""),
                 "; ".join(f"iptables -t {table} -D {rule[3:]}" for table, rule in rules),
                 DOC_PORTS))
     if not found and readable:
-        proof = "\n".join(f.shown("iptables", lambda line: False, ["summary: no DROP/REJECT rule for 2377/tcp, "
+        proof = "\n".join(f.shown("iptables", lambda line: False, ["no DROP/REJECT rule for 2377/tcp, "
                                                                   "7946/tcp+udp or 4789/udp"]) for f in readable)
         found.append(Finding("info", "all", "firewall", proof, "no firewall rule blocks the swarm's ports",
                              "", DOC_FIREWALL))
@@ -1275,7 +1428,7 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
     found = []
     lacking = [f for f in facts.up() if kernel_status(f)[1].get("ip_vs") == "missing"]
     if lacking and (vip_services or published):
-        found.append(_ipvs_finding(lacking, vip_services, published))
+        found.append(_ipvs_finding(facts, lacking, vip_services, published))
     for f in facts.up():
         release, status = kernel_status(f)
         esp = [line for line in f.sections.get("daemon_log", "").splitlines() if ESP_LOG_MARK in line][-2:]
@@ -1292,17 +1445,19 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
     return found
 
 
-def _ipvs_finding(lacking: list[NodeFacts], vip_services, published) -> Finding:
+def _ipvs_finding(facts: Facts, lacking: list[NodeFacts], vip_services, published) -> Finding:
     first = lacking[0]
     release = kernel_status(first)[0]
     log = [line for line in first.sections.get("daemon_log", "").splitlines() if IPVS_LOG_MARK in line][-1:]
-    lines = [f"[{first.name}]$ uname -r; ls /sys/module/ip_vs", release, "ip_vs: missing"]
-    lines += [f"[{first.name}]$ grep '{IPVS_LOG_MARK}' the docker log"] + [line[-230:] for line in log]
-    refused = []
-    for f in lacking:
-        refused += [f"[{f.name}]$ {probes.Probe('tcp', f.address, o.port).command()}\n{o.outcome} ({o.tries} tries)"
-                    for o in probes.parse(f.sections.get("pings", ""))
-                    if o.kind == "tcp" and o.address == f.address and o.port in published and o.outcome != "open"]
+    proof = [first.shown("kernel", lambda line: line == release or line.startswith("ip_vs "))]
+    if log:
+        proof.append(first.shown("daemon_log", log))
+    # Only the manager probes the published ports (at its own address): its refusals are the proof.
+    refused = [(f.name, "pings", [o], [f"published port {o.port}: {said(o)}"]) for f in lacking
+               for o in probes.parse(f.sections.get("pings", ""))
+               if o.kind == "tcp" and o.address == f.address and o.port in published and o.outcome != "open"]
+    if refused:
+        proof.append(probe_evidence(facts, refused[:2]))
     uses = []
     if published:
         uses.append("published ports " + ", ".join(map(str, published)) + " (the routing mesh)")
@@ -1311,7 +1466,7 @@ def _ipvs_finding(lacking: list[NodeFacts], vip_services, published) -> Finding:
     nodes = [f.name for f in lacking]
     return Finding(
         "error" if refused else "warning", ", ".join(nodes) if len(nodes) < 4 else f"{len(nodes)} nodes",
-        "kernel limits: ip_vs", "\n".join(lines + refused[:2]),
+        "kernel limits: ip_vs", "\n".join(proof),
         f"the swarm uses {' and '.join(uses)}, which Docker load-balances with IPVS, and kernel {release} has no "
         "ip_vs: a published port refuses connections and a service's name (its VIP) resolves but answers "
         "nothing, while `docker service ls` looks healthy"
@@ -1349,7 +1504,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
         text = f.sections.get("iptables", "")
         if not iptables_readable(text):
             found.append(Finding("info", f.name, "iptables chains",
-                                 f.shown("iptables", limit=2, summary=[] if text.strip() else ["summary: no output"]),
+                                 f.shown("iptables", limit=2, summary=[] if text.strip() else ["no output"]),
                                  "could not read the node's iptables (needs root): firewall checks skipped",
                                  "run the doctor as root on the nodes (sudo)", DOC_FIREWALL))
             continue
@@ -1369,7 +1524,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
                                        + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
         found.append(Finding(severity, f.name, "iptables chains",
                              f.shown("iptables", lambda line: line.startswith(":DOCKER"),
-                                     [] if present else ["summary: no DOCKER chain"]),
+                                     [] if present else ["no DOCKER chain"]),
                              cause, "systemctl restart docker" if severity == "error" else "", DOC_FIREWALL))
     return found
 
@@ -1383,7 +1538,7 @@ def check_stale_vxlan(facts: Facts) -> list[Finding]:
         if stale:
             found.append(Finding(
                 "warning", f.name, "stale vxlan",
-                f.shown("links", lambda line: False, [f"summary: vxlan devices in the node's namespace: "
+                f.shown("links", lambda line: False, [f"vxlan devices in the node's namespace: "
                                                       f"{', '.join(stale)}"]),
                 "Docker keeps an overlay's VXLAN device inside the network's own namespace; one in the "
                 "node's namespace is a leftover that makes the next overlay setup fail with 'file exists'",
@@ -1403,7 +1558,7 @@ def check_mtu(facts: Facts) -> list[Finding]:
             # Say so rather than skip in silence (e.g. an inventory address that is a DNS name).
             found.append(Finding(
                 "info", f.name, "mtu", f.shown("links", lambda line: False,
-                                               [f"summary: no interface holds {f.address} or {f.swarm_address}"]),
+                                               [f"no interface holds {f.address} or {f.swarm_address}"]),
                 f"the MTU check was skipped on {f.name}: none of its interfaces holds its address",
                 f"give the node's IP address in the inventory", DOC_OVERLAY))
             continue
@@ -1411,8 +1566,8 @@ def check_mtu(facts: Facts) -> list[Finding]:
         mtus = {net["Name"]: int((net.get("Options") or {}).get("com.docker.network.driver.mtu")
                                  or DEFAULT_OVERLAY_MTU) for net in overlays}
         too_big = {name: mtu for name, mtu in mtus.items() if mtu + VXLAN_OVERHEAD > underlay}
-        summary = [f"summary: {link['ifname']} mtu {underlay}"] + [
-            f"summary: overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)" for name, mtu in mtus.items()]
+        summary = [f"{link['ifname']} mtu {underlay}"] + [
+            f"overlay {name} mtu {mtu} (+{VXLAN_OVERHEAD} VXLAN)" for name, mtu in mtus.items()]
         proof = f.shown("links", lambda line: False, summary)
         if too_big:
             found.append(Finding(

@@ -14,6 +14,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         NoFreeSubnetError       no subnet is clear of a node's routes and networks (also a ValueError)
         StagingError            a lesson cannot set up, or put back, the hosts of an inventory
         ClaimError              a lesson says something its output does not show (also an AssertionError)
+        EvidenceError           evidence that quotes lines its command did not print
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
             SSHUnreachableError, SSHAuthenticationError
@@ -91,6 +92,9 @@ class StagingError(SwarmlabError):
 
 class ClaimError(SwarmlabError, AssertionError):
     """The lesson says something its output does not show (an AssertionError, as a failed check is)."""
+class EvidenceError(SwarmlabError):
+    """Evidence was asked to quote lines that are not in its command's output (a bug in a check:
+    evidence shows only what ran)."""
 
 
 # --- SSH ---------------------------------------------------------------------------------

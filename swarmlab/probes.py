@@ -25,7 +25,7 @@ parses its lines), so the verdicts can be tested on captured outputs.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TRIES = (0.5, 1.5)  # seconds: the first try, then the retry of a failed probe
 PARALLEL = 4  # probes in flight at once on one node
@@ -83,13 +83,6 @@ class Probe:
             return f"spawn probe_tcp {self.address} {self.port}"
         return f"spawn probe_ping {self.address} {self.size} {'df' if self.df else '-'} {prefix}".rstrip()
 
-    def command(self, prefix: str = "") -> str:
-        """The probe as a person would type it (for evidence)."""
-        if self.kind == "tcp":
-            return f"timeout {TRIES[-1]} bash -c 'exec 3<>/dev/tcp/{self.address}/{self.port}'"
-        df = "-M do " if self.df else ""
-        return f"{prefix + ' ' if prefix else ''}ping -c 1 -W 1 {df}-s {self.size} {self.address}"
-
 
 def script(probes: list[Probe], prefix: str = "") -> str:
     """The bash command that runs `probes` on a node, PARALLEL at a time, each retried once."""
@@ -124,6 +117,7 @@ class Outcome:
     df: bool
     outcome: str
     tries: int
+    line: str = field(default="", compare=False)  # the line as the script printed it (for evidence)
 
 
 def parse(text: str) -> list[Outcome]:
@@ -133,13 +127,14 @@ def parse(text: str) -> list[Outcome]:
         parts = line.split()
         try:
             if parts[:1] == ["tcp"] and len(parts) == 5:
-                rows.append(Outcome("tcp", parts[1], int(parts[2]), 0, False, parts[3], int(parts[4])))
+                rows.append(Outcome("tcp", parts[1], int(parts[2]), 0, False, parts[3], int(parts[4]), line))
             elif parts[:1] == ["ping"] and len(parts) == 6:
-                rows.append(Outcome("ping", parts[1], 0, int(parts[2]), parts[3] == "df", parts[4], int(parts[5])))
+                rows.append(Outcome("ping", parts[1], 0, int(parts[2]), parts[3] == "df", parts[4], int(parts[5]),
+                                    line))
             elif parts[:1] == ["ctl-ping"] and len(parts) == 3:
-                rows.append(Outcome("ctl-ping", parts[1], 0, 56, False, parts[2], 1))
+                rows.append(Outcome("ctl-ping", parts[1], 0, 56, False, parts[2], 1, line))
             elif parts[:1] == ["ctl-tcp"] and len(parts) == 4:
-                rows.append(Outcome("ctl-tcp", parts[1], int(parts[2]), 0, False, parts[3], 1))
+                rows.append(Outcome("ctl-tcp", parts[1], int(parts[2]), 0, False, parts[3], 1, line))
         except ValueError:
             continue
     return rows

@@ -41,7 +41,11 @@ def test_manager_port_blocked_join_times_out_and_the_probe_says_where(make_lab):
     found = doctor(cluster)
     reach = found[found["check"] == "reach 2377/tcp"].iloc[0]
     assert (reach["severity"], reach["node"]) == ("error", "node1")
-    # A filter, proven by traffic: the manager answers a ping and resets a closed port.
+    # A filter, proven by traffic: the manager answers a ping and resets a closed port. The probe
+    # script's own lines on node2, and the summary that reads them.
+    manager = cluster.node("node1").address
+    lines = reach["evidence"].splitlines()
+    assert {f"tcp {manager} 2377 timeout 2", f"ctl-ping {manager} ok", f"ctl-tcp {manager} 1 refused"} <= set(lines)
     assert "timeout (2 tries)" in reach["evidence"] and "ping: ok; closed port: refused" in reach["evidence"]
     pending = found[(found["check"] == "swarm") & (found["node"] == "node2")].iloc[0]
     assert pending["severity"] == "error" and "pending" in pending["evidence"]
@@ -82,6 +86,7 @@ def test_mtu_blackhole_small_pings_pass_big_ones_vanish_and_a_smaller_overlay_mt
     errors = found[found["severity"] == "error"]
     assert {"path mtu", "overlay mtu"} <= set(errors["check"])
     path = errors[errors["check"] == "path mtu"].iloc[0]
+    assert f"ping {node2_address} 1472 df lost 2" in path["evidence"].splitlines()  # node1's probe line
     assert "-M do -s 1472" in path["evidence"] and "lost (2 tries)" in path["evidence"]
 
     # The fix while the path stays narrow: an overlay whose MTU + 50 fits the path.
@@ -101,7 +106,10 @@ def test_advertise_unreachable_node_is_ready_but_cut_off(make_lab):
     found = findings_of(cluster, "advertise address")
     row = found.iloc[0]
     assert (row["severity"], row["node"]) == ("error", "node2")
-    assert "10.99.0.3" in row["evidence"] and "unreachable" in row["evidence"]
+    assert "Swarm.NodeAddr is 10.99.0.3;" in row["evidence"]
+    # The manager's own probe lines for that address, one of them unreachable.
+    assert any(line.startswith(("ping 10.99.0.3 ", "tcp 10.99.0.3 ")) and " unreachable " in line
+               for line in row["evidence"].splitlines())
     assert "--advertise-addr 172.16.155.132" in row["fix"]
 
     faults.undo(cluster, "advertise-unreachable", node="node2")  # the fix: join again on the right address
@@ -167,8 +175,9 @@ def test_overlay_overlapping_the_lan_cuts_its_containers_off_the_lan(make_lab):
     assert node2.run(f"docker run --rm busybox ping -c 1 -W 2 {LAN_PEER}").ok
 
     row = findings_of(cluster, "overlay subnet").iloc[0]
-    assert row["severity"] == "error" and "lan-overlap: 172.16.155.0/24" in row["evidence"]
-    assert "172.16.155.0/24 dev ens33" in row["evidence"]
+    # The overlay's own lines of the manager's `docker network inspect`, and node2's route (a summary).
+    assert row["severity"] == "error" and '        "Name": "lan-overlap",' in row["evidence"].splitlines()
+    assert '"Subnet": "172.16.155.0/24"' in row["evidence"] and "172.16.155.0/24 dev ens33" in row["evidence"]
 
     faults.undo(cluster, "overlay-overlaps-lan", node="node2")
     # The fix: the same overlay on a subnet nobody routes.
@@ -190,7 +199,9 @@ def test_kernel_without_ip_vs_published_port_refused_and_said(make_lab):
 
     row = findings_of(cluster, "kernel limits: ip_vs").iloc[0]
     assert row["severity"] == "error"  # a refused connection is the proof
-    assert "ip_vs: missing" in row["evidence"] and "Could not get ipvs family information" in row["evidence"]
+    lines = row["evidence"].splitlines()
+    assert "ip_vs missing" in lines and "Could not get ipvs family information" in row["evidence"]
+    assert f"tcp {manager.address} 8080 refused 2" in lines  # the manager's probe of its published port
     assert "published ports 8080" in row["cause"]
     assert "mode=host" in row["fix"] and "--endpoint-mode dnsrr" in row["fix"] and "tasks.SERVICE" in row["fix"]
 

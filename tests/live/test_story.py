@@ -148,7 +148,10 @@ def test_healthy_lab_then_vxlan_blocked(make_lab):
     findings = problems(doctor(cluster))
     assert list(zip(findings["node"], findings["check"])) == [("node1, node2", "overlay traffic"),
                                                                ("node2", "firewall 4789/udp")]
-    assert "lost (2 tries)" in findings.iloc[0]["evidence"]  # real pings over the ingress overlay
+    # Real pings over the ingress overlay: the probe scripts' own lines, and their summary.
+    overlay = findings.iloc[0]["evidence"]
+    assert any(line.startswith("ping ") and line.endswith(" 56 - lost 2") for line in overlay.splitlines())
+    assert "lost (2 tries)" in overlay
     assert "--dport 4789" in findings.iloc[1]["evidence"] and "DROP" in findings.iloc[1]["evidence"]
     # The fault's effect: the overlay no longer carries traffic between the nodes (a healthy
     # path answers the first ping here; a few seconds of patience are plenty to call it dark).
@@ -166,7 +169,8 @@ def test_gossip_blocked_is_found_by_probe_and_rule(make_lab):
     faults.inject(cluster, "gossip-blocked", node="node2")
     findings = problems(doctor(cluster)).set_index("check")
     assert {"reach 7946/tcp", "firewall 7946/tcp", "firewall 7946/udp"} <= set(findings.index)
-    assert "timeout" in findings.loc["reach 7946/tcp", "evidence"]
+    assert any(line.startswith("tcp ") and " 7946 timeout " in line
+               for line in findings.loc["reach 7946/tcp", "evidence"].splitlines())
     # UDP 7946 has no answer to probe for; the daemons' own gossip probes say it, within seconds.
     deadline = time.monotonic() + 30
     while "gossip udp/7946" not in findings.index and time.monotonic() < deadline:

@@ -6,12 +6,15 @@ tests/fixtures/doctor/record.py captures them again and says what each one is.
 import json
 import re
 import subprocess
+from dataclasses import replace
 
 import pytest
 
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
-from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, failure_mode,
-                             node_script, split_sections, worst)
+from swarmlab.cluster import Cluster, Node
+from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, evidence_blocks,
+                             failure_mode, gather, node_script, ping_commands, ping_plan, split_sections, worst)
+from swarmlab.errors import EvidenceError
 from swarmlab.parse import tasks_from_json
 from swarmlab.story import task_history
 
@@ -20,6 +23,7 @@ from pathlib import Path
 from evidence import assert_evidence_is_what_ran
 
 CASES = Path(__file__).resolve().parent.parent / "fixtures" / "doctor"
+RECORDINGS = Path(__file__).resolve().parents[2] / "swarmlab" / "data" / "recordings"
 
 
 INGRESS_MARK_TEXT = "Failed creating ingress network"
@@ -47,7 +51,7 @@ def test_healthy_lab_has_no_error_and_says_what_the_kernel_limits():
     # The article's service has a VIP, and this machine's kernel has no ip_vs: said, as a warning only.
     assert list(problems(findings)["check"]) == ["kernel limits: ip_vs"]
     ipvs = problems(findings).iloc[0]
-    assert "ip_vs: missing" in ipvs["evidence"] and "VIP services test" in ipvs["cause"]
+    assert "ip_vs missing" in ipvs["evidence"].splitlines() and "VIP services test" in ipvs["cause"]
     assert "--endpoint-mode dnsrr" in ipvs["fix"] and "mode=host" in ipvs["fix"] and "tasks.SERVICE" in ipvs["fix"]
     checks = set(findings["check"])
     assert {"docker_gwbridge", "address pools", "kernel", "iptables chains", "mtu", "swarm ports", "firewall",
@@ -93,8 +97,12 @@ def test_vxlan_blocked_is_caught_by_its_iptables_rule_and_by_pings_over_the_over
     overlay = findings.set_index("check").loc["overlay traffic"]
     # Two nodes: the pings cannot tell which side drops; the rule can.
     assert overlay["node"] == "node1, node2" and "both ways" in overlay["cause"]
-    assert "nsenter --net=/var/run/docker/netns/ingress_sbox ping" in overlay["evidence"]
-    assert "lost (2 tries)" in overlay["evidence"]
+    # Each node's own line for its small ping into the other's sandbox, under the script that sent it there.
+    blocks = {node: (command, lines) for node, command, lines in evidence_blocks(overlay["evidence"])}
+    assert blocks["node1"][1] == ["ping 10.0.0.3 56 - lost 2"] and blocks["node2"][1] == ["ping 10.0.0.2 56 - lost 2"]
+    assert all("nsenter --net=/var/run/docker/netns/ingress_sbox" in command for command, _ in blocks.values())
+    assert "# summary: 10.0.0.3 is node2's ingress sandbox; ping 10.0.0.3 with 56 bytes of data: lost (2 tries)" \
+        in overlay["evidence"].splitlines()
     row = findings.set_index("check").loc[["firewall 4789/udp"]].reset_index().iloc[0]
     assert row["node"] == "node2" and row["severity"] == "error"
     assert "--dport 4789" in row["evidence"] and "-j DROP" in row["evidence"]
@@ -105,9 +113,12 @@ def test_gossip_blocked_is_caught_by_probe_rule_and_the_daemons_own_gossip():
     findings = problems(diagnose(facts("gossip-blocked")))
     assert {"reach 7946/tcp", "firewall 7946/tcp", "firewall 7946/udp", "gossip udp/7946"} <= set(findings["check"])
     probe = findings.set_index("check").loc["reach 7946/tcp"]
-    assert probe["evidence"].startswith("[node1]$ timeout") and "timeout (2 tries)" in probe["evidence"]
+    [(node, command, lines)] = evidence_blocks(probe["evidence"])
+    assert (node, command) == ("node1", facts("gossip-blocked").nodes["node1"].commands["probes"])
     # Blamed on a filter only because the controls answered: a ping, and a reset from a closed port.
-    assert "ping: ok; closed port: refused" in probe["evidence"] and "drops 7946/tcp" in probe["cause"]
+    assert lines == ["tcp 172.16.155.132 7946 timeout 2", "ctl-ping 172.16.155.132 ok", "ctl-tcp 172.16.155.132 1 refused"]
+    assert "timeout (2 tries)" in probe["evidence"] and "ping: ok; closed port: refused" in probe["evidence"]
+    assert "drops 7946/tcp" in probe["cause"]
     udp = findings.set_index("check").loc["gossip udp/7946"]
     assert udp["node"] == "node2" and "but other probes failed" in udp["evidence"]
 
@@ -387,3 +398,159 @@ def test_the_log_section_reads_the_journal(tmp_path):
     journalctl.write_text("#!/bin/sh\nexit 1\n")  # no journal: nothing, and no error
     ran = subprocess.run(["bash", "-c", JOURNAL_SECTION["log"]], capture_output=True, text=True, env=env)
     assert all(INGRESS_MARK_TEXT in line for line in ran.stdout.splitlines())
+
+
+def test_evidence_needs_the_command_that_ran():
+    data = json.loads((CASES / "gossip-blocked.json").read_text())
+    del data["nodes"]["node1"]["commands"]["probes"]  # as facts saved before the probe scripts were recorded
+    with pytest.raises(EvidenceError, match="no command recorded for the probes section of node1"):
+        diagnose(Facts.from_dict(data))
+
+
+def test_evidence_refuses_a_line_its_command_did_not_print():
+    node1 = facts("healthy").nodes["node1"]
+    with pytest.raises(EvidenceError, match="not in the output of `cat /etc/resolv.conf` on node1"):
+        node1.shown("resolv", ["nameserver 192.0.2.99 (never printed)"])
+
+
+# --- the probes' evidence: the script that ran, and the lines it printed --------------
+def replanned(data: dict) -> Facts:
+    """A case's facts, edited, with each node's ping scripts as the doctor plans them for those facts."""
+    gathered = Facts.from_dict(data)
+    cluster = Cluster([Node(name, f.address, None, "manager" if name == gathered.manager else "worker")
+                       for name, f in gathered.nodes.items()])
+    for name, (underlay, overlay) in ping_plan(cluster, gathered).items():
+        gathered.nodes[name].commands.update(ping_commands(underlay, overlay))
+    return gathered
+
+
+def healthy_with(edit) -> Facts:
+    data = json.loads((CASES / "healthy.json").read_text())
+    edit(data["nodes"])
+    return replanned(data)
+
+
+def set_info(node: dict, **swarm) -> None:
+    info = json.loads(node["sections"]["info"])
+    info["Swarm"].update(swarm)
+    node["sections"]["info"] = json.dumps(info)
+
+
+def test_a_narrow_path_is_shown_by_the_ping_lines_that_ran():
+    def narrow(nodes):
+        nodes["node1"]["sections"]["pings"] = "ping 172.16.155.132 1472 df lost 2\nping 172.16.155.132 56 - ok 1"
+    gathered = healthy_with(narrow)
+    findings = diagnose(gathered)
+    path = findings.set_index("check").loc["path mtu"]
+    [(node, command, lines)] = evidence_blocks(path["evidence"])
+    assert (node, command) == ("node1", gathered.nodes["node1"].commands["pings"])
+    assert lines == ["ping 172.16.155.132 56 - ok 1", "ping 172.16.155.132 1472 df lost 2"]
+    assert "don't fragment (-M do -s 1472): lost (2 tries)" in path["evidence"] and "1500-byte" in path["cause"]
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+def test_a_peer_that_answers_no_ping_is_shown_by_its_ping_line():
+    def silent(nodes):
+        nodes["node1"]["sections"]["pings"] = "ping 172.16.155.132 56 - lost 2\nping 172.16.155.132 1472 df lost 2"
+    gathered = healthy_with(silent)
+    findings = diagnose(gathered)
+    ping = findings.set_index("check").loc["ping"]
+    assert ping["severity"] == "warning" and "ping 172.16.155.132 56 - lost 2" in ping["evidence"].splitlines()
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+def test_an_unreachable_advertise_address_is_shown_by_docker_info_and_the_managers_probes():
+    def advertise(nodes):
+        set_info(nodes["node2"], NodeAddr="10.99.0.3")
+        nodes["node1"]["sections"]["pings"] += "\nping 10.99.0.3 56 - unreachable 2\ntcp 10.99.0.3 7946 unreachable 2"
+    gathered = healthy_with(advertise)
+    assert "spawn probe_tcp 10.99.0.3 7946" in gathered.nodes["node1"].commands["pings"]  # the plan sends it
+    findings = diagnose(gathered)
+    row = findings.set_index(["node", "check"]).loc[("node2", "advertise address")]
+    assert row["severity"] == "error" and "10.99.0.3, not 172.16.155.132" in row["cause"]
+    blocks = evidence_blocks(row["evidence"])
+    assert [(node, lines) for node, _, lines in blocks] == [
+        ("node2", []), ("node1", ["ping 10.99.0.3 56 - unreachable 2", "tcp 10.99.0.3 7946 unreachable 2"])]
+    assert blocks[0][1] == "docker info --format '{{json .}}'" and "Swarm.NodeAddr is 10.99.0.3" in row["evidence"]
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+def test_an_address_that_is_a_name_is_compared_by_the_nodes_own_addresses():
+    """vm-b.lab.example is a DNS name: vm-b advertising its own 172.16.155.132 is no mismatch."""
+    gathered = renamed("healthy", VM_NAMES, {"vm-b": "vm-b.lab.example"})
+    findings = diagnose(gathered)
+    assert "advertise address" not in set(findings["check"]), findings[["node", "check", "cause"]].to_string()
+
+
+def test_an_address_that_is_a_name_still_says_when_the_manager_cannot_reach_the_advertised_one():
+    data = json.loads((CASES / "healthy.json").read_text())
+    data["nodes"]["node2"]["address"] = "node2.lab.example"
+    # The name answers (it resolves to another of node2's addresses); the address node2 advertises does not.
+    data["nodes"]["node1"]["sections"]["pings"] = "\n".join([
+        "ping node2.lab.example 56 - ok 1", "ping node2.lab.example 1472 df ok 1",
+        "ping 172.16.155.132 56 - unreachable 2", "tcp 172.16.155.132 7946 unreachable 2"])
+    gathered = replanned(data)
+    findings = diagnose(gathered)
+    row = findings.set_index(["node", "check"]).loc[("node2", "advertise address")]
+    assert row["severity"] == "error" and "the doctor compared the node's own addresses" in row["cause"]
+    assert "its own address" in row["cause"] and "172.16.155.132 is on node2's ens33" in row["evidence"]
+    assert "<an IP of node2.lab.example the manager reaches>" in row["fix"]
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+def test_an_overlay_over_the_lan_is_shown_by_its_inspect_lines_and_the_routes():
+    def overlapping(nodes):
+        sections = nodes["node1"]["sections"]
+        networks = json.loads(sections["networks"])
+        networks.append({"Name": "lan-overlap", "Scope": "swarm", "Driver": "overlay",
+                         "IPAM": {"Driver": "default", "Options": None,
+                                  "Config": [{"Subnet": "172.16.155.0/24", "Gateway": "172.16.155.1"}]}})
+        sections["networks"] = json.dumps(networks, indent=4)
+    gathered = healthy_with(overlapping)
+    findings = diagnose(gathered)
+    row = findings.set_index("check").loc["overlay subnet"]
+    assert row["severity"] == "error" and row["node"] == "node1, node2"
+    blocks = evidence_blocks(row["evidence"])
+    assert blocks[0] == ("node1", "docker network inspect $(docker network ls -q)",
+                         ['        "Name": "lan-overlap",', '                    "Subnet": "172.16.155.0/24",'])
+    assert [node for node, _, _ in blocks[1:]] == ["node1", "node2"]
+    assert "# summary: route 172.16.155.0/24 dev ens33 proto kernel scope link src 172.16.155.132 overlaps " \
+           "lan-overlap (172.16.155.0/24)" in row["evidence"].splitlines()
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+def test_a_published_port_refused_without_ip_vs_is_shown_by_the_managers_probe():
+    def published(nodes):
+        sections = nodes["node1"]["sections"]
+        sections["services"] = sections["services"].replace('"Ports":""', '"Ports":"*:8080->8080/tcp"')
+        sections["pings"] += "\ntcp 172.16.155.131 8080 refused 2"
+    gathered = healthy_with(published)
+    findings = diagnose(gathered)
+    row = findings.set_index("check").loc["kernel limits: ip_vs"]
+    assert row["severity"] == "error" and "published ports 8080" in row["cause"]
+    blocks = evidence_blocks(row["evidence"])
+    assert [(node, lines) for node, _, lines in blocks][::2] == [
+        ("node1", ["6.18.44-fc-v657", "ip_vs missing"]), ("node1", ["tcp 172.16.155.131 8080 refused 2"])]
+    assert "# summary: published port 8080: connect to 172.16.155.131:8080/tcp: refused (2 tries)" in row["evidence"]
+    assert_evidence_is_what_ran(gathered, findings)
+
+
+@pytest.mark.parametrize("lesson", ["04", "06", "07"])
+def test_a_replayed_gathering_records_every_command_and_its_evidence_is_what_ran(lesson):
+    """The doctor's first gathering in a lesson's recording, replayed: the probe scripts are
+    recorded with the rest, and every finding quotes only them and what they printed."""
+    gathered = gather(Cluster.from_recording(RECORDINGS / f"{lesson}.json"))
+    for f in gathered.nodes.values():
+        assert set(f.sections) <= set(f.commands), f"{f.name}: sections without their command"
+    assert {"probes", "pings", "overlay_pings"} <= set(gathered.manager_facts.commands)
+    assert_evidence_is_what_ran(gathered, diagnose(gathered))
+
+
+def test_probes_that_answered_show_the_lines_of_three_nodes_and_count_the_rest():
+    gathered = facts("healthy")
+    for name in ("node3", "node4"):  # two more nodes like node2, whose connects answered
+        gathered.nodes[name] = replace(gathered.nodes["node2"], name=name)
+    row = diagnose(gathered).set_index("check").loc["swarm ports"]
+    assert [node for node, _, _ in evidence_blocks(row["evidence"])] == ["node1", "node2", "node3"]
+    assert row["evidence"].splitlines()[-1] == ("# summary: 7 TCP connects answered (7946 on each node's 3 ring "
+                                               "peers, 2377 on the managers) (1 more node answered alike, not shown)")

@@ -34,6 +34,8 @@ def test_parse_reads_every_probe_line_and_skips_the_rest():
     assert rows[3].df and rows[3].size == 1472 and rows[3].outcome == "ok"
     assert rows[5].outcome == "unreachable" and rows[5].tries == 2  # retried before it counted
     assert rows[6].outcome == "toolong"
+    # Each keeps its line as printed: the doctor's evidence quotes it, not a rewording.
+    assert [row.line for row in rows] == [line for line in CAPTURED.splitlines() if not line.startswith("bash:")]
 
 
 def test_ring_spreads_the_work_and_covers_every_node():
