@@ -60,6 +60,20 @@ def unique_lab_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+def as_user(uid: int, groups=()) -> list[str]:
+    """setpriv to run as `uid` (in `groups`, else none). A checkout where other users cannot
+    read (under /root, in a `mktemp -d` folder) would stop that user importing swarmlab at
+    all: then it gets one capability, CAP_DAC_READ_SEARCH (read any file), and still is no
+    root: the same uid, none of the capabilities the lab needs (namespaces, mounts, networks)."""
+    import subprocess
+    import sys
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}",
+            f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"]
+    readable = subprocess.run([*drop, sys.executable, "-c", "import swarmlab.cli"], cwd=ROOT,
+                              capture_output=True, timeout=60).returncode == 0
+    return drop if readable else [*drop, "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+
+
 @pytest.fixture
 def make_lab():
     """Build labs on demand (unique names); every one is taken down after the test."""

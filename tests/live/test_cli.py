@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, require_live, unique_lab_name
+from conftest import ROOT, as_user, require_live, unique_lab_name
 from swarmlab.lab import leftovers
 
 SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
@@ -17,17 +17,6 @@ def cli(*args, env=None, user=None):
     if user:
         cmd = [*as_user(user), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
-
-
-def as_user(uid: int) -> list[str]:
-    """setpriv to run as `uid`. A checkout where other users cannot read (under /root, in a
-    `mktemp -d` folder) would stop that user importing swarmlab at all: then it gets one
-    capability, CAP_DAC_READ_SEARCH (read any file), and still is no root: the same uid,
-    none of the capabilities the lab needs (namespaces, mounts, networks)."""
-    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-    readable = subprocess.run([*drop, sys.executable, "-c", "import swarmlab.cli"], cwd=ROOT,
-                              capture_output=True, timeout=60).returncode == 0
-    return drop if readable else [*drop, "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
 
 
 def test_up_exec_status_swarm_down():

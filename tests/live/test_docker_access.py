@@ -19,7 +19,7 @@ from swarmlab.lab.containers import LABEL_LAB
 from swarmlab.lab.network import switch_netns
 from swarmlab.lab.sshd import LabSSH
 
-from conftest import ROOT, unique_lab_name
+from conftest import ROOT, as_user, unique_lab_name
 
 SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
 NOBODY = 65534
@@ -29,8 +29,7 @@ EMPTY = {"containers": [], "networks": [], "volumes": []}
 def cli(*args, env=None, user=None, groups=(), prefix=(), timeout=300):
     cmd = [*prefix, *SWARMLAB, *args]
     if user:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}",
-               f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups", *cmd]
+        cmd = [*as_user(user, groups), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 

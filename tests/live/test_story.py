@@ -56,7 +56,6 @@ def test_article_story_fault_failure_doctor_fix(make_lab):
     # The failure, as the article saw it: the replica on node2 never starts, and the
     # scheduler ends up putting both replicas on node1 (about 8 s here with 1 s restarts;
     # a busy machine takes longer, hence the 60 s bound).
-    # scheduler ends up putting both replicas on node1.
     timeline = story.placement_timeline(cluster, duration=60, interval=0.25,
                                         until=lambda t: story.placement(t) == {"node1": 2})
     assert story.placement(story.tasks(cluster)) == {"node1": 2}, timeline.to_string()

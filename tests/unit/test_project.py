@@ -60,7 +60,7 @@ def test_the_two_make_commands_run_the_lessons_and_every_test():
     assert [c for c in readme_commands() if c.startswith("make ")] == ["make lessons", "make test"]
     assert ".venv/bin/swarmlab lessons run" in make_dry_run("lessons")
     runs = [line for line in make_dry_run("test") if " -m pytest" in line]
-    assert runs == [".venv/bin/python -m pytest -q -n 3 --dist loadgroup"], runs  # no path: the whole suite
+    assert runs == [".venv/bin/python -m pytest -q -n 2 --dist loadgroup"], runs  # no path: the whole suite
 
 
 def test_ci_runs_make_test_from_the_checkout(tmp_path):
