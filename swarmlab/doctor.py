@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import pools, probes
 from .cluster import Cluster, Node, as_cluster
-from .errors import EvidenceError
+from .errors import EvidenceError, NodeDeadError, SSHError
 from .parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
@@ -181,6 +181,7 @@ class NodeFacts:
     is_manager: bool = False
     error: str = ""  # set when the node could not be asked at all
     commands: dict[str, str] = field(default_factory=dict)  # section -> the command that printed it
+    unreachable: bool = False  # nothing could run there: the lab node is dead, or SSH could not log in
 
     def command(self, section: str) -> str:
         known = {**NODE_SECTIONS, **MANAGER_SECTIONS, **JOURNAL_SECTION, **DAEMON_LOG_SECTION}
@@ -340,13 +341,13 @@ class Facts:
         """Plain data (for a JSON file): the doctor can then run again without the nodes."""
         return {"manager": self.manager, "log_lines": self.log_lines,
                 "nodes": {name: {"address": f.address, "is_manager": f.is_manager, "error": f.error,
-                                 "commands": f.commands, "sections": f.sections}
+                                 "unreachable": f.unreachable, "commands": f.commands, "sections": f.sections}
                           for name, f in self.nodes.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Facts":
         nodes = {name: NodeFacts(name, n["address"], n["sections"], n.get("is_manager", False), n.get("error", ""),
-                                 n.get("commands", {}))
+                                 n.get("commands", {}), n.get("unreachable", False))
                  for name, n in data["nodes"].items()}
         return cls(nodes, data["manager"], data.get("log_lines", {}))
 
@@ -378,7 +379,10 @@ class Facts:
 def gather(cluster: Cluster, timeout: float = 20) -> Facts:
     """Ask every node at once (one script each), then let them ping each other with what they said."""
     def ask(node: Node) -> NodeFacts:
-        result = node.run(node_script(cluster, node), timeout=timeout)
+        try:
+            result = node.run(node_script(cluster, node), timeout=timeout)
+        except (NodeDeadError, SSHError) as exc:  # one node out of reach must not hide what the others say
+            return NodeFacts(node.name, node.address, {}, node is cluster.manager, error=str(exc), unreachable=True)
         tcp = probe_command(cluster, node)
         facts = NodeFacts(node.name, node.address, split_sections(result.stdout), node is cluster.manager,
                           commands={**node_commands(cluster, node), **({"probes": tcp} if tcp else {})})
@@ -551,7 +555,13 @@ def check_daemons(facts: Facts) -> list[Finding]:
     """Every node's Docker daemon answers (else nothing else can be checked there)."""
     found = []
     for f in facts.nodes.values():
-        if f.error or not f.daemon_up:
+        if f.unreachable:
+            proof = "\n".join(SUMMARY + line for line in [f"the doctor could not reach {f.name}:",
+                                                          *f.error[-600:].splitlines()])
+            found.append(Finding("error", f.name, "reachable", proof,
+                                 "swarmlab could not run anything on the node, so nothing could be checked there",
+                                 _reach_fix(f.error)))
+        elif f.error or not f.daemon_up:
             # Nothing ran there, so there is no output to quote: what the node answered is a summary.
             proof = ("\n".join(SUMMARY + line for line in [f"the doctor's commands could not run on {f.name}:",
                                                              *f.error[-600:].splitlines()]) if f.error
@@ -570,6 +580,13 @@ def check_daemons(facts: Facts) -> list[Finding]:
                 proof += "\n" + f.shown("daemon_log", containing(CONTAINERD_WAIT_MARK, CONTAINERD_STILL_MARK), limit=2)
             found.append(Finding("error", f.name, "daemon", proof, cause, fix, DOC_DAEMON_CONFIG))
     return found
+
+
+def _reach_fix(error: str) -> str:
+    # The error's own advice (`lab down`, then `up`; or what SSH wanted) is the fix; it follows its last "; ".
+    if "is dead:" in error:
+        return error.rsplit("; ", 1)[-1]
+    return "check that the host is up and that `ssh` to it works as the inventory says (host, user, key)"
 
 
 def _stale_containerd(f: NodeFacts) -> str:

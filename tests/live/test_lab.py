@@ -441,3 +441,11 @@ def test_a_dead_node_is_reported_as_dead_not_as_a_broken_lab(make_lab):
     assert "dead" in rows["node2"] and "lab down" in rows["node2"], status.stdout
     res = cli("lab", "exec", "--name", lab.name, "node2", "--", "true")
     assert res.returncode == 1 and "is dead" in res.stderr and "lab down" in res.stderr, res.stderr
+    # The doctor still checks node1 and says node2 is out of reach, with what to do.
+    doctor = cli("doctor", "--lab", lab.name, "--json", "--all")
+    assert doctor.returncode == 1, doctor.stderr
+    findings = json.loads(doctor.stdout)
+    node2 = [f for f in findings if f["node"] == "node2"]
+    assert [(f["check"], f["severity"]) for f in node2] == [("reachable", "error")], node2
+    assert node2[0]["fix"].startswith("take the lab down with `swarmlab lab down --name")
+    assert {"iptables chains", "swarm"} <= {f["check"] for f in findings if f["node"] == "node1"}, findings

@@ -554,3 +554,17 @@ def test_probes_that_answered_show_the_lines_of_three_nodes_and_count_the_rest()
     assert [node for node, _, _ in evidence_blocks(row["evidence"])] == ["node1", "node2", "node3"]
     assert row["evidence"].splitlines()[-1] == ("# summary: 7 TCP connects answered (7946 on each node's 3 ring "
                                                "peers, 2377 on the managers) (1 more node answered alike, not shown)")
+
+
+def test_a_node_out_of_reach_is_one_finding_and_the_others_are_still_checked():
+    data = json.loads((CASES / "healthy.json").read_text())
+    data["nodes"]["node2"].update(sections={}, unreachable=True,
+                                  error="node node2 of lab t-1 is dead: the process that held its namespaces (pid 7) "
+                                        "is gone; take the lab down with `swarmlab lab down --name t-1`, then bring "
+                                        "it up again")
+    findings = diagnose(Facts.from_dict(data))
+    node2 = findings[findings["node"] == "node2"]
+    assert list(node2["check"]) == ["reachable"] and set(node2["severity"]) == {"error"}
+    assert node2.iloc[0]["fix"] == "take the lab down with `swarmlab lab down --name t-1`, then bring it up again"
+    assert "pid 7" in node2.iloc[0]["evidence"]
+    assert not findings[findings["node"] == "node1"].empty  # node1 was still checked
