@@ -203,9 +203,13 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
         if tries > 1:
             detail += f" (try {tries})" if ping.ok else f" ({tries} tries over {reach_timeout:.0f} s)"
         checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok, detail))
-        if not ping.ok:  # what the two daemons said about gossip meanwhile: why the path is dark
-            results += [node.run(f"{story.DOCKERD_LOG} | grep -iE 'networkdb|bulk sync|memberlist' | tail -n 5")
-                        for node in (source, cluster.node(targets[0]))]
+        if not ping.ok:  # why the path is dark: whom each side knows on the network, what gossip said
+            for node in (source, cluster.node(targets[0])):
+                results += [node.run(f"docker network inspect --verbose --format "
+                                     f"'{{{{range .Peers}}}}{{{{.Name}}}} {{{{.IP}}}}{{{{println}}}}{{{{end}}}}' "
+                                     f"{shlex.quote(network)}"),
+                            node.run(f"{story.DOCKERD_LOG} | grep -iE 'bulk sync|memberlist: |peerdb|netpeer' "
+                                     "| sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]  # keys: secrets
     else:
         checks.append((f"ping over {network}", False,
                        f"needs replicas on {source.name} and on another node; running on: {', '.join(nodes) or 'none'}"))

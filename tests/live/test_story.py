@@ -110,7 +110,8 @@ def test_the_articles_exact_command_works_despite_the_covering_route(make_lab, c
             "-o com.docker.network.bridge.name=docker_gwbridge docker_gwbridge") in printed
     assert "although route `172.16.0.0/12 dev ens33" in printed
     recreate_service(cluster)
-    assert verify_service(cluster, from_node="node2").ok
+    verified = verify_service(cluster, from_node="node2")
+    assert verified.ok, verified.terminal()
 
 
 def test_lasting_fix_address_pools_before_join(make_lab):
@@ -126,7 +127,8 @@ def test_lasting_fix_address_pools_before_join(make_lab):
     assert ipaddress.IPv4Network(subnet.stdout.strip()).subnet_of(ipaddress.IPv4Network("10.199.0.0/16"))
     story.create_overlay(cluster).check()
     story.service_create(cluster).check()
-    assert verify_service(cluster, from_node="node2").ok
+    verified = verify_service(cluster, from_node="node2")
+    assert verified.ok, verified.terminal()
 
 
 def healthy_swarm(make_lab) -> Cluster:
@@ -159,10 +161,14 @@ def test_healthy_lab_then_vxlan_blocked(make_lab):
     blocked = verify_service(cluster, from_node="node2", reach_timeout=5)
     assert not blocked.ok
     assert "tries over 5 s" in blocked.checks["detail"].iloc[-1], blocked.terminal()
+    # Each side still knows the other as a peer of uber-net: gossip works, the data path does not.
+    assert [f" {node.address}\n" in blocked.terminal() for node in cluster] == [True, True], blocked.terminal()
+    assert "Keys:[[" not in blocked.terminal()  # the gossip keys, secrets, are not shown
 
     faults.undo(cluster, "vxlan-blocked", node="node2")
     assert problems(doctor(cluster)).empty
-    assert verify_service(cluster, from_node="node2").ok
+    verified = verify_service(cluster, from_node="node2")
+    assert verified.ok, verified.terminal()
 
 
 def test_gossip_blocked_is_found_by_probe_and_rule(make_lab):
@@ -273,4 +279,5 @@ def test_both_causes_give_the_articles_error_and_undo_lets_docker_heal(make_lab,
     assert cli_main(["lab", "undo", "--name", cluster.lab.name, fault, "node2"]) == 0
     story.wait_for_network(cluster, "docker_gwbridge", nodes=["node2"], timeout=20)
     recreate_service(cluster)  # the scheduler moved node2's replica to node1 meanwhile
-    assert verify_service(cluster, from_node="node2").ok
+    verified = verify_service(cluster, from_node="node2")
+    assert verified.ok, verified.terminal()
