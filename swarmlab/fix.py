@@ -152,13 +152,32 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
     """`docker service rm` + `docker service create`, as the article did; waits for the replicas.
 
     Removing the service also clears its failed tasks, whose Created containers
-    would otherwise stay on the node. On a node that was just fixed, the first task
+    would otherwise stay on the node. The new service is created once the old one's
+    containers are gone from every node (`sleep` ignores SIGTERM, so each takes the
+    10 s stop grace period): the new tasks then never share the network with
+    endpoints still being removed. On a node that was just fixed, the first task
     has been seen to sit in Starting for up to about 20 s: hence the longer wait.
     """
     results = [story.service_rm(cluster, name)]
+    results.append(wait_for_containers_gone(cluster, name))
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
     story.wait_for_running(cluster, name, replicas, timeout)
     return results
+
+
+def wait_for_containers_gone(cluster: Cluster, service: str, timeout: float = 30) -> Result:
+    """Until no node has a container of `service` (after `docker service rm`); returns the last look."""
+    look = f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(service)}"
+    deadline = cluster.clock.now() + timeout
+    while True:
+        left = {node.name: node.run(look) for node in cluster}
+        if not any(r.stdout.strip() for r in left.values()):
+            return next(iter(left.values()))
+        if cluster.clock.now() >= deadline:
+            raise SwarmlabError(f"containers of {service} are still on "
+                                f"{', '.join(n for n, r in left.items() if r.stdout.strip())} {timeout:.0f} s after "
+                                f"`docker service rm {service}`; see `docker ps -a` there")
+        cluster.clock.sleep(1.0)
 
 
 @dataclass

@@ -10,9 +10,10 @@ and the next lesson read the journal), the hosts are put back:
 
 - the faults the lesson may inject are undone (each undo removes only what carries
   swarmlab's marks: routes with proto 199, networks labelled swarmlab.fault);
-- hosts that were not in a swarm leave it (the service and overlay networks go too);
-- the service's task containers, and the local networks that appeared during the
-  lesson (docker_gwbridge among them), are removed.
+- the service's task containers are removed, and hosts that were not in a swarm
+  leave it (when the manager leaves, the swarm's services go first);
+- the local networks that appeared during the lesson (docker_gwbridge among them)
+  are removed.
 
 A host already in a swarm before the lesson is refused: the lessons build their own.
 """
@@ -116,17 +117,26 @@ def restore(cluster, inventory) -> list[str]:
         faults.fault_named(fault).undo(cluster, cluster.node(host))
         done.append(f"{host}: {fault} undone")
     manager = cluster.manager
-    for node in [n for n in cluster if n is not manager] + [manager]:  # workers first
-        before = journal["hosts"].get(node.name, {})
-        if before.get("swarm") in ("inactive", "") and node.run(SWARM_STATE).stdout.strip() != "inactive":
-            node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")
-            done.append(f"{node.name}: left the swarm")
+    leaving = [n for n in [n for n in cluster if n is not manager] + [manager]  # workers first
+               if journal["hosts"].get(n.name, {}).get("swarm") in ("inactive", "")
+               and n.run(SWARM_STATE).stdout.strip() != "inactive"]
+    if manager in leaving:  # the swarm is the lesson's own: its services go first, so no task is started again
+        services = manager.run("docker service ls -q").stdout.split()
+        if services:
+            manager.run(["docker", "service", "rm", *services]).check()
+            done.append(f"{manager.name}: removed {len(services)} service(s)")
+    # The task containers go before the leave: a leave would stop each one politely, and
+    # `sleep infinity` ignores SIGTERM, so every one would take its 10 s grace period.
     for node in cluster:
-        before = set(journal["hosts"].get(node.name, {}).get("networks", []))
         containers = node.run(TASK_CONTAINERS.format(service=shlex.quote(story.SERVICE))).stdout.split()
         if containers:
             node.run(["docker", "rm", "-f", *containers]).check()
             done.append(f"{node.name}: removed {len(containers)} task container(s)")
+    for node in leaving:
+        node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")
+        done.append(f"{node.name}: left the swarm")
+    for node in cluster:
+        before = set(journal["hosts"].get(node.name, {}).get("networks", []))
         new = [n for n in node.run(LOCAL_NETWORKS).check().stdout.split() if n not in before]
         if new:
             _remove_networks(cluster, node, new)

@@ -130,7 +130,10 @@ class ContainerNode:
                            f"its /var/log/dockerd.log:\n{log}")
 
     def join_swarm(self, manager: str, token: str) -> None:
-        """`docker swarm join` in the node (the token is seen only inside the node container)."""
+        """`docker swarm join` in the node, through the engine's exec API (no process of this
+        machine has the token in its arguments). The node's own `docker swarm join` does, for
+        the second it runs: on an engine on this Linux machine a local user who lists all
+        processes can see it then; Docker Desktop runs it inside its VM."""
         self.run(["docker", "swarm", "join", "--advertise-addr", self.address, "--token", token, manager]).check()
 
     def start_docker(self) -> None:
