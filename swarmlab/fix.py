@@ -153,12 +153,16 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
 
     Removing the service also clears its failed tasks, whose Created containers
     would otherwise stay on the node. The new service is created once the old one's
-    containers are gone from every node (`sleep` ignores SIGTERM, so each takes the
-    10 s stop grace period): the new tasks then never share the network with
-    endpoints still being removed. On a node that was just fixed, the first task
-    has been seen to sit in Starting for up to about 20 s: hence the longer wait.
+    containers are gone from every node, so the new tasks never share the network
+    with endpoints still being removed; they are removed with `docker rm -f`, as
+    `sleep` ignores SIGTERM and each would otherwise take the 10 s stop grace period.
+    On a node that was just fixed, the first task has been seen to sit in Starting
+    for up to about 20 s: hence the longer wait.
     """
     results = [story.service_rm(cluster, name)]
+    look = f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(name)}"
+    for node in cluster:
+        results.append(node.run(f"ids=$({look}); [ -z \"$ids\" ] || docker rm -f $ids"))
     results.append(wait_for_containers_gone(cluster, name))
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
     story.wait_for_running(cluster, name, replicas, timeout)

@@ -34,30 +34,43 @@ def test_each_lesson_credits_the_article_and_ends_with_an_exercise(path):
         assert "**Exercise.**" in text
 
 
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    """Each lesson run once from its recording: lesson -> (row, notebook, output folder)."""
+    runs = {}
+
+    def get(lesson):
+        if lesson not in runs:
+            out = tmp_path_factory.mktemp(f"replay{lesson}")
+            runs[lesson] = (*run(lesson, "replay", out), out)
+        return runs[lesson]
+    return get
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_every_lesson_runs_from_its_recording_and_checks_every_claim(lesson, tmp_path):
-    row, nb = run(lesson, "replay", tmp_path)
+def test_every_lesson_runs_from_its_recording_and_checks_every_claim(lesson, replayed):
+    row, nb, out = replayed(lesson)
     assert row["status"] == "ok", row["status"]
     assert row["backend"] == "replay"
     assert row["claims"] == claims_in(lesson) > 0
     assert "replay of a real run recorded on" in printed(nb)
-    assert (tmp_path / f"{nb_name(lesson)}.html").exists()
+    assert (out / f"{nb_name(lesson)}.html").exists()
 
 
 def nb_name(lesson: str) -> str:
     return next(p.stem for p in lesson_paths() if p.name.startswith(lesson))
 
 
-def test_replayed_facts_are_the_articles(tmp_path):
-    _, three = run("03", "replay", tmp_path)
+def test_replayed_facts_are_the_articles(replayed):
+    _, three, _ = replayed("03")
     text = printed(three)
     assert "starting container failed: er…" in text  # the truncated error, as in the article
     assert "starting container failed: error creating external connectivity network" in text
     assert "{'node1': 2}" in text  # the scheduler put both replicas on node1
     assert images(three) >= 1
-    _, four = run("04", "replay", tmp_path)
+    _, four, _ = replayed("04")
     assert "✗ missing" in printed(four) and "docker_gwbridge" in printed(four)
-    _, five = run("05", "replay", tmp_path)
+    _, five, _ = replayed("05")
     text = printed(five)
     assert "{'node1': 1, 'node2': 1}" in text or "{'node2': 1, 'node1': 1}" in text
 
