@@ -225,18 +225,29 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
         detail = _last_line(ping) or "no answer"
         if tries > 1:
             detail += f" (try {tries})" if ping.ok else f" ({tries} tries over {reach_timeout:.0f} s)"
+        if not ping.ok:  # why the path is dark: whom each side knows, where its VXLAN sends what, gossip
+            target = cluster.node(targets[0])
+            seen = {node.name: [node.run(f"docker network inspect --verbose --format "
+                                         f"'{{{{range .Peers}}}}{{{{.Name}}}} {{{{.IP}}}}{{{{println}}}}{{{{end}}}}' "
+                                         f"{shlex.quote(network)}"),
+                                node.run(overlay_forwarding_command(network)),
+                                node.run(f"{story.DOCKERD_LOG} | grep -iE 'bulk sync|memberlist: |peerdb|netpeer|"
+                                         "Neighbor entry' | sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]
+                    for node in (source, target)}  # the sed: the gossip keys in the log are secrets
+            results += seen[source.name] + seen[target.name]
         checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok, detail))
-        if not ping.ok:  # why the path is dark: whom each side knows on the network, what gossip said
-            for node in (source, cluster.node(targets[0])):
-                results += [node.run(f"docker network inspect --verbose --format "
-                                     f"'{{{{range .Peers}}}}{{{{.Name}}}} {{{{.IP}}}}{{{{println}}}}{{{{end}}}}' "
-                                     f"{shlex.quote(network)}"),
-                            node.run(f"{story.DOCKERD_LOG} | grep -iE 'bulk sync|memberlist: |peerdb|netpeer' "
-                                     "| sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]  # keys: secrets
     else:
         checks.append((f"ping over {network}", False,
                        f"needs replicas on {source.name} and on another node; running on: {', '.join(nodes) or 'none'}"))
     return Verification(pd.DataFrame(checks, columns=["check", "ok", "detail"]), results)
+
+
+def overlay_forwarding_command(network: str) -> str:
+    """The overlay's own namespace on a node (libnetwork names it 1-<first 10 of the network id>):
+    the VXLAN forwarding entries it learned from its peers (fdb ... dst VTEP) and its neighbours."""
+    return (f"id=$(docker network inspect --format '{{{{.Id}}}}' {shlex.quote(network)} | cut -c1-10); "
+            "nsenter --net=/var/run/docker/netns/1-$id sh -c "
+            "'echo \"# fdb\"; bridge fdb show | grep -v permanent; echo \"# neigh\"; ip neigh show'")
 
 
 def service_containers(node: Node, service: str) -> list[str]:

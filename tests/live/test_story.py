@@ -164,6 +164,8 @@ def test_healthy_lab_then_vxlan_blocked(make_lab):
     # Each side still knows the other as a peer of uber-net: gossip works, the data path does not.
     assert [f" {node.address}\n" in blocked.terminal() for node in cluster] == [True, True], blocked.terminal()
     assert "Keys:[[" not in blocked.terminal()  # the gossip keys, secrets, are not shown
+    # The overlay's forwarding tables, on both nodes, are shown for the reader to compare.
+    assert blocked.terminal().count("# fdb\n") == 2 and blocked.terminal().count("# neigh\n") == 2
 
     faults.undo(cluster, "vxlan-blocked", node="node2")
     assert problems(doctor(cluster)).empty
