@@ -188,6 +188,9 @@ def wait_for_containers_gone(cluster: Cluster, service: str, timeout: float = 30
 class Verification:
     checks: pd.DataFrame  # check, ok, detail
     results: list[Result] = field(default_factory=list)
+    # Set when the ping was lost because the target node never programmed the source's task
+    # (no neighbour entry for it on the overlay): see restart_tasks.
+    missing_peer: str = ""
 
     @property
     def ok(self) -> bool:
@@ -213,6 +216,7 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
     running = story.running(table)
     nodes = sorted(set(running["node"]))
     want_nodes = min(replicas, len(cluster))
+    missing_peer = ""
     checks = [("replicas running", len(running) >= replicas, f"{len(running)}/{replicas}"),
               ("on distinct nodes", len(nodes) >= want_nodes, ", ".join(nodes))]
     results = [story.service_ps(cluster, name)]
@@ -235,19 +239,47 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
                                          "Neighbor entry' | sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]
                     for node in (source, target)}  # the sed: the gossip keys in the log are secrets
             results += seen[source.name] + seen[target.name]
+            source_ip = container_ip(source, service_containers(source, name)[0], network)
+            if has_neighbour(seen[target.name][1].stdout, source_ip) is False:
+                missing_peer = f"{target.name} has no neighbour entry for {source.name}'s task {source_ip}"
+                detail += (f"; {missing_peer}, so it cannot answer it (`docker service update --force {name}` "
+                           "starts new tasks: fix.restart_tasks)")
         checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok, detail))
     else:
         checks.append((f"ping over {network}", False,
                        f"needs replicas on {source.name} and on another node; running on: {', '.join(nodes) or 'none'}"))
-    return Verification(pd.DataFrame(checks, columns=["check", "ok", "detail"]), results)
+    return Verification(pd.DataFrame(checks, columns=["check", "ok", "detail"]), results, missing_peer)
+
+
+def restart_tasks(cluster: Cluster, name: str = story.SERVICE, **verify) -> Verification:
+    """`docker service update --force` (new tasks, each programmed afresh on every node),
+    then verify_service again.
+
+    Seen on the lab under heavy load, right after a service was re-created: one node
+    never programmed the other node's new task on the overlay (no neighbour entry for
+    it), and pings between the two replicas were lost for good; after this, they answered.
+    """
+    cluster.manager.run(f"docker service update --force --detach {shlex.quote(name)}").check()
+    story.wait_for_running(cluster, name, verify.get("replicas", 2), 60)
+    return verify_service(cluster, name, **verify)
 
 
 def overlay_forwarding_command(network: str) -> str:
     """The overlay's own namespace on a node (libnetwork names it 1-<first 10 of the network id>):
-    the VXLAN forwarding entries it learned from its peers (fdb ... dst VTEP) and its neighbours."""
+    the VXLAN forwarding entries (MAC -> the peer's VTEP, `dst`) and the neighbours (IP -> MAC)
+    that Docker programmed from what its peers told it."""
     return (f"id=$(docker network inspect --format '{{{{.Id}}}}' {shlex.quote(network)} | cut -c1-10); "
             "nsenter --net=/var/run/docker/netns/1-$id sh -c "
-            "'echo \"# fdb\"; bridge fdb show | grep -v permanent; echo \"# neigh\"; ip neigh show'")
+            "'echo \"# fdb\"; bridge fdb show | grep vxlan; echo \"# neigh\"; ip neigh show'")
+
+
+def has_neighbour(printed: str, address: str) -> bool | None:
+    """Does overlay_forwarding_command's output list a neighbour entry for `address`?
+    None when it holds no neighbour table (the command could not look)."""
+    if "# neigh\n" not in printed:
+        return None
+    neigh = printed.split("# neigh\n", 1)[1]
+    return any(line.split()[:1] == [address] for line in neigh.splitlines())
 
 
 def service_containers(node: Node, service: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from conftest import verified
 from swarmlab import faults, story
 from swarmlab.cli import main as cli_main
 from swarmlab.cluster import Cluster
@@ -49,7 +50,7 @@ def test_article_story_on_node_containers(make_docker_lab):
     assert report.ok, report.terminal()
     assert "docker_gwbridge" in story.network_ls(node2).stdout
     recreate_service(cluster)
-    verification = verify_service(cluster, from_node="node2")
+    verification = verified(cluster, from_node="node2")
     assert verification.ok, verification.terminal()
     assert story.placement(story.running(story.tasks(cluster))) == {"node1": 1, "node2": 1}
     print(f"docker-driver story end to end: {time.monotonic() - started:.1f} s")

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from conftest import verified
 from swarmlab import faults, story
 from swarmlab.cli import main as cli_main
 from swarmlab.cluster import Cluster
@@ -88,7 +89,7 @@ def test_article_story_fault_failure_doctor_fix(make_lab):
     assert report.ok and report.subnet == "10.199.0.0/16"
     assert "172.18.0.0/16 is not usable here" in report.explanation
     recreate_service(cluster)
-    verification = verify_service(cluster, from_node="node2")
+    verification = verified(cluster, from_node="node2")
     assert verification.ok, verification.terminal()
     assert set(story.placement(story.tasks(cluster))) == {"node1", "node2"}
 
@@ -110,8 +111,8 @@ def test_the_articles_exact_command_works_despite_the_covering_route(make_lab, c
             "-o com.docker.network.bridge.name=docker_gwbridge docker_gwbridge") in printed
     assert "although route `172.16.0.0/12 dev ens33" in printed
     recreate_service(cluster)
-    verified = verify_service(cluster, from_node="node2")
-    assert verified.ok, verified.terminal()
+    verification = verified(cluster, from_node="node2")
+    assert verification.ok, verification.terminal()
 
 
 def test_lasting_fix_address_pools_before_join(make_lab):
@@ -127,8 +128,8 @@ def test_lasting_fix_address_pools_before_join(make_lab):
     assert ipaddress.IPv4Network(subnet.stdout.strip()).subnet_of(ipaddress.IPv4Network("10.199.0.0/16"))
     story.create_overlay(cluster).check()
     story.service_create(cluster).check()
-    verified = verify_service(cluster, from_node="node2")
-    assert verified.ok, verified.terminal()
+    verification = verified(cluster, from_node="node2")
+    assert verification.ok, verification.terminal()
 
 
 def healthy_swarm(make_lab) -> Cluster:
@@ -166,11 +167,12 @@ def test_healthy_lab_then_vxlan_blocked(make_lab):
     assert "Keys:[[" not in blocked.terminal()  # the gossip keys, secrets, are not shown
     # The overlay's forwarding tables, on both nodes, are shown for the reader to compare.
     assert blocked.terminal().count("# fdb\n") == 2 and blocked.terminal().count("# neigh\n") == 2
+    assert blocked.missing_peer == ""  # node1 knows node2's task: the firewall, not Docker, drops the pings
 
     faults.undo(cluster, "vxlan-blocked", node="node2")
     assert problems(doctor(cluster)).empty
-    verified = verify_service(cluster, from_node="node2")
-    assert verified.ok, verified.terminal()
+    verification = verified(cluster, from_node="node2")
+    assert verification.ok, verification.terminal()
 
 
 def test_gossip_blocked_is_found_by_probe_and_rule(make_lab):
@@ -281,5 +283,5 @@ def test_both_causes_give_the_articles_error_and_undo_lets_docker_heal(make_lab,
     assert cli_main(["lab", "undo", "--name", cluster.lab.name, fault, "node2"]) == 0
     story.wait_for_network(cluster, "docker_gwbridge", nodes=["node2"], timeout=20)
     recreate_service(cluster)  # the scheduler moved node2's replica to node1 meanwhile
-    verified = verify_service(cluster, from_node="node2")
-    assert verified.ok, verified.terminal()
+    verification = verified(cluster, from_node="node2")
+    assert verification.ok, verification.terminal()

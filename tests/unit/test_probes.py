@@ -106,3 +106,30 @@ def test_ping_plan_uses_the_mtus_and_sandboxes_the_nodes_reported():
     assert probes.Probe("ping", node2.address, size=1500 - 28, df=True) in underlay
     assert probes.Probe("ping", node2.ingress_address, size=1450 - 28, df=True) in overlay
     assert node2.ingress_address.startswith("10.0.0.")
+
+
+# overlay_forwarding_command's output on the two nodes of a lab where node2's pings to node1's task
+# were lost for 40 s after the service was re-created (node2's task was 10.0.1.10, node1's 10.0.1.11).
+DARK_NODE1 = """# fdb
+02:42:0a:00:01:0a dev vxlan0 master br0 
+9a:98:48:58:c7:4a dev vxlan0 master br0 permanent
+02:42:0a:00:01:0a dev vxlan0 dst 172.16.155.132 link-netnsid 0 self 
+# neigh
+"""
+DARK_NODE2 = """# fdb
+02:42:0a:00:01:0b dev vxlan0 master br0 
+82:6a:22:92:db:ec dev vxlan0 master br0 permanent
+02:42:0a:00:01:0b dev vxlan0 dst 172.16.155.131 link-netnsid 0 self permanent
+02:42:0a:00:01:06 dev vxlan0 dst 172.16.155.131 link-netnsid 0 self permanent
+# neigh
+10.0.1.11 dev vxlan0 lladdr 02:42:0a:00:01:0b PERMANENT 
+10.0.1.6 dev vxlan0 lladdr 02:42:0a:00:01:06 PERMANENT 
+"""
+
+
+def test_the_neighbour_table_says_which_node_lacks_the_other_task():
+    from swarmlab.fix import has_neighbour
+    assert has_neighbour(DARK_NODE1, "10.0.1.10") is False  # node1 never programmed node2's task
+    assert has_neighbour(DARK_NODE2, "10.0.1.11") is True
+    assert has_neighbour(DARK_NODE2, "10.0.1.1") is False  # a prefix of 10.0.1.11 is not a match
+    assert has_neighbour("nsenter: cannot open /var/run/docker/netns/1-: No such file", "10.0.1.10") is None
