@@ -160,9 +160,8 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
     for up to about 20 s: hence the longer wait.
     """
     results = [story.service_rm(cluster, name)]
-    look = f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(name)}"
     for node in cluster:
-        results.append(node.run(f"ids=$({look}); [ -z \"$ids\" ] || docker rm -f $ids"))
+        results.append(node.run(f"ids=$({story.task_container_ids(name)}); [ -z \"$ids\" ] || docker rm -f $ids"))
     results.append(wait_for_containers_gone(cluster, name))
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
     story.wait_for_running(cluster, name, replicas, timeout)
@@ -171,7 +170,7 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
 
 def wait_for_containers_gone(cluster: Cluster, service: str, timeout: float = 30) -> Result:
     """Until no node has a container of `service` (after `docker service rm`); returns the last look."""
-    look = f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(service)}"
+    look = story.task_container_ids(service)
     deadline = cluster.clock.now() + timeout
     while True:
         left = {node.name: node.run(look) for node in cluster}
@@ -271,6 +270,16 @@ def overlay_forwarding_command(network: str) -> str:
     return (f"id=$(docker network inspect --format '{{{{.Id}}}}' {shlex.quote(network)} | cut -c1-10); "
             "nsenter --net=/var/run/docker/netns/1-$id sh -c "
             "'echo \"# fdb\"; bridge fdb show | grep vxlan; echo \"# neigh\"; ip neigh show'")
+
+
+def verified(cluster: Cluster, name: str = story.SERVICE, **verify) -> Verification:
+    """verify_service; when the ping was lost only because a node never programmed the other's
+    task (Verification.missing_peer), the remedy it names (restart_tasks), then verify again."""
+    verification = verify_service(cluster, name, **verify)
+    if not verification.ok and verification.missing_peer:
+        print(f"{verification.missing_peer}: docker service update --force {name}, then verify again")
+        verification = restart_tasks(cluster, name, **verify)
+    return verification
 
 
 def has_neighbour(printed: str, address: str) -> bool | None:

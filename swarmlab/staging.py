@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shlex
 from pathlib import Path
 
 from . import faults, story
@@ -31,7 +30,6 @@ from .errors import StagingError
 JOURNAL_DIR = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "swarmlab"
 SWARM_STATE = "docker info --format '{{.Swarm.LocalNodeState}}'"
 LOCAL_NETWORKS = "docker network ls --filter scope=local --format '{{.Name}}'"
-TASK_CONTAINERS = "docker ps -aq --filter label=com.docker.swarm.service.name={service}"
 
 
 def journal_path(inventory) -> Path:
@@ -128,7 +126,7 @@ def restore(cluster, inventory) -> list[str]:
     # The task containers go before the leave: a leave would stop each one politely, and
     # `sleep infinity` ignores SIGTERM, so every one would take its 10 s grace period.
     for node in cluster:
-        containers = node.run(TASK_CONTAINERS.format(service=shlex.quote(story.SERVICE))).stdout.split()
+        containers = node.run(story.task_container_ids()).stdout.split()
         if containers:
             node.run(["docker", "rm", "-f", *containers]).check()
             done.append(f"{node.name}: removed {len(containers)} task container(s)")

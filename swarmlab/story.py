@@ -243,6 +243,11 @@ def start_answer(result: Result) -> str:
     return "started" if result.ok else (text.strip().splitlines() or ["(nothing)"])[0]
 
 
+def task_container_ids(service: str = SERVICE) -> str:
+    """The command that prints the ids of the service's task containers on a node, stopped ones too."""
+    return f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(service)}"
+
+
 def task_containers(node: Node, service: str = SERVICE) -> pd.DataFrame:
     """The service's task containers on `node`: id, name, state (e.g. 'created')."""
     result = node.run("docker container ls -a --no-trunc --format '{{json .}}' "

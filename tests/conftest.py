@@ -186,14 +186,3 @@ def docker_swarm_lab(docker_engine):
     finally:
         teardown(lab.name, engine=docker_engine.url, driver="docker")
 
-
-def verified(cluster, **kw):
-    """fix.verify_service; when the ping was lost only because one node never programmed the
-    other's task on the overlay (Docker, seen under load after a re-create), the remedy the
-    verification names (fix.restart_tasks: `docker service update --force`), then verify again."""
-    from swarmlab.fix import restart_tasks, verify_service
-    verification = verify_service(cluster, **kw)
-    if not verification.ok and verification.missing_peer:
-        print(f"{verification.missing_peer}: docker service update --force, then verify again")
-        verification = restart_tasks(cluster, **kw)
-    return verification

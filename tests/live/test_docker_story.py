@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from conftest import verified
 from swarmlab import faults, story
 from swarmlab.cli import main as cli_main
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import doctor
-from swarmlab.fix import fix_gwbridge, recreate_service, verify_service
+from swarmlab.fix import fix_gwbridge, recreate_service, verified
 
 ARTICLE_ERROR = ("starting container failed: error creating external connectivity network: could not find "
                  "an available, non-overlapping IPv4 address pool among the defaults to assign to the network")

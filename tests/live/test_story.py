@@ -11,12 +11,11 @@ import time
 
 import pytest
 
-from conftest import verified
 from swarmlab import faults, story
 from swarmlab.cli import main as cli_main
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import doctor, worst
-from swarmlab.fix import fix_address_pools, fix_gwbridge, recreate_service, verify_service
+from swarmlab.fix import fix_address_pools, fix_gwbridge, recreate_service, verified, verify_service
 
 ARTICLE_ERROR = "starting container failed: error creating external connectivity network"
 POOL_ERROR = "could not find an available, non-overlapping IPv4 address pool"
