@@ -71,6 +71,10 @@ done
 mkdir -p /var/lib/docker /etc/docker
 mount --bind "$base/docker" /var/lib/docker
 mount --bind "$base/etc-docker" /etc/docker
+# root's home is the node's own and starts empty, as on a fresh machine: the host's
+# dotfiles would run in every SSH login (a .bashrc that runs `pyenv init` costs each
+# command 0.1 s) and its keys would show through.
+mount --bind "$base/root-home" /root
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount --bind "$base/run" /run
 mkdir -p /run/docker /run/containerd /run/sshd
@@ -183,8 +187,9 @@ class LabNode:
     # --- life cycle ------------------------------------------------------
     def boot(self) -> subprocess.Popen:
         """Start the process that holds the node's namespaces (returns at once)."""
-        for sub in ("docker", "run", "etc-docker"):
+        for sub in ("docker", "run", "etc-docker", "root-home"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
+        (self.base / "root-home").chmod(0o700)
         if not self.daemon_json.exists():
             self.daemon_json.write_text("{}\n")
         # symlinks=True keeps `service` a link to `systemctl`, which reads its own name.

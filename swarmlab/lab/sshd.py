@@ -60,7 +60,7 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-# Not in /root/.ssh: the node's /root is an overlay of the host's, whose keys would show through.
+# In /etc/ssh, not ~/.ssh: the keys of every login are in the node's own /etc, which the lab writes.
 AuthorizedKeysFile /etc/ssh/authorized_keys/%u
 PasswordAuthentication no
 KbdInteractiveAuthentication no

@@ -337,7 +337,12 @@ def test_a_node_cannot_change_the_hosts_files(make_lab):
         assert open(f"{victim}/sub/keep").read() == "host\n"
         assert node.run(["test", "-e", victim]).exit_code == 1  # gone for the node only
         assert node.run("mkdir -p /root/.docker && echo ok > /root/.docker/x && cat /root/.docker/x").stdout == "ok\n"
+        # root's home is the node's own: the host's dotfiles and keys do not show through.
+        open(f"/root/{tag}.host", "w").write("host\n")
+        assert node.run(["test", "-e", f"/root/{tag}.host"]).exit_code == 1
+        assert node.run("stat -c %a /root").stdout == "700\n"
     finally:
+        subprocess.run(["rm", "-f", f"/root/{tag}.host"])
         for path in paths:
             subprocess.run(["rm", "-f", path])
         subprocess.run(["rm", "-rf", victim])
