@@ -196,7 +196,23 @@ def _placement_evidence(cluster: Cluster, running: dict[str, str], missing: list
     if missing:
         ps = cluster.manager.run(f"docker service ps --no-trunc {PROBE_SERVICE}")
         lines += [f"no running task on {', '.join(missing)}", ps.terminal().rstrip()]
+        for name, ids in _recent_tasks(cluster, missing).items():
+            lines.append(_task_log(cluster.node(name), ids) if ids else
+                         f"{name} was given no task of the probe: is it Ready and Active in `docker node ls`?")
     return "\n".join(lines)
+
+
+def _recent_tasks(cluster: Cluster, nodes: list[str], count: int = 3) -> dict[str, list[str]]:
+    """node -> the ids of the probe's newest tasks there: the one now tried and those that failed before it."""
+    table = story.tasks(cluster, PROBE_SERVICE)
+    return {name: list(table[table["node"] == name]["id"][:count]) for name in nodes}
+
+
+def _task_log(node: Node, task_ids: list[str]) -> str:
+    """What the node's daemon logged about these tasks: why they failed, or where one waits."""
+    patterns = " ".join(f"-e {shlex.quote(f'task.id={t}')}" for t in task_ids)
+    return node.run(f"{story.DOCKERD_LOG} | grep -F {patterns} | tail -n 8",
+                    timeout=30).terminal().rstrip()
 
 
 def _overlay_address(node: Node, container: str) -> str:

@@ -85,6 +85,8 @@ def test_a_drill_fails_until_the_student_repairs_it(lab, fault):
 
     broken = cli("drill", "check", "--lab", lab.name)
     assert broken.returncode == 1 and "FAIL" in broken.stdout, broken.stdout + broken.stderr
+    # Where node2 has no task running, the evidence has what its daemon logged about the task.
+    assert "| grep -F -e task.id=" in broken.stdout and "level=error" in broken.stdout, broken.stdout
 
     for command in REPAIRS[fault]:
         typed = cli("lab", "exec", "--name", lab.name, node, "--", *command)
