@@ -29,6 +29,7 @@ from ipaddress import IPv4Network
 import pandas as pd
 
 from . import pools, probes
+from .check import ESP_GCM_PROBE
 from .cluster import Cluster, Node, as_cluster
 from .errors import EvidenceError, NodeDeadError, SSHError
 from .parse import tasks_from_json
@@ -82,6 +83,13 @@ CONTAINERD_WAIT_MARK = "timeout waiting for containerd to start"
 GOSSIP_LOG_MARKS = ("memberlist: ", "joined gossip cluster")
 # memberlist complains every second or two while probes fail: 15 s of silence means it stopped.
 GOSSIP_WINDOW = 15
+# A module list cannot tell whether ESP works with AES-GCM (esp4 may be built in, gcm missing):
+# the kernel is asked, with a throwaway security association in a network namespace that dies
+# with the command (as `swarmlab check` does). Its answer, or why it could not be asked, is one line.
+ESP_GCM_LINE = ("if command -v unshare >/dev/null && command -v ip >/dev/null && unshare --net true 2>/dev/null; "
+                f"then if out=$({shlex.join(ESP_GCM_PROBE)} 2>&1); then echo 'esp-gcm ok'; "
+                "else echo \"esp-gcm missing: $out\" | head -n 1; fi; "
+                "else echo 'esp-gcm unknown: no network namespace to ask the kernel in'; fi")
 NODE_SECTIONS = {
     "info": "docker info --format '{{json .}}'",
     "networks": "docker network inspect $(docker network ls -q)",
@@ -95,7 +103,7 @@ NODE_SECTIONS = {
     "kernel": ("uname -r; for m in " + " ".join(KERNEL_MODULES) + "; do "
                "if [ -d /sys/module/$m ]; then echo \"$m loaded\"; "
                "elif grep -qs \"/$m.ko\" /lib/modules/$(uname -r)/modules.builtin /lib/modules/$(uname -r)/modules.dep; "
-               "then echo \"$m available\"; else echo \"$m missing\"; fi; done"),
+               "then echo \"$m available\"; else echo \"$m missing\"; fi; done; " + ESP_GCM_LINE),
 }
 MANAGER_SECTIONS = {
     "nodes": "docker node ls --format '{{json .}}'",
@@ -1421,14 +1429,15 @@ def check_kernel(facts: Facts) -> list[Finding]:
     for f in facts.up():
         release, status = kernel_status(f)
         required = {m: s for m, s in status.items() if m in REQUIRED_MODULES}
+        lacking = [m for m, s in status.items() if s.startswith("missing")  # a built-in ESP the kernel confirmed is there
+                   and not (m == "esp4" and status.get("esp-gcm") == "ok")]
         missing = [m for m, s in required.items() if s == "missing"]
         found.append(Finding(
             "error" if missing else "info", f.name, "kernel",
             f.shown("kernel"),
             (f"the kernel lacks {', '.join(missing)}: overlay networks cannot work" if missing else
              f"kernel {release} has VXLAN and bridge support, what every overlay needs"
-             + (f"; it lacks {', '.join(m for m, s in status.items() if s == 'missing')} (see 'kernel limits')"
-                if any(s == "missing" for s in status.values()) else "")),
+             + (f"; it lacks {', '.join(lacking)} (see 'kernel limits')" if lacking else "")),
             "install the kernel's extra modules (e.g. linux-modules-extra-$(uname -r))" if missing else "",
             DOC_OVERLAY))
     return found
@@ -1449,17 +1458,32 @@ def check_kernel_limits(facts: Facts) -> list[Finding]:
     for f in facts.up():
         release, status = kernel_status(f)
         esp = [line for line in f.sections.get("daemon_log", "").splitlines() if ESP_LOG_MARK in line][-2:]
-        if status.get("esp4") == "missing" and encrypted:
+        if encrypted and lacks_esp_gcm(status):
             found.append(Finding(
                 "error", f.name, "kernel limits: ESP",
-                "\n".join([f.shown("kernel", lambda line: line == release or line.startswith("esp4 "))]
+                "\n".join([f.shown("kernel", lambda line: line == release or line.startswith(("esp4 ", "esp-gcm ")))]
                           + ([f.shown("daemon_log", esp)] if esp else [])),
                 f"the encrypted overlay(s) {', '.join(encrypted)} need IPsec ESP with AES-GCM in the kernel "
-                f"(xfrm, esp4, rfc4106(gcm(aes))), and kernel {release} has no ESP: the daemon cannot add its "
-                "security associations, so traffic between containers on different nodes is dropped",
+                f"(xfrm, esp4, rfc4106(gcm(aes))), and kernel {release} {_esp_gcm_answer(status)}: the daemon cannot "
+                "add its security associations, so traffic between containers on different nodes is dropped",
                 "use a kernel with CONFIG_INET_ESP and CONFIG_CRYPTO_GCM, or an overlay without --opt encrypted",
                 DOC_OVERLAY))
     return found
+
+
+def lacks_esp_gcm(status: dict[str, str]) -> bool:
+    """The kernel's own answer when it was asked (esp-gcm), else the module list (esp4)."""
+    asked = status.get("esp-gcm", "unknown")
+    if not asked.startswith("unknown"):
+        return asked.startswith("missing")
+    return status.get("esp4") == "missing"
+
+
+def _esp_gcm_answer(status: dict[str, str]) -> str:
+    asked = status.get("esp-gcm", "unknown")
+    if asked.startswith("missing"):
+        return f"refuses an ESP security association with rfc4106(gcm(aes)) ({asked.split(':', 1)[-1].strip()})"
+    return "has no ESP module"
 
 
 def _ipvs_finding(facts: Facts, lacking: list[NodeFacts], vip_services, published) -> Finding:

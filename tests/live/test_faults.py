@@ -218,5 +218,6 @@ def test_kernel_without_esp_encrypted_overlay_said_with_the_daemons_words(make_l
     assert set(found["node"]) >= {"node2"} and (found["severity"] == "error").all()
     row = found[found["node"] == "node2"].iloc[0]
     assert "esp4 missing" in row["evidence"] and "function not implemented" in row["evidence"]
+    assert "esp-gcm missing: " in row["evidence"]  # the kernel itself, asked in a throwaway namespace
     assert "rfc4106(gcm(aes))" in row["evidence"] and "Key: <hidden>" in row["evidence"]
     assert "secret" in row["cause"]

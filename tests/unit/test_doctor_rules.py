@@ -568,3 +568,47 @@ def test_a_node_out_of_reach_is_one_finding_and_the_others_are_still_checked():
     assert node2.iloc[0]["fix"] == "take the lab down with `swarmlab lab down --name t-1`, then bring it up again"
     assert "pid 7" in node2.iloc[0]["evidence"]
     assert not findings[findings["node"] == "node1"].empty  # node1 was still checked
+
+
+def with_encrypted_overlay(kernel_lines: dict[str, str]):
+    """The healthy lab plus an `--opt encrypted` overlay; node1's kernel does ESP with GCM, node2's says `kernel_lines`."""
+    def edit(nodes):
+        sections = nodes["node1"]["sections"]
+        networks = json.loads(sections["networks"])
+        networks.append({"Name": "secret", "Scope": "swarm", "Driver": "overlay", "Options": {"encrypted": ""},
+                         "IPAM": {"Driver": "default", "Options": None,
+                                  "Config": [{"Subnet": "10.0.9.0/24", "Gateway": "10.0.9.1"}]}})
+        sections["networks"] = json.dumps(networks, indent=4)
+        for name, replaced in (("node1", {"esp4": "loaded", "esp-gcm": "ok"}), ("node2", kernel_lines)):
+            lines = [line for line in nodes[name]["sections"]["kernel"].splitlines()
+                     if line.split(" ", 1)[0] not in replaced]
+            nodes[name]["sections"]["kernel"] = "\n".join(lines + [f"{k} {v}" for k, v in replaced.items()])
+    return healthy_with(edit)
+
+
+def esp_findings(gathered):
+    findings = diagnose(gathered)
+    return findings[findings["check"] == "kernel limits: ESP"]
+
+
+def test_esp_without_gcm_is_found_by_asking_the_kernel_even_with_esp4_loaded():
+    answer = "missing: Error: Requested AEAD algorithm not found."
+    gathered = with_encrypted_overlay({"esp4": "loaded", "esp-gcm": answer})
+    found = esp_findings(gathered)
+    assert list(found["node"]) == ["node2"] and list(found["severity"]) == ["error"]
+    assert f"esp-gcm {answer}" in found.iloc[0]["evidence"].splitlines()
+    assert "Requested AEAD algorithm not found" in found.iloc[0]["cause"] and "secret" in found.iloc[0]["cause"]
+    assert_evidence_is_what_ran(gathered, diagnose(gathered))
+
+
+def test_a_built_in_esp_the_kernel_accepts_is_not_called_missing():
+    gathered = with_encrypted_overlay({"esp4": "missing", "esp-gcm": "ok"})
+    assert esp_findings(gathered).empty
+    kernel = diagnose(gathered).set_index(["node", "check"]).loc[("node2", "kernel")]
+    assert "esp4" not in kernel["cause"]
+
+
+def test_where_the_kernel_could_not_be_asked_the_module_list_decides():
+    unknown = "unknown: no network namespace to ask the kernel in"
+    assert list(esp_findings(with_encrypted_overlay({"esp4": "missing", "esp-gcm": unknown}))["node"]) == ["node2"]
+    assert esp_findings(with_encrypted_overlay({"esp4": "loaded", "esp-gcm": unknown})).empty
