@@ -31,7 +31,18 @@ from .result import Result
 IMAGE = "busybox:latest"  # the lab's local image; the article used ubuntu
 SERVICE = "test"
 NETWORK = "uber-net"
-POLL_INTERVAL = 0.2  # seconds between two looks at the task list
+POLL_INTERVAL = 0.2  # seconds between the first looks of a wait
+POLL_LONGEST = 1.0  # ... growing to this: Docker's scheduler and daemons move in seconds
+
+
+def poll_pauses(first: float = POLL_INTERVAL, longest: float = POLL_LONGEST, factor: float = 1.5):
+    """The pauses of a polling loop: short at first (most waits end within a second), then
+    growing to `longest`. Each look runs the docker CLI and costs CPU, so a wait of 25 s
+    (the scheduler giving up on a node) takes about 30 looks instead of 125."""
+    pause = first
+    while True:
+        yield pause
+        pause = min(longest, pause * factor)
 
 
 
@@ -112,6 +123,7 @@ def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None
     """
     targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
     deadline = cluster.clock.now() + timeout
+    pauses = poll_pauses()
     while True:
         waiting = [n.name for n in targets
                    if n.run(f"docker network inspect --format '{{{{.Name}}}}' {shlex.quote(name)}").ok != present]
@@ -120,7 +132,7 @@ def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None
         if cluster.clock.now() > deadline:
             raise SwarmlabError(f"network {name} did not {'appear on' if present else 'leave'} {', '.join(waiting)} "
                                 f"within {timeout:.0f} s; `swarmlab doctor` says why")
-        cluster.clock.sleep(POLL_INTERVAL)
+        cluster.clock.sleep(next(pauses))
 
 
 # What a node's dockerd logs when the join could not create docker_gwbridge (and so the
@@ -161,6 +173,7 @@ def wait_for_join(cluster: Cluster, nodes=None, timeout: float = 20,
     targets = [_node(cluster, n) for n in nodes] if nodes else list(cluster)
     commands = {n.name: join_state_command((failures_before or {}).get(n.name, 0)) for n in targets}
     deadline = cluster.clock.now() + timeout
+    pauses = poll_pauses()
     states: dict[str, str] = {}
     while True:
         for node in targets:
@@ -173,7 +186,7 @@ def wait_for_join(cluster: Cluster, nodes=None, timeout: float = 20,
             raise SwarmlabError(f"{', '.join(waiting)} did not finish joining within {timeout:.0f} s: no ingress "
                                 f"sandbox on docker_gwbridge, and no new '{INGRESS_FAILED}' in the dockerd log; "
                                 "`swarmlab doctor` says more")
-        cluster.clock.sleep(POLL_INTERVAL)
+        cluster.clock.sleep(next(pauses))
 
 
 def node_ls(cluster: Cluster) -> Result:
@@ -310,6 +323,7 @@ def wait_for_tasks(cluster: Cluster, service: str, until: Callable[[pd.DataFrame
     Raises SwarmlabError after `timeout` seconds, with the last table seen.
     """
     deadline = cluster.clock.now() + timeout
+    pauses = poll_pauses()
     while True:
         table = tasks(cluster, service)
         if until(table):
@@ -319,7 +333,7 @@ def wait_for_tasks(cluster: Cluster, service: str, until: Callable[[pd.DataFrame
                 f"waited {timeout:.0f} s for {what} of service {service!r}; last task list:\n"
                 f"{table.drop(columns=['id', 'name']).to_string(index=False)}\n"
                 f"  hint: `swarmlab doctor` looks for the usual causes")
-        cluster.clock.sleep(POLL_INTERVAL)
+        cluster.clock.sleep(next(pauses))
 
 
 def wait_for_running(cluster: Cluster, service: str = SERVICE, replicas: int = 2,

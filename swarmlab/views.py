@@ -171,6 +171,7 @@ def settled_bridges(cluster: Cluster, bridge: str = "docker_gwbridge", timeout: 
     port yet for a container that just started.
     """
     deadline = cluster.clock.now() + timeout
+    pauses = story.poll_pauses()
     while True:
         outputs = _bridge_outputs(cluster)
         table = _bridges_from(outputs, networks(cluster))
@@ -179,7 +180,7 @@ def settled_bridges(cluster: Cluster, bridge: str = "docker_gwbridge", timeout: 
             return table
         if cluster.clock.now() > deadline:
             raise SwarmlabError(f"{bridge} did not settle within {timeout:.0f} s: {'; '.join(unsettled)}")
-        cluster.clock.sleep(story.POLL_INTERVAL)
+        cluster.clock.sleep(next(pauses))
 
 
 def _unsettled(table: pd.DataFrame, outputs: dict[str, dict[str, Result]], bridge: str) -> list[str]:
