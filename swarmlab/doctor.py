@@ -1423,6 +1423,20 @@ def kernel_status(f: NodeFacts) -> tuple[str, dict[str, str]]:
     return (lines[0] if lines else "?"), dict(line.split(" ", 1) for line in lines[1:] if " " in line)
 
 
+def kernel_table(findings: pd.DataFrame) -> pd.DataFrame:
+    """What each node's kernel has of what Swarm networking uses, read from the doctor's
+    `kernel` findings: one row per node, its release, then per part (vxlan, bridge, ip_vs,
+    esp4: loaded, available or missing; esp-gcm, the kernel's own answer: ok, missing or
+    unknown)."""
+    rows = []
+    for evidence in findings.loc[findings["check"] == "kernel", "evidence"]:
+        for node, _, lines in evidence_blocks(evidence):
+            parts = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+            rows.append({"node": node, "release": lines[0] if lines else "?",
+                         **{part: said.split(":", 1)[0] for part, said in parts.items()}})
+    return pd.DataFrame(rows).set_index("node") if rows else pd.DataFrame(columns=["release"])
+
+
 def check_kernel(facts: Facts) -> list[Finding]:
     """Every node's kernel has VXLAN and bridge support (loaded, or available as a module)."""
     found = []

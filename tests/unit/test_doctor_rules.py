@@ -13,7 +13,8 @@ import pytest
 # `swarmlab.doctor` is the function (swarmlab.doctor(cluster)); the module's parts come by name.
 from swarmlab.cluster import Cluster, Node
 from swarmlab.doctor import (JOURNAL_SECTION, SEVERITIES, Facts, blocking_rules, diagnose, evidence_blocks,
-                             failure_mode, gather, node_script, ping_commands, ping_plan, split_sections, worst)
+                             failure_mode, gather, kernel_table, node_script, ping_commands, ping_plan, split_sections,
+                             worst)
 from swarmlab.errors import EvidenceError
 from swarmlab.parse import tasks_from_json
 from swarmlab.story import task_history
@@ -612,3 +613,12 @@ def test_where_the_kernel_could_not_be_asked_the_module_list_decides():
     unknown = "unknown: no network namespace to ask the kernel in"
     assert list(esp_findings(with_encrypted_overlay({"esp4": "missing", "esp-gcm": unknown}))["node"]) == ["node2"]
     assert esp_findings(with_encrypted_overlay({"esp4": "loaded", "esp-gcm": unknown})).empty
+
+
+def test_the_kernel_table_is_read_from_the_kernel_findings():
+    gathered = with_encrypted_overlay({"esp4": "loaded", "esp-gcm": "missing: Error: Requested AEAD algorithm not found."})
+    table = kernel_table(diagnose(gathered))
+    assert list(table.index) == ["node1", "node2"]
+    assert table.loc["node2", "esp-gcm"] == "missing" and table.loc["node1", "esp-gcm"] == "ok"
+    assert table.loc["node2", "vxlan"] == "loaded" and table.loc["node2", "ip_vs"] == "missing"
+    assert table.loc["node1", "release"] == gathered.nodes["node1"].sections["kernel"].splitlines()[0]
