@@ -26,6 +26,7 @@ from typing import Callable
 import docker
 
 from ..errors import LabError
+from .node import SHIMS
 
 REPOSITORY = "swarmlab/node"
 NODE_FILES = Path(__file__).resolve().parent.parent / "data" / "node"
@@ -73,10 +74,15 @@ def image_ref() -> str:
     return f"{REPOSITORY}:{version()}"
 
 
+# The namespace nodes' `systemctl` (and `service`, a link to it: the shim reads its own name),
+# so a procedure that says `systemctl restart docker` works on a node container too.
+SHIM = SHIMS / "systemctl"
+
+
 def scripts_digest() -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())  # what goes in, and how
-    for name in ("Dockerfile", *SCRIPTS):
-        digest.update(name.encode() + b"\0" + (NODE_FILES / name).read_bytes())
+    for name, path in [(name, NODE_FILES / name) for name in ("Dockerfile", *SCRIPTS)] + [("systemctl", SHIM)]:
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -191,6 +197,8 @@ def write_rootfs(target: Path) -> None:
         _add_text(tar, "etc/group", "root:x:0:\ndocker:x:999:\nnogroup:x:65534:\n")
         for script in SCRIPTS:
             tar.add(NODE_FILES / script, arcname=f"usr/local/sbin/{script}")
+        tar.add(SHIM, arcname="usr/local/sbin/systemctl")
+        _add_link(tar, "usr/local/sbin/service", "systemctl")
         busybox = _canonical(shutil.which("busybox") or "/bin/busybox")
         tar.add(busybox, arcname="usr/share/swarmlab/busybox")
         have = {Path(p).name for p in files}
@@ -309,6 +317,7 @@ def build_from_dockerfile(client):
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name in ("Dockerfile", *SCRIPTS):
             tar.add(NODE_FILES / name, arcname=name)
+        tar.add(SHIM, arcname="systemctl")
     context.seek(0)
     try:
         image, _ = client.images.build(fileobj=context, custom_context=True, tag=image_ref(),

@@ -117,3 +117,17 @@ def test_no_default_route_no_nameserver_unless_asked(docker_swarm_lab, make_dock
     routed = make_docker_lab(nodes=1, subnet="172.16.157.0/24", default_route=True).node("node1")
     assert routed.run("ip route").stdout.startswith("default via 172.16.157.254 dev ens33")
     assert "nameserver 127.0.0.11" in routed.run("cat /etc/resolv.conf").stdout
+
+
+def test_systemctl_and_service_manage_a_node_containers_dockerd(docker_swarm_lab):
+    """The admin commands of a host, word for word, in a node container (as on a namespace node)."""
+    node2 = docker_swarm_lab.node("node2")
+    before = node2.dockerd_pid
+    status = node2.run("systemctl status docker")
+    assert status.exit_code == 0 and "Active: active (running)" in status.stdout, status.stderr
+    assert node2.run("service docker stop").ok and node2.dockerd_pid is None
+    assert node2.run("systemctl is-active docker").stdout.strip() == "inactive"
+    restarted = node2.run("systemctl restart docker")
+    assert restarted.ok, restarted.stderr
+    assert node2.dockerd_pid not in (None, before)
+    assert node2.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "active"

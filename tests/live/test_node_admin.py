@@ -38,6 +38,10 @@ def test_systemctl_and_service_manage_the_nodes_dockerd_like_a_hosts(make_lab):
     other = node2.run("systemctl restart nginx")
     assert other.exit_code == 5 and "only the docker unit" in other.stderr
 
+    # The SysV words stop it too (on a node without the shim, `service docker stop` left it running).
+    assert node2.run("service docker stop").ok and node2.dockerd_pid is None
+    assert node2.run("service docker status").exit_code == 3
+
 
 def test_lab_restart_docker_from_the_cli(make_lab, capsys):
     lab = make_lab(swarm=True)
