@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -157,7 +158,10 @@ def passed(outcomes: pd.DataFrame) -> bool:
 def _remove_probe(cluster: Cluster) -> None:
     manager = cluster.manager
     manager.run(f"docker service rm {PROBE_SERVICE} 2>/dev/null; true")
-    # The tasks stop a moment after `service rm` returns; until then the network is in use.
+    # Until every task is gone the network is in use: each node removes the probe's containers at
+    # once, instead of waiting for Docker to stop them (about 5 s more per check).
+    _on_every_node(cluster, lambda node: node.run(f"ids=$(docker ps -aq --filter label=com.docker.swarm.service.name="
+                                                   f"{PROBE_SERVICE}); [ -z \"$ids\" ] || docker rm -f $ids"))
     deadline = cluster.clock.now() + 20
     while manager.run(f"docker network inspect {PROBE_NETWORK} >/dev/null 2>&1 || echo gone").stdout.strip() != "gone":
         manager.run(f"docker network rm {PROBE_NETWORK}")
@@ -224,18 +228,26 @@ def _pings(cluster: Cluster, running: dict[str, str], addresses: dict[str, str],
            size: int | None) -> Outcome:
     if len(running) < 2:
         return Outcome(label, False, "fewer than two nodes run a probe task: nothing to ping between")
-    lines, ok = [], True
-    for source, cid in running.items():
-        for target, address in addresses.items():
-            if target == source:
-                continue
-            command = f"docker exec {cid} ping -c 2 -W 2 {'-s %d ' % size if size else ''}{address}"
-            result = cluster.node(source).run(command, timeout=20)
-            ok = ok and result.ok
-            summary = [l for l in result.stdout.splitlines() if "packets transmitted" in l] or \
-                [(result.stderr.strip() or "no answer")]
-            lines.append(f"[{source}]$ {command}\n  {target}: {summary[0]}")
-    return Outcome(label, ok, "\n".join(lines))
+    # Every pair at once; -A sends the second ping as soon as the first is answered.
+    pairs = [(source, cid, target, address) for source, cid in running.items()
+             for target, address in addresses.items() if target != source]
+
+    def ping(pair):
+        source, cid, target, address = pair
+        command = f"docker exec {cid} ping -A -c 2 -W 2 {'-s %d ' % size if size else ''}{address}"
+        result = cluster.node(source).run(command, timeout=20)
+        summary = [l for l in result.stdout.splitlines() if "packets transmitted" in l] or \
+            [(result.stderr.strip() or "no answer")]
+        return result.ok, f"[{source}]$ {command}\n  {target}: {summary[0]}"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ping, pairs))
+    return Outcome(label, all(ok for ok, _ in answers), "\n".join(line for _, line in answers))
+
+
+def _on_every_node(cluster: Cluster, act) -> list:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(act, cluster))
 
 
 def _join_port(cluster: Cluster) -> Outcome:
