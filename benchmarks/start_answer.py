@@ -1,6 +1,6 @@
 """What `docker container start` of a Created task container on node2 answers, and when.
 
-    python benchmarks/start_answer.py [--runs 5] [--seconds 35] [--interval 0.5]
+    python benchmarks/start_answer.py [--runs 5] [--seconds 35] [--interval 0.5] [--restart-delay 1s]
 
 Lesson 4 starts by hand a container the failing task left on node2 (no
 docker_gwbridge, the vpn-routes fault), as the article's author did. Each run
@@ -29,20 +29,20 @@ from swarmlab.lab import Lab, teardown  # noqa: E402
 NETWORKS = "docker network ls --format '{{.Name}}'"
 
 
-def failed_on_node2(lab: Lab) -> Cluster:
+def failed_on_node2(lab: Lab, restart_delay: str | None) -> Cluster:
     cluster = Cluster.from_lab(lab)
     faults.inject(cluster, "vpn-routes", node="node2")
     story.form_swarm(cluster)
     story.create_overlay(cluster).check()
-    story.service_create(cluster).check()
+    story.service_create(cluster, restart_delay=restart_delay).check()
     story.wait_for_failure(cluster, node="node2", timeout=30)
     return cluster
 
 
-def one_run(run: int, seconds: float, interval: float) -> list[dict]:
+def one_run(run: int, seconds: float, interval: float, restart_delay: str | None) -> list[dict]:
     name = f"sa-{uuid.uuid4().hex[:6]}"
     try:
-        cluster = failed_on_node2(Lab(name=name).up())
+        cluster = failed_on_node2(Lab(name=name).up(), restart_delay)
         node2 = cluster.node("node2")
         rows, started = [], time.monotonic()
         while (t := time.monotonic() - started) < seconds:
@@ -66,14 +66,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=35)
     parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--restart-delay", default=story.QUICK_RESTART_DELAY,
+                        help="the service's --restart-delay (lesson 4's; Docker's default is 5s)")
     args = parser.parse_args()
     rows = []
     for run in range(args.runs):
-        rows += one_run(run, args.seconds, args.interval)
+        rows += one_run(run, args.seconds, args.interval, args.restart_delay)
         print(f"run {run + 1}/{args.runs}: {sum(r['run'] == run for r in rows)} starts", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     print(f"\n{len(table)} starts in {args.runs} runs, every {args.interval} s for {args.seconds} s after "
-          "the first failure on node2 (numbers from a shared machine: the timing varies with its load)\n")
+          f"the first failure on node2, --restart-delay {args.restart_delay} (numbers from a shared machine: "
+          "the timing varies with its load)\n")
     print(table.groupby(["phase", "uber-net before", "uber-net after", "answer"]).size()
           .rename("starts").reset_index().to_string(index=False))
     first = table[table.groupby("run")["t"].transform("min") == table["t"]]

@@ -57,9 +57,10 @@ def plan(cluster, worker, steps, lesson_changes: list[str]) -> list[str]:
                       for n in cluster if n is not manager]
         elif step == "_overlay":
             lines.append(f"{manager.name}: docker network create -d overlay {story.NETWORK}")
-        elif step == "_failed_service":
-            lines.append(f"{manager.name}: docker service create --name {story.SERVICE} --network {story.NETWORK} "
-                         f"--replicas 2 {story.IMAGE} sleep infinity   (needs {story.IMAGE} on every host)")
+        elif step in ("_failed_service", "_failed_service_retrying_quickly"):
+            delay = f"--restart-delay {story.QUICK_RESTART_DELAY} " if step == "_failed_service_retrying_quickly" else ""
+            lines.append(f"{manager.name}: docker service create {delay}--name {story.SERVICE} --network "
+                         f"{story.NETWORK} --replicas 2 {story.IMAGE} sleep infinity   (needs {story.IMAGE} on every host)")
         else:
             raise StagingError(f"no description of set-up step {step!r}: say what it changes in staging.plan")
     names = {"manager": manager.name, "worker": worker.name}

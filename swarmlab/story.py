@@ -31,6 +31,9 @@ from .result import Result
 IMAGE = "busybox:latest"  # the lab's local image; the article used ubuntu
 SERVICE = "test"
 NETWORK = "uber-net"
+# Docker retries a failed task after 5 s; where a lesson or a test only waits for the scheduler
+# to give up on a broken node, 1 s tells the same story in seconds.
+QUICK_RESTART_DELAY = "1s"
 POLL_INTERVAL = 0.2  # seconds between the first looks of a wait
 POLL_LONGEST = 1.0  # ... growing to this: Docker's scheduler and daemons move in seconds
 
