@@ -89,10 +89,14 @@ def start(cluster: Cluster, seed: int, among=None) -> Drill:
     if faults.fault_named(d.fault).acts_at_join and _in_swarm(node):
         # Out first, then the fault, then the join: a fault that fills the address pools
         # must find docker_gwbridge's pool already given back, or the join takes it again.
-        _leave(cluster, node)
+        story.leave(cluster, node)
         faults.inject(cluster, d.fault, d.node)
+        before = story.join_failures(node)  # an earlier drill's failed join is in the log too
         story.swarm_join(cluster, node).check()
-        story.wait_for_join(cluster, nodes=[node])
+        joined = story.wait_for_join(cluster, nodes=[node], failures_before={node.name: before})
+        if joined[node.name] != "failed":  # never hand a student a drill with nothing broken
+            raise SwarmlabError(f"the drill did not take: {node.name} joined with a working docker_gwbridge; "
+                                f"run `swarmlab drill start` again (seed {d.seed})")
     else:
         faults.inject(cluster, d.fault, d.node)
     if not cluster.manager.run(f"docker network inspect {story.NETWORK}").ok:
@@ -100,14 +104,6 @@ def start(cluster: Cluster, seed: int, among=None) -> Drill:
     if not cluster.manager.run(f"docker service inspect {story.SERVICE}").ok:
         story.service_create(cluster).check()
     return d
-
-
-def _leave(cluster: Cluster, node: Node) -> None:
-    """The node leaves the swarm, the manager forgets it, and its docker_gwbridge goes (a join makes it)."""
-    node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
-    node.run("docker swarm leave --force").check()
-    cluster.manager.run(f"docker node rm --force {node_id}")
-    node.run("docker network rm docker_gwbridge")
 
 
 def _in_swarm(node: Node) -> bool:

@@ -138,7 +138,7 @@ def restore(cluster, inventory) -> list[str]:
         before = set(journal["hosts"].get(node.name, {}).get("networks", []))
         new = [n for n in node.run(LOCAL_NETWORKS).check().stdout.split() if n not in before]
         if new:
-            _remove_networks(cluster, node, new)
+            story.remove_networks(cluster, node, new)
             done.append(f"{node.name}: removed network(s) {', '.join(new)}")
     left = {n.name: host_state(n) for n in cluster}
     changed = [name for name, state in left.items() if state != journal["hosts"].get(name)]
@@ -148,13 +148,3 @@ def restore(cluster, inventory) -> list[str]:
     path.unlink()
     return done
 
-
-def _remove_networks(cluster, node, names: list[str], attempts: int = 20) -> None:
-    """`docker network rm`, again while a sandbox that left with the swarm still holds an endpoint."""
-    for attempt in range(attempts):
-        result = node.run(["docker", "network", "rm", *names])
-        if result.ok or "active endpoints" not in result.stderr or attempt == attempts - 1:
-            break
-        names = [n for n in names if node.run(["docker", "network", "inspect", n]).ok]
-        cluster.clock.sleep(0.5)
-    result.check(hint=f"see `docker network ls` on {node.name}")

@@ -106,13 +106,42 @@ def rejoin(cluster: Cluster, node: Node | str) -> list[Result]:
     acts at that moment (vpn-routes) needs a fresh join to show.
     """
     node = _node(cluster, node)
-    node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
-    results = [node.run("docker swarm leave --force")]
-    if node_id:
-        results.append(cluster.manager.run(f"docker node rm --force {node_id}"))
-    results.append(node.run("docker network rm docker_gwbridge"))
+    results = leave(cluster, node)
     results.append(swarm_join(cluster, node).check())
     return results
+
+
+def leave(cluster: Cluster, node: Node | str) -> list[Result]:
+    """`node` leaves the swarm, the manager forgets it, and its docker_gwbridge goes (a join makes it)."""
+    node = _node(cluster, node)
+    node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
+    results = [node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")]
+    if node_id:
+        results.append(cluster.manager.run(f"docker node rm --force {node_id}"))
+    results.append(remove_networks(cluster, node, ["docker_gwbridge"], missing_ok=True))
+    return results
+
+
+def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attempts: int = 20,
+                    missing_ok: bool = False) -> Result:
+    """`docker network rm NAMES` on the node, again while an endpoint still holds one.
+
+    Right after `docker swarm leave` the ingress sandbox is still on docker_gwbridge for
+    a moment ("has active endpoints"): removed too early, the bridge and its address pool
+    stay. `missing_ok`: a network that is not there is not an error.
+    """
+    node = _node(cluster, node)
+    for attempt in range(attempts):
+        result = node.run(["docker", "network", "rm", *names])
+        if result.ok or "active endpoints" not in result.stderr:
+            break
+        names = [n for n in names if node.run(["docker", "network", "inspect", n]).ok]
+        if not names or attempt == attempts - 1:
+            break
+        cluster.clock.sleep(0.5)
+    if result.ok or not names or (missing_ok and "No such network" in result.stderr):
+        return result  # the last `docker network rm` that ran; the networks are gone
+    return result.check(hint=f"see `docker network ls` on {node.name}")
 
 
 def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None,
