@@ -156,8 +156,7 @@ def _remove_probe(cluster: Cluster) -> None:
     manager.run(f"docker service rm {PROBE_SERVICE} 2>/dev/null; true")
     # Until every task is gone the network is in use: each node removes the probe's containers at
     # once, instead of waiting for Docker to stop them (about 5 s more per check).
-    _on_every_node(cluster, lambda node: node.run(f"ids=$(docker ps -aq --filter label=com.docker.swarm.service.name="
-                                                   f"{PROBE_SERVICE}); [ -z \"$ids\" ] || docker rm -f $ids"))
+    cluster.run_all(story.remove_task_containers(PROBE_SERVICE))
     deadline = cluster.clock.now() + 20
     while manager.run(f"docker network inspect {PROBE_NETWORK} >/dev/null 2>&1 || echo gone").stdout.strip() != "gone":
         manager.run(f"docker network rm {PROBE_NETWORK}")
@@ -240,10 +239,6 @@ def _pings(cluster: Cluster, running: dict[str, str], addresses: dict[str, str],
         answers = list(pool.map(ping, pairs))
     return Outcome(label, all(ok for ok, _ in answers), "\n".join(line for _, line in answers))
 
-
-def _on_every_node(cluster: Cluster, act) -> list:
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(act, cluster))
 
 
 def _join_port(cluster: Cluster) -> Outcome:

@@ -161,7 +161,7 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
     """
     results = [story.service_rm(cluster, name)]
     for node in cluster:
-        results.append(node.run(f"ids=$({story.task_container_ids(name)}); [ -z \"$ids\" ] || docker rm -f $ids"))
+        results.append(node.run(story.remove_task_containers(name)))
     results.append(wait_for_containers_gone(cluster, name))
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
     story.wait_for_running(cluster, name, replicas, timeout)

@@ -293,6 +293,12 @@ def task_container_ids(service: str = SERVICE) -> str:
     return f"docker ps -aq --filter label=com.docker.swarm.service.name={shlex.quote(service)}"
 
 
+def remove_task_containers(service: str = SERVICE) -> str:
+    """The command that removes the service's task containers on a node at once (`sleep infinity`
+    ignores SIGTERM: stopped politely, each would take Docker's 10 s grace period)."""
+    return f"ids=$({task_container_ids(service)}); [ -z \"$ids\" ] || docker rm -f $ids"
+
+
 def task_containers(node: Node, service: str = SERVICE) -> pd.DataFrame:
     """The service's task containers on `node`: id, name, state (e.g. 'created')."""
     result = node.run("docker container ls -a --no-trunc --format '{{json .}}' "
