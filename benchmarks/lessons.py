@@ -30,7 +30,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as out:
             tables.append(run_lessons(backend, out=Path(out), progress=None))
     table = pd.concat(tables, ignore_index=True)
-    print(table.to_string(index=False))
+    print(table.drop(columns="error").to_string(index=False))
     totals = table.groupby("backend")["seconds"].agg(["sum", "max"]).rename(
         columns={"sum": "series s", "max": "slowest lesson s"})
     print("\n" + totals.to_string())

@@ -45,7 +45,9 @@ def cmd_run(args) -> int:
     table = headless.run_lessons(args.backend, out=Path(args.out) if args.out else headless.BUILD,
                                  only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True),
                                  inventory=args.inventory)
-    print(table.to_string(index=False))
+    print(table.drop(columns="error").to_string(index=False))
+    for row in table[table["status"] != "ok"].to_dict("records"):  # the status keeps one line of it
+        print(f"\n{row['lesson']}: {row['error']}", file=sys.stderr)
     return 0 if (table["status"] == "ok").all() else 1
 
 
@@ -66,6 +68,8 @@ def cmd_record(args) -> int:
             os.environ.pop("SWARMLAB_RECORD", None)
         failed += row["status"] != "ok"
         print(f"{row['lesson']:<28} {row['seconds']:6.1f} s  {row['status']}", file=sys.stderr)
+        if row["error"]:
+            print(row["error"], file=sys.stderr)
     return 1 if failed else 0
 
 

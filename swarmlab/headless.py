@@ -76,7 +76,7 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
     env_before = os.environ.get("SWARMLAB_BACKEND")
     os.environ["SWARMLAB_BACKEND"] = backend  # the lesson's first cell reads it
     started = time.monotonic()
-    status = "ok"
+    status, error = "ok", ""
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
@@ -87,6 +87,7 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
             client.execute()
     except CellExecutionError as exc:
         status = "failed: " + _first_error_line(str(exc))
+        error = _error_text(exc)
         _clean_up_after_failure(path.name[:2], _backend_used(nb) or backend)
     finally:
         if env_before is None:
@@ -99,7 +100,7 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
     used = _backend_used(nb) or backend
     cells = sum(1 for c in nb.cells if c.cell_type == "code")
     return {"lesson": path.stem, "backend": used, "cells": cells, "claims": claims_checked(_printed(nb)),
-            "seconds": round(seconds, 1), "status": status}
+            "seconds": round(seconds, 1), "status": status, "error": error}
 
 
 def _clean_up_after_failure(lesson_id: str, backend: str) -> None:
@@ -141,6 +142,13 @@ def _backend_used(nb) -> str | None:
                 if line.startswith("swarmlab backend:"):
                     return line.split(":", 1)[1].split()[0]
     return None
+
+
+def _error_text(exc: CellExecutionError) -> str:
+    """The failed cell's exception, whole (a claim's message quotes a table over many lines)."""
+    if getattr(exc, "ename", None):
+        return re.sub(r"\x1b\[[0-9;]*m", "", f"{exc.ename}: {exc.evalue}")
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
 
 
 def _first_error_line(message: str) -> str:

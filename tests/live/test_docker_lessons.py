@@ -38,7 +38,7 @@ def executed(docker_engine, tmp_path_factory):
 def test_lesson_runs_on_node_containers_and_checks_its_claims(executed, lesson, docker_engine):
     prefix, results = executed
     row, nb = results[lesson]
-    assert row["status"] == "ok", row["status"]
+    assert row["status"] == "ok", row["error"]
     assert row["backend"] == "live"
     text = printed(nb)
     assert f"containers on the Docker engine at {docker_engine.url}" in text

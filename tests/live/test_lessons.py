@@ -37,7 +37,7 @@ def executed(tmp_path_factory, lesson_prefix):
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_runs_live_checks_its_claims_and_leaves_no_lab(executed, lesson):
     row, nb = executed[lesson]
-    assert row["status"] == "ok", row["status"]
+    assert row["status"] == "ok", row["error"]
     assert row["backend"] == "live"
     assert row["claims"] == claims_in(lesson) > 0
     assert leftovers(lesson_lab_name(lesson)) == []

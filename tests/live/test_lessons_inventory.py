@@ -95,7 +95,7 @@ def test_lesson_runs_on_the_inventory_checks_its_claims_and_puts_the_hosts_back(
     rows, out = executed
     path, lab_cluster = inventory
     row = rows[lesson]
-    assert row["status"] == "ok", row["status"]
+    assert row["status"] == "ok", row["error"]
     assert row["backend"] == "inventory"
     assert row["claims"] == claims_in(lesson) > 0
     text = printed(_notebook(out, lesson))

@@ -50,7 +50,7 @@ def replayed(tmp_path_factory):
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_every_lesson_runs_from_its_recording_and_checks_every_claim(lesson, replayed):
     row, nb, out = replayed(lesson)
-    assert row["status"] == "ok", row["status"]
+    assert row["status"] == "ok", row["error"]
     assert row["backend"] == "replay"
     assert row["claims"] == claims_in(lesson) > 0
     assert "replay of a real run recorded on" in printed(nb)
@@ -96,6 +96,10 @@ def test_a_wrong_claim_fails_the_replayed_lesson(tmp_path):
     row, executed = run("04", "replay", tmp_path / "out", directory=lessons)
     assert row["status"].startswith("failed: ClaimError"), row["status"]
     assert "the text says 'now Docker answers that the network cannot be found'" in printed(executed)
+    # The status keeps one line; the error keeps the claim's whole message, down to its last line.
+    assert "\n" not in row["status"]
+    assert row["error"].startswith("ClaimError: ") and row["error"].rstrip().endswith(
+        "fix the lesson's text or find out why the output changed"), row["error"]
 
 
 def test_every_lesson_but_the_first_checks_its_claims_in_its_exercise_solution():
