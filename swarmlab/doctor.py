@@ -1184,6 +1184,29 @@ def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
 
 
 _GOSSIP_NAME = re.compile(r"Node (\w+)/([\d.]+), joined gossip cluster")
+_GOSSIP_PEER = re.compile(r"memberlist: (?:Suspect (\w+) has failed|Was able to connect to (\w+) but)")
+
+
+def about_old_incarnation(lines: list[str]):
+    """A test for gossip lines about a peer's earlier incarnation, from all of `lines`.
+
+    Each time a daemon joins a swarm its memberlist takes a new name; a peer that
+    left while this node still probed it is suspected under its old name seconds
+    later (seen on this lab: a swarm left and formed again within 15 s). A line
+    about a name that a newer one has replaced at the same address is history.
+    """
+    latest = {}  # address -> the name that joined last from there
+    for line in lines:
+        match = _GOSSIP_NAME.search(line)
+        if match:
+            latest[match.group(2)] = match.group(1)
+    replaced = {name for line in lines for name, address in _GOSSIP_NAME.findall(line)
+                if latest.get(address) != name}
+
+    def old(line: str) -> bool:
+        match = _GOSSIP_PEER.search(line)
+        return bool(match) and (match.group(1) or match.group(2)) in replaced
+    return old
 
 
 def check_gossip(facts: Facts) -> list[Finding]:
@@ -1197,7 +1220,8 @@ def check_gossip(facts: Facts) -> list[Finding]:
     by_address = {f.address: f.name for f in facts.nodes.values()}
     found, suspected = [], {}
     for f in facts.swarm_nodes():
-        recent = recent_log(f)
+        old = about_old_incarnation(f.sections.get("daemon_log", "").splitlines())
+        recent = [line for line in recent_log(f) if not old(line)]
         udp_only = [line for line in recent if "but other probes failed" in line]
         suspects = [line for line in recent if "has failed, no acks received" in line]
         if suspects and not udp_only:

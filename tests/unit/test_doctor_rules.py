@@ -124,6 +124,32 @@ def test_gossip_blocked_is_caught_by_probe_rule_and_the_daemons_own_gossip():
     assert udp["node"] == "node2" and "but other probes failed" in udp["evidence"]
 
 
+def _healthy_with_node2_log(*lines: str) -> Facts:
+    """The healthy swarm, node2's daemon having logged `lines` (gossip) just before the doctor asked."""
+    data = json.loads((CASES / "healthy.json").read_text())
+    node2 = data["nodes"]["node2"]["sections"]
+    clock, *rest = node2["daemon_log"].splitlines()
+    node2["daemon_log"] = "\n".join([clock, *lines, *rest])
+    return Facts.from_dict(data)
+
+
+def _log(time: str, message: str) -> str:
+    return f'time="2026-11-28T04:27:{time}Z" level=info msg="{message}"'
+
+
+def test_a_suspect_of_a_peers_earlier_incarnation_is_history():
+    """A swarm left and formed again: node2 suspected node1's old memberlist name seconds ago,
+    and node1 has joined since under a new one (seen here, and in a lesson on an inventory)."""
+    earlier = [_log("10.1", "Node 0a0a0a0a0a0a/172.16.155.131, joined gossip cluster"),
+               _log("21.0", "memberlist: Suspect 0a0a0a0a0a0a has failed, no acks received")]
+    findings = diagnose(_healthy_with_node2_log(*earlier))
+    assert "gossip" not in set(problems(findings)["check"])
+    # The same line about node1's present name is news: a warning naming node1.
+    present = _healthy_with_node2_log(_log("21.0", "memberlist: Suspect c1ebc9cbc09b has failed, no acks received"))
+    gossip = problems(diagnose(present)).set_index("check").loc["gossip"]
+    assert gossip["severity"] == "warning" and "no gossip acks from node1" in gossip["cause"]
+
+
 def test_a_silent_port_without_controls_is_not_called_a_firewall():
     data = json.loads((CASES / "gossip-blocked.json").read_text())
     node1 = data["nodes"]["node1"]["sections"]
