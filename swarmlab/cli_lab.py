@@ -9,7 +9,7 @@ import sys
 
 from . import cli_connect
 from .errors import SwarmlabError
-from .lab import DRIVERS, Lab, containers, nodeimage, teardown
+from .lab import DRIVERS, Lab, nodeimage, teardown
 
 
 def add_commands(subparsers):
@@ -106,6 +106,7 @@ def cmd_lab_up(args) -> int:
 
 
 def cmd_lab_image(args) -> int:
+    from .lab import containers  # docker-py: only this command and the docker driver need it
     client = containers.connect(args.engine)
     image = nodeimage.ensure(client, rebuild=args.rebuild, source=args.source,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))

@@ -15,7 +15,7 @@ from .check import can_run_lab
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
-from .lab import Lab, containers, teardown
+from .lab import Lab, teardown
 from .record import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
@@ -136,6 +136,7 @@ def choose(requested: str | None = None) -> Choice:
         if forced == "namespaces":
             raise SwarmlabError("SWARMLAB_DRIVER=namespaces, but this machine cannot run the namespace lab "
                                 "(root on Linux; see `swarmlab check`)")
+    from .lab import containers  # docker-py: asked for only where the namespace lab cannot run
     try:
         containers.connect(timeout=10).close()
         why = "SWARMLAB_DRIVER=docker" if forced == "docker" else "not root on Linux"

@@ -24,7 +24,7 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import LabError, LabReplacedError, NodeDeadError
-from . import containers, image
+from . import image
 from .capacity import check_capacity
 from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
 from .ownership import NameLock, Ownership
@@ -32,6 +32,14 @@ from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
 
 STATE_ROOT = NAMESPACE_STATE_ROOT  # root's labs, of either driver
 DRIVERS = ("namespaces", "docker")
+
+
+def _containers():
+    """The docker driver's module, imported when a docker-driver lab is asked for: it
+    pulls in docker-py, which a namespace lab and every other command can do without."""
+    from . import containers
+    return containers
+
 
 Progress = Callable[[str, float], None]  # (phase finished, seconds since start)
 
@@ -52,7 +60,7 @@ def make_driver(driver: str, lab_name: str, engine: str | None = None, **options
                            "the namespaces driver runs on this machine")
         return NamespaceDriver(lab_name)
     if driver == "docker":
-        return containers.DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
+        return _containers().DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
     raise LabError(f"unknown lab driver {driver!r}; use one of {', '.join(DRIVERS)}")
 
 
@@ -95,7 +103,7 @@ class Lab:
         check_name("lab", name, MAX_LAB_NAME)
         data = read_state(name)
         if data is None and engine:
-            data = containers.spec_on_engine(name, engine)
+            data = _containers().spec_on_engine(name, engine)
         if data is None:
             raise LabError(f"no lab named {name!r} is up; start one with `swarmlab lab up --name {name}`")
         lab = cls.__new__(cls)
@@ -264,7 +272,7 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None) ->
         state = read_state(name) or {}
         driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
         if driver == "docker":
-            containers.teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
+            _containers().teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
             return bool(state)
         return make_driver(driver, name).teardown(name) or bool(state)
 
@@ -274,7 +282,7 @@ def leftovers(name: str, engine: str | None = None, driver: str | None = None) -
     state = read_state(name) or {}
     driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
     if driver == "docker":
-        found = containers.leftovers(name, engine or state.get("engine"))
+        found = _containers().leftovers(name, engine or state.get("engine"))
         if (state_root() / name).exists():
             found.append(f"state folder {state_root() / name}")
         return found

@@ -23,7 +23,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-import docker
 
 from ..errors import LabError
 from .node import SHIMS
@@ -113,16 +112,18 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
 
 
 def _tagged(client):
+    from docker.errors import ImageNotFound  # docker-py only when there is an engine to ask
     try:
         return client.images.get(image_ref())
-    except docker.errors.ImageNotFound:
+    except ImageNotFound:
         return None
 
 
 def _remove_quietly(client, image_id: str) -> None:
+    from docker.errors import APIError
     try:
         client.images.remove(image_id)
-    except docker.errors.APIError:
+    except APIError:
         pass  # still used by a lab's nodes: it goes when they do and `docker image prune` runs
 
 

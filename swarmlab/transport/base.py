@@ -18,7 +18,6 @@ from __future__ import annotations
 import shlex
 from typing import ClassVar
 
-import docker
 
 from ..errors import SwarmlabError
 from ..result import Result
@@ -41,6 +40,7 @@ class Transport:
     def docker_client(self) -> docker.DockerClient:
         if not self.docker_base_url:
             raise SwarmlabError(f"node {self.node_name}: its transport offers no Docker API (a recording has none)")
+        import docker  # docker-py (and paramiko, which it pulls in) only for a caller who wants the API
         return docker.DockerClient(base_url=self.docker_base_url)
 
     def close(self) -> None:
