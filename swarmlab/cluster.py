@@ -16,7 +16,7 @@ from typing import Callable
 from .errors import SwarmlabError
 from .inventory import Inventory, is_inventory_path, load_inventory
 from .lab import Lab
-from .lab.netsock import socket_in_netns
+from .lab.netsock import connect_in_netns
 from .lab.network import switch_netns
 from .lab.sshd import LabSSH
 from .result import Result
@@ -137,10 +137,6 @@ class Cluster:
         """
         if isinstance(lab, str):
             lab = Lab.attach(lab)
-        if via == "ssh" and not lab.driver.sshd:
-            raise SwarmlabError(f"lab {lab.name}'s nodes are containers on a Docker engine and run no sshd; "
-                                f"reach them through the engine (via=\"local\"), or use the namespace lab "
-                                f"(root) or an inventory of hosts for SSH")
         if via == "ssh":
             cluster = _lab_over_ssh(lab)
         elif via == "local":
@@ -153,14 +149,16 @@ class Cluster:
         return cluster
 
     @classmethod
-    def from_inventory(cls, inventory, *, socket_factory=None, connect_timeout: float = 10.0) -> "Cluster":
-        """A cluster of real hosts over SSH, from an inventory file (or a loaded Inventory)."""
+    def from_inventory(cls, inventory, *, connector=None, connect_timeout: float = 10.0) -> "Cluster":
+        """A cluster of real hosts over SSH, from an inventory file (or a loaded Inventory).
+        `connector(address, port, timeout)` opens the stream to a host, when a plain TCP
+        connect from here cannot (see SSHTransport)."""
         if not isinstance(inventory, Inventory):
             inventory = load_inventory(inventory)
         nodes = [Node(h.name, h.address, role=h.role, transport=get_transport(
                      "ssh", h.address, user=h.user, port=h.port, key=h.key, node_name=h.name,
                      known_hosts=inventory.known_hosts, trust_on_first_use=inventory.trust_on_first_use,
-                     sudo=h.sudo, connect_timeout=connect_timeout, socket_factory=socket_factory))
+                     sudo=h.sudo, connect_timeout=connect_timeout, connector=connector))
                  for h in inventory.hosts]
         return cls(nodes, source=f"inventory {inventory.path}")
 
@@ -225,12 +223,16 @@ def _lab_over_ssh(lab) -> Cluster:
     files = LabSSH(lab.dir)
     info = files.read_info()
     if not info.get("sshd") or not files.inventory.is_file():
-        raise SwarmlabError(f"lab {lab.name} has no SSH (sshd was not installed when it came up): "
-                            f"install openssh-server, then bring the lab up again")
-    if info.get("host_link"):
+        where = ("its node image has no sshd: install openssh-server on the machine that builds it, then "
+                 "`swarmlab lab image --rebuild`" if lab.driver.name == "docker" else
+                 "sshd was not installed when it came up: install openssh-server")
+        raise SwarmlabError(f"lab {lab.name} has no SSH ({where}), then bring the lab up again")
+    if lab.driver.name == "docker":
+        cluster = Cluster.from_inventory(files.inventory, connector=lab.driver.ssh_connector(lab))
+    elif info.get("host_link"):
         cluster = Cluster.from_inventory(files.inventory)
     elif os.geteuid() == 0:
-        cluster = Cluster.from_inventory(files.inventory, socket_factory=partial(socket_in_netns, switch_netns(lab.name)))
+        cluster = Cluster.from_inventory(files.inventory, connector=partial(connect_in_netns, switch_netns(lab.name)))
     else:
         raise SwarmlabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "
                             f"Bring it up with `sudo swarmlab lab up --name {lab.name} --host-link`, "

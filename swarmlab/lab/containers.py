@@ -24,8 +24,8 @@ import docker
 from docker.context import ContextAPI
 
 from ..errors import LabError
-from ..transport.docker_exec import exec_run
-from . import image, nodeimage
+from ..transport.docker_exec import exec_run, open_tunnel
+from . import image, nodeimage, sshd
 from .spec import LabSpec, NodeSpec
 
 LABEL_LAB = "io.swarmlab.lab"
@@ -106,6 +106,10 @@ class ContainerNode:
         return exec_run(self.api(), self.container, command, input=input, timeout=timeout, node_name=self.name,
                         environment=self.exec_environment(), not_running=self.not_running_error)
 
+    def tunnel(self, address: str, port: int, timeout: float = 10):
+        """A stream to (address, port) from inside this node, through the engine (see open_tunnel)."""
+        return open_tunnel(self.api(), self.container, address, port, timeout)
+
     @property
     def docker_host(self) -> None:
         return None  # the node's daemon listens inside the container only
@@ -183,7 +187,7 @@ class DockerDriver:
     name = "docker"
     transport = "docker-exec"  # swarmlab.transport registry
     local_needs_root = False  # whoever may use the engine reaches the nodes through it
-    sshd = False  # the node containers run no sshd: the engine is the only way in
+    sshd = True  # each node container runs sshd (when its image has one), reached through the engine
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
                  default_route: bool = False, privileges: str | None = None):
@@ -214,6 +218,19 @@ class DockerDriver:
     def make_nodes(self, spec: LabSpec) -> dict[str, ContainerNode]:
         return {n.name: ContainerNode(self, n) for n in spec.nodes}
 
+    @staticmethod
+    def ssh_connector(lab):
+        """How an SSH client here reaches a node's sshd: through that node, by the engine's
+        exec API (its address is on the engine's network, which this machine may not route to:
+        Docker Desktop, a remote engine)."""
+        by_address = {n.address: n for n in lab.nodes.values()}
+
+        def connect(address: str, port: int, timeout: float):
+            if address not in by_address:
+                raise LabError(f"{address} is no node of lab {lab.name}")
+            return by_address[address].tunnel(address, port, timeout)
+        return connect
+
     # --- up --------------------------------------------------------------------------
     def preflight(self, lab) -> None:
         client = self.client()
@@ -242,6 +259,8 @@ class DockerDriver:
             hint=f"loading busybox:latest into {n.name}; see its /var/log/dockerd.log"))
         _copy_images(client, lab)
         report("images")
+        if sshd.start_in_containers(lab, nodeimage.NODE_PATH):
+            report("sshd")
 
     def _create_nodes(self, client, lab, image_id: str, labels: dict) -> str:
         """Create and start every node; --privileged first, the explicit set if the engine refuses it."""

@@ -185,11 +185,11 @@ class Lab:
             self.driver.teardown(self.name, lab_id=self.id)
         return True
 
-    def each_node(self, fn) -> None:
-        """fn(node) on every node at once; the first failure is raised."""
+    def each_node(self, fn) -> dict:
+        """fn(node) on every node at once: {node name: what it returned}; the first failure is raised."""
         with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
-            for fut in [pool.submit(fn, n) for n in self.nodes.values()]:
-                fut.result()
+            futures = {name: pool.submit(fn, n) for name, n in self.nodes.items()}
+            return {name: fut.result() for name, fut in futures.items()}
 
     def _state(self) -> dict:
         return {"name": self.name, "id": self.id, "driver": self.driver.name, "subnet": self.spec.subnet,

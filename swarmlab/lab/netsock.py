@@ -52,3 +52,15 @@ def socket_in_netns(netns: str, timeout: float = 10) -> socket.socket:
         raise LabError(f"could not open a socket in network namespace {netns}: "
                        f"{err.decode(errors='replace').strip() or 'no socket came back'} (this needs root)")
     return socket.socket(fileno=fds[0])
+
+
+def connect_in_netns(netns: str, address: str, port: int, timeout: float = 10) -> socket.socket:
+    """A TCP connection to (address, port) from inside network namespace `netns` (needs root)."""
+    sock = socket_in_netns(netns, timeout)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

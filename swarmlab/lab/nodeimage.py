@@ -45,7 +45,8 @@ NODE_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "libxtab
                  "bridge-utils", "net-tools", "busybox-static", "procps", "dash")
 # Single tools from packages too big to take whole: util-linux's nsenter (busybox's
 # runs busybox's own `ip`, not iproute2's, so `nsenter --net=NS ip -j addr` fails).
-SINGLE_FILES = ("/usr/bin/nsenter",)
+# openssh-server's sshd alone: lesson 7 reaches the nodes over SSH, as real hosts (sshd.py).
+SINGLE_FILES = ("/usr/bin/nsenter", "/usr/sbin/sshd")
 # update-alternatives links, which no package lists as its own.
 ALTERNATIVES = ("/usr/sbin/iptables", "/usr/sbin/iptables-save", "/usr/sbin/iptables-restore",
                 "/usr/sbin/ip6tables", "/usr/sbin/ip6tables-save", "/usr/sbin/ip6tables-restore")
@@ -194,7 +195,8 @@ def write_rootfs(target: Path) -> None:
             tar.add(path, arcname=path.lstrip("/"), recursive=False)
         _add_link(tar, "var/run", "/run")
         _add_text(tar, "etc/os-release", f'PRETTY_NAME="swarmlab node {version()}"\nID=swarmlab-node\n')
-        _add_text(tar, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        _add_text(tar, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+                                     "sshd:x:100:65534::/run/sshd:/bin/false\n")  # sshd's privilege separation
         _add_text(tar, "etc/group", "root:x:0:\ndocker:x:999:\nnogroup:x:65534:\n")
         for script in SCRIPTS:
             tar.add(NODE_FILES / script, arcname=f"usr/local/sbin/{script}")

@@ -19,9 +19,11 @@
 """
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import os
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,19 +41,24 @@ SSHD = "/usr/sbin/sshd"
 SSH_USER = "root"
 STAGE = "swarmlab-ssh"  # a folder in the node's /run where the host hands over its files
 
-# In the node: move the staged files into the node's own /etc/ssh, then become sshd.
-_NODE_SCRIPT = r"""
+# In the node: move the staged files into the node's own /etc/ssh, then start sshd.
+_INSTALL = r"""
 set -eu
 umask 022
 stage=/run/swarmlab-ssh
 rm -f /etc/ssh/ssh_host_*
-mkdir -p /etc/ssh/authorized_keys
+mkdir -p /etc/ssh/authorized_keys /run/sshd
 mv "$stage/sshd_config" /etc/ssh/sshd_config
 mv "$stage/ssh_host_ed25519_key" "$stage/ssh_host_ed25519_key.pub" /etc/ssh/
 mv "$stage/authorized_keys" /etc/ssh/authorized_keys/root
 rmdir "$stage"
-exec /usr/sbin/sshd -D -e
 """
+# A namespace node's sshd stays in the foreground: the lab holds it as a child process.
+_NODE_SCRIPT = _INSTALL + "exec /usr/sbin/sshd -D -e\n"
+# A node container's is a daemon: the exec that starts it ends, tini adopts it. The files
+# come as a tar on stdin, as the engine's exec API is the only way in.
+_CONTAINER_SCRIPT = ("tar -xf - -C /run\n" + _INSTALL
+                     + "/usr/sbin/sshd -E /var/log/sshd.log || { tail -n 5 /var/log/sshd.log >&2; exit 1; }\n")
 
 _SSHD_CONFIG = """\
 # sshd of lab node {node} (written by swarmlab; this /etc is private to the node)
@@ -120,6 +127,45 @@ def start(lab, host_link: bool = False) -> None:
     _write_info(files, admin, link, sshd)
 
 
+def start_in_containers(lab, node_path: str) -> bool:
+    """Give every node container of `lab` a running sshd, its files sent through the
+    engine (a docker-driver lab); write the client's files. False when the node image
+    has no sshd (built from a host without openssh-server)."""
+    files = LabSSH(lab.dir)
+    first = next(iter(lab.nodes.values()))
+    sshd = first.run(f"test -x {SSHD}", timeout=30).ok
+    if sshd:
+        client_private, client_public = new_key_pair(f"swarmlab-{lab.name}")
+
+        def start(node) -> str:
+            host_private, host_public = new_key_pair(f"root@{node.name}")
+            staged = {"ssh_host_ed25519_key": (host_private, 0o600), "ssh_host_ed25519_key.pub": (host_public + "\n", 0o644),
+                      "authorized_keys": (client_public + "\n", 0o644),
+                      "sshd_config": (_SSHD_CONFIG.format(node=node.name, address=node.address, path=node_path), 0o644)}
+            node.run(_CONTAINER_SCRIPT, input=_tar(STAGE, staged), timeout=60).check(hint=f"starting sshd on {node.name}")
+            return f"{node.address} {host_public}\n"
+        known = lab.each_node(start)
+        _write_client_files(lab, files, client_private, client_public, "".join(known.values()),
+                            reach="From this machine they answer through the engine: Cluster.from_lab(lab, via=\"ssh\").")
+    _write_info(files, None, None, sshd)
+    return sshd
+
+
+def _tar(folder: str, members: dict[str, tuple[str, int]]) -> bytes:
+    """An in-memory tar of `folder`/name for each (text, mode)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(folder)
+        info.type, info.mode = tarfile.DIRTYPE, 0o700
+        tar.addfile(info)
+        for name, (text, mode) in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def admin_address(spec) -> str:
     """The last host address of the lab subnet that no node uses."""
     net = ipaddress.IPv4Network(spec.subnet)
@@ -146,10 +192,16 @@ def _start_all(lab, files: LabSSH) -> None:
         procs.append((node, _spawn_sshd(node)))
     for node, proc in procs:
         _wait_listening(node, proc)
+    _write_client_files(lab, files, client_private, client_public, "".join(known),
+                        reach="From this machine they answer only through a host link (`swarmlab lab up --host-link`).")
+
+
+def _write_client_files(lab, files: LabSSH, client_private: str, client_public: str, known_hosts: str,
+                        reach: str) -> None:
     _write_user_file(files.client_key, client_private, 0o600)
     _write_user_file(files.client_key.with_name(files.client_key.name + ".pub"), client_public + "\n", 0o644)
-    _write_user_file(files.known_hosts, "".join(known), 0o644)
-    _write_user_file(files.inventory, _inventory_text(lab, files), 0o644)
+    _write_user_file(files.known_hosts, known_hosts, 0o644)
+    _write_user_file(files.inventory, _inventory_text(lab, files, reach), 0o644)
 
 
 def new_key_pair(comment: str) -> tuple[str, str]:
@@ -190,9 +242,9 @@ def _wait_listening(node, proc, timeout: float = 10) -> None:
 
 
 # --- files for the client --------------------------------------------------------------
-def _inventory_text(lab, files: LabSSH) -> str:
+def _inventory_text(lab, files: LabSSH, reach: str) -> str:
     lines = [f"# The nodes of lab {lab.name}, reached over SSH (written by swarmlab; format: docs/inventory.md).",
-             "# From this machine they answer only through a host link (`swarmlab lab up --host-link`).",
+             f"# {reach}",
              f'known_hosts = "{files.known_hosts}"',
              "trust_on_first_use = false", ""]
     for i, node in enumerate(lab.nodes.values()):

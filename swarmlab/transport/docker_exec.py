@@ -80,12 +80,9 @@ def _send_stdin(raw, data: bytes) -> threading.Thread:
     def send():
         try:
             raw.sendall(data)
-            if hasattr(raw, "shutdown_write"):  # paramiko (ssh://)
-                raw.shutdown_write()
-            else:
-                raw.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the command exited without reading all of it, as a pipe would allow
+        _shut_write(raw)
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
@@ -114,6 +111,72 @@ def _read_frames(raw, deadline: float | None) -> tuple[bytes, bytes, bool]:
                 break
             streams.get(kind, streams[STDOUT]).extend(buf[8:8 + size])
             del buf[:8 + size]
+
+
+def open_tunnel(api, container: str, address: str, port: int, timeout: float = 10) -> socket.socket:
+    """A stream to (address, port) as seen from inside `container`: what an SSH client
+    gives paramiko where the node's address cannot be reached from here (Docker Desktop,
+    a remote engine). `nc` in the node connects; its stdin and stdout are the stream,
+    carried by the engine's exec API. Returns this side of a socket pair; two threads
+    move the bytes (the exec's output comes in frames, the pair carries them bare)."""
+    try:
+        exec_id = api.exec_create(container, ["nc", address, str(port)],
+                                  stdin=True, stderr=False, workdir="/")["Id"]
+        raw = api.exec_start(exec_id, socket=True)
+    except docker.errors.APIError as exc:
+        raise LabError(f"cannot open a tunnel into {container}: {exc.explanation}") from None
+    raw = getattr(raw, "_sock", raw)
+    ours, theirs = socket.socketpair()
+    threading.Thread(target=_frames_to, args=(raw, theirs), daemon=True).start()
+    threading.Thread(target=_bytes_to, args=(theirs, raw), daemon=True).start()
+    ours.settimeout(timeout)
+    return ours
+
+
+def _frames_to(raw, sink: socket.socket) -> None:
+    """The exec's framed output, bare, into `sink`; the end of the stream closes it."""
+    buf = bytearray()
+    try:
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 8:
+                kind, size = struct.unpack(">BxxxL", buf[:8])
+                if len(buf) < 8 + size:
+                    break
+                if kind == STDOUT:
+                    sink.sendall(bytes(buf[8:8 + size]))
+                del buf[:8 + size]
+    except OSError:
+        pass  # either side closed: the stream is over
+    finally:
+        _shut_write(sink)  # the client reads the end of the stream
+        raw.close()
+
+
+def _bytes_to(source: socket.socket, raw) -> None:
+    """What the client writes, into the exec's stdin; the client's close ends it."""
+    try:
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            raw.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        _shut_write(raw)  # nc's stdin ends; sshd then closes and the exec ends
+        source.close()
+
+
+def _shut_write(sock) -> None:
+    """End the writing half: a socket's shutdown, or a paramiko channel's (ssh:// engines)."""
+    try:
+        sock.shutdown_write() if hasattr(sock, "shutdown_write") else sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def _exit_code(api, exec_id: str) -> int:

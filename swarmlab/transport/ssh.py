@@ -35,8 +35,10 @@ _WINDOW = 16 << 20
 class SSHTransport(Transport):
     """Runs commands on one host over SSH; returns the same Result as every transport.
 
-    `socket_factory`, when given, makes the (unconnected) TCP socket to use, e.g. one
-    inside a lab's network namespace (swarmlab.lab.netsock).
+    `connector`, when given, opens the stream SSH runs over instead of a TCP connect
+    from here: called as connector(address, port, timeout), it returns a connected
+    socket, e.g. one made inside a lab's network namespace (swarmlab.lab.netsock) or
+    the end of a tunnel into a node container (swarmlab.transport.docker_exec).
     """
 
     kind = "ssh"
@@ -45,7 +47,7 @@ class SSHTransport(Transport):
                  key: str | Path | None = None, node_name: str | None = None,
                  known_hosts: str | Path | None = None, trust_on_first_use: bool = False,
                  sudo: bool = False, connect_timeout: float = 10.0,
-                 socket_factory: Callable[[], socket.socket] | None = None):
+                 connector: Callable[[str, int, float], socket.socket] | None = None):
         self.address = address
         self.user = user or getpass.getuser()
         self.port = int(port)
@@ -55,7 +57,7 @@ class SSHTransport(Transport):
         self.trust_on_first_use = trust_on_first_use
         self.sudo = sudo
         self.connect_timeout = connect_timeout
-        self.socket_factory = socket_factory
+        self.connector = connector
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
 
@@ -203,15 +205,8 @@ class SSHTransport(Transport):
 
     def _tcp_connect(self) -> socket.socket:
         try:
-            if self.socket_factory:
-                sock = self.socket_factory()
-                sock.settimeout(self.connect_timeout)
-                try:
-                    sock.connect((self.address, self.port))
-                except BaseException:
-                    sock.close()
-                    raise
-                return sock
+            if self.connector:
+                return self.connector(self.address, self.port, self.connect_timeout)
             return socket.create_connection((self.address, self.port), timeout=self.connect_timeout)
         except Exception as exc:
             raise self._explain(exc) from None

@@ -131,3 +131,36 @@ def test_systemctl_and_service_manage_a_node_containers_dockerd(docker_swarm_lab
     assert restarted.ok, restarted.stderr
     assert node2.dockerd_pid not in (None, before)
     assert node2.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "active"
+
+
+def test_node_containers_answer_over_ssh_through_the_engine_with_their_host_keys_checked(docker_swarm_lab, tmp_path):
+    """Lesson 7 on Docker Desktop: each node container runs sshd; the SSH client here reaches it
+    through the engine (an exec of `nc` in the node), so no address of the engine's network
+    needs to be routable from this machine. The host key is the one the lab wrote down."""
+    from swarmlab.cluster import Cluster
+    from swarmlab.errors import HostKeyMismatchError
+    from swarmlab.lab.sshd import LabSSH
+    lab = docker_swarm_lab
+    with Cluster.from_lab(lab, via="ssh") as remote:
+        assert remote.source == f"lab {lab.name} over SSH"
+        node2 = remote.node("node2")
+        assert node2.transport.kind == "ssh"
+        res = node2.run("hostname; docker info --format '{{.Swarm.LocalNodeState}}'; echo err >&2; exit 3")
+        assert (res.stdout.split(), res.stderr, res.exit_code) == (["node2", "active"], "err\n", 3)
+        big = bytes(range(256)) * 4096  # 1 MiB each way through the tunnel
+        assert node2.run("wc -c", input=big).stdout.strip() == str(len(big))
+        assert node2.run("head -c 1048576 /dev/zero | tr '\\0' x").stdout == "x" * 1048576
+        # sshd is the node's own: its log in the node, its process beside dockerd.
+        assert "sshd" in node2.run("ps -o comm= -p $(cat /run/sshd.pid)").stdout
+    # Another key for node2 in known_hosts: refused, naming the node.
+    files = LabSSH(lab.dir)
+    other = tmp_path / "known_hosts"
+    lines = files.known_hosts.read_text().splitlines()
+    node1_key = next(l for l in lines if l.startswith(lab.node("node1").address + " ")).split(" ", 1)[1]
+    other.write_text("".join(f"{l.split(' ')[0]} {node1_key}\n" for l in lines))
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_text(files.inventory.read_text().replace(str(files.known_hosts), str(other)))
+    with Cluster.from_inventory(inventory, connector=lab.driver.ssh_connector(lab)) as wrong:
+        with pytest.raises(HostKeyMismatchError) as err:
+            wrong.node("node2").run("true")
+    assert "node2" in str(err.value)

@@ -25,7 +25,7 @@ import swarmlab
 from swarmlab.errors import (HostKeyMismatchError, SSHAuthenticationError, SSHConnectionRefusedError,
                              SSHUnreachableError, UnknownHostKeyError)
 from swarmlab.lab import hostlink, leftovers, teardown
-from swarmlab.lab.netsock import socket_in_netns
+from swarmlab.lab.netsock import connect_in_netns
 from swarmlab.lab.network import switch_netns
 from swarmlab.lab.sshd import LabSSH, new_key_pair
 from swarmlab.transport.ssh import SSHTransport
@@ -50,7 +50,7 @@ def ssh_to(lab):
         kw.setdefault("key", files.client_key)
         kw.setdefault("known_hosts", files.known_hosts)
         kw.setdefault("connect_timeout", 5)
-        t = SSHTransport(node_name=node, socket_factory=partial(socket_in_netns, switch_netns(lab.name)), **kw)
+        t = SSHTransport(node_name=node, connector=partial(connect_in_netns, switch_netns(lab.name)), **kw)
         made.append(t)
         return t
     yield make
