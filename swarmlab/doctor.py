@@ -1027,6 +1027,29 @@ def _port_failure(facts: Facts, target: str, port: int, verdict: str, quotes: li
     return Finding(severity, target, f"reach {port}/tcp", probe_evidence(facts, quotes[:3]), cause, fix, DOC_PORTS)
 
 
+PROBE_SECTIONS = {"probes": "TCP connects to the swarm ports", "pings": "pings on the underlay",
+                  "overlay_pings": "pings over the ingress overlay"}
+
+
+def check_probes_ran(facts: Facts) -> list[Finding]:
+    """A node where the probe scripts printed no probe line: the checks built on them
+    (swarm ports, underlay, overlay) have nothing to judge there, which must not read as health."""
+    found = []
+    for f in facts.up():
+        silent = [section for section in PROBE_SECTIONS
+                  if f.commands.get(section, "true") != "true" and not probes.parse(f.sections.get(section, ""))]
+        if not silent:
+            continue
+        said_ = "; ".join(f"{PROBE_SECTIONS[s]}: " + (f.sections.get(s, "").strip().splitlines() or ["no output"])[-1]
+                          for s in silent)
+        found.append(Finding(
+            "warning", f.name, "probes", "\n".join(f.shown(s) for s in silent),
+            f"the doctor's probes did not run on {f.name} ({said_}), so the port, underlay and overlay "
+            "checks know nothing about it; they need bash, timeout and ping there",
+            f"on {f.name}: install bash", DOC_PORTS))
+    return found
+
+
 def blame(pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """Failing (source, target) pairs by who to blame: the node in every pair when there is one
     (the narrow link is its own), else each pair on its own."""
@@ -1664,7 +1687,7 @@ def check_mtu(facts: Facts) -> list[Finding]:
 
 
 CHECKS = [check_daemons, check_swarm_membership, check_gwbridge, check_address_pools, check_task_errors,
-          check_dockerd_log, check_swarm_ports, check_underlay, check_overlay, check_gossip, check_advertise_address,
+          check_dockerd_log, check_probes_ran, check_swarm_ports, check_underlay, check_overlay, check_gossip, check_advertise_address,
           check_duplicate_hostnames, check_overlay_subnets, check_kernel, check_kernel_limits, check_docker_chains, check_stale_vxlan,
           check_mtu]
 

@@ -41,8 +41,9 @@ NODE_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/bin"
 BUSYBOX_LINKS = "/usr/local/bin"
 
 # Debian packages whose files make the node (what `make install` puts on the host).
+# bash and iputils-ping: the doctor's probes are bash scripts, and its full-size pings need `ping -M do`.
 NODE_PACKAGES = ("docker.io", "containerd", "runc", "tini", "iptables", "libxtables12", "iproute2",
-                 "bridge-utils", "net-tools", "busybox-static", "procps", "dash")
+                 "bridge-utils", "net-tools", "busybox-static", "procps", "dash", "bash", "iputils-ping")
 # Single tools from packages too big to take whole: util-linux's nsenter (busybox's
 # runs busybox's own `ip`, not iproute2's, so `nsenter --net=NS ip -j addr` fails).
 # openssh-server's sshd alone: lesson 7 reaches the nodes over SSH, as real hosts (sshd.py).

@@ -164,3 +164,17 @@ def test_node_containers_answer_over_ssh_through_the_engine_with_their_host_keys
         with pytest.raises(HostKeyMismatchError) as err:
             wrong.node("node2").run("true")
     assert "node2" in str(err.value)
+
+
+def test_the_doctors_probes_run_on_node_containers(docker_swarm_lab):
+    """The node image has bash and iputils' ping: the doctor's probe scripts run there, so its
+    port and overlay checks judge the nodes (without bash they printed nothing and said nothing)."""
+    from swarmlab import story
+    from swarmlab.cluster import Cluster
+    cluster = Cluster.from_lab(docker_swarm_lab)
+    story.wait_for_join(cluster)  # each node's docker_gwbridge and ingress sandbox, which the overlay pings use
+    findings = swarmlab.doctor(cluster)
+    checks = dict(zip(findings["check"], findings["severity"]))
+    assert checks.get("swarm ports") == "info" and checks.get("overlay traffic") == "info", findings
+    assert "probes" not in checks
+    assert set(findings["severity"]) == {"info"}, findings[findings["severity"] != "info"]

@@ -150,6 +150,22 @@ def test_a_suspect_of_a_peers_earlier_incarnation_is_history():
     assert gossip["severity"] == "warning" and "no gossip acks from node1" in gossip["cause"]
 
 
+def test_probes_that_could_not_run_are_a_warning_not_silence():
+    """A node without bash (the docker driver's node image before it had one) printed no probe
+    line: the port, underlay and overlay checks then have nothing to say about it, and the
+    doctor says so instead of looking healthy."""
+    assert "probes" not in set(problems(diagnose(facts("healthy")))["check"])
+    data = json.loads((CASES / "healthy.json").read_text())
+    node2 = data["nodes"]["node2"]["sections"]
+    node2.update(probes="sh: 2: bash: not found", pings="", overlay_pings="")
+    found = problems(diagnose(Facts.from_dict(data))).set_index("check").loc[["probes"]].reset_index()
+    assert list(found["node"]) == ["node2"] and list(found["severity"]) == ["warning"]
+    row = found.iloc[0]
+    assert "TCP connects to the swarm ports: sh: 2: bash: not found" in row["cause"]
+    assert "pings on the underlay: no output" in row["cause"] and row["fix"] == "on node2: install bash"
+    assert "sh: 2: bash: not found" in row["evidence"].splitlines()
+
+
 def test_a_silent_port_without_controls_is_not_called_a_firewall():
     data = json.loads((CASES / "gossip-blocked.json").read_text())
     node1 = data["nodes"]["node1"]["sections"]
