@@ -263,17 +263,26 @@ class DockerDriver:
             report("sshd")
 
     def _create_nodes(self, client, lab, image_id: str, labels: dict) -> str:
-        """Create and start every node; --privileged first, the explicit set if the engine refuses it."""
-        first, *others = lab.nodes.values()
+        """Create and start every node, with what this engine grants: --privileged, or the
+        explicit set where it refuses that. An engine not met before is asked with one node."""
+        nodes = list(lab.nodes.values())
 
-        def create(node, privileges):
-            try:
-                _create_node(client, lab, node, image_id, labels, privileges, self.default_route)
-            except docker.errors.APIError as exc:
-                raise _node_error(node, exc) from exc
-        choice = self.privileges or known_privileges(client) or PRIVILEGED
+        def create_all(todo, privileges):
+            def create(node):
+                try:
+                    _create_node(client, lab, node, image_id, labels, privileges, self.default_route)
+                except docker.errors.APIError as exc:
+                    raise _node_error(node, exc) from exc
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(todo)))) as pool:
+                for fut in [pool.submit(create, n) for n in todo]:
+                    fut.result()
+        remembered = privileges_file(self.dir)
+        choice = self.privileges or known_privileges(client, remembered)
+        trial = choice is None
+        choice = choice or PRIVILEGED
+        first = nodes[:1] if trial else nodes
         try:
-            create(first, choice)
+            create_all(first, choice)
         except LabError as exc:
             if choice != PRIVILEGED or "operation not permitted" not in str(exc):
                 raise
@@ -281,11 +290,10 @@ class DockerDriver:
             # CAP_SYS_RESOURCE): the explicit set dockerd needs works there.
             _remove_containers(client, {LABEL_ID: lab.id})
             choice = EXPLICIT
-            create(first, choice)
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(others)))) as pool:
-            for fut in [pool.submit(create, n, choice) for n in others]:
-                fut.result()
-        _KNOWN_PRIVILEGES[_engine_id(client)] = choice
+            create_all(first, choice)
+        if trial:
+            create_all(nodes[1:], choice)
+        remember_privileges(client, choice, remembered)
         return choice
 
     # --- down ------------------------------------------------------------------------
@@ -303,16 +311,46 @@ def _engine_id(client) -> str:
     return client.info().get("ID", "")
 
 
-def known_privileges(client) -> str | None:
-    """What this engine granted a node before (this process, or a lab still on it), else None.
-    Asking for --privileged where it is refused costs a failed container start."""
-    known = _KNOWN_PRIVILEGES.get(_engine_id(client))
-    if known:
+def privileges_file(state_dir: Path) -> Path:
+    """Beside this user's labs: what each engine granted, kept between processes (a refused
+    --privileged costs a failed container start, 0.5 s, at every `lab up` otherwise)."""
+    return state_dir.parent / "engine-privileges.json"
+
+
+def known_privileges(client, remembered: Path | None = None) -> str | None:
+    """What this engine granted a node before (this process, an earlier one, or a lab still
+    on it), else None."""
+    engine = _engine_id(client)
+    known = _KNOWN_PRIVILEGES.get(engine) or _read_privileges(remembered).get(engine)
+    if known in (PRIVILEGED, EXPLICIT):
         return known
     for container in client.containers.list(all=True, filters={"label": LABEL_PRIVILEGES}):
         if container.labels.get(LABEL_PRIVILEGES) in (PRIVILEGED, EXPLICIT) and container.status == "running":
             return container.labels[LABEL_PRIVILEGES]
     return None
+
+
+def remember_privileges(client, choice: str, remembered: Path) -> None:
+    engine = _engine_id(client)
+    _KNOWN_PRIVILEGES[engine] = choice
+    known = _read_privileges(remembered)
+    if known.get(engine) == choice:
+        return
+    try:  # a cache: a file that cannot be written costs a trial container next time, nothing else
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(known | {engine: choice}, indent=1) + "\n")
+        tmp.replace(remembered)
+    except OSError:
+        pass
+
+
+def _read_privileges(remembered: Path | None) -> dict:
+    try:
+        data = json.loads(remembered.read_text()) if remembered else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _privileges_note(choice: str) -> str:
