@@ -305,6 +305,7 @@ class DockerDriver:
 
 
 _KNOWN_PRIVILEGES: dict[str, str] = {}  # engine ID -> what its nodes were given, in this process
+REMEMBERED_ENGINES = 32  # kept in the file: the newest answers
 
 
 def _engine_id(client) -> str:
@@ -339,7 +340,9 @@ def remember_privileges(client, choice: str, remembered: Path) -> None:
     try:  # a cache: a file that cannot be written costs a trial container next time, nothing else
         remembered.parent.mkdir(parents=True, exist_ok=True)
         tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(known | {engine: choice}, indent=1) + "\n")
+        known.pop(engine, None)
+        newest = dict(list(known.items())[-(REMEMBERED_ENGINES - 1):]) | {engine: choice}  # engines come and go
+        tmp.write_text(json.dumps(newest, indent=1) + "\n")
         tmp.replace(remembered)
     except OSError:
         pass
