@@ -215,7 +215,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
                                           "a live try left the overlay dark after the repair")),
     _fault("mtu-blackhole",
            f"the lab's switch port to the node carries {field_faults.PATH_MTU} bytes and drops bigger frames "
-           "silently: pings pass, full-size overlay packets vanish (lab only)",
+           "silently: pings pass, full-size overlay packets vanish (lab only; on node containers the node "
+           "drops what arrives bigger)",
            (field_faults.mtu_blackhole_inject, field_faults.mtu_blackhole_undo),
            not_drillable=_not_yet_drilled("check's 1428-byte ping needs 1478 bytes on the path")),
     _fault("advertise-unreachable",

@@ -3,7 +3,8 @@
 Each is a pair of functions (inject, undo) taking the cluster and the node; the
 registry in faults.py lists them. Most act inside the node, as the article's
 fault does; `mtu-blackhole` lowers the MTU of the lab's switch port, the one
-place on the path that is not a node, so it needs a lab.
+place on the path that is not a node, so it needs a lab (on the docker driver the
+switch is the engine's, out of reach: the node drops the big packets itself).
 
 manager-port-blocked
     iptables on a manager drops incoming tcp/2377: a node that joins waits, then
@@ -11,6 +12,10 @@ manager-port-blocked
 mtu-blackhole
     the switch port of the node carries 1400 bytes; bigger frames are dropped with
     no ICMP error. Small pings pass, full-size overlay packets (1450 + 50) vanish.
+    Docker driver: an iptables rule in the node (raw table, before anything else
+    sees the packet) drops arriving packets over 1400 bytes, silently too. What the
+    node sends leaves whole, but a big reply to it is dropped, so a ping fails both
+    ways, as with the switch port.
 advertise-unreachable
     the node gets a second interface and joins with --advertise-addr on it, an
     address the others cannot reach: it shows Ready, but overlay traffic to it is lost.
@@ -85,11 +90,31 @@ def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
             node.run(f"ip -o link show {_nic(node)['ifname']}")]
 
 
+def _blackhole_rule(node: Node) -> str:
+    """The docker driver's stand-in for a narrow switch port: arriving packets over PATH_MTU dropped."""
+    from .faults import RULE_COMMENT  # here, not at the top: faults imports this module
+    return (f"PREROUTING -i {_nic(node)['ifname']} -m length --length {PATH_MTU + 1}:65535 "
+            f"-m comment --comment {RULE_COMMENT}:mtu-blackhole -j DROP")
+
+
+def _on_node_containers(cluster: Cluster) -> bool:
+    return _lab(cluster, "mtu-blackhole").driver.name == "docker"
+
+
 def mtu_blackhole_inject(cluster: Cluster, node: Node) -> list[Result]:
+    if _on_node_containers(cluster):
+        rule = _blackhole_rule(node)
+        return [node.run(f"iptables -t raw -C {rule} 2>/dev/null || iptables -t raw -I {rule}").check(
+                    hint=f"is iptables (with the length match) in {node.name}?"),
+                node.run("iptables -t raw -S PREROUTING")]
     return _switch_port(cluster, node, PATH_MTU)
 
 
 def mtu_blackhole_undo(cluster: Cluster, node: Node) -> list[Result]:
+    if _on_node_containers(cluster):
+        rule = _blackhole_rule(node)
+        return [node.run(f"while iptables -t raw -C {rule} 2>/dev/null; do iptables -t raw -D {rule}; done"),
+                node.run("iptables -t raw -S PREROUTING")]
     return _switch_port(cluster, node, int(_nic(node).get("mtu", 1500)))
 
 

@@ -53,3 +53,26 @@ def test_article_story_on_node_containers(make_docker_lab):
     assert verification.ok, verification.terminal()
     assert story.placement(story.running(story.tasks(cluster))) == {"node1": 1, "node2": 1}
     print(f"docker-driver story end to end: {time.monotonic() - started:.1f} s")
+
+
+def test_mtu_blackhole_on_node_containers_small_pings_pass_big_ones_vanish(make_docker_lab):
+    """The engine's switch is out of reach, so the node itself drops arriving packets over 1400
+    bytes: the same symptoms as the namespace lab's narrow switch port, and the doctor's verdict."""
+    cluster = Cluster.from_lab(make_docker_lab(swarm=True))
+    story.wait_for_join(cluster)
+    node1, node2 = cluster.node("node1"), cluster.node("node2")
+    faults.inject(cluster, "mtu-blackhole", node="node2")
+    assert "--length 1401:65535" in node2.run("iptables -t raw -S PREROUTING").stdout
+    assert node1.run(f"ping -c 1 -W 1 -s 56 {node2.address}").ok
+    big = node1.run(f"ping -c 1 -W 1 -M do -s 1472 {node2.address}")
+    assert not big.ok and "too long" not in big.stdout + big.stderr  # lost, no error back
+    found = doctor(cluster)
+    path = found[(found["severity"] == "error") & (found["check"] == "path mtu")]
+    # Both ways, as with the switch port: node2's own big ping goes out, its big reply does not come in.
+    assert sorted(path["node"]) == ["node1 -> node2", "node2 -> node1"], path
+    assert f"ping {node2.address} 1472 df lost 2" in path.set_index("node").loc["node1 -> node2", "evidence"].splitlines()
+    overlay = found[(found["severity"] == "error") & (found["check"] == "overlay mtu")]
+    assert sorted(overlay["node"]) == ["node1 -> node2", "node2 -> node1"], overlay
+    faults.undo(cluster, "mtu-blackhole", node="node2")
+    assert "mtu-blackhole" not in node2.run("iptables -t raw -S PREROUTING").stdout
+    assert node1.run(f"ping -c 1 -W 1 -M do -s 1472 {node2.address}").ok
