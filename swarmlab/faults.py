@@ -49,7 +49,7 @@ from .result import Result
 # and never a route of the same destination that was there before.
 ROUTE_PROTO = 199
 VPN_ROUTES = ("172.16.0.0/12", "192.168.0.0/16")
-RULE_COMMENT = "swarmlab-fault"
+RULE_COMMENT = field_faults.RULE_COMMENT
 # Networks this module creates carry this label, so undo removes exactly them.
 NETWORK_LABEL = "swarmlab.fault=pools-exhausted"
 POOL_ERROR = "could not find an available, non-overlapping IPv4 address pool"

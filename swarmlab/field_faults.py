@@ -56,6 +56,9 @@ UNREACHABLE_NET = "10.99.0"  # advertise-unreachable: a /24 nobody else on the L
 SAVED_IPTABLES = "/run/swarmlab-fault.iptables"  # iptables-flushed: what undo restores
 OVERLAP_NETWORK = "lan-overlap"  # overlay-overlaps-lan: the network it creates
 FAULT_LABEL = "swarmlab.fault"
+# Every iptables rule a fault adds carries this comment (and the fault's name), so undo
+# removes exactly those; faults.py uses it too.
+RULE_COMMENT = "swarmlab-fault"
 
 
 def _host_result(args: list[str], where: str) -> Result:
@@ -92,7 +95,6 @@ def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
 
 def _blackhole_rule(node: Node) -> str:
     """The docker driver's stand-in for a narrow switch port: arriving packets over PATH_MTU dropped."""
-    from .faults import RULE_COMMENT  # here, not at the top: faults imports this module
     return (f"PREROUTING -i {_nic(node)['ifname']} -m length --length {PATH_MTU + 1}:65535 "
             f"-m comment --comment {RULE_COMMENT}:mtu-blackhole -j DROP")
 
