@@ -178,8 +178,9 @@ TARGETS = {30: "up+swarm < 15 s", 50: "up+swarm < 30 s"}
 SWARM_UP_TO = 50  # larger labs are timed without the swarm, as when the issue was filed
 
 
-def time_large(n: int) -> dict:
-    """One large lab: up, swarm formed (up to SWARM_UP_TO nodes), memory, teardown."""
+def time_large(n: int, floor: bool = True) -> dict:
+    """One large lab: up, swarm formed (up to SWARM_UP_TO nodes), memory, teardown; and the
+    floor script's swarm formed, the least a bare script on this machine needs."""
     teardown(f"large{n}")
     lab = Lab(name=f"large{n}", nodes=n, subnet="10.201.0.0/16")
     row = {"nodes": n}
@@ -198,6 +199,8 @@ def time_large(n: int) -> dict:
         t1 = time.monotonic()
         teardown(lab.name)
         row["teardown s"] = time.monotonic() - t1
+    if floor and n <= SWARM_UP_TO:
+        row["floor swarm formed s"] = time_floor(n).get("swarm formed")
     filed = FILED.get(n, {})
     row["at filing"] = ", ".join(f"{k} {v}" for k, v in filed.items()) or "-"
     row["target"] = TARGETS.get(n, "-")
@@ -249,7 +252,7 @@ def main() -> None:
               + (f" ({sum(hit)} lines)" if hit else ""))
     print(TAIL_NOTE)
     if args.large:
-        large = [time_large(int(x)) for x in args.large_sizes.split(",")]
+        large = [time_large(int(x), floor=not args.no_floor) for x in args.large_sizes.split(",")]
         print(f"\nLarge labs, one run each (swarm formed up to {SWARM_UP_TO} nodes); 'at filing' is what "
               "issue 10 measured. Numbers taken while other work loads the machine are not final.")
         print(pd.DataFrame(large).to_string(index=False))
