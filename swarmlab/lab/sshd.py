@@ -16,6 +16,10 @@
 - under the lab's state folder: the client's private key, a known_hosts with every
   node's real host key, an inventory (docs/inventory.md) and ssh.json, readable by the
   user who ran sudo (SUDO_UID/SUDO_GID own them), else by root.
+
+`start_in_containers(lab)` does the same for a docker-driver lab: the files go into
+each node container as a tar on the exec's stdin, sshd runs there as a daemon, and
+clients reach it through the engine (containers.DockerDriver.ssh_connector).
 """
 from __future__ import annotations
 
