@@ -189,7 +189,10 @@ def test_gossip_blocked_is_found_by_probe_and_rule(make_lab):
     assert findings.loc["gossip udp/7946", "node"] == "node2"
     assert "but other probes failed" in findings.loc["gossip udp/7946", "evidence"]
     faults.undo(cluster, "gossip-blocked", node="node2")
-    assert doctor_until_clean(cluster).empty
+    # CI once saw one error left 30 s after this undo (which finding, it did not print; not
+    # reproduced here in 4 runs with 2 busy loops): wait longer, and say what is left.
+    left = doctor_until_clean(cluster, timeout=60)
+    assert left.empty, left[["severity", "node", "check", "cause", "evidence"]].to_string()
 
 
 def test_vpn_routes_on_a_joined_node_says_when_it_bites(make_lab, capsys):
