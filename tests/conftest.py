@@ -186,3 +186,11 @@ def docker_swarm_lab(docker_engine):
     finally:
         teardown(lab.name, engine=docker_engine.url, driver="docker")
 
+
+
+def pytest_configure(config):
+    """The run's own user cache (what swarmlab keeps there, e.g. engine-privileges.json),
+    so the tests leave nothing in root's home; lesson kernels and CLI calls inherit it."""
+    import tempfile
+    if "SWARMLAB_TEST_CACHE" not in os.environ:  # xdist workers inherit the controller's
+        os.environ["SWARMLAB_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="swarmlab-test-cache-")

@@ -276,7 +276,7 @@ class DockerDriver:
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(todo)))) as pool:
                 for fut in [pool.submit(create, n) for n in todo]:
                     fut.result()
-        remembered = privileges_file(self.dir)
+        remembered = privileges_file()
         choice = self.privileges or known_privileges(client, remembered)
         trial = choice is None
         choice = choice or PRIVILEGED
@@ -312,10 +312,12 @@ def _engine_id(client) -> str:
     return client.info().get("ID", "")
 
 
-def privileges_file(state_dir: Path) -> Path:
-    """Beside this user's labs: what each engine granted, kept between processes (a refused
-    --privileged costs a failed container start, 0.5 s, at every `lab up` otherwise)."""
-    return state_dir.parent / "engine-privileges.json"
+def privileges_file() -> Path:
+    """In this user's cache (not a lab's state, which `down` removes): what each engine
+    granted, kept between processes (a refused --privileged costs a failed container
+    start, 0.5 s, at every `lab up` otherwise)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "swarmlab" / "engine-privileges.json"
 
 
 def known_privileges(client, remembered: Path | None = None) -> str | None:

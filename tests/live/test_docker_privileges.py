@@ -8,13 +8,15 @@ import time
 from swarmlab.lab.containers import EXPLICIT, LABEL_ID
 
 
-def test_an_engine_is_asked_about_privileges_once_then_remembered(make_docker_lab, docker_engine):
+def test_an_engine_is_asked_about_privileges_once_then_remembered(make_docker_lab, docker_engine, tmp_path,
+                                                                  monkeypatch):
     """The first lab on an engine that refuses --privileged pays one refused container; the
-    answer is kept beside the labs' state, so a later `lab up` (another process: the memory of
+    answer is kept in the user's cache, so a later `lab up` (another process: the memory of
     this one is cleared here) creates only its nodes, all at once."""
     from swarmlab.lab import containers
-    from swarmlab.lab.lab import state_root
-    remembered = containers.privileges_file(state_root() / "any-lab")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # this test's cache, gone with it
+    remembered = containers.privileges_file()
+    assert remembered == tmp_path / "swarmlab" / "engine-privileges.json"
     client = docker_engine.client()
 
     def creates_for(make) -> tuple[object, int]:
@@ -27,9 +29,6 @@ def test_an_engine_is_asked_about_privileges_once_then_remembered(make_docker_la
     running = client.containers.list(filters={"label": containers.LABEL_PRIVILEGES})
     assert not running, f"a lab is running on the test engine, so it is not asked: {[c.name for c in running]}"
     engine = client.info()["ID"]
-    if remembered.exists():  # forget this engine only: other engines' answers are the user's
-        kept = {k: v for k, v in json.loads(remembered.read_text()).items() if k != engine}
-        remembered.write_text(json.dumps(kept))
     first, created = creates_for(make_docker_lab)
     assert first.driver.privileges == EXPLICIT and created == 3  # the refused --privileged one, then 2 nodes
     assert json.loads(remembered.read_text())[engine] == EXPLICIT
