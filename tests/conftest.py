@@ -194,3 +194,11 @@ def pytest_configure(config):
     import tempfile
     if "SWARMLAB_TEST_CACHE" not in os.environ:  # xdist workers inherit the controller's
         os.environ["SWARMLAB_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="swarmlab-test-cache-")
+        config._swarmlab_cache = os.environ["SWARMLAB_TEST_CACHE"]
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_swarmlab_cache", None)  # only the process that made it removes it
+    if made:
+        import shutil
+        shutil.rmtree(made, ignore_errors=True)
