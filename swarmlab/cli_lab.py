@@ -40,7 +40,9 @@ def add_commands(subparsers):
                          "address), so any local user can SSH to the nodes; removed at `lab down`")
     lab_cmd("swarm", cmd_lab_swarm, "form the swarm on a lab that is up")
     lab_cmd("status", cmd_lab_status, "a table of the lab's nodes")
-    lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
+    down = lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
+    down.add_argument("--forget", action="store_true",
+                      help="docker driver, engine gone for good: remove only this machine's record of the lab")
     ex = lab_cmd("exec", cmd_lab_exec, "run a command in a node, with this terminal's stdin, stdout and "
                                        "stderr; its exit code is passed through (128+N when killed by signal N)")
     ex.add_argument("-t", "--tty", action="store_true",
@@ -128,8 +130,8 @@ def cmd_lab_status(args) -> int:
 
 
 def cmd_lab_down(args) -> int:
-    if teardown(args.name, engine=args.engine):
-        print(f"lab {args.name} is down", file=sys.stderr)
+    if teardown(args.name, engine=args.engine, forget=args.forget):
+        print(f"lab {args.name} is {'forgotten' if args.forget else 'down'}", file=sys.stderr)
     else:
         print(f"no lab named {args.name} was up; nothing to take down", file=sys.stderr)
     return 0

@@ -478,7 +478,13 @@ def _remove_quietly(remove, **kw) -> None:
 def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir: Path | None = None) -> None:
     """Remove every object labelled with the lab's name (and id, when known) from the engine.
     Works twice, and after the process that built the lab was killed."""
-    client = connect(engine)
+    try:
+        client = connect(engine)
+    except LabError as exc:
+        # The record stays: it is how `down` finds the lab's containers once the engine is back.
+        raise LabError(f"{exc}; lab {name}'s containers there were not removed. If that engine is gone "
+                       f"for good, `swarmlab lab down --name {name} --forget` removes only this "
+                       "machine's record of the lab") from None
     labels = {LABEL_LAB: name, **({LABEL_ID: lab_id} if lab_id else {})}
     _remove_containers(client, labels)  # force: SIGKILL, so a `sleep` ignoring SIGTERM costs nothing
     found = objects(client, name, lab_id)

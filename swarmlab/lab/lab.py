@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -259,11 +260,15 @@ def read_state(name: str) -> dict | None:
     return None
 
 
-def teardown(name: str, engine: str | None = None, driver: str | None = None) -> bool:
+def teardown(name: str, engine: str | None = None, driver: str | None = None, forget: bool = False) -> bool:
     """Take a lab down completely: whatever its driver made, and its state file.
     Works twice, and after the process that built it was killed. Returns False when
     there was no lab of that name. Holds the name's lock (see ownership.py), so an `up`
-    of that name never creates anything in the middle of it."""
+    of that name never creates anything in the middle of it.
+
+    forget: a docker-driver lab whose engine is gone for good (a classroom server
+    switched off, Docker Desktop reset): remove only this machine's record of it, without
+    asking the engine."""
     check_name("lab", name, MAX_LAB_NAME)
     if os.geteuid() != 0 and not driver and not engine and (STATE_ROOT / name).exists():
         raise LabError(f"lab {name} is root's (its state is in {STATE_ROOT / name}); taking it down "
@@ -271,10 +276,27 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None) ->
     with NameLock.of(state_root() / name):
         state = read_state(name) or {}
         driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
+        if forget and not state:
+            return False
         if driver == "docker":
-            _containers().teardown(name, engine or state.get("engine"), lab_id=state.get("id"), state_dir=state_root() / name)
+            if forget:
+                _forget(state_root() / name)
+            else:
+                _containers().teardown(name, engine or state.get("engine"), lab_id=state.get("id"),
+                                       state_dir=state_root() / name)
             return bool(state)
+        if forget:
+            raise LabError(f"--forget is for a lab on a Docker engine that is gone; lab {name} is a "
+                           f"{driver} lab on this machine: `swarmlab lab down --name {name}`")
         return make_driver(driver, name).teardown(name) or bool(state)
+
+
+def _forget(state_dir: Path) -> None:
+    shutil.rmtree(state_dir, ignore_errors=True)
+    try:
+        state_dir.parent.rmdir()  # the last lab's record gone: no empty folder left either
+    except OSError:
+        pass
 
 
 def leftovers(name: str, engine: str | None = None, driver: str | None = None) -> list[str]:

@@ -192,3 +192,31 @@ def test_an_engine_over_ssh(docker_engine):
         res = cli("lab", "up", "--name", name, "--engine", engine, env=env, prefix=inside)
         one_line_error(res, f"cannot reach the Docker engine at {engine}")
         assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+
+
+def test_down_when_the_engine_is_gone_for_good(docker_engine):
+    """The engine a lab ran on was switched off for good: `down` says it cannot reach it and
+    names --forget, keeping the record; --forget removes only the record, and says so."""
+    from swarmlab.lab import nodeimage
+    from swarmlab.lab.containers import connect
+    engine_lab = Lab(name=unique_lab_name("gone"), nodes=1, subnet="10.217.0.0/24").up()
+    name = unique_lab_name("orphan")
+    try:
+        url = engine_lab.node("node1").docker_host
+        engine = connect(url)
+        nodeimage.ensure(engine, source=nodeimage.HOST, progress=None)
+        engine.close()
+        Lab(name=name, driver="docker", engine=url).up()
+    finally:
+        teardown(engine_lab.name)  # the engine, and the lab's containers with it, are gone
+    record = Path(f"/run/swarmlab/{name}")
+    assert (record / "state.json").exists()
+    res = cli("lab", "down", "--name", name)
+    one_line_error(res, f"cannot reach the Docker engine at {url}")
+    assert f"swarmlab lab down --name {name} --forget" in res.stderr
+    assert (record / "state.json").exists()  # kept: it is how `down` finds the lab once the engine is back
+    res = cli("lab", "down", "--name", name, "--forget")
+    assert res.returncode == 0 and f"lab {name} is forgotten" in res.stderr, res.stderr
+    assert not record.exists()
+    res = cli("lab", "down", "--name", name, "--forget")
+    assert res.returncode == 0 and f"no lab named {name} was up" in res.stderr, res.stderr
