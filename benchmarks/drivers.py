@@ -6,7 +6,9 @@ Per driver, median of the runs (seconds): lab up, 2-node swarm formed (from the 
 2 replicas of a service running on the two nodes, teardown; then the article's story
 end to end (up, node2 behind the VPN routes joins, the failure seen, doctor, fix,
 service recreated, verified, down). Targets for the docker driver: swarm < 3 s,
-story < 10 s, teardown < 3 s.
+story < 10 s, teardown < 3 s. A story whose ping stays lost because a node never
+programmed the other's new task (lesson 5) gets lesson 5's remedy, and its row says
+how many runs needed it: the 40 s wait for the ping is in that run's time.
 
 Without --engine the engine is the dockerd of a one-node namespace lab (root), as in
 the tests; its node image is built first, not timed. The workers' dockerd logs are
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from swarmlab import faults, story  # noqa: E402
 from swarmlab.cluster import Cluster  # noqa: E402
 from swarmlab.doctor import doctor  # noqa: E402
-from swarmlab.fix import fix_gwbridge, recreate_service, verify_service  # noqa: E402
+from swarmlab.fix import fix_gwbridge, recreate_service, restart_tasks, verify_service  # noqa: E402
 from swarmlab.lab import IMAGE, Lab, nodeimage, teardown  # noqa: E402
 from swarmlab.lab.containers import connect  # noqa: E402
 
@@ -68,8 +70,10 @@ def time_phases(driver: str, engine: str | None) -> tuple[dict[str, float], int]
     return times, slow_joins
 
 
-def time_story(driver: str, engine: str | None) -> tuple[float, bool]:
-    """Seconds for the story, and whether its verification passed (a figure for a failed run is shown, marked)."""
+def time_story(driver: str, engine: str | None) -> tuple[float, str]:
+    """Seconds for the story, and how its verification went: "ok"; "dark, remedied" when the
+    ping was lost only because a node never programmed the other's task and lesson 5's
+    remedy (fix.restart_tasks) made it answer; else "FAILED" (the figure is still shown, marked)."""
     started = time.monotonic()
     lab = lab_for(driver, engine)
     try:
@@ -83,10 +87,13 @@ def time_story(driver: str, engine: str | None) -> tuple[float, bool]:
         doctor(cluster)
         fix_gwbridge(cluster.node("node2"), like=cluster.manager)
         recreate_service(cluster)
-        ok = verify_service(cluster, from_node="node2").ok
+        verification = verify_service(cluster, from_node="node2")
+        outcome = "ok" if verification.ok else "FAILED"
+        if not verification.ok and verification.missing_peer:
+            outcome = "dark, remedied" if restart_tasks(cluster, from_node="node2").ok else "FAILED"
     finally:
         lab.down()
-    return time.monotonic() - started, ok
+    return time.monotonic() - started, outcome
 
 
 def load() -> str:
@@ -127,9 +134,9 @@ def main() -> int:
                              "target s": target if target else ""})
             stories[driver] = [time_story(driver, args.engine) for _ in range(args.runs)]
             seconds = [t for t, _ in stories[driver]]
-            failed = sum(not ok for _, ok in stories[driver])
-            rows.append({"driver": driver, "phase": "story end to end" + (f" ({failed} verification(s) FAILED)"
-                                                                          if failed else ""),
+            outcomes = [o for _, o in stories[driver]]
+            noted = ", ".join(f"{outcomes.count(o)} {o}" for o in ("dark, remedied", "FAILED") if o in outcomes)
+            rows.append({"driver": driver, "phase": "story end to end" + (f" ({noted})" if noted else ""),
                          "median s": round(statistics.median(seconds), 2), "max s": round(max(seconds), 2),
                          "target s": TARGETS.get(driver, {}).get("story", "")})
         print(f"after:  {load()}")

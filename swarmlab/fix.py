@@ -187,7 +187,7 @@ def wait_for_containers_gone(cluster: Cluster, service: str, timeout: float = 30
 class Verification:
     checks: pd.DataFrame  # check, ok, detail
     results: list[Result] = field(default_factory=list)
-    # Set when the ping was lost because the target node never programmed the source's task
+    # Set when the ping was lost because one side never programmed the other's task
     # (no neighbour entry for it on the overlay): see restart_tasks.
     missing_peer: str = ""
 
@@ -238,10 +238,12 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
                                          "Neighbor entry' | sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]
                     for node in (source, target)}  # the sed: the gossip keys in the log are secrets
             results += seen[source.name] + seen[target.name]
-            source_ip = container_ip(source, service_containers(source, name)[0], network)
-            if has_neighbour(seen[target.name][1].stdout, source_ip) is False:
-                missing_peer = f"{target.name} has no neighbour entry for {source.name}'s task {source_ip}"
-                detail += (f"; {missing_peer}, so it cannot answer it (`docker service update --force {name}` "
+            tasks = {node.name: container_ip(node, service_containers(node, name)[0], network)
+                     for node in (source, target)}
+            missing_peer = lacking_neighbour(source.name, target.name, tasks,
+                                             {node: looks[1].stdout for node, looks in seen.items()})
+            if missing_peer:
+                detail += (f"; {missing_peer} (`docker service update --force {name}` "
                            "starts new tasks: fix.restart_tasks)")
         checks.append((f"{source.name} -> {targets[0]} over {network}", ping.ok, detail))
     else:
@@ -254,9 +256,10 @@ def restart_tasks(cluster: Cluster, name: str = story.SERVICE, **verify) -> Veri
     """`docker service update --force` (new tasks, each programmed afresh on every node),
     then verify_service again.
 
-    Seen on the lab under heavy load, right after a service was re-created: one node
-    never programmed the other node's new task on the overlay (no neighbour entry for
-    it), and pings between the two replicas were lost for good; after this, they answered.
+    Seen on the lab right after a service was re-created (more often with node
+    containers, and under load): one node never programmed the other node's new task on
+    the overlay (no neighbour entry for it), and pings between the two replicas were lost
+    for good; after this, they answered.
     """
     cluster.manager.run(f"docker service update --force --detach {shlex.quote(name)}").check()
     story.wait_for_running(cluster, name, verify.get("replicas", 2), 60)
@@ -289,6 +292,17 @@ def has_neighbour(printed: str, address: str) -> bool | None:
         return None
     neigh = printed.split("# neigh\n", 1)[1]
     return any(line.split()[:1] == [address] for line in neigh.splitlines())
+
+
+def lacking_neighbour(source: str, target: str, tasks: dict[str, str], tables: dict[str, str]) -> str:
+    """Which side of a lost ping never programmed the other's task, said in a sentence ('' when
+    both tables have the other's entry, or could not be read). tasks: node -> its task's IP
+    on the overlay; tables: node -> overlay_forwarding_command's output there."""
+    if has_neighbour(tables[target], tasks[source]) is False:
+        return f"{target} has no neighbour entry for {source}'s task {tasks[source]}, so it cannot answer it"
+    if has_neighbour(tables[source], tasks[target]) is False:
+        return f"{source} has no neighbour entry for {target}'s task {tasks[target]}, so it cannot reach it"
+    return ""
 
 
 def service_containers(node: Node, service: str) -> list[str]:

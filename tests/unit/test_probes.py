@@ -127,6 +127,37 @@ DARK_NODE2 = """# fdb
 """
 
 
+# The same command where node2's pings to node1's task 10.0.1.10 were lost the other way round:
+# node2, the side that pings, never programmed node1's task (node1 had node2's entries).
+MIRRORED_NODE2 = """# fdb
+6e:9c:a0:36:2a:38 dev vxlan0 master br0 permanent
+# neigh
+"""
+MIRRORED_NODE1 = """# fdb
+da:87:a1:fe:3d:1f dev vxlan0 master br0 permanent
+02:42:0a:00:01:0b dev vxlan0 dst 172.16.155.132 link-netnsid 0 self permanent
+02:42:0a:00:01:0d dev vxlan0 dst 172.16.155.132 link-netnsid 0 self permanent
+# neigh
+10.0.1.11 dev vxlan0 lladdr 02:42:0a:00:01:0b PERMANENT 
+10.0.1.13 dev vxlan0 lladdr 02:42:0a:00:01:0d PERMANENT 
+"""
+
+
+def test_a_lost_ping_names_the_side_that_never_programmed_the_others_task():
+    from swarmlab.fix import lacking_neighbour
+    assert lacking_neighbour("node2", "node1", {"node2": "10.0.1.10", "node1": "10.0.1.11"},
+                             {"node1": DARK_NODE1, "node2": DARK_NODE2}) == \
+        "node1 has no neighbour entry for node2's task 10.0.1.10, so it cannot answer it"
+    # node1 holds both of node2's overlay entries (its task and its load balancer's; which is which
+    # the capture does not say), so either is node2's task here.
+    for node2_task in ("10.0.1.11", "10.0.1.13"):
+        assert lacking_neighbour("node2", "node1", {"node2": node2_task, "node1": "10.0.1.10"},
+                                 {"node1": MIRRORED_NODE1, "node2": MIRRORED_NODE2}) == \
+            "node2 has no neighbour entry for node1's task 10.0.1.10, so it cannot reach it"
+    assert lacking_neighbour("node2", "node1", {"node2": "10.0.1.11", "node1": "10.0.1.10"},
+                             {"node1": MIRRORED_NODE1, "node2": "nsenter: cannot open"}) == ""  # could not look
+
+
 def test_the_neighbour_table_says_which_node_lacks_the_other_task():
     from swarmlab.fix import has_neighbour
     assert has_neighbour(DARK_NODE1, "10.0.1.10") is False  # node1 never programmed node2's task
