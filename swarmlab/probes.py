@@ -13,8 +13,8 @@ Three rules keep the verdicts honest on a loaded machine:
 
 1. bounded work: each node probes a ring of `RING` peers (every pair in a small
    swarm), never all N*N pairs, and keeps at most `PARALLEL` probes in flight;
-2. retries: a probe that fails is tried again with a longer timeout (`TRIES`)
-   before it counts as failed;
+2. retries: a probe that fails, and each of its controls, is tried again with a
+   longer timeout (`TRIES`) before it counts as failed;
 3. controls: a TCP port that stays silent is blamed on a filter only when the same
    peer answers a ping and a TCP connect to a closed port (a reset) - the path
    works, only that port is dropped. Silence alone is reported as silence.
@@ -37,7 +37,8 @@ INGRESS_SANDBOX = "/var/run/docker/netns/ingress_sbox"
 # One bash script per node. Each probe prints one line:
 #   tcp ADDR PORT OUTCOME TRIES            OUTCOME: open refused timeout unreachable error
 #   ping ADDR SIZE DF OUTCOME TRIES        OUTCOME: ok lost toolong unreachable unsupported error
-# and a TCP probe that fails also prints its controls (`ctl-ping`, `ctl-tcp` lines).
+# and a TCP probe that fails also prints its controls, each retried as the probes are:
+#   ctl-ping ADDR OUTCOME TRIES            ctl-tcp ADDR CLOSED_PORT OUTCOME TRIES
 _FUNCTIONS = r"""
 tries="$1"; parallel="$2"; closed="$3"; shift 3
 tcp_once() { timeout "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>&1; }
@@ -56,10 +57,16 @@ probe_tcp() {  # addr port
   local n=0 out t
   for t in $tries; do n=$((n+1)); out=$(tcp_outcome "$t" "$1" "$2"); [ "$out" = open ] && break; sleep 0.1; done
   echo "tcp $1 $2 $out $n"
-  if [ "$out" = timeout ]; then
-    echo "ctl-ping $1 $(ping_outcome 1 "$1" 56 -)"
-    echo "ctl-tcp $1 $closed $(tcp_outcome 1 "$1" "$closed")"
-  fi; }
+  if [ "$out" = timeout ]; then ctl_ping "$1"; ctl_tcp "$1"; fi; }
+ctl_ping() {  # addr: does the peer answer at all?
+  local n=0 out t
+  for t in $tries; do n=$((n+1)); out=$(ping_outcome "$t" "$1" 56 -); [ "$out" = ok ] && break; sleep 0.1; done
+  echo "ctl-ping $1 $out $n"; }
+ctl_tcp() {  # addr: does its kernel reset a connect to a closed port?
+  local n=0 out t
+  for t in $tries; do n=$((n+1)); out=$(tcp_outcome "$t" "$1" "$closed")
+    case $out in refused|open) break;; esac; sleep 0.1; done
+  echo "ctl-tcp $1 $closed $out $n"; }
 probe_ping() {  # addr size df [prefix...]
   local addr=$1 size=$2 df=$3 n=0 out t; shift 3
   for t in $tries; do n=$((n+1)); out=$(ping_outcome "$t" "$addr" "$size" "$df" "$@")
@@ -131,10 +138,12 @@ def parse(text: str) -> list[Outcome]:
             elif parts[:1] == ["ping"] and len(parts) == 6:
                 rows.append(Outcome("ping", parts[1], 0, int(parts[2]), parts[3] == "df", parts[4], int(parts[5]),
                                     line))
-            elif parts[:1] == ["ctl-ping"] and len(parts) == 3:
-                rows.append(Outcome("ctl-ping", parts[1], 0, 56, False, parts[2], 1, line))
-            elif parts[:1] == ["ctl-tcp"] and len(parts) == 4:
-                rows.append(Outcome("ctl-tcp", parts[1], int(parts[2]), 0, False, parts[3], 1, line))
+            # Controls end with their tries; recordings made before controls were retried do not.
+            elif parts[:1] == ["ctl-ping"] and len(parts) in (3, 4):
+                rows.append(Outcome("ctl-ping", parts[1], 0, 56, False, parts[2], int((parts[3:] or [1])[0]), line))
+            elif parts[:1] == ["ctl-tcp"] and len(parts) in (4, 5):
+                rows.append(Outcome("ctl-tcp", parts[1], int(parts[2]), 0, False, parts[3], int((parts[4:] or [1])[0]),
+                                    line))
         except ValueError:
             continue
     return rows

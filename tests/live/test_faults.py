@@ -2,6 +2,7 @@
 the doctor's finding with its evidence, the fix, and the swarm working again."""
 from __future__ import annotations
 
+import re
 import time
 
 from swarmlab import faults, story
@@ -45,7 +46,10 @@ def test_manager_port_blocked_join_times_out_and_the_probe_says_where(make_lab):
     # script's own lines on node2, and the summary that reads them.
     manager = cluster.node("node1").address
     lines = reach["evidence"].splitlines()
-    assert {f"tcp {manager} 2377 timeout 2", f"ctl-ping {manager} ok", f"ctl-tcp {manager} 1 refused"} <= set(lines)
+    assert f"tcp {manager} 2377 timeout 2" in lines
+    # Each control line ends with its tries (a busy machine may need the retry).
+    assert any(re.fullmatch(rf"ctl-ping {re.escape(manager)} ok [12]", line) for line in lines), lines
+    assert any(re.fullmatch(rf"ctl-tcp {re.escape(manager)} 1 refused [12]", line) for line in lines), lines
     assert "timeout (2 tries)" in reach["evidence"] and "ping: ok; closed port: refused" in reach["evidence"]
     pending = found[(found["check"] == "swarm") & (found["node"] == "node2")].iloc[0]
     assert pending["severity"] == "error" and "pending" in pending["evidence"]

@@ -57,6 +57,11 @@ def test_silence_is_a_filter_only_when_the_controls_answer():
     busy = probes.parse("tcp 10.0.0.2 7946 timeout 2\nctl-ping 10.0.0.2 ok\nctl-tcp 10.0.0.2 1 timeout\n")
     assert probes.silence_verdict(busy, "10.0.0.2") == "unknown"
     assert probes.silence_verdict(probes.parse("tcp 10.0.0.2 7946 timeout 2\n"), "10.0.0.2") == "unknown"
+    # The controls are retried too, and say how many tries they took (older recordings: no count, 1 try).
+    retried = probes.parse("tcp 10.0.0.2 7946 timeout 2\nctl-ping 10.0.0.2 ok 2\nctl-tcp 10.0.0.2 1 refused 1\n")
+    assert [(o.kind, o.outcome, o.tries) for o in retried[1:]] == [("ctl-ping", "ok", 2), ("ctl-tcp", "refused", 1)]
+    assert probes.silence_verdict(retried, "10.0.0.2") == "filtered"
+    assert [o.tries for o in filtered[1:]] == [1, 1]
 
 
 def test_the_script_is_valid_bash_and_bounds_its_work():
