@@ -60,6 +60,19 @@ def unique_lab_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+def processes_mentioning(text: str) -> list[str]:
+    """Every process of this machine whose command line holds `text` (but this one)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and int(pid) != os.getpid():
+            found.append(f"{pid} {cmd}")
+    return found
+
+
 def as_user(uid: int, groups=()) -> list[str]:
     """setpriv to run as `uid` (in `groups`, else none). A checkout where other users cannot
     read (under /root, in a `mktemp -d` folder) would stop that user importing swarmlab at

@@ -24,8 +24,8 @@ import docker
 from docker.context import ContextAPI
 
 from ..errors import LabError
-from ..transport.docker_exec import exec_run, open_tunnel
-from . import image, nodeimage, sshd
+from ..transport.docker_exec import exec_run, open_stream, open_tunnel
+from . import dockerapi, image, nodeimage, sshd
 from .spec import LabSpec, NodeSpec
 
 LABEL_LAB = "io.swarmlab.lab"
@@ -133,12 +133,13 @@ class ContainerNode:
             raise LabError(f"dockerd on {self.name} did not answer within {timeout:.0f} s; last lines of "
                            f"its /var/log/dockerd.log:\n{log}")
 
-    def join_swarm(self, manager: str, token: str) -> None:
-        """`docker swarm join` in the node, through the engine's exec API (no process of this
-        machine has the token in its arguments). The node's own `docker swarm join` does, for
-        the second it runs: on an engine on this Linux machine a local user who lists all
-        processes can see it then; Docker Desktop runs it inside its VM."""
-        self.run(["docker", "swarm", "join", "--advertise-addr", self.address, "--token", token, manager]).check()
+    def docker_api(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
+        """Call the node's own Docker Engine API: `docker system dial-stdio` in the node
+        carries the request over the engine's exec API (as the CLI's ssh:// does), so a
+        body (a join token) is in no process's arguments, here or in the node."""
+        def connect(timeout: float):
+            return open_stream(self.api(), self.container, ["docker", "system", "dial-stdio"], timeout)
+        return dockerapi.call(connect, self.name, method, path, body, timeout)
 
     def start_docker(self) -> None:
         self.run("swarmlab-dockerd start").check(hint=f"starting dockerd on {self.name}")

@@ -25,7 +25,7 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import LabError, LabReplacedError, NodeDeadError
-from . import image
+from . import dockerapi, image
 from .capacity import check_capacity
 from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
 from .ownership import NameLock, Ownership
@@ -200,9 +200,9 @@ class Lab:
     # --- swarm -----------------------------------------------------------
     def form_swarm(self, managers: int = 1) -> None:
         """`swarm init` on the first node, then every other node joins (the first
-        `managers` nodes as managers, the rest as workers). Each node joins its own
-        way (node.join_swarm): a namespace node through its Docker API, so the token is
-        never on a command line that every local user can read."""
+        `managers` nodes as managers, the rest as workers). Each node joins through
+        its own Docker API (dockerapi.join_swarm), so the token is never on a command
+        line that a local user could read, in either driver."""
         first = self.manager
         first.run(["docker", "swarm", "init", "--advertise-addr", first.address]).check()
         roles = ["worker"] + (["manager"] if managers > 1 else [])
@@ -212,7 +212,7 @@ class Lab:
 
         def join(i_node):
             i, node = i_node
-            node.join_swarm(f"{first.address}:2377", tokens["manager" if i < managers - 1 else "worker"])
+            dockerapi.join_swarm(node, f"{first.address}:2377", tokens["manager" if i < managers - 1 else "worker"])
         # All at once: the manager takes a crowd of joins well, but each node that has joined
         # starts its own work (gossip, ingress), and in batches of 16 the later joins waited on
         # a busier machine: 50 nodes here took 95 s and one join failed, against 23-28 s.

@@ -7,14 +7,12 @@ open, so dockerd can be stopped and started again like a service on a real host.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import selectors
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from contextlib import nullcontext
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from ..errors import LabError, NodeDeadError
 from ..result import Result
+from . import dockerapi
 from .network import NETNS_DIR, node_netns
 from .spec import NodeSpec
 
@@ -227,7 +226,7 @@ class LabNode:
 
     def wait_docker(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while not _docker_ping(self.docker_socket):
+        while not dockerapi.ping(dockerapi.unix_connector(self.docker_socket)):
             self._check_owned()  # the socket's path may belong to a newer lab of this name
             if time.monotonic() > deadline:
                 raise LabError(
@@ -237,56 +236,8 @@ class LabNode:
         self._check_owned()
 
     def docker_api(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
-        """Call the node's Docker Engine API over its socket; the decoded JSON answer.
-
-        Secrets (join tokens) travel this way in the request body, never on a command
-        line that every local user can read in /proc/*/cmdline.
-        """
-        conn = _UnixHTTPConnection(self.docker_socket, timeout)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = resp.read()
-        except OSError as exc:
-            raise LabError(f"dockerd on {self.name} did not answer {method} {path}: {exc}") from None
-        finally:
-            conn.close()
-        answer = json.loads(data) if data.strip() else None
-        if resp.status >= 400:
-            message = answer.get("message") if isinstance(answer, dict) else data.decode(errors="replace")
-            raise LabError(f"on {self.name}: {method} {path} failed ({resp.status}): {message}")
-        return answer
-
-    def join_swarm(self, manager: str, token: str, timeout: float = 90, attempts: int = 3) -> None:
-        """Join the swarm of `manager` (address:port) through this node's Docker API.
-
-        On a busy machine dockerd may answer that its join timed out and goes on in the
-        background (as `docker swarm join` prints it): then wait until the node is
-        active. A join that ended in error (e.g. the manager was too busy to answer in
-        time) is left and tried again.
-        """
-        swarm = {}
-        for _ in range(attempts):
-            try:
-                self.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": self.address,
-                                                        "RemoteAddrs": [manager], "JoinToken": token})
-                return
-            except LabError as exc:
-                if "continue in the background" not in str(exc):
-                    raise
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                swarm = self.docker_api("GET", "/info", timeout=10).get("Swarm") or {}
-                if swarm.get("LocalNodeState") in ("active", "inactive", "error"):
-                    break
-                time.sleep(0.2)
-            if swarm.get("LocalNodeState") == "active":
-                return
-            self.docker_api("POST", "/swarm/leave?force=1", timeout=30)
-        raise LabError(f"{self.name} did not join the swarm of {manager} after {attempts} attempts "
-                       f"(state {swarm.get('LocalNodeState', '?')}: {swarm.get('Error') or 'no error given'}); "
-                       f"see its /var/log/dockerd.log")
+        """Call the node's Docker Engine API over its socket; the decoded JSON answer."""
+        return dockerapi.call(dockerapi.unix_connector(self.docker_socket), self.name, method, path, body, timeout)
 
     def stop_docker(self, timeout: float = 20) -> None:
         """Stop dockerd gracefully, as `systemctl stop docker` would."""
@@ -455,31 +406,6 @@ def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
     if not sel.select(timeout):
         return b""
     return proc.stdout.readline()
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float = 1):
-        super().__init__("localhost", timeout=timeout)
-        self._path = str(path)
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
-
-
-def _docker_ping(sock: Path) -> bool:
-    """True when the daemon behind `sock` answers its API (cheaper than the CLI)."""
-    if not sock.exists():
-        return False
-    conn = _UnixHTTPConnection(sock)
-    try:
-        conn.request("GET", "/_ping")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -116,15 +116,20 @@ def _read_frames(raw, deadline: float | None) -> tuple[bytes, bytes, bool]:
 def open_tunnel(api, container: str, address: str, port: int, timeout: float = 10) -> socket.socket:
     """A stream to (address, port) as seen from inside `container`: what an SSH client
     gives paramiko where the node's address cannot be reached from here (Docker Desktop,
-    a remote engine). `nc` in the node connects; its stdin and stdout are the stream,
-    carried by the engine's exec API. Returns this side of a socket pair; two threads
-    move the bytes (the exec's output comes in frames, the pair carries them bare)."""
+    a remote engine). `nc` in the node connects; its stdin and stdout are the stream."""
+    return open_stream(api, container, ["nc", address, str(port)], timeout)
+
+
+def open_stream(api, container: str, argv: list[str], timeout: float = 10) -> socket.socket:
+    """A stream whose far end is the stdin and stdout of `argv` run in `container`, carried
+    by the engine's exec API (`nc ADDR PORT` for a tunnel, `docker system dial-stdio` for
+    the node's own Docker API). Returns this side of a socket pair; two threads move the
+    bytes (the exec's output comes in frames, the pair carries them bare)."""
     try:
-        exec_id = api.exec_create(container, ["nc", address, str(port)],
-                                  stdin=True, stderr=False, workdir="/")["Id"]
+        exec_id = api.exec_create(container, argv, stdin=True, stderr=False, workdir="/")["Id"]
         raw = api.exec_start(exec_id, socket=True)
     except docker.errors.APIError as exc:
-        raise LabError(f"cannot open a tunnel into {container}: {exc.explanation}") from None
+        raise LabError(f"cannot open a stream into {container} (`{' '.join(argv)}`): {exc.explanation}") from None
     raw = getattr(raw, "_sock", raw)
     ours, theirs = socket.socketpair()
     threading.Thread(target=_frames_to, args=(raw, theirs), daemon=True).start()

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
 
 import swarmlab
+from swarmlab import faults
+from swarmlab.cluster import Cluster
 from swarmlab.errors import LabError
 from swarmlab.lab import IMAGE, Lab, leftovers, teardown
 from swarmlab.lab.containers import EXPLICIT, LABEL_ID, LABEL_LAB
 
-from conftest import unique_lab_name
+from conftest import processes_mentioning, unique_lab_name
 
 
 def json_lines(text: str) -> list[dict]:
@@ -181,3 +184,53 @@ def test_the_doctors_probes_run_on_node_containers(docker_swarm_lab):
     # the task checks may mention).
     probed = findings[findings["check"].str.match(r"reach |swarm ports|overlay|ping|path mtu")]
     assert set(probed["severity"]) == {"info"}, probed
+
+
+def test_join_tokens_never_show_in_any_command_line_on_node_containers(make_docker_lab):
+    """The engine here runs on this machine, so every process in a node container shows in
+    this /proc: none holds a join token while the swarm forms (the node's own Docker API
+    gets it, through `docker system dial-stdio`)."""
+    lab = make_docker_lab(nodes=3, subnet="172.16.162.0/24")
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.extend(processes_mentioning("SWMTKN-1-"))
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        lab.form_swarm()
+    finally:
+        done.set()
+        watcher.join()
+    assert seen == []
+    states = lab.status()["swarm"].tolist()
+    assert states == ["active"] * 3
+
+
+def test_a_join_longer_than_dockerds_20_s_is_waited_for(make_docker_lab):
+    """dockerd gives up answering a join after 20 s and goes on in the background: with the
+    manager's 2377 dropped for 25 s, form_swarm waits, and the worker is active once it opens."""
+    lab = make_docker_lab(nodes=2, subnet="172.16.162.0/24")
+    cluster = Cluster.from_lab(lab)
+    faults.inject(cluster, "manager-port-blocked", node="node1")
+    failed = []
+    former = threading.Thread(target=lambda: _catch(lab.form_swarm, failed))
+    started = time.monotonic()
+    former.start()
+    time.sleep(25)
+    assert former.is_alive() and not failed  # still waiting: the join had not been answered
+    log = lab.node("node2").run("grep -c 'Timeout was reached before node joined' /var/log/dockerd.log").stdout
+    assert int(log or 0) >= 1, "dockerd never said its join went on in the background"
+    faults.undo(cluster, "manager-port-blocked", node="node1")
+    former.join(timeout=120)
+    assert not former.is_alive() and failed == [], failed
+    assert lab.status()["swarm"].tolist() == ["active", "active"]
+    assert time.monotonic() - started > 25
+
+
+def _catch(fn, errors: list) -> None:
+    try:
+        fn()
+    except Exception as exc:  # the test reads it
+        errors.append(exc)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, require_live, unique_lab_name
+from conftest import ROOT, processes_mentioning, require_live, unique_lab_name
 from hoststate import changes, snapshot
 from swarmlab.errors import LabError
 from swarmlab.lab import IMAGE, Lab, leftovers, teardown
@@ -19,18 +19,6 @@ from swarmlab.lab.network import lab_netns
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def processes_mentioning(text: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmd and int(pid) != os.getpid():
-            found.append(f"{pid} {cmd}")
-    return found
 
 
 def assert_gone(name: str) -> None:
