@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, processes_mentioning, require_live, unique_lab_name
 from hoststate import changes, snapshot
 from swarmlab.errors import LabError
-from swarmlab.lab import IMAGE, Lab, leftovers, teardown
+from swarmlab.lab import IMAGE, Lab, hostlink, leftovers, teardown
 from swarmlab.lab.network import lab_netns
 
 
@@ -25,6 +25,7 @@ def assert_gone(name: str) -> None:
     """Check each kind of leftover on its own, not only through the library's own list."""
     assert leftovers(name) == []
     assert lab_netns(name) == []
+    assert not hostlink.exists(name)  # the snapshot leaves every lab's host link out
     assert not os.path.exists(f"/run/swarmlab/{name}")
     mounts = [line for line in open("/proc/self/mountinfo") if f"swarmlab/{name}" in line or f"swarmlab.{name}" in line]
     assert mounts == []
