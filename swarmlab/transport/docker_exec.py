@@ -51,17 +51,16 @@ def exec_run(api, container: str, command, *, input=None, timeout=120, node_name
     try:
         exec_id = api.exec_create(container, ["sh", "-c", wrapper, text], stdin=data is not None,
                                   environment=list(environment), workdir="/")["Id"]
-        sock = api.exec_start(exec_id, socket=True)
+        raw, early = _start(api, exec_id)
     except docker.errors.NotFound:
         raise (not_running() if not_running else LabError(f"container {container} does not exist")) from None
     except docker.errors.APIError as exc:
         if exc.status_code == 409 and not_running:  # "container ... is not running"
             raise not_running() from None
         raise LabError(f"on {node_name}: the engine refused to run `{text}`: {exc.explanation}") from None
-    raw = getattr(sock, "_sock", sock)  # the socket under docker-py's SocketIO; a paramiko channel as is
     writer = _send_stdin(raw, data) if data is not None else None
     try:
-        out, err, timed_out = _read_frames(raw, None if timeout is None else started + timeout)
+        out, err, timed_out = _read_frames(raw, early, None if timeout is None else started + timeout)
     finally:
         raw.close()
         if writer:
@@ -88,11 +87,51 @@ def _send_stdin(raw, data: bytes) -> threading.Thread:
     return thread
 
 
-def _read_frames(raw, deadline: float | None) -> tuple[bytes, bytes, bool]:
-    """Demultiplex the exec stream (8-byte headers: stream, size) until EOF or the deadline."""
+def _start(api, exec_id: str) -> tuple[object, bytes]:
+    """Start an exec with its streams attached: the raw stream, and the bytes of it that
+    already arrived with the engine's reply.
+
+    docker-py reads the reply's headers through a buffered reader, then hands back the
+    socket under it. Output that came in the same read as the headers stays in that
+    reader, and reads from the socket never see it: a fast command's whole output went
+    missing with exit code 0, about 1 run in 300 under load (docker-py issue #3332).
+    """
+    sock = api.exec_start(exec_id, socket=True)
+    raw = getattr(sock, "_sock", sock)  # the socket under docker-py's SocketIO; a paramiko channel as is
+    return raw, _already_read(sock, raw)
+
+
+def _already_read(sock, raw) -> bytes:
+    """What docker-py's reader holds past the reply's headers (empty when nothing)."""
+    response = getattr(sock, "_response", None)
+    reader = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+    if reader is None:
+        return b""
+    if hasattr(reader, "_rbuffer"):  # paramiko's ChannelFile (ssh:// engines)
+        early, reader._rbuffer = bytes(reader._rbuffer), bytes()
+        return early
+    timeout = raw.gettimeout()
+    raw.setblocking(False)  # so an empty reader returns at once instead of waiting on the socket
+    try:
+        return reader.read1(1 << 20) or b""
+    except OSError:
+        return b""
+    finally:
+        raw.settimeout(timeout)
+
+
+def _read_frames(raw, early: bytes, deadline: float | None) -> tuple[bytes, bytes, bool]:
+    """Demultiplex the exec stream (8-byte headers: stream, size) until EOF or the deadline;
+    `early` is the start of it, already read."""
     streams = {STDOUT: bytearray(), STDERR: bytearray()}
-    buf = bytearray()
+    buf = bytearray(early)
     while True:
+        while len(buf) >= 8:
+            kind, size = struct.unpack(">BxxxL", buf[:8])
+            if len(buf) < 8 + size:
+                break
+            streams.get(kind, streams[STDOUT]).extend(buf[8:8 + size])
+            del buf[:8 + size]
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -105,12 +144,6 @@ def _read_frames(raw, deadline: float | None) -> tuple[bytes, bytes, bool]:
         if not chunk:
             return bytes(streams[STDOUT]), bytes(streams[STDERR]), False
         buf += chunk
-        while len(buf) >= 8:
-            kind, size = struct.unpack(">BxxxL", buf[:8])
-            if len(buf) < 8 + size:
-                break
-            streams.get(kind, streams[STDOUT]).extend(buf[8:8 + size])
-            del buf[:8 + size]
 
 
 def open_tunnel(api, container: str, address: str, port: int, timeout: float = 10) -> socket.socket:
@@ -127,26 +160,22 @@ def open_stream(api, container: str, argv: list[str], timeout: float = 10) -> so
     bytes (the exec's output comes in frames, the pair carries them bare)."""
     try:
         exec_id = api.exec_create(container, argv, stdin=True, stderr=False, workdir="/")["Id"]
-        raw = api.exec_start(exec_id, socket=True)
+        raw, early = _start(api, exec_id)
     except docker.errors.APIError as exc:
         raise LabError(f"cannot open a stream into {container} (`{' '.join(argv)}`): {exc.explanation}") from None
-    raw = getattr(raw, "_sock", raw)
     ours, theirs = socket.socketpair()
-    threading.Thread(target=_frames_to, args=(raw, theirs), daemon=True).start()
+    threading.Thread(target=_frames_to, args=(raw, early, theirs), daemon=True).start()
     threading.Thread(target=_bytes_to, args=(theirs, raw), daemon=True).start()
     ours.settimeout(timeout)
     return ours
 
 
-def _frames_to(raw, sink: socket.socket) -> None:
-    """The exec's framed output, bare, into `sink`; the end of the stream closes it."""
-    buf = bytearray()
+def _frames_to(raw, early: bytes, sink: socket.socket) -> None:
+    """The exec's framed output (`early` its start, already read), bare, into `sink`;
+    the end of the stream closes it."""
+    buf = bytearray(early)
     try:
         while True:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
             while len(buf) >= 8:
                 kind, size = struct.unpack(">BxxxL", buf[:8])
                 if len(buf) < 8 + size:
@@ -154,6 +183,10 @@ def _frames_to(raw, sink: socket.socket) -> None:
                 if kind == STDOUT:
                     sink.sendall(bytes(buf[8:8 + size]))
                 del buf[:8 + size]
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
     except OSError:
         pass  # either side closed: the stream is over
     finally:
