@@ -98,8 +98,11 @@ NODE_SECTIONS = {
     "resolv": "cat /etc/resolv.conf",
     "daemon_json": "cat /etc/docker/daemon.json 2>/dev/null || echo '{}'",
     "iptables": "iptables-save",
-    "containerd_pid": (f"p=$(cat {CONTAINERD_PID} 2>/dev/null) && "
-                       "echo \"$p $(ps -o stat= -p $p 2>/dev/null || echo gone)\""),
+    # The pid file (containerd ends it without a newline, so `read` says false: test $p), and
+    # its process's state from /proc (R, S, Z...) or "gone". Shell builtins only: it runs on
+    # every node every time, and `ps` took 9 ms of a node's 160.
+    "containerd_pid": (f"p=; read -r p 2>/dev/null < {CONTAINERD_PID}; [ -n \"$p\" ] && "
+                       "{ { read -r _ _ s _; } 2>/dev/null < /proc/$p/stat || s=gone; echo \"$p $s\"; }"),
     "kernel": ("uname -r; for m in " + " ".join(KERNEL_MODULES) + "; do "
                "if [ -d /sys/module/$m ]; then echo \"$m loaded\"; "
                "elif grep -qs \"/$m.ko\" /lib/modules/$(uname -r)/modules.builtin /lib/modules/$(uname -r)/modules.dep; "
@@ -157,7 +160,10 @@ def node_script(cluster: Cluster, node: Node) -> str:
     sections = node_commands(cluster, node)
     tcp = probe_command(cluster, node)
     # TCP probes run in the background while the other commands run; their lines come last.
-    script = f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
+    # The docker CLI starts a few times on every node, and lives a tenth of a second: it needs
+    # neither Go's collector nor every core (measured: about 6 ms less CPU a start, 37 -> 31 ms).
+    script = "export GOGC=off GOMAXPROCS=1\n"
+    script += f"probes=$(mktemp)\n{tcp} > \"$probes\" 2>&1 &\n" if tcp else ""
     for name, command in sections.items():
         script += f"printf '\\n@@@ {name}\\n'\n{{ {command} ; }} 2>&1\n"
     if tcp:

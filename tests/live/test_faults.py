@@ -163,6 +163,9 @@ def test_dockerd_killed_the_doctor_says_the_daemon_is_gone(make_lab):
     row = findings_of(cluster, "daemon").iloc[0]
     assert (row["severity"], row["node"]) == ("error", "node2")
     assert "Cannot connect to the Docker daemon" in row["evidence"]
+    # The containerd it started is dead (a zombie here): the pid file names a process not running.
+    assert "/var/run/docker/containerd/containerd.pid" in row["cause"], row["cause"]
+    assert re.search(r"^\d+ (Z|gone)$", row["evidence"], re.M), row["evidence"]
 
     faults.undo(cluster, "dockerd-killed", node="node2")  # the fix: a stale containerd pid file goes, dockerd starts
     wait_until(lambda: "node2 Ready" in cluster.manager.run(
