@@ -159,9 +159,19 @@ def advertise_unreachable_undo(cluster: Cluster, node: Node) -> list[Result]:
 
 
 # --- iptables-flushed --------------------------------------------------------
+# dockerd re-arranges its chains whenever it creates a network: it deletes the FORWARD jump to
+# DOCKER-USER and inserts it again, so a save taken in between lacks that jump, and an undo
+# restoring it would leave the node without it (seen once in CI). Save what two reads agree on.
+SETTLED_IPTABLES_SAVE = (
+    "prev=; tries=0; while [ $tries -lt 25 ]; do "
+    "now=$(iptables-save | sed '/^#/d; s/ \\[[0-9]*:[0-9]*\\]$//'); "
+    "[ \"$now\" = \"$prev\" ] && break; prev=$now; tries=$((tries+1)); sleep 0.2; done; "
+    "printf '%s\\n' \"$now\"")
+
+
 def iptables_flushed_inject(cluster: Cluster, node: Node) -> list[Result]:
     # What `firewall-cmd --reload` (or a firewall script's iptables -F/-X) does to Docker's rules.
-    return [node.run(f"[ -e {SAVED_IPTABLES} ] || iptables-save > {SAVED_IPTABLES}").check(),
+    return [node.run(f"[ -e {SAVED_IPTABLES} ] || {{ {SETTLED_IPTABLES_SAVE}; }} > {SAVED_IPTABLES}").check(),
             node.run("for t in filter nat; do iptables -t $t -F && iptables -t $t -X; done").check(),
             node.run("iptables-save | grep -c '^:DOCKER' || true")]
 

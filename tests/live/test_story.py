@@ -218,8 +218,18 @@ NODE_STATE = {"routes": "ip route | sed 's/ linkdown//'", "firewall": "iptables 
 AROUND_THE_NODE = {"mtu-blackhole", "overlay-overlaps-lan"}
 
 
-def node_state(node) -> dict[str, str]:
-    return {what: node.run(command).stdout for what, command in NODE_STATE.items()}
+def node_state(node, tries: int = 20) -> dict[str, str]:
+    """What NODE_STATE reads on node, once two reads in a row agree: dockerd rewrites some of
+    it for a moment whenever it creates a network (the FORWARD jump to DOCKER-USER is deleted,
+    then inserted again), and a read in that moment is no state the node stays in."""
+    previous = None
+    for _ in range(tries):
+        state = {what: node.run(command).stdout for what, command in NODE_STATE.items()}
+        if state == previous:
+            return state
+        previous = state
+        time.sleep(0.2)
+    raise AssertionError(f"{node.name}'s state kept changing over {tries} reads; the last: {state}")
 
 
 @pytest.mark.parametrize("fault", sorted(set(faults.FAULTS) - AROUND_THE_NODE))
