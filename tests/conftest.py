@@ -82,7 +82,11 @@ def as_user(uid: int, groups=()) -> list[str]:
     import sys
     drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}",
             f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"]
-    readable = subprocess.run([*drop, sys.executable, "-c", "import swarmlab.cli"], cwd=ROOT,
+    # Also a child of the interpreter (a notebook's kernel is one): where the interpreter lives
+    # under /root (pyenv), the first exec can still start (on the system's libpython) while
+    # its own children are refused.
+    probe = "import subprocess, sys, swarmlab.cli; subprocess.run([sys.executable, '-c', ''], check=True)"
+    readable = subprocess.run([*drop, sys.executable, "-c", probe], cwd=ROOT,
                               capture_output=True, timeout=60).returncode == 0
     return drop if readable else [*drop, "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
 

@@ -159,6 +159,27 @@ def test_a_user_who_is_not_root_with_only_the_engine_socket(docker_engine):
         assert not (Path(home) / ".local/state/swarmlab/labs" / name).exists()
 
 
+def test_a_user_who_is_not_root_runs_a_lesson_live_on_the_engine(docker_engine):
+    """What `make lessons` does for a user in the `docker` group on Linux (or on Docker Desktop):
+    `swarmlab lessons run` picks node containers on the engine by itself, says why, and the
+    lesson runs live there; its lab is gone from the engine afterwards."""
+    group = os.stat(docker_engine.url.removeprefix("unix://")).st_gid
+    prefix = unique_lab_name("nrl")
+    with tempfile.TemporaryDirectory(prefix="swarmlab-user-") as home:
+        os.chown(home, NOBODY, NOBODY)
+        env = {"PATH": os.environ["PATH"], "HOME": home, "DOCKER_HOST": docker_engine.url,
+               "SWARMLAB_LESSON_PREFIX": prefix}
+        res = cli("lessons", "run", "--only", "01", "--out", f"{home}/lessons", env=env, user=NOBODY,
+                  groups=[group], timeout=600)
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        assert "lessons run live (docker driver): not root on Linux, and a Docker engine answers" in res.stderr, \
+            res.stderr
+        row = next(line.split() for line in res.stdout.splitlines() if "01-build-the-swarm" in line)
+        assert (row[1], row[-1]) == ("live", "ok"), res.stdout
+        assert (Path(home) / "lessons" / "01-build-the-swarm.ipynb").exists()
+    assert docker_engine.objects(f"{LABEL_LAB}={prefix}01") == EMPTY
+
+
 def test_an_engine_over_ssh(docker_engine):
     """The engine's node runs sshd too: docker-py reaches its dockerd over ssh://, host key checked."""
     engine_lab = docker_engine.lab
