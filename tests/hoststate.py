@@ -13,7 +13,8 @@ _VOLATILE = ("/neigh/", "route/gc", "/stats", "base_reachable", "flow_", "hash_"
 
 
 # A lab's host end of `--host-link` (lab/hostlink.py): other tests' labs add and remove
-# theirs meanwhile, so the snapshot leaves them out and a test checks its own lab's by name.
+# theirs meanwhile, so the snapshot leaves them out, with their per-interface sysctls
+# (/proc/sys/net/ipv4/conf/swl…/), and a test checks its own lab's by name.
 _HOST_LINK = re.compile(r"swl[0-9a-f]{8}")
 
 
@@ -34,7 +35,8 @@ def root_sysctls() -> dict[str, str]:
     values = {}
     for path in Path("/proc/sys/net").rglob("*"):
         name = str(path)
-        if any(v in name for v in _VOLATILE) or not path.is_file() or not os.access(path, os.R_OK):
+        if any(v in name for v in _VOLATILE) or any(_HOST_LINK.fullmatch(part) for part in path.parts) \
+                or not path.is_file() or not os.access(path, os.R_OK):
             continue
         try:
             values[name] = path.read_text()
