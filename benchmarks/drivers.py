@@ -33,11 +33,10 @@ from swarmlab import faults, story  # noqa: E402
 from swarmlab.cluster import Cluster  # noqa: E402
 from swarmlab.doctor import doctor  # noqa: E402
 from swarmlab.fix import fix_gwbridge, recreate_service, restart_tasks, verify_service  # noqa: E402
-from swarmlab.lab import IMAGE, Lab, nodeimage, teardown  # noqa: E402
-from swarmlab.lab.containers import connect  # noqa: E402
+from swarmlab.lab import IMAGE, Lab  # noqa: E402
+from _engine import SLOW_JOIN, engine  # noqa: E402
 
 TARGETS = {"docker": {"swarm formed": 3.0, "story": 10.0, "teardown": 3.0}}
-SLOW_JOIN = "failed to retrieve remote root CA certificate"
 
 
 def name(prefix: str) -> str:
@@ -109,21 +108,14 @@ def main() -> int:
     parser.add_argument("--engine", default=None, help="a Docker engine URL (default: a one-node namespace lab's)")
     parser.add_argument("--drivers", default="namespaces,docker")
     args = parser.parse_args()
-    engine_lab = None
-    if args.engine is None:
-        engine_lab = Lab(name=name("bengine"), nodes=1, subnet="10.214.0.0/24").up()
-        args.engine = engine_lab.node("node1").docker_host
-    try:
-        client = connect(args.engine)
-        nodeimage.ensure(client, progress=lambda line: print(line, file=sys.stderr))
-        client.close()
+    with engine(args.engine, subnet="10.214.0.0/24") as url:
         print(f"before: {load()}")
         rows, stories, slow = [], {}, {}
         for driver in args.drivers.split(","):
             runs = []
             slow[driver] = 0
             for _ in range(args.runs):
-                times, slow_joins = time_phases(driver, args.engine)
+                times, slow_joins = time_phases(driver, url)
                 runs.append(times)
                 slow[driver] += slow_joins
             for phase in runs[0]:
@@ -132,7 +124,7 @@ def main() -> int:
                              "median s": round(statistics.median(r[phase] for r in runs), 2),
                              "max s": round(max(r[phase] for r in runs), 2),
                              "target s": target if target else ""})
-            stories[driver] = [time_story(driver, args.engine) for _ in range(args.runs)]
+            stories[driver] = [time_story(driver, url) for _ in range(args.runs)]
             seconds = [t for t, _ in stories[driver]]
             outcomes = [o for _, o in stories[driver]]
             noted = ", ".join(f"{outcomes.count(o)} {o}" for o in ("dark, remedied", "FAILED") if o in outcomes)
@@ -140,13 +132,10 @@ def main() -> int:
                          "median s": round(statistics.median(seconds), 2), "max s": round(max(seconds), 2),
                          "target s": TARGETS.get(driver, {}).get("story", "")})
         print(f"after:  {load()}")
-        print(f"engine: {args.engine}; runs per figure: {args.runs}")
+        print(f"engine: {url}; runs per figure: {args.runs}")
         print(pd.DataFrame(rows).to_string(index=False))
         for driver, count in slow.items():
             print(f"{driver}: workers whose dockerd log shows '{SLOW_JOIN}': {count} of {args.runs}")
-    finally:
-        if engine_lab is not None:
-            teardown(engine_lab.name)
     return 0
 
 

@@ -25,10 +25,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from swarmlab.lab import Lab, dockerapi, nodeimage, teardown  # noqa: E402
-from swarmlab.lab.containers import connect  # noqa: E402
+from swarmlab.lab import Lab, dockerapi  # noqa: E402
+from _engine import SLOW_JOIN, engine  # noqa: E402
 
-SLOW_JOIN = "failed to retrieve remote root CA certificate"
 READY = "docker node ls --format '{{.Hostname}} {{.Status}}'"
 
 
@@ -60,30 +59,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--engine", default=None, help="a Docker engine URL (default: a one-node namespace lab's)")
     args = parser.parse_args()
-    engine_lab = None
-    if args.engine is None:
-        engine_lab = Lab(name=f"bjengine-{uuid.uuid4().hex[:4]}", nodes=1, subnet="10.217.0.0/24").up()
-        args.engine = engine_lab.node("node1").docker_host
-    try:
-        client = connect(args.engine)
-        nodeimage.ensure(client, progress=lambda line: print(line, file=sys.stderr))
-        client.close()
+    with engine(args.engine, subnet="10.217.0.0/24") as url:
         rows = []
         for how in ("api", "cli"):
             for default_route in (False, True):
-                runs = [join_seconds(args.engine, how, default_route) for _ in range(args.runs)]
+                runs = [join_seconds(url, how, default_route) for _ in range(args.runs)]
                 seconds = [s for s, _ in runs]
                 rows.append({"join through": "node's Docker API" if how == "api" else "docker swarm join",
                              "default route": "yes, engine's DNS" if default_route else "no",
                              "runs": args.runs, "median s": round(statistics.median(seconds), 2),
                              "max s": round(max(seconds), 2),
                              "workers logging the symptom": sum(logged for _, logged in runs)})
-        print(f"engine: {args.engine}; a join is timed from `swarm init` to node2 Ready in `node ls`")
+        print(f"engine: {url}; a join is timed from `swarm init` to node2 Ready in `node ls`")
         print(pd.DataFrame(rows).to_string(index=False))
         print(f"symptom: '{SLOW_JOIN}' in node2's /var/log/dockerd.log")
-    finally:
-        if engine_lab is not None:
-            teardown(engine_lab.name)
     return 0
 
 

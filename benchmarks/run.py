@@ -5,7 +5,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 for script in sorted(HERE.glob("*.py")):
-    if script.name in ("run.py", "__init__.py"):
+    if script.name == "run.py" or script.name.startswith("_"):  # _engine.py: a helper, not a benchmark
         continue
     print(f"\n=== {script.name} ===", flush=True)
     sys.argv = [str(script)]
