@@ -5,9 +5,10 @@
 Each size: a fresh lab with its swarm formed (`lab up --nodes N --swarm`), then the
 doctor `--runs` times right away, and `--runs` times again once the lab has settled (the
 machine below half a CPU busy: the daemons have done what the joins set off). Printed
-per size and moment: the doctor's seconds (median, min, max), the errors and warnings of
-the last run (a healthy lab must have none: the probes must not cry wolf), and the
-machine's 1-minute load average before and after - on a shared 2-core machine the load
+per size and moment: the doctor's seconds (median, min, max), the most errors and warnings
+any run found and what the worst run found (a healthy lab must have no error in any run:
+the probes must not cry wolf; right after the joins, warnings say what is still joining),
+and the machine's 1-minute load average before and after - on a shared 2-core machine the load
 says how far the figures can be trusted.
 """
 from __future__ import annotations
@@ -52,27 +53,31 @@ def wait_until_quiet(cores: float = QUIET_CORES, window: float = 2.0, limit: flo
     return time.monotonic() - started
 
 
-def time_doctor(cluster: Cluster, runs: int) -> tuple[list[float], pd.DataFrame, float, float]:
+def time_doctor(cluster: Cluster, runs: int) -> tuple[list[float], list[pd.DataFrame], float, float]:
     load_before = os.getloadavg()[0]
-    durations, last = [], None
+    durations, findings = [], []
     for _ in range(runs):
         started = time.monotonic()
-        last = diagnose(gather(cluster))
+        findings.append(diagnose(gather(cluster)))
         durations.append(time.monotonic() - started)
-    return durations, last, load_before, os.getloadavg()[0]
+    return durations, findings, load_before, os.getloadavg()[0]
 
 
 def row(nodes: int, when: str, measured) -> dict:
-    durations, last, load_before, load_after = measured
-    counts = last["severity"].value_counts()
-    problems = last[last["severity"] != "info"]
+    """Errors and warnings are counted in every run (the most any run had), and the problems
+    shown are those of the run with the most errors, then warnings: a healthy lab has none in any."""
+    durations, findings, load_before, load_after = measured
+    counts = [f["severity"].value_counts() for f in findings]
+    worst = max(range(len(findings)), key=lambda i: (counts[i].get("error", 0), counts[i].get("warning", 0)))
+    problems = findings[worst][findings[worst]["severity"] != "info"]
+    kinds = problems.groupby(["severity", "check"]).size()
     return {"nodes": nodes, "when": when, "runs": len(durations),
             "median s": round(statistics.median(durations), 2),
             "min s": round(min(durations), 2), "max s": round(max(durations), 2),
-            "target s": TARGETS.get(nodes, 5.0), "errors": int(counts.get("error", 0)),
-            "warnings": int(counts.get("warning", 0)),
+            "target s": TARGETS.get(nodes, 5.0), "errors": max(int(c.get("error", 0)) for c in counts),
+            "warnings": max(int(c.get("warning", 0)) for c in counts),
             "load before": round(load_before, 1), "load after": round(load_after, 1),
-            "problems": "; ".join(f"{r.severity} {r.node}: {r.check}" for r in problems.itertuples())[:120]}
+            "problems (worst run)": "; ".join(f"{n} {sev} {check}" for (sev, check), n in kinds.items())[:120]}
 
 
 def time_size(nodes: int, runs: int) -> list[dict]:

@@ -21,7 +21,7 @@ import json
 import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from ipaddress import IPv4Network
@@ -668,8 +668,7 @@ def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Fin
         config = (reference.get("IPAM", {}).get("Config") or [{}])[0]
         summary.append(f"{reference['_node']} has {GWBRIDGE} {config.get('Subnet', '?')} "
                        "(docker network inspect there)")
-    # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
-    broken = f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
+    broken = _gwbridge_failed(f, facts)
     cause = (f"{f.name} is in the swarm but has no {GWBRIDGE}. Docker creates it when a node joins; "
              "without it no task container on this node gets its gateway, so every task there fails "
              "with 'error creating external connectivity network' and its containers stay Created")
@@ -679,6 +678,25 @@ def _missing_gwbridge(f: NodeFacts, reference: dict | None, facts: Facts) -> Fin
     return Finding("error" if broken else "warning", f.name, GWBRIDGE,
                    f.shown("networks", network_name_line, summary), cause,
                    gwbridge_command(f, reference), DOC_SWARM_NETWORKING)
+
+
+def _gwbridge_failed(f: NodeFacts, facts: Facts) -> bool:
+    # Docker creates it a moment after the join returns: only call it broken with a reason in hand.
+    return f.pool_report().exhausted or bool(facts.log_lines.get(f.name)) or _tasks_failed_on(facts, f.name)
+
+
+def still_joining(facts: Facts) -> list[str]:
+    """Swarm nodes whose join Docker has not finished: no docker_gwbridge yet (and nothing says
+    its creation failed), or the ingress sandbox not attached to it yet. Until it has, the
+    overlay is still being set up (seen right after 30 nodes joined: pings over it lost for a
+    few seconds, and none once every node had both)."""
+    joining = []
+    for f in facts.swarm_nodes():
+        net = f.network(GWBRIDGE)
+        if (net is None and not _gwbridge_failed(f, facts)) or \
+                (net is not None and "ingress-sbox" not in (net.get("Containers") or {})):
+            joining.append(f.name)
+    return joining
 
 
 def network_name_line(line: str) -> bool:
@@ -1180,6 +1198,14 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
             f"(udp/4789) to {target} is dropped, or the peers send it to an address {target} does not have "
             "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')",
             "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
+    joining = still_joining(facts)
+    if joining:  # not an error yet: say so, and what would make it one
+        found = [replace(finding, severity="warning",
+                         cause=f"{finding.cause}. Not called an error yet: {len(joining)} node(s) have not finished "
+                               f"joining ({', '.join(joining[:5])}{', ...' if len(joining) > 5 else ''}: "
+                               "no docker_gwbridge or no ingress sandbox yet), and the overlay is set up as they do",
+                         fix=f"run the doctor again once they have joined; if it stays, {finding.fix}")
+                 for finding in found]
     blamed = cut_off | set(mutual)
     for target, sources in small.items():
         if target in blamed:
