@@ -1186,7 +1186,7 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
             f"pings over the ingress overlay between {', '.join(mutual)} are lost both ways: containers on these "
             "nodes cannot reach each other. VXLAN (udp/4789) is dropped on one side (the pings cannot tell which; "
             "see the firewall findings), or a node advertises an address the others cannot reach, or gossip "
-            "has not told them where the others are (see 'gossip')",
+            "has not told them where the others are (see 'gossip')" + _fresh_join(facts, mutual),
             "allow udp/4789 between the nodes; check each node's advertise address", DOC_PORTS))
         cut_off -= set(mutual)
     for target in sorted(cut_off):
@@ -1196,7 +1196,8 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
             f"pings over the ingress overlay to {target} are lost from every node that tried ({len(quotes)}), "
             f"while the others answer: containers elsewhere cannot reach containers on {target}. VXLAN "
             f"(udp/4789) to {target} is dropped, or the peers send it to an address {target} does not have "
-            "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')",
+            "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')"
+            + _fresh_join(facts, [target]),
             "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
     joining = still_joining(facts)
     if joining:  # not an error yet: say so, and what would make it one
@@ -1218,6 +1219,35 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
                     f"{target}: something between these two drops VXLAN (udp/4789), or gossip has not reached them yet",
                     "run the doctor again; if it stays, check udp/4789 between the two", DOC_PORTS))
     return found
+
+
+# A join this recent may still be spreading by gossip (seen: 30-node labs whose overlay lost
+# pings to one node 10-25 s after the joins returned, and not a run later).
+FRESH_JOIN = 60
+
+
+def joined_ago(f: NodeFacts) -> float | None:
+    """Seconds since the node's daemon joined the swarm's gossip (its own 'joined gossip
+    cluster' line, by the node's clock), or None where its log does not say."""
+    lines = f.sections.get("daemon_log", "").splitlines()
+    own = [line for line in lines[1:] if f"/{f.swarm_address}, joined gossip cluster" in line]
+    if not own or not _log_time(own[-1]):
+        return None
+    try:
+        return (datetime.fromisoformat(lines[0].strip()) - datetime.fromisoformat(_log_time(own[-1]))).total_seconds()
+    except ValueError:
+        return None
+
+
+def _fresh_join(facts: Facts, nodes: list[str]) -> str:
+    """A sentence for an overlay loss to nodes that joined moments ago ('' when none did)."""
+    ages = {name: joined_ago(facts.nodes[name]) for name in nodes}
+    fresh = {name: age for name, age in ages.items() if age is not None and 0 <= age < FRESH_JOIN}
+    if not fresh:
+        return ""
+    when = ", ".join(f"{name} {age:.0f} s ago" for name, age in sorted(fresh.items()))
+    return (f". Joined the swarm moments ago: {when}; while gossip spreads a join the overlay can lose "
+            "pings to the new node for a few seconds, so run the doctor again before acting on this")
 
 
 def _log_time(line: str) -> str:

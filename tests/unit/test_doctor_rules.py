@@ -209,6 +209,20 @@ def test_lost_overlay_pings_while_a_node_is_still_joining_are_not_yet_an_error()
     assert problems(diagnose(facts("vxlan-blocked"))).set_index("check").loc["overlay traffic", "severity"] == "error"
 
 
+def test_an_overlay_loss_to_nodes_that_just_joined_says_when_they_joined():
+    """The vxlan-blocked capture ran 7-8 s after the joins (each node's own 'joined gossip cluster'
+    line against its clock): the error says so and to look again; ten minutes later it would not."""
+    overlay = problems(diagnose(facts("vxlan-blocked"))).set_index("check").loc["overlay traffic"]
+    assert "Joined the swarm moments ago: node1 8 s ago, node2 7 s ago" in overlay["cause"]
+    assert overlay["severity"] == "error"
+    data = json.loads((CASES / "vxlan-blocked.json").read_text())
+    for node in data["nodes"].values():
+        clock, rest = node["sections"]["daemon_log"].split("\n", 1)
+        node["sections"]["daemon_log"] = clock.replace("04:28:", "04:38:") + "\n" + rest
+    later = problems(diagnose(Facts.from_dict(data))).set_index("check").loc["overlay traffic"]
+    assert "moments ago" not in later["cause"]
+
+
 def test_stale_vxlan_device_is_a_warning():
     data = json.loads((CASES / "healthy.json").read_text())
     links = json.loads(data["nodes"]["node1"]["sections"]["links"])
