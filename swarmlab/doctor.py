@@ -224,8 +224,11 @@ class NodeFacts:
         return "\n".join([prompt(self.name, self.command(section)), *lines, *(SUMMARY + s for s in summary)])
 
     def json(self, section: str, default=None):
+        # The JSON a command printed, without what followed it: `docker network inspect` prints
+        # the networks it found, then an error for one that vanished after `docker network ls`
+        # (a worker drops an overlay while a task retries; the section holds stderr too).
         try:
-            return json.loads(self.sections.get(section, ""))
+            return json.JSONDecoder().raw_decode(self.sections.get(section, "").lstrip())[0]
         except ValueError:
             return default
 

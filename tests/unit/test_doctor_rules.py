@@ -223,6 +223,20 @@ def test_an_overlay_loss_to_nodes_that_just_joined_says_when_they_joined():
     assert "moments ago" not in later["cause"]
 
 
+def test_a_network_that_vanished_between_ls_and_inspect_hides_none_of_the_others():
+    """During the article's failure a worker creates and drops the overlay as its task retries:
+    `docker network inspect $(docker network ls -q)` then prints the others' JSON and an error
+    for the one gone (stderr is in the section). The doctor reads the networks it found."""
+    data = json.loads((CASES / "pools-exhausted.json").read_text())
+    node2 = data["nodes"]["node2"]["sections"]
+    node2["networks"] += "Error: No such network: jsyo2scg27d3luvdyp5agq6uc\n"
+    damaged = problems(diagnose(Facts.from_dict(data)))
+    assert list(zip(damaged["node"], damaged["check"], damaged["severity"])) == \
+        list(zip(*(problems(diagnose(facts("pools-exhausted")))[c] for c in ("node", "check", "severity"))))
+    pools_finding = damaged.set_index(["node", "check"]).loc[("node2", "address pools")]
+    assert "proj0_default" in pools_finding["evidence"] and "docker network prune" in pools_finding["fix"]
+
+
 def test_stale_vxlan_device_is_a_warning():
     data = json.loads((CASES / "healthy.json").read_text())
     links = json.loads(data["nodes"]["node1"]["sections"]["links"])
