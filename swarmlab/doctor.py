@@ -690,9 +690,9 @@ def _gwbridge_failed(f: NodeFacts, facts: Facts) -> bool:
 
 def still_joining(facts: Facts) -> list[str]:
     """Swarm nodes whose join Docker has not finished: no docker_gwbridge yet (and nothing says
-    its creation failed), or the ingress sandbox not attached to it yet. Until it has, the
-    overlay is still being set up (seen right after 30 nodes joined: pings over it lost for a
-    few seconds, and none once every node had both)."""
+    its creation failed), or the ingress sandbox not attached to it yet. Until it has, its
+    part of the overlay is not set up, and pings over the overlay can be lost (seen in the
+    seconds after 30 nodes joined, while some nodes had neither)."""
     joining = []
     for f in facts.swarm_nodes():
         net = f.network(GWBRIDGE)
