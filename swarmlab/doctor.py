@@ -696,10 +696,14 @@ def still_joining(facts: Facts) -> list[str]:
     joining = []
     for f in facts.swarm_nodes():
         net = f.network(GWBRIDGE)
-        if (net is None and not _gwbridge_failed(f, facts)) or \
-                (net is not None and "ingress-sbox" not in (net.get("Containers") or {})):
+        if (net is None and not _gwbridge_failed(f, facts)) or (net is not None and not _sandbox_attached(net)):
             joining.append(f.name)
     return joining
+
+
+def _sandbox_attached(gwbridge: dict) -> bool:
+    """Is the node's ingress sandbox an endpoint of its docker_gwbridge (docker network inspect)?"""
+    return "ingress-sbox" in (gwbridge.get("Containers") or {})
 
 
 def network_name_line(line: str) -> bool:
@@ -772,7 +776,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
             DOC_SWARM_NETWORKING))
     endpoints = sorted((net.get("Containers") or {}).keys())
     tasks_attached = len([e for e in endpoints if e != "ingress-sbox"])
-    if "ingress-sbox" not in endpoints:
+    if not _sandbox_attached(net):
         found.append(Finding(
             "warning", f.name, "ingress sandbox",
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Name": "gateway_'),
@@ -781,7 +785,7 @@ def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
             "mesh (published ports) does not reach this node until it is; Docker attaches it when the "
             "ingress network is created (at join, or with the node's first task)",
             "run a task on the node, or restart its Docker daemon", DOC_OVERLAY))
-    if not wrong and "ingress-sbox" in endpoints:
+    if not wrong and _sandbox_attached(net):
         found.append(Finding(
             "info", f.name, GWBRIDGE,
             f.shown("networks", _gwbridge_lines(f, f'"Name": "{GWBRIDGE}"', '"Subnet": ', '"enable_icc"',
@@ -1202,14 +1206,7 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
             "(see 'advertise address'), or gossip has not told them where it is (see 'gossip')"
             + _fresh_join(facts, [target]),
             "allow udp/4789 between the nodes; check the node's advertise address", DOC_PORTS))
-    joining = still_joining(facts)
-    if joining:  # not an error yet: say so, and what would make it one
-        found = [replace(finding, severity="warning",
-                         cause=f"{finding.cause}. Not called an error yet: {len(joining)} node(s) have not finished "
-                               f"joining ({', '.join(joining[:5])}{', ...' if len(joining) > 5 else ''}: "
-                               "no docker_gwbridge or no ingress sandbox yet), and the overlay is set up as they do",
-                         fix=f"run the doctor again once they have joined; if it stays, {finding.fix}")
-                 for finding in found]
+    found = _not_yet_errors(found, still_joining(facts))
     blamed = cut_off | set(mutual)
     for target, sources in small.items():
         if target in blamed:
@@ -1224,6 +1221,20 @@ def _overlay_losses(facts: Facts, small: dict[str, dict[str, Quote | None]]) -> 
     return found
 
 
+def _not_yet_errors(found: list[Finding], joining: list[str]) -> list[Finding]:
+    """While nodes are still joining, overlay losses are warnings that say so, and what would
+    make them errors."""
+    if not joining:
+        return found
+    named = f"{', '.join(joining[:5])}{', ...' if len(joining) > 5 else ''}"
+    return [replace(finding, severity="warning",
+                    cause=f"{finding.cause}. Not called an error yet: {len(joining)} node(s) have not finished "
+                          f"joining ({named}: no docker_gwbridge or no ingress sandbox yet), and the overlay is "
+                          "set up as they do",
+                    fix=f"run the doctor again once they have joined; if it stays, {finding.fix}")
+            for finding in found]
+
+
 # A join this recent may still be spreading by gossip (seen: 30-node labs whose overlay lost
 # pings to one node 10-25 s after the joins returned, and not a run later).
 FRESH_JOIN = 60
@@ -1232,14 +1243,11 @@ FRESH_JOIN = 60
 def joined_ago(f: NodeFacts) -> float | None:
     """Seconds since the node's daemon joined the swarm's gossip (its own 'joined gossip
     cluster' line, by the node's clock), or None where its log does not say."""
-    lines = f.sections.get("daemon_log", "").splitlines()
-    own = [line for line in lines[1:] if f"/{f.swarm_address}, joined gossip cluster" in line]
-    if not own or not _log_time(own[-1]):
+    now, lines = _log_clock(f)
+    own = [line for line in lines if f"/{f.swarm_address}, joined gossip cluster" in line]
+    if now is None or not own or not _log_time(own[-1]):
         return None
-    try:
-        return (datetime.fromisoformat(lines[0].strip()) - datetime.fromisoformat(_log_time(own[-1]))).total_seconds()
-    except ValueError:
-        return None
+    return (now - datetime.fromisoformat(_log_time(own[-1]))).total_seconds()
 
 
 def _fresh_join(facts: Facts, nodes: list[str]) -> str:
@@ -1258,17 +1266,25 @@ def _log_time(line: str) -> str:
     return match.group(1) if match else ""
 
 
-def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
-    """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
+def _log_clock(f: NodeFacts) -> tuple[datetime | None, list[str]]:
+    """The node's clock when its daemon_log was read (the section's first line; None when it
+    cannot be read), and the log lines after it."""
     lines = f.sections.get("daemon_log", "").splitlines()
     if not lines:
-        return []
+        return None, []
     try:
-        now = datetime.fromisoformat(lines[0].strip())
+        return datetime.fromisoformat(lines[0].strip()), lines[1:]
     except ValueError:
-        return lines[1:]
+        return None, lines[1:]
+
+
+def recent_log(f: NodeFacts, seconds: int = GOSSIP_WINDOW) -> list[str]:
+    """The daemon_log lines of the last `seconds` (by the node's own clock, the section's first line)."""
+    now, lines = _log_clock(f)
+    if now is None:
+        return lines
     since = (now - timedelta(seconds=seconds)).isoformat()
-    return [line for line in lines[1:] if _log_time(line) >= since]
+    return [line for line in lines if _log_time(line) >= since]
 
 
 _GOSSIP_NAME = re.compile(r"Node (\w+)/([\d.]+), joined gossip cluster")
