@@ -5,8 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import SwarmlabError
-from .lessons import RECORDINGS, choose
+from ..errors import SwarmlabError
+from ..lessons import RECORDINGS, choose
 
 
 def add_commands(sub) -> None:
@@ -31,7 +31,7 @@ def add_commands(sub) -> None:
 def _headless():
     """swarmlab.headless, which needs the optional `lessons` extra (nbclient, nbconvert)."""
     try:
-        from . import headless
+        from .. import headless
     except ImportError as exc:
         raise SwarmlabError(f"running lessons needs {exc.name}: pip install 'swarmlab[lessons]'") from None
     return headless

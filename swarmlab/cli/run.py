@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cluster import connect
-from .errors import SwarmlabError
-from .lab.sshd import SSH_USER, LabSSH
+from ..cluster import connect
+from ..errors import SwarmlabError
 
 
 def add_commands(subparsers) -> None:
@@ -42,11 +41,3 @@ def cmd_run(args) -> int:
             sys.stdout.flush()
             worst = worst or result.exit_code
     return worst
-
-
-def ssh_hint(lab) -> str:
-    """How to reach a lab with a host link over SSH, from this machine, as any user."""
-    files = LabSSH(lab.dir)
-    first = next(iter(lab.nodes.values()))
-    return (f"ssh:  ssh -i {files.client_key} -o UserKnownHostsFile={files.known_hosts} "
-            f"{SSH_USER}@{first.address}   |   python: swarmlab.connect({str(files.inventory)!r})")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import secrets
 import sys
 
-from . import drill
-from .cluster import connect
+from .. import drill
+from ..cluster import connect
 
 
 def add_commands(sub) -> None:

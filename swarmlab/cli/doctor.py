@@ -1,19 +1,16 @@
-"""`swarmlab doctor`, `swarmlab fix gwbridge`, `swarmlab lab inject|undo|faults`."""
+"""`swarmlab doctor` and the repair it suggests, `swarmlab fix gwbridge`."""
 from __future__ import annotations
 
 import json
 import sys
 
-from . import faults
-from .cli_lab import add_lab_command
-from .cluster import connect
-from .doctor import doctor, report, worst
-from .errors import SwarmlabError
-from .fix import fix_gwbridge
-from .lab import Lab
+from ..cluster import connect
+from ..doctor import doctor, report, worst
+from ..errors import SwarmlabError
+from ..fix import fix_gwbridge
 
 
-def add_commands(subparsers, lab_subparsers) -> None:
+def add_commands(subparsers) -> None:
     doc = subparsers.add_parser(
         "doctor", help="check a swarm's nodes and say what is wrong, with evidence and a fix",
         description="Checks docker_gwbridge, address pools, task errors, the daemon log, swarm ports, "
@@ -34,23 +31,6 @@ def add_commands(subparsers, lab_subparsers) -> None:
                     help="use this subnet (default: the manager's if it is free on the node, else a free one)")
     gw.add_argument("node")
     gw.set_defaults(func=cmd_fix_gwbridge)
-
-    def lab_cmd(name, func, help):
-        return add_lab_command(lab_subparsers, name, func, help)
-
-    inject = lab_cmd("inject", cmd_lab_inject, "inject a fault into a node (see `swarmlab lab faults`)")
-    inject.add_argument("fault", choices=list(faults.FAULTS))
-    inject.add_argument("node")
-    inject.add_argument("--rejoin", action="store_true",
-                        help="for faults that act when a node joins (vpn-routes, pools-exhausted): leave and join again now")
-    undo = lab_cmd("undo", cmd_lab_undo, "remove a fault injected into a node")
-    undo.add_argument("fault", choices=list(faults.FAULTS))
-    undo.add_argument("node")
-    lab_subparsers.add_parser("faults", help="the faults inject knows").set_defaults(func=cmd_lab_faults)
-    restart = lab_cmd("restart-docker", cmd_lab_restart_docker,
-                      "restart a node's dockerd, as `systemctl restart docker` does on a host (inside a node, "
-                      "`systemctl` and `service` manage the docker unit too)")
-    restart.add_argument("node")
 
 
 def cmd_doctor(args) -> int:
@@ -73,27 +53,4 @@ def cmd_fix_gwbridge(args) -> int:
         print(fix_gwbridge(node, like=cluster.manager, subnet=args.subnet).terminal(), end="")
     print(f"next, as in the article: `docker service rm` and `docker service create` on {cluster.manager.name}, "
           "then `swarmlab doctor`", file=sys.stderr)
-    return 0
-
-
-def cmd_lab_inject(args) -> int:
-    print(faults.inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
-    return 0
-
-
-def cmd_lab_restart_docker(args) -> int:
-    node = Lab.attach(args.name, engine=getattr(args, "engine", None)).node(args.node)
-    node.restart_docker()
-    print(node.run("docker info --format 'dockerd {{.ServerVersion}} restarted on {{.Name}}; "
-                   "swarm {{.Swarm.LocalNodeState}}'").check().stdout, end="")
-    return 0
-
-
-def cmd_lab_undo(args) -> int:
-    print(faults.undo(args.name, args.fault, args.node).terminal(), end="")
-    return 0
-
-
-def cmd_lab_faults(args) -> int:
-    print(faults.describe())
     return 0

@@ -1,13 +1,24 @@
-"""The `swarmlab` command."""
+"""The `swarmlab` command: one module per command group, assembled here.
+
+    lab.py      swarmlab lab up|swarm|status|down|exec|shell|image|inject|undo|faults|restart-docker
+    doctor.py   swarmlab doctor, swarmlab fix gwbridge
+    run.py      swarmlab run (one command on the nodes of any target)
+    lessons.py  swarmlab lessons run|record|strip
+    drill.py    swarmlab drill start|check|reveal
+    check.py    swarmlab check
+
+Each module adds its commands with `add_commands(subparsers)`; none imports another.
+"""
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
 
-from . import cli_connect, cli_drill, cli_lab, cli_lessons, cli_story
-from .check import OPTIONAL, can_run_lab, run_checks
-from .errors import SwarmlabError
+from ..errors import SwarmlabError
+from . import check, doctor, drill, lab, lessons, run
+
+GROUPS = (check, lab, run, doctor, lessons, drill)  # in the order `swarmlab --help` lists them
 
 
 class Terminated(BaseException):
@@ -45,30 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swarmlab", description="Learn Docker Swarm networking by doing it for real.")
     sub = p.add_subparsers(metavar="COMMAND")
 
-    c = sub.add_parser("check", help="can this machine run the live lab? what to install")
-    c.set_defaults(func=cmd_check)
-
-    labsub = cli_lab.add_commands(sub)
-    cli_connect.add_commands(sub)
-    cli_story.add_commands(sub, labsub)
-    cli_lessons.add_commands(sub)
-    cli_drill.add_commands(sub)
+    for group in GROUPS:
+        group.add_commands(sub)
     return p
 
-
-def cmd_check(args) -> int:
-    checks = run_checks()
-    width = max(len(c.name) for c in checks)
-    for c in checks:
-        mark = "ok " if c.ok else ("-- " if c.name in OPTIONAL else "NO ")
-        print(f"{mark} {c.name:<{width}}  {c.detail}" + (f"\n    -> {c.fix}" if c.fix else ""))
-    ok = can_run_lab(checks)
-    print("\nThis machine can run the live lab." if ok else
-          "\nThis machine cannot run the live lab yet; fix the lines marked NO, or use replay.")
-    if any(not c.ok for c in checks if c.name in OPTIONAL):
-        print("Lines marked -- are optional: the lab runs without them.")
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""`swarmlab lab up|swarm|status|down|exec|shell|image`: the lab on the command line."""
+"""`swarmlab lab ...`: the lab on the command line: up, swarm, status, down, exec, shell, image,
+and the faults a lab takes (inject, undo, faults) and restart-docker."""
 from __future__ import annotations
 
 import argparse
@@ -7,21 +8,25 @@ import pty
 import shlex
 import sys
 
-from . import cli_connect
-from .errors import SwarmlabError
-from .lab import DRIVERS, Lab, nodeimage, teardown
+from .. import faults
+from ..errors import SwarmlabError
+from ..lab import DRIVERS, Lab, nodeimage, teardown
+from ..lab.sshd import SSH_USER, LabSSH
 
 
-def add_commands(subparsers):
-    """The `swarmlab lab` group and its actions; returns its subparsers, for more lab actions."""
+def add_commands(subparsers) -> None:
+    """The `swarmlab lab` group and its actions."""
     lab = subparsers.add_parser("lab", help="the lab: real swarm nodes, as namespaces here (root) or "
                                              "containers on a Docker engine")
     labsub = lab.add_subparsers(metavar="ACTION")
+    _add_up(labsub)
+    _add_daily_actions(labsub)
+    _add_image(labsub)
+    _add_fault_actions(labsub)
 
-    def lab_cmd(name, func, help):
-        return add_lab_command(labsub, name, func, help)
 
-    up = lab_cmd("up", cmd_lab_up, "build the nodes and start their daemons")
+def _add_up(labsub) -> None:
+    up = add_lab_command(labsub, "up", cmd_lab_up, "build the nodes and start their daemons")
     up.add_argument("--driver", choices=DRIVERS, default=None,
                     help="namespaces: nodes on this machine (root, Linux); docker: node containers on a "
                          "Docker engine (default: namespaces as root, docker otherwise or with --engine)")
@@ -38,6 +43,13 @@ def add_commands(subparsers):
     up.add_argument("--host-link", action="store_true",
                     help="also cable this machine into the lab's LAN (a veth with the lab's last free "
                          "address), so any local user can SSH to the nodes; removed at `lab down`")
+
+
+def _add_daily_actions(labsub) -> None:
+    """swarm, status, down, exec, shell: what one does with a lab that is up."""
+    def lab_cmd(name, func, help):
+        return add_lab_command(labsub, name, func, help)
+
     lab_cmd("swarm", cmd_lab_swarm, "form the swarm on a lab that is up")
     lab_cmd("status", cmd_lab_status, "a table of the lab's nodes")
     down = lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
@@ -53,6 +65,9 @@ def add_commands(subparsers):
     ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
     sh = lab_cmd("shell", cmd_lab_shell, "an interactive shell in a node")
     sh.add_argument("node")
+
+
+def _add_image(labsub) -> None:
     img = labsub.add_parser("image", help="docker driver: build the node image on the engine (done on first use)")
     img.add_argument("--engine", default=None, metavar="URL", help="the Docker engine (default: as for `lab up`)")
     img.add_argument("--rebuild", action="store_true", help="build it again even if the engine has it")
@@ -60,7 +75,27 @@ def add_commands(subparsers):
                      help="host-packages: this machine's docker.io and tools (no registry); dockerfile: "
                           "docker:dind plus tools (needs a registry); auto: the first that applies")
     img.set_defaults(func=cmd_lab_image)
-    return labsub
+
+
+def _add_fault_actions(labsub) -> None:
+    """inject, undo, faults and restart-docker: breaking a node on purpose, and the daemon's restart."""
+    def lab_cmd(name, func, help):
+        return add_lab_command(labsub, name, func, help)
+
+    inject = lab_cmd("inject", cmd_lab_inject, "inject a fault into a node (see `swarmlab lab faults`)")
+    inject.add_argument("fault", choices=list(faults.FAULTS))
+    inject.add_argument("node")
+    inject.add_argument("--rejoin", action="store_true",
+                        help="for faults that act when a node joins (vpn-routes, pools-exhausted): leave and join again now")
+    undo = lab_cmd("undo", cmd_lab_undo, "remove a fault injected into a node")
+    undo.add_argument("fault", choices=list(faults.FAULTS))
+    undo.add_argument("node")
+    labsub.add_parser("faults", help="the faults inject knows").set_defaults(func=cmd_lab_faults)
+    restart = lab_cmd("restart-docker", cmd_lab_restart_docker,
+                      "restart a node's dockerd, as `systemctl restart docker` does on a host (inside a node, "
+                      "`systemctl` and `service` manage the docker unit too)")
+    restart.add_argument("node")
+
 
 
 def add_lab_command(lab_subparsers, name, func, help):
@@ -103,12 +138,12 @@ def cmd_lab_up(args) -> int:
     print(f"\nnext: swarmlab lab exec --name {lab.name} node1 -- docker node ls   |   "
           f"swarmlab lab down --name {lab.name}", file=sys.stderr)
     if args.host_link:
-        print(cli_connect.ssh_hint(lab), file=sys.stderr)
+        print(ssh_hint(lab), file=sys.stderr)
     return 0
 
 
 def cmd_lab_image(args) -> int:
-    from .lab import containers  # docker-py: only this command and the docker driver need it
+    from ..lab import containers  # docker-py: only this command and the docker driver need it
     client = containers.connect(args.engine)
     image = nodeimage.ensure(client, rebuild=args.rebuild, source=args.source,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -165,3 +200,34 @@ def _run_in_new_terminal(argv: list[str]) -> int:
 def cmd_lab_shell(args) -> int:
     argv = Lab.attach(args.name, engine=args.engine).node(args.node).shell_args()
     os.execvp(argv[0], argv)
+
+
+def cmd_lab_inject(args) -> int:
+    print(faults.inject(args.name, args.fault, args.node, rejoin=args.rejoin).terminal(), end="")
+    return 0
+
+
+def cmd_lab_restart_docker(args) -> int:
+    node = Lab.attach(args.name, engine=getattr(args, "engine", None)).node(args.node)
+    node.restart_docker()
+    print(node.run("docker info --format 'dockerd {{.ServerVersion}} restarted on {{.Name}}; "
+                   "swarm {{.Swarm.LocalNodeState}}'").check().stdout, end="")
+    return 0
+
+
+def cmd_lab_undo(args) -> int:
+    print(faults.undo(args.name, args.fault, args.node).terminal(), end="")
+    return 0
+
+
+def cmd_lab_faults(args) -> int:
+    print(faults.describe())
+    return 0
+
+
+def ssh_hint(lab) -> str:
+    """How to reach a lab with a host link over SSH, from this machine, as any user."""
+    files = LabSSH(lab.dir)
+    first = next(iter(lab.nodes.values()))
+    return (f"ssh:  ssh -i {files.client_key} -o UserKnownHostsFile={files.known_hosts} "
+            f"{SSH_USER}@{first.address}   |   python: swarmlab.connect({str(files.inventory)!r})")
