@@ -32,6 +32,7 @@ from . import pools, probes
 from .check import ESP_GCM_PROBE
 from .cluster import Cluster, Node, as_cluster
 from .errors import EvidenceError, NodeDeadError, SSHError
+from .gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
 from .parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
@@ -43,11 +44,6 @@ DOC_SERVICES = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/servic
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["severity", "node", "check", "evidence", "cause", "fix", "doc"]
-GWBRIDGE = "docker_gwbridge"
-# The options Docker gives docker_gwbridge (and the article copied from the manager):
-# no inter-container traffic on the bridge, and the Linux bridge's name.
-GWBRIDGE_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
-                    "com.docker.network.bridge.name": GWBRIDGE}
 VXLAN_OVERHEAD = 50  # bytes VXLAN adds to every overlay packet
 DEFAULT_OVERLAY_MTU = 1450  # what Docker gives an overlay without `-o com.docker.network.driver.mtu`
 SWARM_PORTS = [("tcp", 2377, "cluster management (managers only)"),
@@ -751,11 +747,6 @@ def gwbridge_command(f: NodeFacts, reference: dict | None) -> str:
     except ValueError:
         return f"docker network create --subnet <free subnet> ... {GWBRIDGE}"
     return gwbridge_create_command(str(subnet), str(next(subnet.hosts())))
-
-
-def gwbridge_create_command(subnet: str, gateway: str, options: dict[str, str] = GWBRIDGE_OPTIONS) -> str:
-    opts = " ".join(f"-o {k}={v}" for k, v in options.items())
-    return f"docker network create --subnet {subnet} --gateway {gateway} {opts} {GWBRIDGE}"
 
 
 def _gwbridge_details(f: NodeFacts, net: dict) -> list[Finding]:
