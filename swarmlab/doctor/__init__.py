@@ -28,12 +28,12 @@ from ipaddress import IPv4Network
 
 import pandas as pd
 
-from . import pools, probes
-from .check import ESP_GCM_PROBE
-from .cluster import Cluster, Node, as_cluster
-from .errors import EvidenceError, NodeDeadError, SSHError
-from .gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
-from .parse import tasks_from_json
+from .. import pools, probes
+from ..check import ESP_GCM_PROBE
+from ..cluster import Cluster, Node, as_cluster
+from ..errors import EvidenceError, NodeDeadError, SSHError
+from ..gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
+from ..parse import tasks_from_json
 
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
 DOC_SWARM_NETWORKING = "https://docs.docker.com/engine/swarm/networking/"
