@@ -7,7 +7,8 @@ import sys
 from . import faults
 from .cli_lab import add_lab_command
 from .cluster import connect
-from .doctor import doctor, report, worst
+from .doctor import doctor
+from .doctor.findings import report, worst
 from .errors import SwarmlabError
 from .fix import fix_gwbridge
 from .lab import Lab

@@ -31,7 +31,8 @@ import pandas as pd
 
 from . import pools, story
 from .cluster import Cluster, Node, WallClock
-from .doctor import NodeFacts, node_facts
+from .doctor.facts import NodeFacts
+from .doctor.gathering import node_facts
 from .errors import SwarmlabError
 from .gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
 from .result import Result
