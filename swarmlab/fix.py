@@ -31,8 +31,10 @@ import pandas as pd
 
 from . import pools, story
 from .cluster import Cluster, Node, WallClock
-from .doctor import GWBRIDGE, GWBRIDGE_OPTIONS, NodeFacts, gwbridge_create_command, node_facts
+from .doctor.facts import NodeFacts
+from .doctor.gathering import node_facts
 from .errors import SwarmlabError
+from .gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
 from .result import Result
 
 # What a fix needs to know of a node to choose a subnet: the doctor's facts, these sections.

@@ -26,8 +26,9 @@ import ipywidgets as W
 import pandas as pd
 
 from . import fix as fix_module
-from .doctor import SEVERITIES, node_script
 from .doctor import doctor as run_doctor_on
+from .doctor.findings import SEVERITIES
+from .doctor.gathering import node_script
 from . import faults, parse, story
 from .cluster import Cluster, Node
 from .errors import RecordingError, SwarmlabError

@@ -5,7 +5,8 @@ import json
 import sys
 
 from ..cluster import connect
-from ..doctor import doctor, report, worst
+from ..doctor import doctor
+from ..doctor.findings import report, worst
 from ..errors import SwarmlabError
 from ..fix import fix_gwbridge
 

@@ -23,7 +23,7 @@ POOL_ERROR = "could not find an available, non-overlapping IPv4 address pool"
 
 def problems(findings):
     """What the doctor finds wrong, past the one warning this machine's kernel earns every swarm with a VIP
-    service (no ip_vs here; tests/unit/test_doctor_rules.py checks that warning)."""
+    service (no ip_vs here; tests/unit/doctor/test_diagnose.py checks that warning)."""
     found = findings[findings["severity"] != "info"]
     return found[found["check"] != "kernel limits: ip_vs"]
 
