@@ -51,9 +51,9 @@ from .tasks import check_task_errors, failure_mode
 from .traffic import check_overlay, check_probes_ran, check_underlay
 
 CHECKS = [check_daemons, check_swarm_membership, check_gwbridge, check_address_pools, check_task_errors,
-          check_dockerd_log, check_probes_ran, check_swarm_ports, check_underlay, check_overlay, check_gossip, check_advertise_address,
-          check_duplicate_hostnames, check_overlay_subnets, check_kernel, check_kernel_limits, check_docker_chains, check_stale_vxlan,
-          check_mtu]
+          check_dockerd_log, check_probes_ran, check_swarm_ports, check_underlay, check_overlay, check_gossip,
+          check_advertise_address, check_duplicate_hostnames, check_overlay_subnets, check_kernel,
+          check_kernel_limits, check_docker_chains, check_stale_vxlan, check_mtu]
 
 # What `from swarmlab.doctor import *` gives, and what the face hands on from the modules.
 __all__ = ["CHECKS", "diagnose", "doctor", "report", "worst", "Finding", "SEVERITIES", "COLUMNS", "gather",
