@@ -16,7 +16,7 @@ from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
 from .lab import Lab, teardown
-from .record import Recorder
+from .transport.recording import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
 LIVE = "live"
