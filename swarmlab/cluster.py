@@ -67,6 +67,8 @@ class Cluster:
         self.nodes = {n.name: n for n in nodes}
         self.source = source  # e.g. "lab swarmlab", "inventory hosts.toml", "recording x.json"
         self.clock = clock or WallClock()
+        # {Docker's hostname: node name}, asked of the nodes once (swarmlab.swarm.node_names)
+        self.names_by_hostname: dict[str, str] | None = None
 
     def with_transports(self, wrap: Callable[[Node], Transport]) -> "Cluster":
         """The same nodes (names, addresses, roles), source, clock and lab, each node reached

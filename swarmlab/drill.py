@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import faults, story
+from . import faults, story, swarm
 from .cluster import Cluster, Node
 from .doctor import doctor
 from .errors import SwarmlabError
@@ -81,19 +81,19 @@ def choose(cluster: Cluster, seed: int, among=None) -> Drill:
 
 def start(cluster: Cluster, seed: int, among=None) -> Drill:
     """Form the swarm if needed, inject the seed's fault into its node, and deploy the article's service on uber-net."""
-    if not _in_swarm(cluster.manager):
+    if not swarm.in_swarm(cluster.manager):
         story.form_swarm(cluster)
-        story.wait_for_join(cluster)
+        swarm.wait_for_join(cluster)
     d = choose(cluster, seed, among)
     node = cluster.node(d.node)
-    if faults.fault_named(d.fault).acts_at_join and _in_swarm(node):
+    if faults.fault_named(d.fault).acts_at_join and swarm.in_swarm(node):
         # Out first, then the fault, then the join: a fault that fills the address pools
         # must find docker_gwbridge's pool already given back, or the join takes it again.
         story.leave(cluster, node)
         faults.inject(cluster, d.fault, d.node)
-        before = story.join_failures(node)  # an earlier drill's failed join is in the log too
+        before = swarm.join_failures(node)  # an earlier drill's failed join is in the log too
         story.swarm_join(cluster, node).check()
-        joined = story.wait_for_join(cluster, nodes=[node], failures_before={node.name: before})
+        joined = swarm.wait_for_join(cluster, nodes=[node], failures_before={node.name: before})
         if joined[node.name] != "failed":  # never hand a student a drill with nothing broken
             raise SwarmlabError(f"the drill did not take: {node.name} joined with a working docker_gwbridge; "
                                 f"run `swarmlab drill start` again (seed {d.seed})")
@@ -104,10 +104,6 @@ def start(cluster: Cluster, seed: int, among=None) -> Drill:
     if not cluster.manager.run(f"docker service inspect {story.SERVICE}").ok:
         story.service_create(cluster).check()
     return d
-
-
-def _in_swarm(node: Node) -> bool:
-    return node.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "active"
 
 
 # --- check: behaviour only ------------------------------------------------------------
@@ -156,7 +152,7 @@ def _remove_probe(cluster: Cluster) -> None:
     manager.run(f"docker service rm {PROBE_SERVICE} 2>/dev/null; true")
     # Until every task is gone the network is in use: each node removes the probe's containers at
     # once, instead of waiting for Docker to stop them (about 5 s more per check).
-    cluster.run_all(story.remove_task_containers(PROBE_SERVICE))
+    cluster.run_all(swarm.remove_task_containers(PROBE_SERVICE))
     deadline = cluster.clock.now() + 20
     while manager.run(f"docker network inspect {PROBE_NETWORK} >/dev/null 2>&1 || echo gone").stdout.strip() != "gone":
         manager.run(f"docker network rm {PROBE_NETWORK}")
@@ -185,8 +181,8 @@ def _wait_for_placement(cluster: Cluster, timeout: float) -> dict[str, str]:
 
 def _keeps_failing(cluster: Cluster, missing: set[str], failures: int = 2) -> bool:
     """A node whose probe task has failed `failures` times will not run it (Docker retries in vain)."""
-    tasks = story.tasks(cluster, PROBE_SERVICE)
-    failed = story.failed(tasks)
+    tasks = swarm.tasks(cluster, PROBE_SERVICE)
+    failed = swarm.failed(tasks)
     return any((failed["node"] == name).sum() >= failures for name in missing)
 
 
@@ -203,14 +199,14 @@ def _placement_evidence(cluster: Cluster, running: dict[str, str], missing: list
 
 def _recent_tasks(cluster: Cluster, nodes: list[str], count: int = 3) -> dict[str, list[str]]:
     """node -> the ids of the probe's newest tasks there: the one now tried and those that failed before it."""
-    table = story.tasks(cluster, PROBE_SERVICE)
+    table = swarm.tasks(cluster, PROBE_SERVICE)
     return {name: list(table[table["node"] == name]["id"][:count]) for name in nodes}
 
 
 def _task_log(node: Node, task_ids: list[str]) -> str:
     """What the node's daemon logged about these tasks: why they failed, or where one waits."""
     patterns = " ".join(f"-e {shlex.quote(f'task.id={t}')}" for t in task_ids)
-    return node.run(f"{story.DOCKERD_LOG} | grep -F {patterns} | tail -n 8",
+    return node.run(f"{swarm.DOCKERD_LOG} | grep -F {patterns} | tail -n 8",
                     timeout=30).terminal().rstrip()
 
 

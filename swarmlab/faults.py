@@ -40,7 +40,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import field_faults, story
+from . import field_faults, story, swarm
 from .cluster import Cluster, Node, as_cluster
 from .errors import SwarmlabError
 from .result import Result
@@ -258,11 +258,6 @@ def fault_named(name: str) -> Fault:
         raise SwarmlabError(f"no fault named {name!r}; faults: {', '.join(FAULTS)}") from None
 
 
-def _in_swarm(node: Node) -> bool:
-    state = node.run("docker info --format '{{.Swarm.LocalNodeState}}'")
-    return state.ok and state.stdout.strip() == "active"
-
-
 def inject(target, fault: str, node: str = "node2", *, rejoin: bool = False) -> FaultReport:
     """Inject `fault` into `node` of a Cluster or Lab.
 
@@ -273,7 +268,7 @@ def inject(target, fault: str, node: str = "node2", *, rejoin: bool = False) -> 
     spec = fault_named(fault)
     target_node = cluster.node(node)
     report = FaultReport(fault, node, "inject", spec.inject(cluster, target_node))
-    if spec.acts_at_join and _in_swarm(target_node):
+    if spec.acts_at_join and swarm.in_swarm(target_node):
         if rejoin:
             report.results += story.rejoin(cluster, target_node)
             report.note = f"{node} left the swarm and joined again with the fault in place"
@@ -288,7 +283,7 @@ def undo(target, fault: str, node: str = "node2") -> FaultReport:
     cluster = as_cluster(target)
     spec = fault_named(fault)
     report = FaultReport(fault, node, "undo", spec.undo(cluster, cluster.node(node)))
-    gwbridge_missing = _in_swarm(cluster.node(node)) and not cluster.node(node).run(
+    gwbridge_missing = swarm.in_swarm(cluster.node(node)) and not cluster.node(node).run(
         "docker network inspect docker_gwbridge").ok
     if spec.acts_at_join and gwbridge_missing:
         report.note = (f"{fault} undone, but the docker_gwbridge that {node} could not create is still "

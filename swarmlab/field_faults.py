@@ -43,10 +43,9 @@ import json
 import subprocess
 import time
 
-from . import story
+from . import story, swarm
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
-from .fix import restart_docker
 from .lab.network import switch_netns
 from .result import Result
 
@@ -186,7 +185,7 @@ def iptables_flushed_undo(cluster: Cluster, node: Node) -> list[Result]:
 # --- duplicate-hostname ------------------------------------------------------
 def _rename(node: Node, hostname: str) -> list[Result]:
     # dockerd tells the swarm its hostname when it connects: restart it, as after a rename.
-    return [node.run(f"hostname {hostname}").check(), restart_docker(node), node.run("hostname")]
+    return [node.run(f"hostname {hostname}").check(), swarm.restart_docker(node), node.run("hostname")]
 
 
 def duplicate_hostname_inject(cluster: Cluster, node: Node) -> list[Result]:
@@ -211,18 +210,8 @@ REMOVE_STALE_CONTAINERD = ("p=$(cat /var/run/docker/containerd/containerd.pid 2>
                            "containerd $p, which is not running;; esac")
 
 
-def start_docker(node: Node) -> Result:
-    """Start the node's dockerd: the lab's own, or systemd's on a real host."""
-    lab_node = node.transport.lab_node
-    if lab_node is None:
-        return node.run("systemctl start docker").check(hint=f"start Docker on {node.name} by hand")
-    lab_node.start_docker()
-    lab_node.wait_docker()
-    return node.run("docker info --format 'dockerd {{.ServerVersion}} is back; swarm {{.Swarm.LocalNodeState}}'")
-
-
 def dockerd_killed_undo(cluster: Cluster, node: Node) -> list[Result]:
-    return [node.run(REMOVE_STALE_CONTAINERD), start_docker(node)]
+    return [node.run(REMOVE_STALE_CONTAINERD), swarm.start_docker(node)]
 
 
 # --- overlay-overlaps-lan ----------------------------------------------------

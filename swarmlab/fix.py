@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import pools, story
+from . import pools, story, swarm
 from .cluster import Cluster, Node, WallClock
 from .doctor.facts import NodeFacts
 from .doctor.gathering import node_facts
 from .errors import SwarmlabError
 from .gwbridge import GWBRIDGE, GWBRIDGE_OPTIONS, gwbridge_create_command
 from .result import Result
+from .swarm import restart_docker  # a repair of its own too (iptables-flushed): fix.restart_docker
 
 # What a fix needs to know of a node to choose a subnet: the doctor's facts, these sections.
 SUBNET_FACTS = ["routes", "resolv", "networks"]
@@ -163,16 +164,16 @@ def recreate_service(cluster: Cluster, name: str = story.SERVICE, network: str =
     """
     results = [story.service_rm(cluster, name)]
     for node in cluster:
-        results.append(node.run(story.remove_task_containers(name)))
+        results.append(node.run(swarm.remove_task_containers(name)))
     results.append(wait_for_containers_gone(cluster, name))
     results.append(story.service_create(cluster, name, network, replicas, image, command).check())
-    story.wait_for_running(cluster, name, replicas, timeout)
+    swarm.wait_for_running(cluster, name, replicas, timeout)
     return results
 
 
 def wait_for_containers_gone(cluster: Cluster, service: str, timeout: float = 30) -> Result:
     """Until no node has a container of `service` (after `docker service rm`); returns the last look."""
-    look = story.task_container_ids(service)
+    look = swarm.task_container_ids(service)
     deadline = cluster.clock.now() + timeout
     while True:
         left = {node.name: node.run(look) for node in cluster}
@@ -213,8 +214,8 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
     the first worker) to a replica on another node, by IP, through `docker exec`,
     for up to `reach_timeout` seconds (see ping_between).
     """
-    table = story.wait_for_running(cluster, name, replicas, timeout)
-    running = story.running(table)
+    table = swarm.wait_for_running(cluster, name, replicas, timeout)
+    running = swarm.running(table)
     nodes = sorted(set(running["node"]))
     want_nodes = min(replicas, len(cluster))
     missing_peer = ""
@@ -236,7 +237,7 @@ def verify_service(cluster: Cluster, name: str = story.SERVICE, network: str = s
                                          f"'{{{{range .Peers}}}}{{{{.Name}}}} {{{{.IP}}}}{{{{println}}}}{{{{end}}}}' "
                                          f"{shlex.quote(network)}"),
                                 node.run(overlay_forwarding_command(network)),
-                                node.run(f"{story.DOCKERD_LOG} | grep -iE 'bulk sync|memberlist: |peerdb|netpeer|"
+                                node.run(f"{swarm.DOCKERD_LOG} | grep -iE 'bulk sync|memberlist: |peerdb|netpeer|"
                                          "Neighbor entry' | sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 8")]
                     for node in (source, target)}  # the sed: the gossip keys in the log are secrets
             results += seen[source.name] + seen[target.name]
@@ -264,7 +265,7 @@ def restart_tasks(cluster: Cluster, name: str = story.SERVICE, **verify) -> Veri
     for good; after this, they answered.
     """
     cluster.manager.run(f"docker service update --force --detach {shlex.quote(name)}").check()
-    story.wait_for_running(cluster, name, verify.get("replicas", 2), 60)
+    swarm.wait_for_running(cluster, name, verify.get("replicas", 2), 60)
     return verify_service(cluster, name, **verify)
 
 
@@ -386,11 +387,3 @@ def fix_address_pools(node: Node, address_pools: list[dict] | None = None, resta
     return FixReport("address-pools", node.name, results,
                      f"Docker on {node.name} now takes local networks from {pools_text}", address_pools[0]["base"])
 
-
-def restart_docker(node: Node) -> Result:
-    """Restart the node's Docker daemon: the lab's own dockerd, or systemd's on a real host."""
-    lab_node = node.transport.lab_node
-    if lab_node is None:
-        return node.run("systemctl restart docker").check(hint=f"restart Docker on {node.name} by hand")
-    lab_node.restart_docker()
-    return node.run("docker info --format 'dockerd {{.ServerVersion}} is back; swarm {{.Swarm.LocalNodeState}}'")

@@ -10,13 +10,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults, staging, story
+from . import faults, staging, story, swarm
 from .check import can_run_lab
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
 from .lab import Lab, teardown
-from .record import Recorder
+from .transport.recording import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
 LIVE = "live"
@@ -261,9 +261,9 @@ def _node2_fails_as_in_the_article(cluster) -> None:
 def _swarm(cluster) -> None:
     """The swarm, once every node has finished joining (docker_gwbridge made, or failed)."""
     # A host that joined a swarm before (an earlier lesson) has old failures in its log.
-    failures = {node.name: story.join_failures(node) for node in cluster}
+    failures = {node.name: swarm.join_failures(node) for node in cluster}
     story.form_swarm(cluster)
-    story.wait_for_join(cluster, failures_before=failures)
+    swarm.wait_for_join(cluster, failures_before=failures)
 
 
 def _overlay(cluster) -> None:
@@ -272,7 +272,7 @@ def _overlay(cluster) -> None:
 
 def _failed_service(cluster) -> None:
     story.service_create(cluster).check()
-    story.wait_for_failure(cluster, node=worker_of(cluster).name, timeout=30)
+    swarm.wait_for_failure(cluster, node=worker_of(cluster).name, timeout=30)
 
 
 def _failed_service_retrying_quickly(cluster) -> None:
@@ -280,7 +280,7 @@ def _failed_service_retrying_quickly(cluster) -> None:
     article's pace: here a failed task is retried after 1 s instead of Docker's 5 s, so the
     wait takes seconds, not half a minute (the lesson says so)."""
     story.service_create(cluster, restart_delay=story.QUICK_RESTART_DELAY).check()
-    story.wait_for_failure(cluster, node=worker_of(cluster).name, timeout=30)
+    swarm.wait_for_failure(cluster, node=worker_of(cluster).name, timeout=30)
 
 
 PREPARE = {

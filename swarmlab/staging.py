@@ -24,11 +24,10 @@ import json
 import os
 from pathlib import Path
 
-from . import faults, story
+from . import faults, story, swarm
 from .errors import StagingError
 
 JOURNAL_DIR = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "swarmlab"
-SWARM_STATE = "docker info --format '{{.Swarm.LocalNodeState}}'"
 LOCAL_NETWORKS = "docker network ls --filter scope=local --format '{{.Name}}'"
 
 
@@ -79,12 +78,13 @@ def announce(cluster, lesson_id: str, lines: list[str]) -> str:
 
 # --- before, and back -----------------------------------------------------------------
 def host_state(node) -> dict:
-    swarm = node.run(SWARM_STATE)
+    # The answer itself, not swarm.state(): a host that cannot be asked is refused with dockerd's words.
+    membership = node.run(swarm.STATE_COMMAND)
     networks = node.run(LOCAL_NETWORKS)
-    if not swarm.ok or not networks.ok:
-        raise StagingError(f"cannot ask Docker on {node.name} ({(swarm.stderr or networks.stderr).strip()}); "
+    if not membership.ok or not networks.ok:
+        raise StagingError(f"cannot ask Docker on {node.name} ({(membership.stderr or networks.stderr).strip()}); "
                            f"is dockerd running there, and may this user use it (sudo = true in the inventory)?")
-    return {"swarm": swarm.stdout.strip(), "networks": sorted(networks.stdout.split())}
+    return {"swarm": membership.stdout.strip(), "networks": sorted(networks.stdout.split())}
 
 
 def begin(cluster, lesson_id: str, inventory, injects=()) -> dict:
@@ -118,7 +118,7 @@ def restore(cluster, inventory) -> list[str]:
     manager = cluster.manager
     leaving = [n for n in [n for n in cluster if n is not manager] + [manager]  # workers first
                if journal["hosts"].get(n.name, {}).get("swarm") in ("inactive", "")
-               and n.run(SWARM_STATE).stdout.strip() != "inactive"]
+               and swarm.state(n) != "inactive"]
     if manager in leaving:  # the swarm is the lesson's own: its services go first, so no task is started again
         services = manager.run("docker service ls -q").stdout.split()
         if services:
@@ -127,7 +127,7 @@ def restore(cluster, inventory) -> list[str]:
     # The task containers go before the leave: a leave would stop each one politely, and
     # `sleep infinity` ignores SIGTERM, so every one would take its 10 s grace period.
     for node in cluster:
-        containers = node.run(story.task_container_ids()).stdout.split()
+        containers = node.run(swarm.task_container_ids()).stdout.split()
         if containers:
             node.run(["docker", "rm", "-f", *containers]).check()
             done.append(f"{node.name}: removed {len(containers)} task container(s)")
@@ -138,7 +138,7 @@ def restore(cluster, inventory) -> list[str]:
         before = set(journal["hosts"].get(node.name, {}).get("networks", []))
         new = [n for n in node.run(LOCAL_NETWORKS).check().stdout.split() if n not in before]
         if new:
-            story.remove_networks(cluster, node, new)
+            swarm.remove_networks(cluster, node, new)
             done.append(f"{node.name}: removed network(s) {', '.join(new)}")
     left = {n.name: host_state(n) for n in cluster}
     changed = [name for name, state in left.items() if state != journal["hosts"].get(name)]

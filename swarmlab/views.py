@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import parse, story
+from . import parse, swarm
 from .cluster import Cluster
 from .errors import SwarmlabError
 from .result import Result
@@ -65,7 +65,7 @@ CONTAINER_SANDBOXES = (
 )
 
 
-service_ps_command = story.tasks_command
+service_ps_command = swarm.tasks_command
 
 
 def _stdout_everywhere(cluster: Cluster, command: str, hint: str) -> dict[str, str]:
@@ -171,7 +171,7 @@ def settled_bridges(cluster: Cluster, bridge: str = "docker_gwbridge", timeout: 
     port yet for a container that just started.
     """
     deadline = cluster.clock.now() + timeout
-    pauses = story.poll_pauses()
+    pauses = swarm.poll_pauses()
     while True:
         outputs = _bridge_outputs(cluster)
         table = _bridges_from(outputs, networks(cluster))
@@ -365,8 +365,8 @@ def _ipv4(link: dict) -> str:
 
 
 # --- tasks -------------------------------------------------------------------
-# One task table for the whole package: story.tasks (what lessons and the doctor use).
-tasks = story.tasks
+# One task table for the whole package (swarm.tasks), here beside the other cluster-wide tables.
+tasks = swarm.tasks
 
 
 # --- interfaces and routes ---------------------------------------------------

@@ -27,9 +27,9 @@ import pandas as pd
 
 from . import fix as fix_module
 from .doctor import doctor as run_doctor_on
+from . import faults, parse, swarm
 from .doctor.findings import SEVERITIES
 from .doctor.gathering import node_script
-from . import faults, parse, story
 from .cluster import Cluster, Node
 from .errors import RecordingError, SwarmlabError
 from .lessons import REPLAY, Lesson
@@ -102,7 +102,7 @@ def _message(text: str, kind: str = "info") -> str:
 
 
 def style_tasks(table: pd.DataFrame):
-    """A story.tasks table as a pandas Styler: state coloured (Running green, Failed red...)."""
+    """A swarm.tasks table as a pandas Styler: state coloured (Running green, Failed red...)."""
     columns = [c for c in ("slot", "node", "desired state", "state", "current state", "error") if c in table]
 
     def colour(state: str) -> str:
@@ -541,17 +541,17 @@ def node_console(cluster: Cluster) -> NodeConsole:
 
 # --- the service monitor ----------------------------------------------------------------
 class ServiceMonitor(W.VBox):
-    """`story.tasks` of a service, states coloured, refreshed by a button or by a Play widget.
+    """`swarm.tasks` of a service, states coloured, refreshed by a button or by a Play widget.
 
     Live, refresh() asks the manager again. In a replay the first look is the
     lesson's own (it runs at construction, as live), and then refresh() steps
     through the recorded `service ps` results, one sample at a time.
     """
 
-    def __init__(self, cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0):
+    def __init__(self, cluster: Cluster, service: str = swarm.SERVICE, interval: float = 2.0):
         self.cluster, self.service = cluster, service
         self.replay = is_replay(cluster)
-        self.command = story.tasks_command(service)
+        self.command = swarm.tasks_command(service)
         self.tasks: pd.DataFrame | None = None
         self.error: BaseException | None = None
         self.samples: list[Result] = []
@@ -632,8 +632,8 @@ class ServiceMonitor(W.VBox):
         self.caption.value = _message(self._summary())
 
     def _summary(self) -> str:
-        running = story.placement(self.tasks)
-        failed = len(story.failed(self.tasks))
+        running = swarm.placement(self.tasks)
+        failed = len(swarm.failed(self.tasks))
         where = ", ".join(f"{node}: {count}" for node, count in sorted(running.items())) or "none"
         text = f"running replicas: {where}; failed tasks listed: {failed}"
         if self.replay:
@@ -649,6 +649,6 @@ class ServiceMonitor(W.VBox):
         self.caption.value = _message(f"cannot list the tasks of {self.service}: {exc}", "error")
 
 
-def service_monitor(cluster: Cluster, service: str = story.SERVICE, interval: float = 2.0) -> ServiceMonitor:
-    """The tasks of `service` (story.tasks), states coloured; Refresh, or auto-refresh with ▶."""
+def service_monitor(cluster: Cluster, service: str = swarm.SERVICE, interval: float = 2.0) -> ServiceMonitor:
+    """The tasks of `service` (swarm.tasks), states coloured; Refresh, or auto-refresh with ▶."""
     return ServiceMonitor(cluster, service, interval)

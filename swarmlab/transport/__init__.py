@@ -5,7 +5,7 @@
     replay     a node of a recorded session: answers with what it printed
     docker-exec  a node container of a docker-driver lab, through the engine's exec API
 
-Wrappers around one of those: RecordingTransport (swarmlab.record's Recorder hears
+Wrappers around one of those: RecordingTransport (the Recorder in .recording hears
 every command) and AsOfNowTransport (a replay seen as of now, for widgets).
 `get_transport(kind, ...)` builds one by name, as pytest-testinfra picks a backend.
 """

@@ -7,10 +7,9 @@ import pytest
 
 from swarmlab.cluster import Cluster, Node, connect
 from swarmlab.errors import RecordingError
-from swarmlab.record import Recorder
 from swarmlab.result import Result
 from swarmlab.transport import Transport
-from swarmlab.transport.recording import FORMAT, VERSION, Masker, load_recording
+from swarmlab.transport.recording import FORMAT, VERSION, Masker, Recorder, load_recording
 
 TOKEN = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"
 TOKEN2 = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2"
@@ -204,3 +203,8 @@ def test_recordings_are_readable_by_their_owner_only_unless_asked(tmp_path):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
     Recorder(fake_cluster(), tmp_path / "shared.json", mode=0o644).save()
     assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644
+
+
+def test_the_recorder_is_where_the_docs_import_it_from():
+    from swarmlab.record import Recorder as documented
+    assert documented is Recorder
