@@ -7,7 +7,7 @@ import pytest
 
 import swarmlab
 from swarmlab.errors import RecordingError
-from swarmlab.record import Recorder
+from swarmlab import Recorder
 from swarmlab.transport.recording import Masker
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from swarmlab.cli import _parser, main
 from swarmlab.cluster import Cluster, Node
-from swarmlab.record import Recorder
+from swarmlab import Recorder
 from swarmlab.result import Result
 from swarmlab.transport import Transport
 

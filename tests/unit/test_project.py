@@ -110,3 +110,17 @@ def test_importing_swarmlab_leaves_docker_py_and_paramiko_unloaded():
               "print(' '.join(m for m in ('docker', 'paramiko') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "", f"imported at start: {out.stdout.strip()}"
+
+
+def documented_imports() -> list[str]:
+    """Every `from swarmlab... import ...` line in the README and docs/ (code a user copies)."""
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return sorted({line.strip() for path in texts for line in path.read_text().splitlines()
+                   if re.match(r"\s*from swarmlab(\.\w+)* import \w", line)})
+
+
+def test_every_import_the_docs_show_works():
+    lines = documented_imports()
+    assert "from swarmlab import Recorder" in lines
+    for line in lines:
+        exec(line, {})  # an ImportError names the line a user would copy in vain

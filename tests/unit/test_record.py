@@ -205,6 +205,6 @@ def test_recordings_are_readable_by_their_owner_only_unless_asked(tmp_path):
     assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644
 
 
-def test_the_recorder_is_where_the_docs_import_it_from():
-    from swarmlab.record import Recorder as documented
+def test_the_recorder_is_at_the_packages_face():
+    from swarmlab import Recorder as documented
     assert documented is Recorder
