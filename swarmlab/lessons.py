@@ -118,11 +118,16 @@ class Choice:
     driver: str | None = None  # live: "namespaces" or "docker"
 
 
+def requested_backend(requested: str | None = None) -> str:
+    """The backend asked for: `requested` when given, else SWARMLAB_BACKEND, else auto."""
+    return requested or os.environ.get("SWARMLAB_BACKEND") or "auto"
+
+
 def choose(requested: str | None = None) -> Choice:
     """The namespace lab when root on Linux, else a Docker engine that answers, else an
     inventory (SWARMLAB_INVENTORY), else the recording. SWARMLAB_BACKEND=live|replay|inventory
     forces one; SWARMLAB_DRIVER=docker makes a live lesson use the Docker engine even as root."""
-    backend = requested or os.environ.get("SWARMLAB_BACKEND") or "auto"
+    backend = requested_backend(requested)
     if backend not in ("auto", LIVE, REPLAY, INVENTORY):
         raise SwarmlabError(f"unknown backend {backend!r}: use live, replay, inventory or auto")
     if backend in (REPLAY, INVENTORY):

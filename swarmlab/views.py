@@ -33,7 +33,7 @@ from .errors import SwarmlabError
 from .result import Result
 
 __all__ = [
-    "PRESENT", "MISSING",
+    "PRESENT", "MISSING", "NOT_YET", "NOT_HERE",
     "networks", "network_matrix", "matrix_from_networks", "styled_network_matrix",
     "bridges", "settled_bridges", "tasks", "interfaces", "routes",
     "Snapshot", "snapshot",
@@ -42,9 +42,14 @@ __all__ = [
 ]
 
 # Cell markers of the network matrix: text, so the table reads the same in a
-# terminal, in a notebook and in a test.
+# terminal, in a notebook and in a test. Absent is a fault only where the node should
+# have the network; elsewhere it is normal, and drawn apart.
 PRESENT = "✓"
-MISSING = "✗ missing"
+MISSING = "✗ missing"  # a fault: every Docker has it, or every node of a swarm
+NOT_YET = "· not yet"  # normal: an overlay a worker lists once a task of it runs there
+NOT_HERE = "· not here"  # normal: a local network another node made for itself
+EVERY_DOCKER = ("bridge", "host", "none")
+EVERY_SWARM_NODE = ("docker_gwbridge", "ingress")  # Docker creates both as a node joins
 
 # --- the commands (fixed strings: a recording replays them verbatim) ---------
 NETWORK_LS = "docker network ls"
@@ -96,34 +101,53 @@ def _networks_from(outputs: dict[str, str]) -> pd.DataFrame:
 
 
 def network_matrix(cluster: Cluster) -> pd.DataFrame:
-    """Networks x nodes: "✓" where the node has the network, "✗ missing" where not.
+    """Networks x nodes: "✓" where the node has the network; where it has not, "✗ missing"
+    (a fault) or "· not yet" / "· not here" (normal).
 
     The article's comparison in one table: a worker shows an overlay network only
-    once a task of it runs there, and the broken node2 lacks docker_gwbridge.
+    once a task of it runs there (not yet), and the broken node2 lacks docker_gwbridge
+    (missing).
     """
     return matrix_from_networks(networks(cluster), nodes=list(cluster.nodes))
 
 
 def matrix_from_networks(table: pd.DataFrame, nodes: list[str] | None = None) -> pd.DataFrame:
-    """The matrix of a `networks()` table (e.g. one kept in a Snapshot)."""
+    """The matrix of a `networks()` table (e.g. one kept in a Snapshot).
+
+    A node lacking a network every Docker has (bridge, host, none) or, once any node
+    lists a swarm-scoped network, one every swarm node gets as it joins (docker_gwbridge,
+    ingress): MISSING. Lacking another swarm-scoped network (an overlay): NOT_YET, as a
+    worker lists one only while a task of it is there (a manager lists them all). Lacking
+    another node's local network: NOT_HERE.
+    """
     nodes = nodes or list(dict.fromkeys(table["node"]))
     names = sorted(set(table["network"]))  # docker network ls sorts by name too
     have = set(zip(table["network"], table["node"]))
+    swarm_scoped = set(table.loc[table["scope"] == "swarm", "network"])
+    required = set(EVERY_DOCKER) | (set(EVERY_SWARM_NODE) if swarm_scoped else set())
+
+    def absent(name: str) -> str:
+        return MISSING if name in required else NOT_YET if name in swarm_scoped else NOT_HERE
     return pd.DataFrame(
-        [[PRESENT if (name, node) in have else MISSING for node in nodes] for name in names],
+        [[PRESENT if (name, node) in have else absent(name) for node in nodes] for name in names],
         index=pd.Index(names, name="network"), columns=pd.Index(nodes, name="node"))
 
 
 def styled_network_matrix(matrix: pd.DataFrame | Cluster):
-    """The matrix as a pandas Styler: missing cells on red, present ones green."""
+    """The matrix as a pandas Styler: missing cells on red, present ones green, the normal
+    absences grey."""
     if isinstance(matrix, Cluster):
         matrix = network_matrix(matrix)
 
     def colour(cell: str) -> str:
         if cell == MISSING:
             return "background-color: #f8d7da; color: #842029; font-weight: bold"
+        if cell in (NOT_YET, NOT_HERE):
+            return "color: #6c757d"
         return "color: #0f5132"
-    return matrix.style.map(colour).set_caption("networks on each node (docker network ls)")
+    return matrix.style.map(colour).set_caption(
+        "networks on each node (docker network ls); absent: ✗ a fault, "
+        "· normal (an overlay with no task there yet, or another node's own network)")
 
 
 # --- bridges and what hangs off them -----------------------------------------

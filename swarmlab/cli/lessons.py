@@ -6,14 +6,15 @@ import sys
 from pathlib import Path
 
 from ..errors import SwarmlabError
-from ..lessons import RECORDINGS, choose
+from ..lessons import RECORDINGS, choose, requested_backend
 
 
 def add_commands(sub) -> None:
     lessons = sub.add_parser("lessons", help="run the lessons headless, record them, make student copies")
     lsub = lessons.add_subparsers(metavar="ACTION")
     run = lsub.add_parser("run", help="execute every lesson; notebooks and HTML under build/lessons/")
-    run.add_argument("--backend", default="auto", choices=["auto", "live", "replay", "inventory"])
+    run.add_argument("--backend", default=None, choices=["auto", "live", "replay", "inventory"],
+                     help="where the lessons run (default: SWARMLAB_BACKEND, else auto)")
     run.add_argument("--inventory", default=None, metavar="FILE",
                      help="your hosts, for --backend inventory (else SWARMLAB_INVENTORY); "
                           "each lesson says what it changes there, and undoes it")
@@ -39,10 +40,11 @@ def _headless():
 
 def cmd_run(args) -> int:
     headless = _headless()
-    choice = choose(args.backend)
+    backend = requested_backend(args.backend)
+    choice = choose(backend)
     where = f"{choice.backend} ({choice.driver} driver)" if choice.driver else choice.backend
     print(f"lessons run {where}: {choice.reason}", file=sys.stderr, flush=True)
-    table = headless.run_lessons(args.backend, out=Path(args.out) if args.out else headless.BUILD,
+    table = headless.run_lessons(backend, out=Path(args.out) if args.out else headless.BUILD,
                                  only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True),
                                  inventory=args.inventory)
     print(table.drop(columns="error").to_string(index=False))

@@ -35,6 +35,7 @@ def kernel_table(findings: pd.DataFrame) -> pd.DataFrame:
 
 def check_kernel(facts: Facts) -> list[Finding]:
     """Every node's kernel has VXLAN and bridge support (loaded, or available as a module)."""
+    vip_services, published, encrypted = swarm_uses(facts)
     found = []
     for f in facts.up():
         release, status = kernel_status(f)
@@ -42,25 +43,41 @@ def check_kernel(facts: Facts) -> list[Finding]:
         lacking = [m for m, s in status.items() if s.startswith("missing")  # a built-in ESP the kernel confirmed is there
                    and not (m == "esp4" and status.get("esp-gcm") == "ok")]
         missing = [m for m, s in required.items() if s == "missing"]
+        # 'kernel limits' is named only where check_kernel_limits reports this node (same conditions)
+        parts = []
+        if "ip_vs" in lacking:
+            parts.append("ip_vs: VIPs and published ports, "
+                         + ("see 'kernel limits'" if vip_services or published else "none in this swarm now"))
+        esp = [m for m in lacking if m.startswith("esp")]
+        if esp:
+            parts.append(f"{', '.join(esp)}: encrypted overlays, "
+                         + ("see 'kernel limits'" if encrypted and lacks_esp_gcm(status) else "none in this swarm now"))
         found.append(Finding(
             "error" if missing else "info", f.name, "kernel",
             f.shown("kernel"),
             (f"the kernel lacks {', '.join(missing)}: overlay networks cannot work" if missing else
              f"kernel {release} has VXLAN and bridge support, what every overlay needs"
-             + (f"; it lacks {', '.join(lacking)} (see 'kernel limits')" if lacking else "")),
+             + (f"; it lacks {', '.join(lacking)} ({'; '.join(parts)})" if lacking else "")),
             "install the kernel's extra modules (e.g. linux-modules-extra-$(uname -r))" if missing else "",
             DOC_OVERLAY))
     return found
 
 
-def check_kernel_limits(facts: Facts) -> list[Finding]:
-    """What the swarm uses against what the kernel can do: ip_vs for VIPs and published ports, ESP for encryption."""
+def swarm_uses(facts: Facts) -> tuple[list[str], list[int], list[str]]:
+    """What the swarm uses that needs more of the kernel, from the manager: its VIP services,
+    its published ports (both IPVS) and its encrypted overlays (ESP)."""
     manager = facts.manager_facts
     vip_services = [line.split()[0] for line in manager.sections.get("service_modes", "").splitlines()
                     if line.split()[1:] == ["vip"]]
     published = manager.published_ports()
     encrypted = [n["Name"] for n in manager.networks if n.get("Driver") == "overlay"
                  and "encrypted" in (n.get("Options") or {})]
+    return vip_services, published, encrypted
+
+
+def check_kernel_limits(facts: Facts) -> list[Finding]:
+    """What the swarm uses against what the kernel can do: ip_vs for VIPs and published ports, ESP for encryption."""
+    vip_services, published, encrypted = swarm_uses(facts)
     found = []
     lacking = [f for f in facts.up() if kernel_status(f)[1].get("ip_vs") == "missing"]
     if lacking and (vip_services or published):

@@ -40,3 +40,24 @@ def test_unknown_values_are_refused(env):
     env.setenv("SWARMLAB_DRIVER", "vm")
     with pytest.raises(SwarmlabError, match="SWARMLAB_DRIVER"):
         choose()
+
+
+@pytest.mark.parametrize("variable", ["inventory", "replay"])
+def test_lessons_run_without_backend_takes_swarmlab_backend(env, tmp_path, variable):
+    """`SWARMLAB_BACKEND=inventory SWARMLAB_INVENTORY=f swarmlab lessons run` runs on the inventory."""
+    import pandas as pd
+
+    from swarmlab import headless
+    from swarmlab.cli import main
+    asked = []
+
+    def run_lessons(backend, **_):
+        asked.append(backend)
+        return pd.DataFrame([{"lesson": "00-start-here", "backend": backend, "cells": 1, "claims": 0,
+                              "seconds": 0.0, "status": "ok", "error": ""}])
+    env.setattr(headless, "run_lessons", run_lessons)
+    env.setenv("SWARMLAB_BACKEND", variable)
+    env.setenv("SWARMLAB_INVENTORY", str(tmp_path / "hosts.toml"))
+    assert main(["lessons", "run", "--only", "00", "--out", str(tmp_path)]) == 0
+    assert main(["lessons", "run", "--backend", "replay", "--only", "00", "--out", str(tmp_path)]) == 0
+    assert asked == [variable, "replay"]  # the flag, when given, wins over the variable

@@ -17,6 +17,17 @@ def test_there_are_nine_lessons_in_order():
     assert LESSONS == [f"{i:02d}" for i in range(9)]
 
 
+def test_the_readme_and_lesson_00_list_every_lesson():
+    readme = (ROOT / "README.md").read_text()
+    count = "zero one two three four five six seven eight nine ten eleven twelve".split()[len(LESSONS)]
+    assert f"`notebooks/` holds {count} lessons" in readme
+    start = "\n".join(c.source for c in nbformat.read(lesson_paths()[0], as_version=4).cells if c.cell_type == "markdown")
+    for lesson in LESSONS:
+        assert f"\n| {lesson} {nb_name(lesson)[3:].replace('-', ' ')} |" in readme, f"README lacks lesson {lesson}"
+        if lesson != "00":
+            assert f"\n| {int(lesson)} |" in start, f"lesson 00's table lacks lesson {lesson}"
+
+
 @pytest.mark.parametrize("path", lesson_paths(), ids=lambda p: p.stem)
 def test_notebooks_are_committed_without_outputs(path):
     nb = json.loads(path.read_text())

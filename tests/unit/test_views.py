@@ -10,7 +10,7 @@ import pytest
 from labreplay import SCENARIOS, replay_cluster, scripted_cluster
 from swarmlab import parse, views
 from swarmlab.errors import CommandError
-from swarmlab.views import MISSING, PRESENT
+from swarmlab.views import MISSING, NOT_HERE, NOT_YET, PRESENT
 
 FULL_ERROR = ("starting container failed: error creating external connectivity network: "
               "could not find an available, non-overlapping IPv4 address pool among the "
@@ -43,15 +43,37 @@ def test_matrix_shows_node2_without_docker_gwbridge_while_its_task_fails():
     matrix = views.network_matrix(replay_cluster("article_failing"))
     assert matrix.loc["docker_gwbridge", "node1"] == PRESENT
     assert matrix.loc["docker_gwbridge", "node2"] == MISSING
-    # prod-overlay has no task anywhere: only the manager knows it
-    assert matrix.loc["prod-overlay"].tolist() == [PRESENT, MISSING]
+    # prod-overlay has no task anywhere: only the manager knows it, which is normal
+    assert matrix.loc["prod-overlay"].tolist() == [PRESENT, NOT_YET]
 
 
 def test_matrix_after_the_scheduler_gave_up_on_node2_lacks_the_overlays_there():
     matrix = views.network_matrix(replay_cluster("article_settled"))
-    missing_on_node2 = set(matrix.index[matrix["node2"] == MISSING])
-    assert missing_on_node2 == {"docker_gwbridge", "ingress", "prod-overlay", "uber-net"}
+    # What every swarm node gets as it joins is missing (the fault); the overlays with no
+    # task on node2 are only not there yet (normal), and drawn apart.
+    assert set(matrix.index[matrix["node2"] == MISSING]) == {"docker_gwbridge", "ingress"}
+    assert set(matrix.index[matrix["node2"] == NOT_YET]) == {"prod-overlay", "uber-net"}
     assert (matrix["node1"] == PRESENT).all()
+
+
+def test_matrix_tells_a_fault_from_a_normal_absence():
+    table = pd.DataFrame([
+        *({"node": node, "network": n, "scope": "local"} for node in ("node1", "node2")
+          for n in ("bridge", "host", "none")),
+        {"node": "node1", "network": "docker_gwbridge", "scope": "local"},
+        {"node": "node1", "network": "ingress", "scope": "swarm"},
+        {"node": "node1", "network": "uber-net", "scope": "swarm"},
+        {"node": "node2", "network": "proj1_default", "scope": "local"},
+    ])
+    matrix = views.matrix_from_networks(table)
+    assert matrix["node2"].to_dict() == {
+        "bridge": PRESENT, "docker_gwbridge": MISSING, "host": PRESENT, "ingress": MISSING,
+        "none": PRESENT, "proj1_default": PRESENT, "uber-net": NOT_YET}
+    assert matrix.loc["proj1_default", "node1"] == NOT_HERE  # node2's own compose network
+    assert len({PRESENT, MISSING, NOT_YET, NOT_HERE}) == 4 and not {NOT_YET, NOT_HERE} & {MISSING}
+    # Before any node is in a swarm, no node needs docker_gwbridge
+    alone = views.matrix_from_networks(table[table["scope"] == "local"])
+    assert alone.loc["docker_gwbridge", "node2"] == NOT_HERE
 
 
 def test_matrix_after_the_fix_has_docker_gwbridge_and_uber_net_on_both_nodes():
@@ -62,13 +84,20 @@ def test_matrix_after_the_fix_has_docker_gwbridge_and_uber_net_on_both_nodes():
 def test_styled_matrix_paints_exactly_the_missing_cells():
     matrix = snap("article_settled").network_matrix()
     html = views.styled_network_matrix(matrix).to_html()
-    red = set()
-    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", html):
-        if "#f8d7da" in body:
-            red |= {(int(r), int(c)) for r, c in re.findall(r"row(\d+)_col(\d+)", selectors)}
-    expected = {(r, c) for r in range(matrix.shape[0]) for c in range(matrix.shape[1])
-                if matrix.iat[r, c] == MISSING}
-    assert red == expected and len(expected) == 4
+
+    def painted(colour: str) -> set:
+        cells = set()
+        for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", html):
+            if colour in body:
+                cells |= {(int(r), int(c)) for r, c in re.findall(r"row(\d+)_col(\d+)", selectors)}
+        return cells
+
+    def cells(marker: str) -> set:
+        return {(r, c) for r in range(matrix.shape[0]) for c in range(matrix.shape[1]) if matrix.iat[r, c] == marker}
+    assert painted("#f8d7da") == cells(MISSING) and len(cells(MISSING)) == 2
+    assert painted("#6c757d") == cells(NOT_YET) and len(cells(NOT_YET)) == 2
+    assert "absent: ✗ a fault, · normal" in html and "missing" not in views.styled_network_matrix(
+        snap("healthy").network_matrix()).to_html()
 
 
 def test_styled_matrix_takes_a_cluster_too():

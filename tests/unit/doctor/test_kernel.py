@@ -85,3 +85,29 @@ def test_the_kernel_table_is_read_from_the_kernel_findings():
     assert table.loc["node2", "esp-gcm"] == "missing" and table.loc["node1", "esp-gcm"] == "ok"
     assert table.loc["node2", "vxlan"] == "loaded" and table.loc["node2", "ip_vs"] == "missing"
     assert table.loc["node1", "release"] == gathered.nodes["node1"].sections["kernel"].splitlines()[0]
+
+
+def kernel_limits_named(findings) -> dict[str, bool]:
+    """node -> whether its `kernel` finding sends the reader to 'kernel limits'."""
+    kernel = findings[findings["check"] == "kernel"]
+    return {row.node: "see 'kernel limits'" in row.cause for row in kernel.itertuples()}
+
+
+def nodes_under_kernel_limits(findings) -> dict[str, bool]:
+    limits = findings[findings["check"].str.startswith("kernel limits")]
+    named = {node.strip() for nodes in limits["node"] for node in nodes.split(",")}
+    return {node: node in named for node in findings.loc[findings["check"] == "kernel", "node"]}
+
+
+def test_the_kernel_finding_points_to_kernel_limits_only_when_there_is_one():
+    def no_service(nodes):
+        for section in ("services", "service_modes", "tasks"):
+            nodes["node1"]["sections"][section] = ""
+    cases = {"healthy": facts("healthy"), "no service": healthy_with(no_service),
+             "encrypted, no GCM": with_encrypted_overlay({"esp4": "loaded", "esp-gcm": "missing: no AEAD"})}
+    for name, gathered in cases.items():
+        findings = diagnose(gathered)
+        assert kernel_limits_named(findings) == nodes_under_kernel_limits(findings), name
+    quiet = diagnose(cases["no service"]).set_index(["node", "check"]).loc[("node2", "kernel"), "cause"]
+    assert quiet.endswith("it lacks ip_vs, esp4 (ip_vs: VIPs and published ports, none in this swarm now; "
+                          "esp4: encrypted overlays, none in this swarm now)"), quiet
