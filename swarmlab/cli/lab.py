@@ -10,7 +10,7 @@ import sys
 
 from .. import faults
 from ..errors import SwarmlabError
-from ..lab import DRIVERS, Lab, nodeimage, teardown
+from ..lab import DRIVERS, Lab, default_driver, nodeimage, teardown
 from ..lab.sshd import SSH_USER, LabSSH
 
 
@@ -27,7 +27,7 @@ def add_commands(subparsers) -> None:
 
 def _add_up(labsub) -> None:
     up = add_lab_command(labsub, "up", cmd_lab_up, "build the nodes and start their daemons")
-    up.add_argument("--driver", choices=DRIVERS, default=None,
+    up.add_argument("--driver", choices=list(DRIVERS), default=None,
                     help="namespaces: nodes on this machine (root, Linux); docker: node containers on a "
                          "Docker engine (default: namespaces as root, docker otherwise or with --engine)")
     up.add_argument("--default-route", action="store_true",
@@ -111,11 +111,6 @@ def add_lab_command(lab_subparsers, name, func, help):
 
 def _progress(phase: str, seconds: float) -> None:
     print(f"  {seconds:5.2f} s  {phase}", file=sys.stderr, flush=True)
-
-
-def default_driver(engine: str | None) -> str:
-    """namespaces as root (nothing but this machine), else docker."""
-    return "docker" if engine or os.geteuid() != 0 else "namespaces"
 
 
 def cmd_lab_up(args) -> int:

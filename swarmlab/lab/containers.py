@@ -26,6 +26,8 @@ from docker.context import ContextAPI
 from ..errors import LabError
 from ..transport.docker_exec import exec_run, open_stream, open_tunnel
 from . import dockerapi, image, nodeimage, sshd
+from .driver import Driver, LabNode, Usability
+from .ownership import state_root
 from .spec import LabSpec, NodeSpec
 
 LABEL_LAB = "io.swarmlab.lab"
@@ -77,15 +79,12 @@ def connect(engine: str | None = None, timeout: int = 60) -> docker.DockerClient
 
 
 # --- a node --------------------------------------------------------------------------
-class ContainerNode:
+class ContainerNode(LabNode):
     """One node of a docker-driver lab: a container running its own dockerd."""
 
     def __init__(self, driver: "DockerDriver", spec: NodeSpec):
+        super().__init__(driver.lab_name, spec)
         self.driver = driver
-        self.lab_name = driver.lab_name
-        self.spec = spec
-        self.name = spec.name
-        self.address = spec.address
         self.container = container_name(driver.lab_name, spec.name)
 
     def __repr__(self):
@@ -110,9 +109,7 @@ class ContainerNode:
         """A stream to (address, port) from inside this node, through the engine (see open_tunnel)."""
         return open_tunnel(self.api(), self.container, address, port, timeout)
 
-    @property
-    def docker_host(self) -> None:
-        return None  # the node's daemon listens inside the container only
+    # docker_host stays None: the node's daemon listens inside the container only.
 
     @property
     def dockerd_pid(self) -> int | None:
@@ -147,11 +144,6 @@ class ContainerNode:
     def stop_docker(self) -> None:
         self.run("swarmlab-dockerd stop", timeout=30).check(hint=f"stopping dockerd on {self.name}")
 
-    def restart_docker(self) -> None:
-        self.stop_docker()
-        self.start_docker()
-        self.wait_docker()
-
     def exec_args(self, argv: list[str], terminal: bool = False) -> list[str]:
         """The command line that runs `argv` in the node with the caller's stdin, stdout and
         stderr (`docker exec -i`, `-t` too for a terminal), on the same engine."""
@@ -182,18 +174,23 @@ def volume_name(lab: str, node: str) -> str:
 
 
 # --- the driver ----------------------------------------------------------------------
-class DockerDriver:
+class DockerDriver(Driver):
     """Makes lab nodes as containers on a Docker engine (no root needed on this machine)."""
 
     name = "docker"
+    node_class = ContainerNode
     transport = "docker-exec"  # swarmlab.transport registry
     local_needs_root = False  # whoever may use the engine reaches the nodes through it
     sshd = True  # each node container runs sshd (when its image has one), reached through the engine
+    on_engine = True
+    # runs_here and switch_in_reach stay False: the engine may be another machine, and
+    # the lab's switch is the engine's bridge.
+    no_sshd_hint = ("its node image has no sshd: install openssh-server on the machine that builds it, then "
+                    "`swarmlab lab image --rebuild`")
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
                  default_route: bool = False, privileges: str | None = None):
-        self.lab_name = lab_name
-        self.dir = state_dir
+        super().__init__(lab_name, state_dir)
         self.url = engine_url(engine)
         self.default_route = default_route
         self.privileges = privileges  # chosen at up: PRIVILEGED, or EXPLICIT when the engine refuses it
@@ -216,8 +213,20 @@ class DockerDriver:
         return {"engine": self.url, "driver_options": {"default_route": self.default_route,
                                                         "privileges": self.privileges}}
 
-    def make_nodes(self, spec: LabSpec) -> dict[str, ContainerNode]:
-        return {n.name: ContainerNode(self, n) for n in spec.nodes}
+    @classmethod
+    def make(cls, lab_name: str, engine: str | None = None, **options) -> "DockerDriver":
+        return cls(lab_name, state_root() / lab_name, engine=engine, **options)
+
+    @classmethod
+    def usable_here(cls) -> Usability:
+        try:
+            connect(timeout=10).close()
+        except LabError as exc:
+            return Usability(False, str(exc).split(";")[0])
+        return Usability(True, f"a Docker engine answers ({engine_url()}): the nodes are containers there")
+
+    def make_node(self, spec: NodeSpec) -> ContainerNode:
+        return self.node_class(self, spec)
 
     @staticmethod
     def ssh_connector(lab):
@@ -298,11 +307,22 @@ class DockerDriver:
         return choice
 
     # --- down ------------------------------------------------------------------------
-    def teardown(self, name: str, lab_id: str | None = None) -> None:
+    def teardown(self, name: str, lab_id: str | None = None) -> bool:
         teardown(name, self.url, lab_id=lab_id, state_dir=self.dir)
+        return False  # the engine does not say whether there was anything: the state file does (lab.teardown)
 
     def leftovers(self, name: str) -> list[str]:
-        return leftovers(name, self.url)
+        found = leftovers(name, self.url)
+        if self.dir.exists():
+            found.append(f"state folder {self.dir}")
+        return found
+
+    def forget(self, name: str) -> None:
+        _remove_state_dir(self.dir)
+
+    @classmethod
+    def state_elsewhere(cls, name: str, engine: str | None) -> dict | None:
+        return spec_on_engine(name, engine)
 
 
 _KNOWN_PRIVILEGES: dict[str, str] = {}  # engine ID -> what its nodes were given, in this process
@@ -497,11 +517,15 @@ def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir
     if left:
         raise LabError(f"lab {name} did not go away completely from {engine_url(engine)}: {'; '.join(left)}")
     if state_dir is not None:
-        shutil.rmtree(state_dir, ignore_errors=True)
-        try:
-            state_dir.parent.rmdir()
-        except OSError:
-            pass
+        _remove_state_dir(state_dir)
+
+
+def _remove_state_dir(state_dir: Path) -> None:
+    shutil.rmtree(state_dir, ignore_errors=True)
+    try:
+        state_dir.parent.rmdir()  # the last lab's record gone: no empty folder left either
+    except OSError:
+        pass
 
 
 def leftovers(name: str, engine: str | None, lab_id: str | None = None, client=None) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Callable
 
 
 from ..errors import LabError
-from .node import SHIMS
+from .driver import SHIMS
 
 REPOSITORY = "swarmlab/node"
 NODE_FILES = Path(__file__).resolve().parent.parent / "data" / "node"
