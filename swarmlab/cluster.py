@@ -16,8 +16,8 @@ from typing import Callable
 from .errors import SwarmlabError
 from .inventory import Inventory, is_inventory_path, load_inventory
 from .lab import Lab
-from .lab.netsock import connect_in_netns
-from .lab.network import switch_netns
+from .lab.namespaces.netsock import connect_in_netns
+from .lab.namespaces.network import switch_netns
 from .lab.sshd import LabSSH
 from .result import Result
 from .transport import Transport, get_transport

@@ -47,7 +47,7 @@ from . import story
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
 from .fix import restart_docker
-from .lab.network import switch_netns
+from .lab.namespaces.network import switch_netns
 from .result import Result
 
 PATH_MTU = 1400  # what the mtu-blackhole path carries: less than the overlay's 1450 + 50
@@ -86,7 +86,7 @@ def _nic(node: Node) -> dict:
 # --- mtu-blackhole -----------------------------------------------------------
 def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
     ns = switch_netns(_lab(cluster, "mtu-blackhole").name)
-    # The switch's end of the node's cable is named after the node (lab/network.py).
+    # The switch's end of the node's cable is named after the node (lab/namespaces/network.py).
     set_mtu = _host_result(["ip", "-n", ns, "link", "set", node.name, "mtu", str(mtu)], "switch")
     set_mtu.check(hint=f"is {node.name} cabled to the lab's switch?")
     return [set_mtu, _host_result(["ip", "-n", ns, "-o", "link", "show", node.name], "switch"),

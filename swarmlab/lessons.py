@@ -136,7 +136,7 @@ def choose(requested: str | None = None) -> Choice:
         if forced == "namespaces":
             raise SwarmlabError("SWARMLAB_DRIVER=namespaces, but this machine cannot run the namespace lab "
                                 "(root on Linux; see `swarmlab check`)")
-    from .lab import containers  # docker-py: asked for only where the namespace lab cannot run
+    from .lab.docker import engine as containers  # docker-py: asked for only where the namespace lab cannot run
     try:
         containers.connect(timeout=10).close()
         why = "SWARMLAB_DRIVER=docker" if forced == "docker" else "not root on Linux"

@@ -10,7 +10,8 @@ import sys
 
 from .. import faults
 from ..errors import SwarmlabError
-from ..lab import DRIVERS, Lab, default_driver, nodeimage, teardown
+from ..lab import DRIVERS, Lab, default_driver, teardown
+from ..lab.docker import nodeimage
 from ..lab.sshd import SSH_USER, LabSSH
 
 
@@ -138,7 +139,7 @@ def cmd_lab_up(args) -> int:
 
 
 def cmd_lab_image(args) -> int:
-    from ..lab import containers  # docker-py: only this command and the docker driver need it
+    from ..lab.docker import engine as containers  # docker-py: only this command and the docker driver need it
     client = containers.connect(args.engine)
     image = nodeimage.ensure(client, rebuild=args.rebuild, source=args.source,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 # docker-py, which a namespaces lab and `import swarmlab` do without. The order is the
 # order lessons try them in (swarmlab.lessons.choose).
 DRIVERS = {
-    "namespaces": "swarmlab.lab.namespaces:NamespaceDriver",
-    "docker": "swarmlab.lab.containers:DockerDriver",
+    "namespaces": "swarmlab.lab.namespaces.driver:NamespaceDriver",
+    "docker": "swarmlab.lab.docker.driver:DockerDriver",
 }
 
 # A node's own `systemctl` and `service` (the docker unit, started the lab's way): every

@@ -45,7 +45,7 @@ class Lab:
         self.images = tuple(images)
         self.image_source = image_source  # the Docker daemon `images` are copied from
         # A veth from this machine's root namespace into the lab's switch: a change to
-        # the host, so only when asked (see lab/hostlink.py). Namespaces driver only.
+        # the host, so only when asked (see lab/namespaces/hostlink.py). Namespaces driver only.
         self.host_link = host_link
         self.id = uuid.uuid4().hex[:12]  # tells this lab from an earlier one of the same name
         self.driver = get_driver(driver, self.spec.name, engine, default_route=default_route)

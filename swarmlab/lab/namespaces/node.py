@@ -19,12 +19,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabError, NodeDeadError
-from ..result import Result
-from . import dockerapi
-from .driver import SHIMS, LabNode
+from ...errors import LabError, NodeDeadError
+from ...result import Result
+from .. import dockerapi
+from ..driver import SHIMS, LabNode
+from ..spec import NodeSpec
 from .network import NETNS_DIR, node_netns
-from .spec import NodeSpec
 
 # The node's docker CLI is the one that matches its dockerd (/usr/bin), ahead of
 # any newer client a host may keep in /usr/local/bin. First come the node's own

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Callable
 
 
-from ..errors import LabError
-from .driver import SHIMS
+from ...errors import LabError
+from ..driver import SHIMS
 
 REPOSITORY = "swarmlab/node"
-NODE_FILES = Path(__file__).resolve().parent.parent / "data" / "node"
+NODE_FILES = Path(__file__).resolve().parents[2] / "data" / "node"
 SCRIPTS = ("swarmlab-node-init", "swarmlab-dockerd", "swarmlab-kill-tree", "swarmlab-seed-busybox")
 LABEL_IMAGE = "io.swarmlab.image"
 LABEL_VERSION = "io.swarmlab.version"

@@ -11,15 +11,16 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..check import can_run_lab
-from ..errors import LabError
-from . import image, network, procscan, sshd
+from ...check import can_run_lab
+from ...errors import LabError
+from .. import image
+from ..driver import Driver, Usability
+from ..ownership import STATE_ROOT
+from ..spec import NodeSpec
+from . import network, procscan, sshd
 from .cgroup import LabCgroup
-from .driver import Driver, Usability
 from .host import host_run
 from .node import NamespaceNode
-from .ownership import STATE_ROOT
-from .spec import NodeSpec
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "dockerd", "docker", "busybox")
 NAMESPACE_STATE_ROOT = STATE_ROOT  # a namespaces lab is root's, whoever reaches it later
@@ -27,7 +28,7 @@ DAEMON_BATCH = 16  # dockerds started at once (see NamespaceDriver._start_daemon
 
 
 class NamespaceDriver(Driver):
-    """Makes lab nodes out of namespaces on this machine (see swarmlab/lab/node.py)."""
+    """Makes lab nodes out of namespaces on this machine (see node.py)."""
 
     name = "namespaces"
     node_class = NamespaceNode
