@@ -23,6 +23,7 @@ from .capacity import check_capacity
 from .driver import Driver, default_driver, driver_class, get_driver
 from .ownership import STATE_ROOT, NameLock, Ownership, state_root
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
+from .sshd import LabSSH
 
 Progress = Callable[[str, float], None]  # (phase finished, seconds since start)
 
@@ -100,6 +101,11 @@ class Lab:
     @property
     def manager(self):
         return next(iter(self.nodes.values()))
+
+    @property
+    def ssh(self) -> LabSSH:
+        """Where the lab's SSH files are: its inventory, client key, known_hosts (lab/sshd.py)."""
+        return LabSSH(self.dir)
 
     def describe(self) -> str:
         """Where the nodes live, in a few words (for progress lines and lesson banners)."""

@@ -110,6 +110,14 @@ def node_files(node, client_public: str, path: str) -> tuple[str, dict[str, tupl
                          "sshd_config": (config, 0o644)}
 
 
+def ssh_hint(lab) -> str:
+    """How to reach a lab with a host link over SSH, from this machine, as any user."""
+    files = LabSSH(lab.dir)
+    first = next(iter(lab.nodes.values()))
+    return (f"ssh:  ssh -i {files.client_key} -o UserKnownHostsFile={files.known_hosts} "
+            f"{SSH_USER}@{first.address}   |   python: swarmlab.connect({str(files.inventory)!r})")
+
+
 def admin_address(spec) -> str:
     """The last host address of the lab subnet that no node uses."""
     net = ipaddress.IPv4Network(spec.subnet)

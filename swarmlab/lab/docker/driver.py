@@ -18,7 +18,7 @@ import docker
 
 from ...errors import LabError
 from .. import image
-from ..driver import Driver, Usability
+from ..driver import Driver, SSHConnector, Usability
 from ..ownership import state_root
 from ..spec import LabSpec, NodeSpec
 from . import nodeimage, sshd
@@ -83,8 +83,7 @@ class DockerDriver(Driver):
     def make_node(self, spec: NodeSpec) -> ContainerNode:
         return self.node_class(self, spec)
 
-    @staticmethod
-    def ssh_connector(lab):
+    def ssh_connector(self, lab) -> SSHConnector:
         """How an SSH client here reaches a node's sshd: through that node, by the engine's
         exec API (its address is on the engine's network, which this machine may not route to:
         Docker Desktop, a remote engine)."""

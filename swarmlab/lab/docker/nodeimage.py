@@ -113,6 +113,16 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     return image
 
 
+def build_node_image(engine: str | None = None, *, rebuild: bool = False, source: str = "auto",
+                     progress: Progress | None = print) -> str:
+    """`swarmlab lab image`: the node image on the engine (`engine`, else as `lab up` finds one),
+    built first when missing (or when asked); one line saying which image, and where."""
+    from .engine import connect, engine_url  # docker-py, only when there is an engine to ask
+    image = ensure(connect(engine), rebuild=rebuild, source=source, progress=progress)
+    return (f"{image_ref()}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
+            f"from {(image.labels or {}).get(LABEL_SOURCE, '?')}  on {engine_url(engine)}")
+
+
 def _tagged(client):
     from docker.errors import ImageNotFound  # docker-py only when there is an engine to ask
     try:

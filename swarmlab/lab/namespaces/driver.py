@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from ...check import can_run_lab
 from ...errors import LabError
 from .. import image
-from ..driver import Driver, Usability
+from ..driver import Driver, SSHConnector, Usability
 from ..ownership import STATE_ROOT
 from ..spec import NodeSpec
 from . import network, procscan, sshd
 from .cgroup import LabCgroup
 from .host import host_run
+from .netsock import connect_in_netns
 from .node import NamespaceNode
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "dockerd", "docker", "busybox")
@@ -105,6 +107,17 @@ class NamespaceDriver(Driver):
 
     def leftovers(self, name: str) -> list[str]:
         return leftovers(name)
+
+    def ssh_connector(self, lab) -> SSHConnector | None:
+        """Over the lab's host link, a plain connect from here; without one, root connects from
+        the lab's admin address inside its switch namespace, and any other user cannot."""
+        if lab.ssh.read_info().get("host_link"):
+            return None
+        if os.geteuid() == 0:
+            return partial(connect_in_netns, network.switch_netns(lab.name))
+        raise LabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "
+                       f"Bring it up with `sudo swarmlab lab up --name {lab.name} --host-link`, "
+                       f"or use it as root")
 
     def switch_netns(self) -> str:
         return network.switch_netns(self.lab_name)
