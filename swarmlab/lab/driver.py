@@ -15,7 +15,6 @@ in DRIVERS; `tests/unit/test_drivers.py` checks each registered driver.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar, NamedTuple
 
 from ..errors import LabError
+from ..registry import load
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -46,11 +46,9 @@ SSHConnector = Callable[[str, int, float], socket.socket]  # (address, port, tim
 
 def driver_class(name: str) -> type[Driver]:
     """The driver registered as `name`, imported now."""
-    try:
-        module, cls = DRIVERS[name].split(":")
-    except KeyError:
-        raise LabError(f"unknown lab driver {name!r}; use one of {', '.join(DRIVERS)}") from None
-    return getattr(importlib.import_module(module), cls)
+    if name not in DRIVERS:
+        raise LabError(f"unknown lab driver {name!r}; use one of {', '.join(DRIVERS)}")
+    return load(DRIVERS[name])
 
 
 def get_driver(name: str, lab_name: str, engine: str | None = None, **options) -> Driver:
