@@ -1,4 +1,4 @@
-"""The lab driver interface: the Driver and LabNode bases, what a driver declares, the registry, the default.
+"""The lab driver interface: the Driver and LabNode bases, what a driver declares, the registry, the default rule.
 
 A driver makes a lab's nodes and takes them away again; a node runs commands and its
 own dockerd. The Lab, Cluster, the CLI, the faults and the widgets call only what the

@@ -28,7 +28,6 @@ from .engine import (EXPLICIT, EXPLICIT_OPTIONS, EXPLICIT_PATHS, LABEL_ID, LABEL
 from .node import ContainerNode
 
 
-# --- the driver ----------------------------------------------------------------------
 class DockerDriver(Driver):
     """Makes lab nodes as containers on a Docker engine (no root needed on this machine)."""
 
@@ -37,7 +36,7 @@ class DockerDriver(Driver):
     transport = "docker-exec"  # swarmlab.transport registry
     local_needs_root = False  # whoever may use the engine reaches the nodes through it
     sshd = True  # each node container runs sshd (when its image has one), reached through the engine
-    on_engine = True
+    on_engine = True  # --engine, else DOCKER_HOST, the docker context or the local socket (engine_url)
     # runs_here and switch_in_reach stay False: the engine may be another machine, and
     # the lab's switch is the engine's bridge.
     no_sshd_hint = ("its node image has no sshd: install openssh-server on the machine that builds it, then "
