@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from swarmlab.lab import Lab, nodeimage, teardown  # noqa: E402
-from swarmlab.lab.containers import connect  # noqa: E402
+from swarmlab.lab import Lab, teardown  # noqa: E402
+from swarmlab.lab.docker import nodeimage  # noqa: E402
+from swarmlab.lab.docker.engine import connect  # noqa: E402
 
 # What a worker's dockerd logs while its dial of the manager's 2377 times out, the join
 # waiting ~20 s (seen on Docker-in-Docker nodes, never yet on swarmlab's: README).

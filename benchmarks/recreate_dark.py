@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from swarmlab import faults, fix, story  # noqa: E402
 from swarmlab.cluster import Cluster  # noqa: E402
-from swarmlab.lab import Lab, nodeimage, teardown  # noqa: E402
-from swarmlab.lab.containers import connect  # noqa: E402
+from swarmlab.lab import Lab, teardown  # noqa: E402
+from swarmlab.lab.docker import nodeimage  # noqa: E402
+from swarmlab.lab.docker.engine import connect  # noqa: E402
 
 
 def fix_fault(cluster: Cluster, fault: str) -> None:

@@ -9,16 +9,12 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from .errors import SwarmlabError
 from .inventory import Inventory, is_inventory_path, load_inventory
 from .lab import Lab
-from .lab.netsock import connect_in_netns
-from .lab.network import switch_netns
-from .lab.sshd import LabSSH
 from .result import Result
 from .transport import Transport, get_transport
 from .transport.recording import load_recording
@@ -221,23 +217,10 @@ def _default_lab_via(lab) -> str:
 
 
 def _lab_over_ssh(lab) -> Cluster:
-    """The lab's own inventory, reached over its host link, or (root) from its switch namespace."""
-    files = LabSSH(lab.dir)
-    info = files.read_info()
-    if not info.get("sshd") or not files.inventory.is_file():
-        where = ("its node image has no sshd: install openssh-server on the machine that builds it, then "
-                 "`swarmlab lab image --rebuild`" if lab.driver.name == "docker" else
-                 "sshd was not installed when it came up: install openssh-server")
-        raise SwarmlabError(f"lab {lab.name} has no SSH ({where}), then bring the lab up again")
-    if lab.driver.name == "docker":
-        cluster = Cluster.from_inventory(files.inventory, connector=lab.driver.ssh_connector(lab))
-    elif info.get("host_link"):
-        cluster = Cluster.from_inventory(files.inventory)
-    elif os.geteuid() == 0:
-        cluster = Cluster.from_inventory(files.inventory, connector=partial(connect_in_netns, switch_netns(lab.name)))
-    else:
-        raise SwarmlabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "
-                            f"Bring it up with `sudo swarmlab lab up --name {lab.name} --host-link`, "
-                            f"or use it as root")
+    """The lab's own inventory, each node's sshd reached the way its driver says (lab.driver.ssh_connector)."""
+    files = lab.ssh
+    if not files.read_info().get("sshd") or not files.inventory.is_file():
+        raise SwarmlabError(f"lab {lab.name} has no SSH ({lab.driver.no_sshd_hint}), then bring the lab up again")
+    cluster = Cluster.from_inventory(files.inventory, connector=lab.driver.ssh_connector(lab))
     cluster.source = f"lab {lab.name} over SSH"
     return cluster

@@ -29,7 +29,7 @@ from . import faults, story, swarm
 from .cluster import Cluster, Node
 from .doctor import doctor
 from .errors import SwarmlabError
-from .lab.lab import state_root
+from .lab import state_root
 
 PROBE_SERVICE = "drill-check"
 PROBE_NETWORK = "drill-check-net"

@@ -46,7 +46,6 @@ import time
 from . import story, swarm
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
-from .lab.network import switch_netns
 from .result import Result
 
 PATH_MTU = 1400  # what the mtu-blackhole path carries: less than the overlay's 1450 + 50
@@ -84,8 +83,8 @@ def _nic(node: Node) -> dict:
 
 # --- mtu-blackhole -----------------------------------------------------------
 def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
-    ns = switch_netns(_lab(cluster, "mtu-blackhole").name)
-    # The switch's end of the node's cable is named after the node (lab/network.py).
+    ns = _lab(cluster, "mtu-blackhole").driver.switch_netns()
+    # The switch's end of the node's cable is named after the node (Driver.switch_netns).
     set_mtu = _host_result(["ip", "-n", ns, "link", "set", node.name, "mtu", str(mtu)], "switch")
     set_mtu.check(hint=f"is {node.name} cabled to the lab's switch?")
     return [set_mtu, _host_result(["ip", "-n", ns, "-o", "link", "show", node.name], "switch"),
@@ -93,17 +92,18 @@ def _switch_port(cluster: Cluster, node: Node, mtu: int) -> list[Result]:
 
 
 def _blackhole_rule(node: Node) -> str:
-    """The docker driver's stand-in for a narrow switch port: arriving packets over PATH_MTU dropped."""
+    """A narrow switch port's stand-in where the switch is out of reach (an engine's bridge):
+    the node drops arriving packets over PATH_MTU itself."""
     return (f"PREROUTING -i {_nic(node)['ifname']} -m length --length {PATH_MTU + 1}:65535 "
             f"-m comment --comment {RULE_COMMENT}:mtu-blackhole -j DROP")
 
 
-def _on_node_containers(cluster: Cluster) -> bool:
-    return _lab(cluster, "mtu-blackhole").driver.name == "docker"
+def _switch_out_of_reach(cluster: Cluster) -> bool:
+    return not _lab(cluster, "mtu-blackhole").driver.switch_in_reach
 
 
 def mtu_blackhole_inject(cluster: Cluster, node: Node) -> list[Result]:
-    if _on_node_containers(cluster):
+    if _switch_out_of_reach(cluster):
         rule = _blackhole_rule(node)
         return [node.run(f"iptables -t raw -C {rule} 2>/dev/null || iptables -t raw -I {rule}").check(
                     hint=f"is iptables (with the length match) in {node.name}?"),
@@ -112,7 +112,7 @@ def mtu_blackhole_inject(cluster: Cluster, node: Node) -> list[Result]:
 
 
 def mtu_blackhole_undo(cluster: Cluster, node: Node) -> list[Result]:
-    if _on_node_containers(cluster):
+    if _switch_out_of_reach(cluster):
         rule = _blackhole_rule(node)
         return [node.run(f"while iptables -t raw -C {rule} 2>/dev/null; do iptables -t raw -D {rule}; done"),
                 node.run("iptables -t raw -S PREROUTING")]

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import faults, staging, story, swarm
-from .check import can_run_lab
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
-from .lab import Lab, teardown
+from .lab import DRIVERS, Lab, driver_class, teardown
 from .transport.recording import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
@@ -115,7 +114,7 @@ class Choice:
 
     backend: str
     reason: str
-    driver: str | None = None  # live: "namespaces" or "docker"
+    driver: str | None = None  # live: a name in swarmlab.lab.DRIVERS
 
 
 def requested_backend(requested: str | None = None) -> str:
@@ -124,36 +123,42 @@ def requested_backend(requested: str | None = None) -> str:
 
 
 def choose(requested: str | None = None) -> Choice:
-    """The namespace lab when root on Linux, else a Docker engine that answers, else an
-    inventory (SWARMLAB_INVENTORY), else the recording. SWARMLAB_BACKEND=live|replay|inventory
-    forces one; SWARMLAB_DRIVER=docker makes a live lesson use the Docker engine even as root."""
+    """The first lab driver that can run here (the namespace lab when root on Linux, else a
+    Docker engine that answers), else an inventory (SWARMLAB_INVENTORY), else the recording.
+    SWARMLAB_BACKEND=live|replay|inventory forces one; SWARMLAB_DRIVER=docker makes a live
+    lesson use the Docker engine even as root."""
     backend = requested_backend(requested)
     if backend not in ("auto", LIVE, REPLAY, INVENTORY):
         raise SwarmlabError(f"unknown backend {backend!r}: use live, replay, inventory or auto")
     if backend in (REPLAY, INVENTORY):
         return Choice(backend, f"SWARMLAB_BACKEND={backend}")
-    forced = os.environ.get("SWARMLAB_DRIVER")
-    if forced not in (None, "", "namespaces", "docker"):
-        raise SwarmlabError(f"SWARMLAB_DRIVER={forced!r}: use namespaces or docker")
-    if forced != "docker":
-        if can_run_lab():
-            return Choice(LIVE, "root on Linux: the namespace lab runs here", "namespaces")
-        if forced == "namespaces":
-            raise SwarmlabError("SWARMLAB_DRIVER=namespaces, but this machine cannot run the namespace lab "
-                                "(root on Linux; see `swarmlab check`)")
-    from .lab import containers  # docker-py: asked for only where the namespace lab cannot run
-    try:
-        containers.connect(timeout=10).close()
-        why = "SWARMLAB_DRIVER=docker" if forced == "docker" else "not root on Linux"
-        return Choice(LIVE, f"{why}, and a Docker engine answers ({containers.engine_url()}): "
-                            f"the nodes are containers there", "docker")
-    except SwarmlabError as exc:
-        no_engine = str(exc).split(";")[0]
+    live, why_not = _live_choice(os.environ.get("SWARMLAB_DRIVER") or None)
+    if live:
+        return live
     if backend == LIVE:
-        raise SwarmlabError(f"no live lab here: not root on Linux, and {no_engine}")
+        raise SwarmlabError(f"no live lab here: {why_not}")
     if os.environ.get("SWARMLAB_INVENTORY"):
-        return Choice(INVENTORY, f"no local lab ({no_engine}): your hosts in SWARMLAB_INVENTORY")
-    return Choice(REPLAY, f"no local lab: not root on Linux, and {no_engine}")
+        return Choice(INVENTORY, f"no local lab ({why_not}): your hosts in SWARMLAB_INVENTORY")
+    return Choice(REPLAY, f"no local lab: {why_not}")
+
+
+def _live_choice(forced: str | None) -> tuple[Choice | None, str]:
+    """The first driver, in DRIVERS' order, that can make a lab here (only the one SWARMLAB_DRIVER
+    names, when set), as a Choice that says why; else None and why none could."""
+    names = list(DRIVERS)
+    if forced not in (None, *names):
+        raise SwarmlabError(f"SWARMLAB_DRIVER={forced!r}: use {' or '.join(names)}")
+    tried = [forced] if forced else names
+    # What was passed over, and why: the drivers ahead of the forced one, or each that cannot run here.
+    why_not = [f"SWARMLAB_DRIVER={forced}"] if forced and names.index(forced) > 0 else []
+    for name in tried:
+        usable, reason, forced_error = driver_class(name).usable_here()
+        if usable:
+            return Choice(LIVE, ", and ".join([*why_not, reason]), name), ""
+        if forced and forced_error:
+            raise SwarmlabError(f"SWARMLAB_DRIVER={forced}, but {forced_error}")
+        why_not.append(reason)
+    return None, ", and ".join(why_not)
 
 
 def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True) -> Lesson:

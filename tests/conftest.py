@@ -167,7 +167,8 @@ class Engine:
 def docker_engine():
     """One engine for the whole run, with the node image built on it once (offline, from
     this machine's packages): the image is the slow part, labs on it are quick."""
-    from swarmlab.lab import Lab, nodeimage, teardown
+    from swarmlab.lab import Lab, teardown
+    from swarmlab.lab.docker import nodeimage
     require_live()
     lab = Lab(name=unique_lab_name("engine"), nodes=1, subnet=ENGINE_SUBNET)
     try:

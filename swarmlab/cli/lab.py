@@ -10,8 +10,7 @@ import sys
 
 from .. import faults
 from ..errors import SwarmlabError
-from ..lab import DRIVERS, Lab, nodeimage, teardown
-from ..lab.sshd import SSH_USER, LabSSH
+from ..lab import DRIVERS, NODE_IMAGE_SOURCES, Lab, build_node_image, default_driver, ssh_hint, teardown
 
 
 def add_commands(subparsers) -> None:
@@ -27,7 +26,7 @@ def add_commands(subparsers) -> None:
 
 def _add_up(labsub) -> None:
     up = add_lab_command(labsub, "up", cmd_lab_up, "build the nodes and start their daemons")
-    up.add_argument("--driver", choices=DRIVERS, default=None,
+    up.add_argument("--driver", choices=list(DRIVERS), default=None,
                     help="namespaces: nodes on this machine (root, Linux); docker: node containers on a "
                          "Docker engine (default: namespaces as root, docker otherwise or with --engine)")
     up.add_argument("--default-route", action="store_true",
@@ -71,7 +70,7 @@ def _add_image(labsub) -> None:
     img = labsub.add_parser("image", help="docker driver: build the node image on the engine (done on first use)")
     img.add_argument("--engine", default=None, metavar="URL", help="the Docker engine (default: as for `lab up`)")
     img.add_argument("--rebuild", action="store_true", help="build it again even if the engine has it")
-    img.add_argument("--from", dest="source", choices=nodeimage.SOURCES, default="auto",
+    img.add_argument("--from", dest="source", choices=NODE_IMAGE_SOURCES, default="auto",
                      help="host-packages: this machine's docker.io and tools (no registry); dockerfile: "
                           "docker:dind plus tools (needs a registry); auto: the first that applies")
     img.set_defaults(func=cmd_lab_image)
@@ -113,11 +112,6 @@ def _progress(phase: str, seconds: float) -> None:
     print(f"  {seconds:5.2f} s  {phase}", file=sys.stderr, flush=True)
 
 
-def default_driver(engine: str | None) -> str:
-    """namespaces as root (nothing but this machine), else docker."""
-    return "docker" if engine or os.geteuid() != 0 else "namespaces"
-
-
 def cmd_lab_up(args) -> int:
     lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
               first_address=args.first_address, images=tuple(args.image), host_link=args.host_link,
@@ -143,12 +137,8 @@ def cmd_lab_up(args) -> int:
 
 
 def cmd_lab_image(args) -> int:
-    from ..lab import containers  # docker-py: only this command and the docker driver need it
-    client = containers.connect(args.engine)
-    image = nodeimage.ensure(client, rebuild=args.rebuild, source=args.source,
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"{nodeimage.image_ref()}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
-          f"from {(image.labels or {}).get(nodeimage.LABEL_SOURCE, '?')}  on {containers.engine_url(args.engine)}")
+    print(build_node_image(args.engine, rebuild=args.rebuild, source=args.source,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True)))
     return 0
 
 
@@ -224,10 +214,3 @@ def cmd_lab_faults(args) -> int:
     print(faults.describe())
     return 0
 
-
-def ssh_hint(lab) -> str:
-    """How to reach a lab with a host link over SSH, from this machine, as any user."""
-    files = LabSSH(lab.dir)
-    first = next(iter(lab.nodes.values()))
-    return (f"ssh:  ssh -i {files.client_key} -o UserKnownHostsFile={files.known_hosts} "
-            f"{SSH_USER}@{first.address}   |   python: swarmlab.connect({str(files.inventory)!r})")

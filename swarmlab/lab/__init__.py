@@ -1,6 +1,11 @@
-"""The lab: a real multi-node Docker Swarm, its nodes made by a driver (namespaces or docker)."""
+"""The lab: a real multi-node Docker Swarm, its nodes made by a driver (see driver.py and DRIVERS)."""
+from .docker.nodeimage import SOURCES as NODE_IMAGE_SOURCES
+from .docker.nodeimage import build_node_image
+from .driver import DRIVERS, Driver, LabNode, default_driver, driver_class, get_driver
 from .image import IMAGE
-from .lab import DRIVERS, Lab, leftovers, teardown
-from .node import LabNode
+from .lab import Lab, leftovers, teardown
+from .ownership import state_root
+from .sshd import ssh_hint
 
-__all__ = ["Lab", "LabNode", "IMAGE", "DRIVERS", "teardown", "leftovers"]
+__all__ = ["Lab", "LabNode", "Driver", "IMAGE", "DRIVERS", "default_driver", "driver_class", "get_driver",
+           "state_root", "teardown", "leftovers", "ssh_hint", "build_node_image", "NODE_IMAGE_SOURCES"]

@@ -1,25 +1,18 @@
-"""The lab: N nodes, a LAN between them, and a swarm on demand, made by one of two drivers.
+"""The lab: N nodes, a LAN between them, and a swarm on demand, made by a driver.
 
-- "namespaces" (root on Linux): each node a set of namespaces on this machine with its
-  own dockerd (swarmlab/lab/namespaces.py);
-- "docker": each node a container running its own dockerd on a Docker engine: the
-  local one, Docker Desktop, or a remote engine over ssh:// (swarmlab/lab/containers.py).
-
-The Lab keeps what both share: the spec, the state file, the lab's identity (and the
-lock that makes every step check it, see ownership.py), progress and rollback, the
-swarm and the status table. A driver makes the nodes, and declares how they are
-reached: `transport` (its kind in swarmlab.transport's registry), `local_needs_root`
-(that way in needs root on this machine) and `sshd` (the nodes can run sshd).
+The Lab keeps what every lab shares: the spec, the state file, the lab's identity (and
+the lock that makes every step check it, see ownership.py), progress and rollback, the
+swarm and the status table. A driver (driver.py: the bases and the registry) makes the
+nodes, takes them away, and declares how they are reached; the Lab asks what it
+declares, never its name.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -27,42 +20,12 @@ import pandas as pd
 from ..errors import LabError, LabReplacedError, NodeDeadError
 from . import dockerapi, image
 from .capacity import check_capacity
-from .namespaces import NAMESPACE_STATE_ROOT, NamespaceDriver
-from .ownership import NameLock, Ownership
+from .driver import Driver, default_driver, driver_class, get_driver
+from .ownership import STATE_ROOT, NameLock, Ownership, state_root
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
-
-STATE_ROOT = NAMESPACE_STATE_ROOT  # root's labs, of either driver
-DRIVERS = ("namespaces", "docker")
-
-
-def _containers():
-    """The docker driver's module, imported when a docker-driver lab is asked for: it
-    pulls in docker-py, which a namespace lab and every other command can do without."""
-    from . import containers
-    return containers
-
+from .sshd import LabSSH
 
 Progress = Callable[[str, float], None]  # (phase finished, seconds since start)
-
-
-def state_root() -> Path:
-    """Where this user's labs keep their state file: /run/swarmlab for root, else ~/.local/state."""
-    if os.geteuid() == 0:
-        return STATE_ROOT
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "swarmlab" / "labs"
-
-
-def make_driver(driver: str, lab_name: str, engine: str | None = None, **options):
-    """The driver that makes the nodes of lab `lab_name` (options: what the driver alone takes)."""
-    if driver == "namespaces":
-        if engine or any(options.values()):
-            raise LabError("engine and default_route are for the docker driver; "
-                           "the namespaces driver runs on this machine")
-        return NamespaceDriver(lab_name)
-    if driver == "docker":
-        return _containers().DockerDriver(lab_name, state_root() / lab_name, engine=engine, **options)
-    raise LabError(f"unknown lab driver {driver!r}; use one of {', '.join(DRIVERS)}")
 
 
 class Lab:
@@ -83,11 +46,11 @@ class Lab:
         self.images = tuple(images)
         self.image_source = image_source  # the Docker daemon `images` are copied from
         # A veth from this machine's root namespace into the lab's switch: a change to
-        # the host, so only when asked (see lab/hostlink.py). Namespaces driver only.
+        # the host, so only when asked (see lab/namespaces/hostlink.py). Namespaces driver only.
         self.host_link = host_link
         self.id = uuid.uuid4().hex[:12]  # tells this lab from an earlier one of the same name
-        self.driver = make_driver(driver, self.spec.name, engine, default_route=default_route)
-        if self.driver.name == "namespaces":  # the nodes run on this machine: its memory must hold them
+        self.driver = get_driver(driver, self.spec.name, engine, default_route=default_route)
+        if self.driver.runs_here:  # the nodes run on this machine: its memory must hold them
             check_capacity(len(self.spec.nodes))
         self._init()
 
@@ -104,7 +67,7 @@ class Lab:
         check_name("lab", name, MAX_LAB_NAME)
         data = read_state(name)
         if data is None and engine:
-            data = _containers().spec_on_engine(name, engine)
+            data = driver_class(default_driver(engine)).state_elsewhere(name, engine)
         if data is None:
             raise LabError(f"no lab named {name!r} is up; start one with `swarmlab lab up --name {name}`")
         lab = cls.__new__(cls)
@@ -115,7 +78,7 @@ class Lab:
         lab.image_source = image.HOST_DOCKER
         lab.id = data.get("id", "")
         driver = data.get("driver", "namespaces")
-        lab.driver = make_driver(driver, name, engine or data.get("engine"), **data.get("driver_options", {}))
+        lab.driver = get_driver(driver, name, engine or data.get("engine"), **data.get("driver_options", {}))
         lab._init()
         return lab
 
@@ -138,6 +101,11 @@ class Lab:
     @property
     def manager(self):
         return next(iter(self.nodes.values()))
+
+    @property
+    def ssh(self) -> LabSSH:
+        """Where the lab's SSH files are: its inventory, client key, known_hosts (lab/sshd.py)."""
+        return LabSSH(self.dir)
 
     def describe(self) -> str:
         """Where the nodes live, in a few words (for progress lines and lesson banners)."""
@@ -278,37 +246,23 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None, fo
                        f"needs root: sudo swarmlab lab down --name {name}")
     with NameLock.of(state_root() / name):
         state = read_state(name) or {}
-        driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
         if forget and not state:
             return False
-        if driver == "docker":
-            if forget:
-                _forget(state_root() / name)
-            else:
-                _containers().teardown(name, engine or state.get("engine"), lab_id=state.get("id"),
-                                       state_dir=state_root() / name)
-            return bool(state)
+        found = _driver_of(name, state, engine, driver)
         if forget:
-            raise LabError(f"--forget is for a lab on a Docker engine that is gone; lab {name} is a "
-                           f"{driver} lab on this machine: `swarmlab lab down --name {name}`")
-        return make_driver(driver, name).teardown(name) or bool(state)
-
-
-def _forget(state_dir: Path) -> None:
-    shutil.rmtree(state_dir, ignore_errors=True)
-    try:
-        state_dir.parent.rmdir()  # the last lab's record gone: no empty folder left either
-    except OSError:
-        pass
+            found.forget(name)
+            return True
+        return found.teardown(name, lab_id=state.get("id")) or bool(state)
 
 
 def leftovers(name: str, engine: str | None = None, driver: str | None = None) -> list[str]:
     """Everything of the lab that still exists (empty when clean)."""
     state = read_state(name) or {}
-    driver = driver or state.get("driver") or ("docker" if engine or os.geteuid() != 0 else "namespaces")
-    if driver == "docker":
-        found = _containers().leftovers(name, engine or state.get("engine"))
-        if (state_root() / name).exists():
-            found.append(f"state folder {state_root() / name}")
-        return found
-    return make_driver(driver, name).leftovers(name)
+    return _driver_of(name, state, engine, driver).leftovers(name)
+
+
+def _driver_of(name: str, state: dict, engine: str | None, driver: str | None) -> Driver:
+    """The driver of lab `name`, to take it down or list what is left: the one asked for, else
+    the one its state file names, else the default; on the engine asked for, else the recorded one."""
+    cls = driver_class(driver or state.get("driver") or default_driver(engine))
+    return cls.make(name, (engine or state.get("engine")) if cls.on_engine else None)

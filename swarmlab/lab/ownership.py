@@ -8,8 +8,8 @@ still its own. Teardown takes the same lock, so "check, then create" in an `up` 
 never interleave with a `down`: once a lab was taken down or replaced, its old `up`
 creates nothing more and destroys nothing that is not its own.
 
-Nothing here knows about namespaces: a lab driver gives a folder, and decides what
-"build" and "tear down" mean.
+Nothing here knows about namespaces: a lab driver gives a folder (under `state_root()`,
+where this user's labs keep their state), and decides what "build" and "tear down" mean.
 """
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ from pathlib import Path
 from ..errors import LabError, LabReplacedError
 
 STATE_FILE = "state.json"
+STATE_ROOT = Path("/run/swarmlab")  # root's labs, of every driver
+
+
+def state_root() -> Path:
+    """Where this user's labs keep their state file: /run/swarmlab for root, else ~/.local/state."""
+    if os.geteuid() == 0:
+        return STATE_ROOT
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "swarmlab" / "labs"
 
 
 class NameLock:

@@ -11,9 +11,8 @@ every command) and AsOfNowTransport (a replay seen as of now, for widgets).
 """
 from __future__ import annotations
 
-import importlib
-
 from ..errors import SwarmlabError
+from ..registry import load
 from .base import Transport, TransportWrapper, command_text
 
 __all__ = ["TRANSPORTS", "Transport", "TransportWrapper", "command_text", "get_transport", "transport_class"]
@@ -28,11 +27,9 @@ TRANSPORTS = {
 
 
 def transport_class(kind: str) -> type[Transport]:
-    try:
-        module, name = TRANSPORTS[kind].split(":")
-    except KeyError:
-        raise SwarmlabError(f"no transport {kind!r}; swarmlab has {', '.join(TRANSPORTS)}") from None
-    return getattr(importlib.import_module(module), name)
+    if kind not in TRANSPORTS:
+        raise SwarmlabError(f"no transport {kind!r}; swarmlab has {', '.join(TRANSPORTS)}")
+    return load(TRANSPORTS[kind])
 
 
 def get_transport(kind: str, *args, **kwargs) -> Transport:

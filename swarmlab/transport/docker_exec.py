@@ -32,7 +32,7 @@ class DockerExecTransport(Transport):
     kind = "docker-exec"
 
     def __init__(self, lab_node):
-        self.lab_node = lab_node  # a ContainerNode (swarmlab/lab/containers.py)
+        self.lab_node = lab_node  # a ContainerNode (swarmlab/lab/docker/node.py)
         self.node_name = lab_node.name
         self.address = lab_node.address
 

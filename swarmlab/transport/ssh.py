@@ -37,7 +37,7 @@ class SSHTransport(Transport):
 
     `connector`, when given, opens the stream SSH runs over instead of a TCP connect
     from here: called as connector(address, port, timeout), it returns a connected
-    socket, e.g. one made inside a lab's network namespace (swarmlab.lab.netsock) or
+    socket, e.g. one made inside a lab's network namespace (swarmlab.lab.namespaces.netsock) or
     the end of a tunnel into a node container (swarmlab.transport.docker_exec).
     """
 

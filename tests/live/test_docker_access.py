@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from swarmlab.lab import Lab, leftovers, teardown
-from swarmlab.lab.containers import LABEL_LAB
-from swarmlab.lab.network import switch_netns
+from swarmlab.lab.docker.engine import LABEL_LAB
+from swarmlab.lab.namespaces.network import switch_netns
 from swarmlab.lab.sshd import LabSSH
 
 from conftest import ROOT, as_user, unique_lab_name
@@ -218,8 +218,8 @@ def test_an_engine_over_ssh(docker_engine):
 def test_down_when_the_engine_is_gone_for_good(docker_engine):
     """The engine a lab ran on was switched off for good: `down` says it cannot reach it and
     names --forget, keeping the record; --forget removes only the record, and says so."""
-    from swarmlab.lab import nodeimage
-    from swarmlab.lab.containers import connect
+    from swarmlab.lab.docker import nodeimage
+    from swarmlab.lab.docker.engine import connect
     engine_lab = Lab(name=unique_lab_name("gone"), nodes=1, subnet="10.217.0.0/24").up()
     name = unique_lab_name("orphan")
     try:

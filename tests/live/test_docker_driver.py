@@ -12,7 +12,7 @@ from swarmlab import faults
 from swarmlab.cluster import Cluster
 from swarmlab.errors import LabError
 from swarmlab.lab import IMAGE, Lab, leftovers, teardown
-from swarmlab.lab.containers import EXPLICIT, LABEL_ID, LABEL_LAB
+from swarmlab.lab.docker.engine import EXPLICIT, LABEL_ID, LABEL_LAB
 
 from conftest import processes_mentioning, unique_lab_name
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import unique_lab_name
 from lessonrun import claims_in, printed, run
 from swarmlab.headless import lesson_paths
-from swarmlab.lab.containers import LABEL_LAB
+from swarmlab.lab.docker.engine import LABEL_LAB
 
 LESSONS = [p.name[:2] for p in lesson_paths()]
 

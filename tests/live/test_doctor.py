@@ -12,7 +12,7 @@ from swarmlab import faults, story
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import diagnose, gather
 from swarmlab.fix import recreate_service
-from swarmlab.lab.network import switch_netns
+from swarmlab.lab.namespaces.network import switch_netns
 
 SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
 VM = {"node1": ("vm-a", "vm-a.lab"), "node2": ("vm-b", "vm-b.lab")}

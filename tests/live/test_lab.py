@@ -13,8 +13,9 @@ import pytest
 from conftest import ROOT, processes_mentioning, require_live, unique_lab_name
 from hoststate import changes, snapshot
 from swarmlab.errors import LabError
-from swarmlab.lab import IMAGE, Lab, hostlink, leftovers, teardown
-from swarmlab.lab.network import lab_netns
+from swarmlab.lab import IMAGE, Lab, leftovers, teardown
+from swarmlab.lab.namespaces import hostlink
+from swarmlab.lab.namespaces.network import lab_netns
 
 
 def json_lines(text: str) -> list[dict]:
@@ -103,9 +104,9 @@ def test_failed_up_rolls_back(monkeypatch):
         if node.name == "node2":
             raise LabError("injected failure")
         original(node, timeout)
-    from swarmlab.lab.node import LabNode
-    original = LabNode.wait_docker
-    monkeypatch.setattr(LabNode, "wait_docker", fail_on_node2)
+    from swarmlab.lab.namespaces.node import NamespaceNode
+    original = NamespaceNode.wait_docker
+    monkeypatch.setattr(NamespaceNode, "wait_docker", fail_on_node2)
     with pytest.raises(LabError, match="injected failure"):
         Lab(name=name).up()
     assert "node2" in calls
@@ -232,10 +233,10 @@ def test_an_interrupted_up_never_takes_down_the_newer_lab_of_its_name():
 
 def test_an_up_whose_lab_was_replaced_does_not_adopt_the_new_daemons(make_lab):
     """Same node count: the stale `up` must not take the new lab's daemons for its own."""
-    from swarmlab.lab.node import LabNode
+    from swarmlab.lab.namespaces.node import NamespaceNode
     name = unique_lab_name("own")
     stale = Lab(name=name, nodes=2)
-    original = LabNode.wait_docker
+    original = NamespaceNode.wait_docker
     replaced = []
 
     def replace_then_wait(node, timeout=30):
@@ -244,12 +245,12 @@ def test_an_up_whose_lab_was_replaced_does_not_adopt_the_new_daemons(make_lab):
             teardown(name)
             make_lab(name=name, nodes=2)
         return original(node, timeout)
-    LabNode.wait_docker = replace_then_wait
+    NamespaceNode.wait_docker = replace_then_wait
     try:
         with pytest.raises(LabError, match="was taken down or replaced"):
             stale.up()
     finally:
-        LabNode.wait_docker = original
+        NamespaceNode.wait_docker = original
     newer = Lab.attach(name)
     assert all(n.run("docker info -f '{{.ID}}'").ok for n in newer.nodes.values())
     stale.down()  # not its lab any more: must leave the newer one alone
@@ -284,7 +285,7 @@ def test_a_reused_pid_is_told_from_the_holder_by_start_time_and_namespaces(make_
     """A PID the kernel gave to another process: the records name that PID, and only one
     of the two other marks (start time, namespace inodes) still matches. Each mark alone
     must be enough to refuse."""
-    from swarmlab.lab.node import Holder
+    from swarmlab.lab.namespaces.node import Holder
     lab = make_lab(nodes=1)
     node = lab.node("node1")
     stranger = subprocess.Popen(["sleep", "60"])

@@ -22,7 +22,7 @@ STUDENT = "student"
 
 def add_sudo_user(node) -> None:
     """A non-root login with passwordless sudo, inside the node only (its /etc is its own)."""
-    from swarmlab.lab.node import NODE_PATH
+    from swarmlab.lab.namespaces.node import NODE_PATH
     # '*' as password: no password login, but not a locked account ('!'), which sshd refuses.
     script = (f"useradd --no-create-home --home-dir /var/lib/{STUDENT} --shell /bin/sh --password '*' {STUDENT} && "
               f"cp /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/{STUDENT} && "

@@ -1,7 +1,7 @@
 """The docker driver's node image, built offline from this machine's packages on a real engine."""
 from __future__ import annotations
 
-from swarmlab.lab import nodeimage
+from swarmlab.lab.docker import nodeimage
 
 
 def test_node_image_is_tagged_with_the_version_and_labelled(docker_engine):

@@ -1,7 +1,7 @@
 """SSH against the real sshd of lab nodes: host keys, errors, exit codes, timeouts, big outputs.
 
 Most tests reach the nodes from the lab's admin address inside its switch namespace
-(sockets made there, see swarmlab/lab/netsock.py); the host-link tests go through
+(sockets made there, see swarmlab/lab/namespaces/netsock.py); the host-link tests go through
 this machine's root namespace, as a non-root user would.
 """
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pytest
 import swarmlab
 from swarmlab.errors import (HostKeyMismatchError, SSHAuthenticationError, SSHConnectionRefusedError,
                              SSHUnreachableError, UnknownHostKeyError)
-from swarmlab.lab import hostlink, leftovers, teardown
-from swarmlab.lab.netsock import connect_in_netns
-from swarmlab.lab.network import switch_netns
+from swarmlab.lab import leftovers, teardown
+from swarmlab.lab.namespaces import hostlink
+from swarmlab.lab.namespaces.netsock import connect_in_netns
+from swarmlab.lab.namespaces.network import switch_netns
 from swarmlab.lab.sshd import LabSSH, new_key_pair
 from swarmlab.transport.ssh import SSHTransport
 

@@ -61,3 +61,57 @@ def test_lessons_run_without_backend_takes_swarmlab_backend(env, tmp_path, varia
     assert main(["lessons", "run", "--only", "00", "--out", str(tmp_path)]) == 0
     assert main(["lessons", "run", "--backend", "replay", "--only", "00", "--out", str(tmp_path)]) == 0
     assert asked == [variable, "replay"]  # the flag, when given, wins over the variable
+
+
+def _registry(env, **usability):
+    """A registry of drivers that answer usable_here() with the given Usability, in this order."""
+    from swarmlab import lessons
+    from swarmlab.lab.driver import Usability
+
+    def driver_class(name):
+        return type(name, (), {"usable_here": staticmethod(lambda: Usability(*usability[name]))})
+    env.setattr(lessons, "DRIVERS", dict.fromkeys(usability, "test:Fake"))
+    env.setattr(lessons, "driver_class", driver_class)
+
+
+def test_the_first_driver_that_runs_here_is_chosen_with_what_was_passed_over(env):
+    _registry(env, namespaces=(False, "not root on Linux", "this machine cannot run the namespace lab"),
+              docker=(False, "cannot reach the Docker engine at unix:///x"),
+              userns=(True, "user namespaces work here: the nodes are yours"))
+    choice = choose()
+    assert choice == Choice("live", "not root on Linux, and cannot reach the Docker engine at unix:///x, "
+                                    "and user namespaces work here: the nodes are yours", "userns")
+
+
+def test_a_forced_driver_is_the_only_one_tried(env):
+    _registry(env, namespaces=(True, "root on Linux: the namespace lab runs here"),
+              docker=(False, "cannot reach the Docker engine at unix:///x"))
+    env.setenv("SWARMLAB_DRIVER", "docker")
+    assert choose() == Choice(REPLAY, "no local lab: SWARMLAB_DRIVER=docker, and cannot reach the Docker "
+                                      "engine at unix:///x")
+    env.setenv("SWARMLAB_DRIVER", "namespaces")
+    assert choose() == Choice("live", "root on Linux: the namespace lab runs here", "namespaces")
+
+
+def test_a_forced_driver_that_cannot_run_here_may_stop_the_lesson(env):
+    _registry(env, namespaces=(False, "not root on Linux", "this machine cannot run the namespace lab "
+                                                           "(root on Linux; see `swarmlab check`)"),
+              docker=(True, "a Docker engine answers"))
+    env.setenv("SWARMLAB_DRIVER", "namespaces")
+    with pytest.raises(SwarmlabError, match=r"^SWARMLAB_DRIVER=namespaces, but this machine cannot run the "
+                                            r"namespace lab \(root on Linux; see `swarmlab check`\)$"):
+        choose()
+    env.delenv("SWARMLAB_DRIVER")
+    assert choose() == Choice("live", "not root on Linux, and a Docker engine answers", "docker")
+
+
+def test_with_neither_driver_here_the_lesson_says_why_for_each(env):
+    from swarmlab.lab.namespaces import driver as namespaces
+    env.setattr(namespaces, "can_run_lab", lambda: False)
+    env.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    choice = choose()
+    assert choice.backend == REPLAY
+    assert choice.reason.startswith("no local lab: not root on Linux, and cannot reach the Docker engine at "
+                                    "unix:///nonexistent/docker.sock: ")
+    with pytest.raises(SwarmlabError, match="^no live lab here: not root on Linux, and cannot reach"):
+        choose("live")

@@ -42,3 +42,15 @@ def test_a_build_ships_every_lesson_as_a_real_file(tmp_path):
         copy = shipped / lesson.name
         assert copy.is_file() and not copy.is_symlink(), f"{lesson.name} is not in the built package"
         assert copy.read_bytes() == lesson.read_bytes(), f"{lesson.name} differs in the built package"
+
+
+def test_a_build_ships_every_lab_driver_and_the_nodes_shims(tmp_path):
+    """Each driver is a folder of lab/ (a package of its own), and the nodes' systemctl and
+    service (lab/shims/, package data) are found where the drivers look for them."""
+    from swarmlab.lab import DRIVERS
+    from swarmlab.lab.driver import SHIMS
+    package = build_py(tmp_path)
+    for module in {path.split(":")[0] for path in DRIVERS.values()}:
+        assert (package.parent / (module.replace(".", "/") + ".py")).is_file(), f"{module} is not in the build"
+    shims = package / SHIMS.relative_to(ROOT / "swarmlab")
+    assert sorted(p.name for p in shims.iterdir()) == ["service", "systemctl"]

@@ -6,9 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from swarmlab.errors import SwarmlabError
-from swarmlab.lab.containers import DockerDriver
-from swarmlab.lab.lab import DRIVERS
-from swarmlab.lab.namespaces import NamespaceDriver
+from swarmlab.lab import DRIVERS, driver_class
 from swarmlab.transport import TRANSPORTS, Transport, TransportWrapper, get_transport, transport_class
 from swarmlab.transport.replay import ReplayTransport
 
@@ -69,7 +67,7 @@ def test_a_wrapper_offers_what_the_inner_transport_offers(inner):
                for name in ("node_name", "replays", "address", "lab_node", "docker_base_url"))
 
 
-@pytest.mark.parametrize("driver", [NamespaceDriver, DockerDriver])
+@pytest.mark.parametrize("driver", [driver_class(name) for name in DRIVERS])
 def test_a_lab_driver_names_its_transport_and_declares_how_its_nodes_are_reached(driver):
     assert driver.name in DRIVERS and driver.transport in TRANSPORTS
     assert isinstance(driver.local_needs_root, bool) and isinstance(driver.sshd, bool)

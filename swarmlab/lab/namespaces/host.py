@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import subprocess
 
-from ..errors import LabError
+from ...errors import LabError
 
 
 def host_run(args: list[str], *, input: bytes | None = None, check: bool = True,

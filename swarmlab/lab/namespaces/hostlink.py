@@ -17,7 +17,7 @@ import ipaddress
 import json
 import time
 
-from ..errors import LabError
+from ...errors import LabError
 from .host import host_run
 from .network import SWITCH_BRIDGE, switch_netns
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..spec import LabSpec, NodeSpec
 from .host import host_run
-from .spec import LabSpec, NodeSpec
 
 NETNS_DIR = Path("/run/netns")
 SWITCH_BRIDGE = "switch"

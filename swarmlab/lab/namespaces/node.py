@@ -19,18 +19,18 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabError, NodeDeadError
-from ..result import Result
-from . import dockerapi
+from ...errors import LabError, NodeDeadError
+from ...result import Result
+from .. import dockerapi
+from ..driver import SHIMS, LabNode
+from ..spec import NodeSpec
 from .network import NETNS_DIR, node_netns
-from .spec import NodeSpec
 
 # The node's docker CLI is the one that matches its dockerd (/usr/bin), ahead of
 # any newer client a host may keep in /usr/local/bin. First come the node's own
-# `systemctl` and `service` (shims/: the docker unit, started the lab's way). They are
-# copied into the node's own /run at boot: the package's folder may not be visible in a
-# node (a checkout under /tmp is hidden by the node's private /tmp).
-SHIMS = Path(__file__).resolve().parent / "shims"
+# `systemctl` and `service` (SHIMS). They are copied into the node's own /run at boot:
+# the package's folder may not be visible in a node (a checkout under /tmp is hidden
+# by the node's private /tmp).
 NODE_SHIMS = "/run/swarmlab-bin"
 NODE_PATH = f"{NODE_SHIMS}:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
 # A lab runs many daemons side by side: Go's collector runs a little more often in
@@ -108,7 +108,7 @@ class Holder:
 
 @dataclass
 class _Entry:
-    """A command line that enters a node, and the namespace fds it needs (see LabNode._enter)."""
+    """A command line that enters a node, and the namespace fds it needs (see NamespaceNode._enter)."""
 
     args: list[str]
     fds: list[int]
@@ -119,21 +119,15 @@ class _Entry:
         self.fds = []
 
 
-class LabNode:
-    """One node of a local lab. Commands reach it through nsenter."""
+class NamespaceNode(LabNode):
+    """One node of a namespaces lab, on this machine. Commands reach it through nsenter."""
 
     def __init__(self, lab_name: str, spec: NodeSpec, base: Path, cgroup, owner=None):
-        self.lab_name = lab_name
-        self.spec = spec
-        self.name = spec.name
-        self.address = spec.address
+        super().__init__(lab_name, spec)
         self.base = base  # the node's folder on the host
         self._cgroup = cgroup
         self._owner = owner  # the lab's Ownership: nothing is created for a lab that is not ours
         self._holder: Holder | None = None
-
-    def __repr__(self):
-        return f"<LabNode {self.name} {self.address} lab={self.lab_name}>"
 
     # --- paths the host sees ----------------------------------------------
     @property
@@ -251,11 +245,6 @@ class LabNode:
                 raise LabError(f"dockerd on {self.name} (pid {pid}) did not stop within {timeout:.0f} s")
             time.sleep(0.05)
 
-    def restart_docker(self) -> None:
-        self.stop_docker()
-        self.start_docker()
-        self.wait_docker()
-
     # --- commands --------------------------------------------------------
     def run(self, command: str | list[str], *, input: bytes | str | None = None,
             timeout: float | None = 120) -> Result:
@@ -279,9 +268,9 @@ class LabNode:
     def shell_args(self) -> list[str]:
         """The command line of an interactive shell in the node (for os.execvp: the
         namespace fds it names stay open and are inherited)."""
-        return self.exec_args(["bash", "--norc", "-i"], extra_env=[r"PS1=[\u@\h \W]\$ "], terminal=True)
+        return self.exec_args(["bash", "--norc", "-i"], terminal=True, extra_env=[r"PS1=[\u@\h \W]\$ "])
 
-    def exec_args(self, argv: list[str], extra_env: list[str] = (), terminal: bool = False) -> list[str]:
+    def exec_args(self, argv: list[str], terminal: bool = False, extra_env: list[str] = ()) -> list[str]:
         """The command line that runs `argv` in the node with the caller's stdin, stdout and
         stderr (for os.execvp or a pty; the namespace fds it names are left open)."""
         if terminal:

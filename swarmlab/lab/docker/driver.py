@@ -1,199 +1,50 @@
 """The docker driver: each node a container running its own dockerd, on a Docker engine.
 
-The engine is whatever docker-py reaches: the local socket, Docker Desktop, DOCKER_HOST
-or the current docker context, or a remote engine over ssh://. Inside, a node looks like
-the article's host: hostname node1, the lab's address on a NIC named ens33, ifconfig,
-brctl and ip, no default route unless asked, busybox:latest loaded.
-
-Every object the lab creates on the engine (containers, network, volumes) carries
-the labels io.swarmlab.lab=<name> and io.swarmlab.lab.id=<id>; `down` removes exactly
-those. A node container may do anything root may do on the engine's host: it runs
-dockerd, which needs (nearly) every capability.
+The engine and what it grants a node: engine.py; a node: node.py; the image it runs:
+nodeimage.py. Every object the lab creates on the engine (containers, network,
+volumes) carries the labels io.swarmlab.lab=<name> and io.swarmlab.lab.id=<id>; `down`
+removes exactly those. A node container may do anything root may do on the engine's
+host: it runs dockerd, which needs (nearly) every capability.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
-from docker.context import ContextAPI
 
-from ..errors import LabError
-from ..transport.docker_exec import exec_run, open_stream, open_tunnel
-from . import dockerapi, image, nodeimage, sshd
-from .spec import LabSpec, NodeSpec
-
-LABEL_LAB = "io.swarmlab.lab"
-LABEL_ID = "io.swarmlab.lab.id"
-LABEL_NODE = "io.swarmlab.node"
-LABEL_PRIVILEGES = "io.swarmlab.privileges"  # what the engine granted: a later lab need not ask again
-LABEL_SPEC = "io.swarmlab.spec"  # on the network: the lab's spec, so the engine alone can describe it
-PRIVILEGED = "privileged"
-EXPLICIT = "explicit"
-# What dockerd in a container needs when --privileged is refused (DESIGN.md: this machine's
-# capability bounding set lacks CAP_SYS_RESOURCE, so "all capabilities" cannot be granted).
-EXPLICIT_OPTIONS = dict(cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
-                        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-                        device_cgroup_rules=["a *:* rwm"])
-# `--security-opt systempaths=unconfined` is the CLI's: the API takes no masked or
-# read-only /proc paths (dockerd writes /proc/sys).
-EXPLICIT_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}
-DAEMON_TIMEOUT = 60
+from ...errors import LabError
+from .. import image
+from ..driver import Driver, SSHConnector, Usability
+from ..ownership import state_root
+from ..spec import LabSpec, NodeSpec
+from . import nodeimage, sshd
+from .engine import (EXPLICIT, EXPLICIT_OPTIONS, EXPLICIT_PATHS, LABEL_ID, LABEL_LAB, LABEL_NODE, LABEL_PRIVILEGES,
+                     LABEL_SPEC, PRIVILEGED, cgroup_version, connect, engine_url, known_privileges, network_name,
+                     privileges_file, privileges_note, remember_privileges, volume_name)
+from .node import ContainerNode
 
 
-# --- the engine --------------------------------------------------------------------
-def engine_url(engine: str | None = None) -> str:
-    """Where the engine is: the given URL, else DOCKER_HOST, else the current docker
-    context's endpoint, else the default local socket."""
-    if engine:
-        return engine
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
-    try:
-        host = ContextAPI.get_current_context().Host
-        if host:
-            return host
-    except Exception:  # no docker config, or an unreadable one: the default socket
-        pass
-    return "unix:///var/run/docker.sock"
-
-
-def connect(engine: str | None = None, timeout: int = 60) -> docker.DockerClient:
-    """A client of the engine, or a one-line LabError saying why there is none and what to do."""
-    url = engine_url(engine)
-    try:
-        client = docker.DockerClient(base_url=url, timeout=timeout, use_ssh_client=False)
-        client.ping()
-        return client
-    except Exception as exc:  # DockerException, requests and paramiko errors, OSError
-        reason = " ".join(str(exc).split())[:200]
-        raise LabError(f"cannot reach the Docker engine at {url}: {reason}; start Docker (Docker Desktop, "
-                       f"or `systemctl start docker`), check DOCKER_HOST, or pass --engine URL") from None
-
-
-# --- a node --------------------------------------------------------------------------
-class ContainerNode:
-    """One node of a docker-driver lab: a container running its own dockerd."""
-
-    def __init__(self, driver: "DockerDriver", spec: NodeSpec):
-        self.driver = driver
-        self.lab_name = driver.lab_name
-        self.spec = spec
-        self.name = spec.name
-        self.address = spec.address
-        self.container = container_name(driver.lab_name, spec.name)
-
-    def __repr__(self):
-        return f"<ContainerNode {self.name} {self.address} lab={self.lab_name} engine={self.driver.url}>"
-
-    def api(self):
-        return self.driver.client().api
-
-    def exec_environment(self) -> list[str]:
-        return ["HOME=/root", "LANG=C.UTF-8", f"HOSTNAME={self.name}"]
-
-    def not_running_error(self) -> LabError:
-        return LabError(f"node {self.name} of lab {self.lab_name} is not running on {self.driver.url}; "
-                        f"bring the lab up with `swarmlab lab up --driver docker --name {self.lab_name}`")
-
-    def run(self, command, *, input=None, timeout: float | None = 120):
-        """Run a shell command in the node, as root, and return what it printed."""
-        return exec_run(self.api(), self.container, command, input=input, timeout=timeout, node_name=self.name,
-                        environment=self.exec_environment(), not_running=self.not_running_error)
-
-    def tunnel(self, address: str, port: int, timeout: float = 10):
-        """A stream to (address, port) from inside this node, through the engine (see open_tunnel)."""
-        return open_tunnel(self.api(), self.container, address, port, timeout)
-
-    @property
-    def docker_host(self) -> None:
-        return None  # the node's daemon listens inside the container only
-
-    @property
-    def dockerd_pid(self) -> int | None:
-        """The node's dockerd pid as the node sees it, or None when it is not running."""
-        self.driver.reach()  # an engine out of reach is an error, not a stopped daemon
-        try:
-            res = self.run("p=$(cat /run/docker.pid) && kill -0 $p && echo $p", timeout=10)
-        except LabError:
-            return None
-        return int(res.stdout) if res.ok and res.stdout.strip().isdigit() else None
-
-    def wait_docker(self, timeout: float = DAEMON_TIMEOUT) -> None:
-        # One exec that waits inside the node is cheaper than polling from here.
-        res = self.run(f"i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); "
-                       f"[ $i -gt {int(timeout * 20)} ] && exit 1; sleep 0.05; done", timeout=timeout + 10)
-        if not res.ok:
-            log = self.run("tail -n 15 /var/log/dockerd.log", timeout=10).stdout
-            raise LabError(f"dockerd on {self.name} did not answer within {timeout:.0f} s; last lines of "
-                           f"its /var/log/dockerd.log:\n{log}")
-
-    def docker_api(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
-        """Call the node's own Docker Engine API: `docker system dial-stdio` in the node
-        carries the request over the engine's exec API (as the CLI's ssh:// does), so a
-        body (a join token) is in no process's arguments, here or in the node."""
-        def connect(timeout: float):
-            return open_stream(self.api(), self.container, ["docker", "system", "dial-stdio"], timeout)
-        return dockerapi.call(connect, self.name, method, path, body, timeout)
-
-    def start_docker(self) -> None:
-        self.run("swarmlab-dockerd start").check(hint=f"starting dockerd on {self.name}")
-
-    def stop_docker(self) -> None:
-        self.run("swarmlab-dockerd stop", timeout=30).check(hint=f"stopping dockerd on {self.name}")
-
-    def restart_docker(self) -> None:
-        self.stop_docker()
-        self.start_docker()
-        self.wait_docker()
-
-    def exec_args(self, argv: list[str], terminal: bool = False) -> list[str]:
-        """The command line that runs `argv` in the node with the caller's stdin, stdout and
-        stderr (`docker exec -i`, `-t` too for a terminal), on the same engine."""
-        if not shutil.which("docker"):
-            raise LabError("`lab exec` on a docker-driver lab needs the docker CLI on this machine")
-        return ["docker", "-H", self.driver.url, "exec", "-i", *(["-t"] if terminal else []),
-                *(f"--env={e}" for e in self.exec_environment()), self.container, *argv]
-
-    def shell_args(self) -> list[str]:
-        """The command line of an interactive shell in the node (the docker CLI, on the same engine)."""
-        if not shutil.which("docker"):
-            raise LabError("an interactive shell needs the docker CLI on this machine; "
-                           "or use `swarmlab lab exec NODE -- CMD`")
-        return ["docker", "-H", self.driver.url, "exec", "-it", "-e", r"PS1=[\u@\h \W]\$ ",
-                self.container, "sh", "-i"]
-
-
-def container_name(lab: str, node: str) -> str:
-    return f"swarmlab-{lab}-{node}"
-
-
-def network_name(lab: str) -> str:
-    return f"swarmlab-{lab}"
-
-
-def volume_name(lab: str, node: str) -> str:
-    return f"swarmlab-{lab}-{node}-docker"
-
-
-# --- the driver ----------------------------------------------------------------------
-class DockerDriver:
+class DockerDriver(Driver):
     """Makes lab nodes as containers on a Docker engine (no root needed on this machine)."""
 
     name = "docker"
+    node_class = ContainerNode
     transport = "docker-exec"  # swarmlab.transport registry
     local_needs_root = False  # whoever may use the engine reaches the nodes through it
     sshd = True  # each node container runs sshd (when its image has one), reached through the engine
+    on_engine = True  # --engine, else DOCKER_HOST, the docker context or the local socket (engine_url)
+    # runs_here and switch_in_reach stay False: the engine may be another machine, and
+    # the lab's switch is the engine's bridge.
+    no_sshd_hint = ("its node image has no sshd: install openssh-server on the machine that builds it, then "
+                    "`swarmlab lab image --rebuild`")
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
                  default_route: bool = False, privileges: str | None = None):
-        self.lab_name = lab_name
-        self.dir = state_dir
+        super().__init__(lab_name, state_dir)
         self.url = engine_url(engine)
         self.default_route = default_route
         self.privileges = privileges  # chosen at up: PRIVILEGED, or EXPLICIT when the engine refuses it
@@ -216,11 +67,22 @@ class DockerDriver:
         return {"engine": self.url, "driver_options": {"default_route": self.default_route,
                                                         "privileges": self.privileges}}
 
-    def make_nodes(self, spec: LabSpec) -> dict[str, ContainerNode]:
-        return {n.name: ContainerNode(self, n) for n in spec.nodes}
+    @classmethod
+    def make(cls, lab_name: str, engine: str | None = None, **options) -> "DockerDriver":
+        return cls(lab_name, state_root() / lab_name, engine=engine, **options)
 
-    @staticmethod
-    def ssh_connector(lab):
+    @classmethod
+    def usable_here(cls) -> Usability:
+        try:
+            connect(timeout=10).close()
+        except LabError as exc:
+            return Usability(False, str(exc).split(";")[0])
+        return Usability(True, f"a Docker engine answers ({engine_url()}): the nodes are containers there")
+
+    def make_node(self, spec: NodeSpec) -> ContainerNode:
+        return self.node_class(self, spec)
+
+    def ssh_connector(self, lab) -> SSHConnector:
         """How an SSH client here reaches a node's sshd: through that node, by the engine's
         exec API (its address is on the engine's network, which this machine may not route to:
         Docker Desktop, a remote engine)."""
@@ -252,7 +114,7 @@ class DockerDriver:
         network = _create_network(client, lab, labels)
         report(f"network {network.name} {lab.spec.subnet}")
         self.privileges = self._create_nodes(client, lab, image_.id, labels)
-        report(f"containers ({_privileges_note(self.privileges)}, cgroup v{_cgroup_version(client)})")
+        report(f"containers ({privileges_note(self.privileges)}, cgroup v{cgroup_version(client)})")
         lab.each_node(lambda n: n.wait_docker())
         report("daemons")
         applets = " ".join(image.APPLETS)
@@ -260,7 +122,7 @@ class DockerDriver:
             hint=f"loading busybox:latest into {n.name}; see its /var/log/dockerd.log"))
         _copy_images(client, lab)
         report("images")
-        if sshd.start_in_containers(lab, nodeimage.NODE_PATH):
+        if sshd.start(lab, nodeimage.NODE_PATH):
             report("sshd")
 
     def _create_nodes(self, client, lab, image_id: str, labels: dict) -> str:
@@ -298,74 +160,22 @@ class DockerDriver:
         return choice
 
     # --- down ------------------------------------------------------------------------
-    def teardown(self, name: str, lab_id: str | None = None) -> None:
+    def teardown(self, name: str, lab_id: str | None = None) -> bool:
         teardown(name, self.url, lab_id=lab_id, state_dir=self.dir)
+        return False  # the engine does not say whether there was anything: the state file does (lab.teardown)
 
     def leftovers(self, name: str) -> list[str]:
-        return leftovers(name, self.url)
+        found = leftovers(name, self.url)
+        if self.dir.exists():
+            found.append(f"state folder {self.dir}")
+        return found
 
+    def forget(self, name: str) -> None:
+        _remove_state_dir(self.dir)
 
-_KNOWN_PRIVILEGES: dict[str, str] = {}  # engine ID -> what its nodes were given, in this process
-REMEMBERED_ENGINES = 32  # kept in the file: the newest answers
-
-
-def _engine_id(client) -> str:
-    return client.info().get("ID", "")
-
-
-def privileges_file() -> Path:
-    """In this user's cache (not a lab's state, which `down` removes): what each engine
-    granted, kept between processes (a refused --privileged costs a failed container
-    start, 0.5 s, at every `lab up` otherwise)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "swarmlab" / "engine-privileges.json"
-
-
-def known_privileges(client, remembered: Path | None = None) -> str | None:
-    """What this engine granted a node before (this process, an earlier one, or a lab still
-    on it), else None."""
-    engine = _engine_id(client)
-    known = _KNOWN_PRIVILEGES.get(engine) or _read_privileges(remembered).get(engine)
-    if known in (PRIVILEGED, EXPLICIT):
-        return known
-    for container in client.containers.list(all=True, filters={"label": LABEL_PRIVILEGES}):
-        if container.labels.get(LABEL_PRIVILEGES) in (PRIVILEGED, EXPLICIT) and container.status == "running":
-            return container.labels[LABEL_PRIVILEGES]
-    return None
-
-
-def remember_privileges(client, choice: str, remembered: Path) -> None:
-    engine = _engine_id(client)
-    _KNOWN_PRIVILEGES[engine] = choice
-    known = _read_privileges(remembered)
-    if known.get(engine) == choice:
-        return
-    try:  # a cache: a file that cannot be written costs a trial container next time, nothing else
-        remembered.parent.mkdir(parents=True, exist_ok=True)
-        tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
-        known.pop(engine, None)
-        newest = dict(list(known.items())[-(REMEMBERED_ENGINES - 1):]) | {engine: choice}  # engines come and go
-        tmp.write_text(json.dumps(newest, indent=1) + "\n")
-        tmp.replace(remembered)
-    except OSError:
-        pass
-
-
-def _read_privileges(remembered: Path | None) -> dict:
-    try:
-        data = json.loads(remembered.read_text()) if remembered else {}
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _privileges_note(choice: str) -> str:
-    return "--privileged" if choice == PRIVILEGED else \
-        "explicit capabilities: all but SYS_RESOURCE, as this engine refuses --privileged"
-
-
-def _cgroup_version(client) -> str:
-    return str(client.info().get("CgroupVersion") or "1")
+    @classmethod
+    def state_elsewhere(cls, name: str, engine: str | None) -> dict | None:
+        return spec_on_engine(name, engine)
 
 
 def _check_subnet_free(client, subnet: str) -> None:
@@ -421,7 +231,7 @@ def _create_node(client, lab, node: ContainerNode, image_id: str, labels: dict, 
     volume = client.volumes.create(volume_name(lab.name, node.name), labels=node_labels)
     binds = {volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}
     options = {"privileged": True} if privileges == PRIVILEGED else dict(EXPLICIT_OPTIONS)
-    if privileges == EXPLICIT and _cgroup_version(client) == "1":
+    if privileges == EXPLICIT and cgroup_version(client) == "1":
         # cgroup v1 has no cgroup namespace: the node needs the engine's tree writable
         # (its dockerd puts its containers below the node's own cgroup).
         binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
@@ -497,11 +307,15 @@ def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir
     if left:
         raise LabError(f"lab {name} did not go away completely from {engine_url(engine)}: {'; '.join(left)}")
     if state_dir is not None:
-        shutil.rmtree(state_dir, ignore_errors=True)
-        try:
-            state_dir.parent.rmdir()
-        except OSError:
-            pass
+        _remove_state_dir(state_dir)
+
+
+def _remove_state_dir(state_dir: Path) -> None:
+    shutil.rmtree(state_dir, ignore_errors=True)
+    try:
+        state_dir.parent.rmdir()  # the last lab's record gone: no empty folder left either
+    except OSError:
+        pass
 
 
 def leftovers(name: str, engine: str | None, lab_id: str | None = None, client=None) -> list[str]:

@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from ..errors import LabError
+from ...errors import LabError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 

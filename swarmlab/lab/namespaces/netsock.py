@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 
-from ..errors import LabError
+from ...errors import LabError
 from .network import NETNS_DIR
 
 # Runs in the child, inside the namespace. argv[1] is the fd of its end of the pair.

@@ -9,45 +9,61 @@ from __future__ import annotations
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from ..errors import LabError
-from . import image, network, procscan, sshd
+from ...check import can_run_lab
+from ...errors import LabError
+from .. import image
+from ..driver import Driver, SSHConnector, Usability
+from ..ownership import STATE_ROOT
+from ..spec import NodeSpec
+from . import network, procscan, sshd
 from .cgroup import LabCgroup
 from .host import host_run
-from .node import LabNode
-from .spec import LabSpec
+from .netsock import connect_in_netns
+from .node import NamespaceNode
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "dockerd", "docker", "busybox")
-NAMESPACE_STATE_ROOT = Path("/run/swarmlab")
+NAMESPACE_STATE_ROOT = STATE_ROOT  # a namespaces lab is root's, whoever reaches it later
 DAEMON_BATCH = 16  # dockerds started at once (see NamespaceDriver._start_daemons)
 
 
-class NamespaceDriver:
-    """Makes lab nodes out of namespaces on this machine (see swarmlab/lab/node.py)."""
+class NamespaceDriver(Driver):
+    """Makes lab nodes out of namespaces on this machine (see node.py)."""
 
     name = "namespaces"
+    node_class = NamespaceNode
     transport = "lab"  # swarmlab.transport registry: commands enter the node through nsenter
     local_needs_root = True  # entering the nodes' namespaces needs root on this machine
     sshd = True  # the nodes run sshd when openssh-server is installed: reachable over SSH
-    owner = None  # the lab's Ownership (set by the Lab): nodes check it before creating anything
+    runs_here = True  # every node's dockerd and containerd run on this machine
+    switch_in_reach = True  # a bridge in the lab's switch namespace (network.py)
+    no_sshd_hint = "sshd was not installed when it came up: install openssh-server"
 
     def __init__(self, lab_name: str):
-        self.lab_name = lab_name
-        self.dir = NAMESPACE_STATE_ROOT / lab_name
+        super().__init__(lab_name, NAMESPACE_STATE_ROOT / lab_name)
         self.cgroup = LabCgroup(lab_name)
 
-    def reach(self) -> None:
-        """Nothing to reach: the nodes are on this machine."""
+    @classmethod
+    def make(cls, lab_name: str, engine: str | None = None, **options) -> "NamespaceDriver":
+        if engine or any(options.values()):
+            raise LabError("engine and default_route are for the docker driver; "
+                           "the namespaces driver runs on this machine")
+        return cls(lab_name)
+
+    @classmethod
+    def usable_here(cls) -> Usability:
+        if can_run_lab():
+            return Usability(True, "root on Linux: the namespace lab runs here")
+        return Usability(False, "not root on Linux", forced_error="this machine cannot run the namespace lab "
+                                                                  "(root on Linux; see `swarmlab check`)")
 
     def describe(self) -> str:
         return "namespaces on this machine"
 
-    def state(self) -> dict:
-        return {}
-
-    def make_nodes(self, spec: LabSpec) -> dict[str, LabNode]:
-        return {n.name: LabNode(spec.name, n, self.dir / n.name, self.cgroup, self.owner) for n in spec.nodes}
+    def make_node(self, spec: NodeSpec) -> NamespaceNode:
+        return self.node_class(self.lab_name, spec, self.dir / spec.name, self.cgroup, self.owner)
 
     def preflight(self, lab) -> None:
         preflight(lab.name)
@@ -86,13 +102,25 @@ class NamespaceDriver:
                 for fut in [pool.submit(n.wait_docker) for n in batch]:
                     fut.result()
 
-    @staticmethod
-    def teardown(name: str, **_) -> bool:
-        return teardown(name)
+    def teardown(self, name: str, lab_id: str | None = None) -> bool:
+        return teardown(name)  # whatever its id: everything of this name lives in its cgroup and namespaces
 
-    @staticmethod
-    def leftovers(name: str, **_) -> list[str]:
+    def leftovers(self, name: str) -> list[str]:
         return leftovers(name)
+
+    def ssh_connector(self, lab) -> SSHConnector | None:
+        """Over the lab's host link, a plain connect from here; without one, root connects from
+        the lab's admin address inside its switch namespace, and any other user cannot."""
+        if lab.ssh.read_info().get("host_link"):
+            return None
+        if os.geteuid() == 0:
+            return partial(connect_in_netns, network.switch_netns(lab.name))
+        raise LabError(f"lab {lab.name} cannot be reached from this user: it has no host link. "
+                       f"Bring it up with `sudo swarmlab lab up --name {lab.name} --host-link`, "
+                       f"or use it as root")
+
+    def switch_netns(self) -> str:
+        return network.switch_netns(self.lab_name)
 
 
 def _start_sshd(lab) -> None:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Callable
 
 
-from ..errors import LabError
-from .node import SHIMS
+from ...errors import LabError
+from ..driver import SHIMS
 
 REPOSITORY = "swarmlab/node"
-NODE_FILES = Path(__file__).resolve().parent.parent / "data" / "node"
+NODE_FILES = Path(__file__).resolve().parents[2] / "data" / "node"
 SCRIPTS = ("swarmlab-node-init", "swarmlab-dockerd", "swarmlab-kill-tree", "swarmlab-seed-busybox")
 LABEL_IMAGE = "io.swarmlab.image"
 LABEL_VERSION = "io.swarmlab.version"
@@ -111,6 +111,16 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     if previous is not None and previous.id != image.id:
         _remove_quietly(client, previous.id)
     return image
+
+
+def build_node_image(engine: str | None = None, *, rebuild: bool = False, source: str = "auto",
+                     progress: Progress | None = print) -> str:
+    """`swarmlab lab image`: the node image on the engine (`engine`, else as `lab up` finds one),
+    built first when missing (or when asked); one line saying which image, and where."""
+    from .engine import connect, engine_url  # docker-py, only when there is an engine to ask
+    image = ensure(connect(engine), rebuild=rebuild, source=source, progress=progress)
+    return (f"{image_ref()}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
+            f"from {(image.labels or {}).get(LABEL_SOURCE, '?')}  on {engine_url(engine)}")
 
 
 def _tagged(client):
