@@ -124,3 +124,17 @@ def test_every_import_the_docs_show_works():
     assert "from swarmlab import Recorder" in lines
     for line in lines:
         exec(line, {})  # an ImportError names the line a user would copy in vain
+
+
+def test_the_readmes_layout_names_every_part_of_the_package_and_nothing_else():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout\n", 1)[1].split("```")[1]
+    named = set(re.findall(r"\b([a-z_]+(?:\.py|/))", layout))
+    package = ROOT / "swarmlab"
+    parts = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
+    parts |= {p.name + "/" for p in package.iterdir() if (p / "__init__.py").is_file()}
+    parts |= {p.name + "/" for p in (package / "lab").iterdir() if (p / "__init__.py").is_file()}
+    assert sorted(parts - named) == [], "the README's Layout leaves these out"
+    tree = {p.name for p in ROOT.rglob("*.py") if ".venv" not in p.parts} | {
+        p.name + "/" for p in ROOT.rglob("*") if p.is_dir() and ".venv" not in p.parts}
+    assert sorted(named - tree) == [], "the README's Layout names what is not in the tree"
