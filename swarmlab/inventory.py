@@ -18,7 +18,7 @@ SUFFIXES = (".toml", ".yaml", ".yml")
 ROLES = ("manager", "worker")
 HOST_FIELDS = ("address", "user", "port", "key", "role", "sudo")
 TOP_FIELDS = ("hosts", "defaults", "known_hosts", "trust_on_first_use")
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # whole names only: fullmatch
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,10 @@ def _read(path: Path) -> dict:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InventoryError(f"inventory {path}: unknown file type {suffix!r}; use .toml, .yaml or .yml")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"inventory {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     data = _parse_toml(path, text) if suffix == ".toml" else _parse_yaml(path, text)
     if not isinstance(data, dict):
         raise InventoryError(f"inventory {path}: expected a table with `hosts` at the top, "
@@ -151,7 +154,7 @@ def _host_entries(path: Path, hosts) -> list[tuple[str, dict]]:
 
 def _host(path: Path, name, fields, defaults: dict) -> Host:
     where = f"inventory {path}: host {name!r}"
-    if not isinstance(name, str) or not _HOST_NAME.match(name):
+    if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
         raise InventoryError(f"{where}: bad name; use letters, digits, '.', '-' or '_'")
     if not isinstance(fields, dict):
         raise InventoryError(f"{where}: expected a table of fields ({', '.join(HOST_FIELDS)}), got {fields!r}")

@@ -9,7 +9,7 @@ from ..errors import LabError
 
 # Names become parts of namespace names, cgroup paths and (for nodes) interface
 # names, which the kernel limits to 15 characters. '.' separates those parts.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # whole names only: fullmatch
 MAX_LAB_NAME = 32
 MAX_NODE_NAME = 15
 ARTICLE_SUBNET = "172.16.155.0/24"
@@ -17,7 +17,7 @@ ARTICLE_FIRST_HOST = 131  # node1 is 172.16.155.131 in the article
 
 
 def check_name(kind: str, name: str, max_len: int) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > max_len:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > max_len:
         raise LabError(
             f"bad {kind} name {name!r}: use 1-{max_len} letters, digits, '-' or '_' "
             f"(no '/', '.', or spaces), starting with a letter or digit"

@@ -110,7 +110,7 @@ def load_recording(path: str | Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecordingError(f"recording {path} not found") from None
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError too
         raise RecordingError(f"recording {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RecordingError(f"{path} is not a swarmlab recording (no \"format\": \"{FORMAT}\")")
@@ -120,7 +120,22 @@ def load_recording(path: str | Path) -> dict:
     for key in ("nodes", "runs"):
         if not isinstance(data.get(key), list):
             raise RecordingError(f"recording {path}: `{key}` is missing or not a list")
+    _check_runs(path, data["runs"])
     return data
+
+
+RUN_KEYS = {"node": str, "command": str, "stdout": str, "stderr": str, "exit_code": int}
+
+
+def _check_runs(path: Path, runs: list) -> None:
+    """Every run has what a replay reads from it; else one line naming the run and the key."""
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise RecordingError(f"recording {path}: run {i} is not an object")
+        for key, kind in RUN_KEYS.items():
+            if not isinstance(run.get(key), kind):
+                raise RecordingError(f"recording {path}: run {i} has no {kind.__name__} `{key}`; "
+                                     f"record the session again")
 
 
 # --- writing -----------------------------------------------------------------------------

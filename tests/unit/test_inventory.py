@@ -124,7 +124,15 @@ BAD = [
     ("a.toml", "hosts = [\n", ["a.toml", "not valid TOML"]),
     ("a.yaml", "hosts: [a, b\n", ["a.yaml", "not valid YAML"]),
     ("a.toml", 'trust_on_first_use = "no"\n[hosts.n]\naddress = "a"\n', ["trust_on_first_use", "true or false"]),
+    ("a.yaml", 'hosts:\n  "node1\\n": {address: 10.0.0.1}\n', ["node1", "name"]),
 ]
+
+
+def test_an_inventory_that_is_not_utf8_says_so_in_one_line(folder):
+    path = folder / "latin1.toml"
+    path.write_bytes('[hosts.n\xf6de1]\naddress = "10.0.0.1"\n'.encode("latin-1"))
+    with pytest.raises(InventoryError, match=r"latin1.toml is not UTF-8 text \(byte 8\): save it as UTF-8$"):
+        load_inventory(path)
 
 
 @pytest.mark.parametrize("name,text,words", BAD, ids=[f"{i}-{b[2][-1]}" for i, b in enumerate(BAD)])

@@ -171,10 +171,14 @@ def test_recorder_on_a_single_transport(tmp_path):
     ('{"format": "something"}', "not a swarmlab recording"),
     ('{"format": "swarmlab-recording", "version": 99, "nodes": [], "runs": []}', "version 99"),
     ('{"format": "swarmlab-recording", "version": 1, "nodes": []}', "`runs` is missing"),
+    ('{"format": "swarmlab-recording", "version": 1, "nodes": [], "runs": [{"node": "n1", "stdout": "", '
+     '"stderr": "", "exit_code": 0}]}', "run 0 has no str `command`"),
+    ('{"format": "swarmlab-recording", "version": 1, "nodes": [], "runs": [7]}', "run 0 is not an object"),
+    (b'\xff\xfe{', "not valid JSON"),
 ])
 def test_bad_recording_files(tmp_path, content, words):
     path = tmp_path / "r.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(RecordingError, match=words):
         load_recording(path)
     with pytest.raises(RecordingError, match="not found"):

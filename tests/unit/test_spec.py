@@ -40,6 +40,9 @@ def test_small_subnet_starts_at_its_first_host():
     ({"name": "has space"}, "bad lab name"),
     ({"name": "dots.not.allowed"}, "bad lab name"),
     ({"name": ""}, "bad lab name"),
+    ({"name": "lab\n"}, "bad lab name"),  # `$` matches before a final newline: names are matched whole
+    ({"node_names": ["n1\n"]}, "bad node name"),
+    ({"nic": "ens33\n"}, "bad interface name"),
     ({"node_names": ["n1", "n1"]}, "unique"),
     ({"node_names": ["a-very-long-node-name"]}, "bad node name"),
     ({"first_address": "10.0.0.1"}, "not a host address"),
