@@ -179,12 +179,35 @@ def cmd_lab_exec(args) -> int:
     os.execvp(argv[0], argv)
 
 
+END_OF_FILE = b"\x04"  # a terminal's VEOF (^D): at the start of a line, the reader's read() returns nothing
+
+
 def _run_in_new_terminal(argv: list[str]) -> int:
     """Run argv on a new pseudo-terminal, relaying our stdin and stdout to it."""
-    status = pty.spawn(argv)
+    status = pty.spawn(argv, stdin_read=_stdin_then_end_of_file())
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def _stdin_then_end_of_file():
+    """A reader of our stdin (a pipe) for pty.spawn that, once the pipe ends, types ^D on the
+    terminal, as a person would: pty.spawn alone stops reading and says nothing, and a
+    command that reads the terminal to its end (`echo hi | lab exec -t node1 -- cat`) waits for ever."""
+    last, ended = b"\n", False
+
+    def read(fd: int) -> bytes:
+        nonlocal last, ended
+        data = os.read(fd, 1024)
+        if data:
+            last = data[-1:]
+            return data
+        if ended:
+            return b""
+        ended = True
+        # After a partial line, the first ^D only hands that line over; the second ends the input.
+        return END_OF_FILE if last == b"\n" else END_OF_FILE * 2
+    return read
 
 
 def cmd_lab_shell(args) -> int:

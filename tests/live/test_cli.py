@@ -160,6 +160,11 @@ def test_exec_passes_stdin_a_tty_and_shell_exit_codes():
         tty_asked = subprocess.run([*exec_, "-t", "node1", "--", "tty"], capture_output=True, text=True,
                                    stdin=subprocess.DEVNULL, cwd=ROOT, timeout=30)
         assert tty_asked.returncode == 0 and "/dev/pts/" in tty_asked.stdout, tty_asked
+        # and the end of a pipe reaches the command as the terminal's end of file, as ^D typed
+        for sent in ("hi\n", "no newline"):
+            ended = subprocess.run([*exec_, "-t", "node1", "--", "cat"], input=sent, capture_output=True,
+                                   text=True, cwd=ROOT, timeout=30)
+            assert ended.returncode == 0 and sent.strip() in ended.stdout, ended
         # a question that reads its answer from stdin gets it
         asked = subprocess.run([*exec_, "node1", "--", "sh", "-c", "read a; echo got $a"], input="y\n",
                                capture_output=True, text=True, cwd=ROOT, timeout=30)
