@@ -9,6 +9,7 @@ remembered (this process, the user's cache, a node still running on it).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -113,15 +114,16 @@ def remember_privileges(client, choice: str, remembered: Path) -> None:
     known = _read_privileges(remembered)
     if known.get(engine) == choice:
         return
+    tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
     try:  # a cache: a file that cannot be written costs a trial container next time, nothing else
         remembered.parent.mkdir(parents=True, exist_ok=True)
-        tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
         known.pop(engine, None)
         newest = dict(list(known.items())[-(REMEMBERED_ENGINES - 1):]) | {engine: choice}  # engines come and go
         tmp.write_text(json.dumps(newest, indent=1) + "\n")
         tmp.replace(remembered)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):  # e.g. the cache's name taken by a folder: leave no temp file
+            tmp.unlink(missing_ok=True)
 
 
 def _read_privileges(remembered: Path | None) -> dict:
