@@ -37,3 +37,42 @@ def test_ensure_reuses_the_image_and_rebuild_replaces_it(docker_engine):
     assert lines[0].startswith(f"building the node image {nodeimage.image_ref()} from this machine's packages")
     assert lines[1].startswith(f"built {nodeimage.image_ref()} in ")
     assert client.images.get(nodeimage.image_ref()).id == rebuilt.id
+
+
+BUILD_UNTIL_KILLED = """
+import platform, sys
+from types import SimpleNamespace
+from swarmlab.lab.docker import nodeimage
+# An engine that never answers the import: the build is killed while it writes the archive.
+engine = SimpleNamespace(version=lambda: {"Arch": platform.machine()})
+print("building", flush=True)
+nodeimage.build_from_host(engine)
+"""
+
+
+def test_a_build_killed_with_sigkill_leaves_no_archive(tmp_path):
+    """kill -9 in the middle of writing the ~300 MB archive: nothing of it stays on disk."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    build = subprocess.Popen([sys.executable, "-c", BUILD_UNTIL_KILLED], env=env, stdout=subprocess.PIPE, text=True)
+    assert build.stdout.readline() == "building\n"
+    started = time.monotonic()
+    while _written(build.pid) < 20e6 and build.poll() is None and time.monotonic() - started < 60:
+        time.sleep(0.1)  # until the archive holds 20 MB
+    assert build.poll() is None and _written(build.pid) >= 20e6, "the build never wrote its archive"
+    os.kill(build.pid, signal.SIGKILL)
+    build.wait(timeout=30)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def _written(pid: int) -> int:
+    """Bytes this process has written (/proc/PID/io)."""
+    try:
+        io = dict(line.split(": ") for line in open(f"/proc/{pid}/io").read().splitlines())
+    except OSError:
+        return 0
+    return int(io["wchar"])

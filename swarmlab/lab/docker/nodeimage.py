@@ -176,12 +176,14 @@ def build_from_host(client):
     changes = [f"ENV PATH={NODE_PATH}",
                'ENTRYPOINT ["/usr/bin/tini", "--", "swarmlab-node-init"]',
                *(f"LABEL {k}={v}" for k, v in labels.items())]
-    with tempfile.TemporaryDirectory(prefix="swarmlab-nodeimage-") as tmp:
-        archive = Path(tmp) / "rootfs.tar"
+    # The ~300 MB archive is a file with no name (gone with this process, even after kill -9),
+    # handed to docker-py by its /proc path: its import from a path waits as long as the engine needs.
+    with tempfile.TemporaryFile(prefix="swarmlab-nodeimage-") as archive:
         write_rootfs(archive)
+        archive.flush()
         try:
-            client.api.import_image_from_file(str(archive), repository=REPOSITORY, tag=version(),
-                                              changes=changes)
+            client.api.import_image_from_file(f"/proc/self/fd/{archive.fileno()}", repository=REPOSITORY,
+                                              tag=version(), changes=changes)
         except Exception as exc:  # docker.errors.APIError, or the engine went away
             raise LabError(f"the engine refused the node image: {_one_line(exc)}") from None
     image = find(client)
@@ -190,10 +192,12 @@ def build_from_host(client):
     return image
 
 
-def write_rootfs(target: Path) -> None:
-    """The node's root filesystem as a tar: the packages' files, their libraries, the scripts."""
+def write_rootfs(target) -> None:
+    """The node's root filesystem as a tar (into a path or an open binary file): the packages'
+    files, their libraries, the scripts."""
     files = node_files()
-    with tarfile.open(target, "w") as tar:
+    where = {"name": target} if isinstance(target, (str, Path)) else {"fileobj": target}
+    with tarfile.open(mode="w", **where) as tar:
         if os.path.islink("/bin"):  # merged /usr: keep bin, sbin, lib, lib64 as links
             for name in MERGED_USR:
                 if os.path.islink(f"/{name}"):
