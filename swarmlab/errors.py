@@ -6,6 +6,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         LabError                the local lab could not be built, reached or taken down
             LabReplacedError    the lab was taken down or replaced while this `up` used it
             NodeDeadError       a node's namespace holder is gone (or its PID is another process's)
+            NodeAccessError     a node this user may not enter (root's namespaces): not a dead one
         CommandError            a command on a node failed where success was required
         InventoryError          an inventory file swarmlab cannot use
         RecordingError          a recording cannot be read, or lacks a command replayed
@@ -40,6 +41,16 @@ class NodeDeadError(LabError):
         self.node, self.lab, self.reason = node, lab, reason
         super().__init__(f"node {node} of lab {lab} is dead: {reason}; take the lab down with "
                          f"`swarmlab lab down --name {lab}`, then bring it up again")
+
+
+class NodeAccessError(LabError):
+    """This user may not enter a lab's nodes (a namespaces lab is root's): the nodes may be
+    healthy, so the message never advises taking the lab down."""
+
+    def __init__(self, lab: str, why: str):
+        self.lab = lab
+        super().__init__(f"lab {lab}: {why}; only root can enter its nodes: `sudo swarmlab ...`, or reach them "
+                         f"over SSH from a lab brought up with --host-link (`swarmlab run {lab} -- CMD`)")
 
 
 class CommandError(SwarmlabError):

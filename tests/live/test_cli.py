@@ -78,6 +78,20 @@ def test_not_root_is_refused():
     assert leftovers(name) == []
 
 
+def test_another_user_looking_at_roots_healthy_lab_is_told_why_not_that_it_is_dead():
+    require_live()
+    name = unique_lab_name("ro")
+    try:
+        assert cli("lab", "up", "--name", name).returncode == 0
+        for args in (("lab", "status"), ("lab", "exec", "--name", name, "node1", "--", "true")):
+            res = cli(*args, *(("--name", name) if len(args) == 2 else ()), user=65534)
+            one_line_error(res, "only root can enter its nodes")
+            assert "dead" not in res.stderr and "lab down" not in res.stderr, res.stderr  # no harmful advice
+        assert "dockerd stopped" not in cli("lab", "status", "--name", name).stdout  # root sees it healthy
+    finally:
+        cli("lab", "down", "--name", name)
+
+
 def test_missing_dockerd_is_named():
     require_live()
     name = unique_lab_name("nd")

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from ...check import can_run_lab
-from ...errors import LabError
+from ...errors import LabError, NodeAccessError
 from .. import image
 from ..driver import Driver, SSHConnector, Usability
 from ..ownership import STATE_ROOT
@@ -61,6 +61,12 @@ class NamespaceDriver(Driver):
 
     def describe(self) -> str:
         return "namespaces on this machine"
+
+    def reach(self) -> None:
+        """The nodes are root's namespaces: another user cannot look inside them (`lab status`
+        would read every daemon as stopped), which says nothing about their health."""
+        if os.geteuid() != 0:
+            raise NodeAccessError(self.lab_name, "it runs in root's namespaces on this machine")
 
     def make_node(self, spec: NodeSpec) -> NamespaceNode:
         return self.node_class(self.lab_name, spec, self.dir / spec.name, self.cgroup, self.owner)

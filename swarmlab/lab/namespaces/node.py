@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import LabError, NodeDeadError
+from ...errors import LabError, NodeAccessError, NodeDeadError
 from ...result import Result
 from .. import dockerapi
 from ..driver import SHIMS, LabNode
@@ -301,6 +301,13 @@ class NamespaceNode(LabNode):
                 fds.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
             same = (_start_time(pid) == holder.start_time and pid == holder.pid
                     and os.fstat(fds[0]).st_ino == holder.mnt_ns and os.fstat(fds[1]).st_ino == holder.net_ns)
+        except PermissionError:
+            if _alive(pid):  # the holder lives, and is not this user's: not a dead node
+                for fd in fds:
+                    os.close(fd)
+                raise NodeAccessError(self.lab_name, f"node {self.name}'s namespaces (pid {pid}) are not this "
+                                                     f"user's to enter") from None
+            same = None
         except OSError:
             same = None
         if not same:
