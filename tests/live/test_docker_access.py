@@ -241,3 +241,18 @@ def test_down_when_the_engine_is_gone_for_good(docker_engine):
     assert not record.exists()
     res = cli("lab", "down", "--name", name, "--forget")
     assert res.returncode == 0 and f"no lab named {name} was up" in res.stderr, res.stderr
+
+
+def test_forget_on_an_engine_that_answers_keeps_the_record_and_names_the_way_down(make_docker_lab, docker_engine):
+    """--forget is for an engine gone for good: where the engine answers, the lab's containers
+    run on, so the record stays and the refusal names a `down` that removes them (as root too)."""
+    lab = make_docker_lab()
+    record = Path(f"/run/swarmlab/{lab.name}")
+    res = cli("lab", "down", "--name", lab.name, "--forget")
+    one_line_error(res, f"`swarmlab lab down --name {lab.name} --engine {docker_engine.url}`")
+    assert (record / "state.json").exists()
+    assert docker_engine.objects(f"{LABEL_LAB}={lab.name}") != EMPTY
+    record.joinpath("state.json").unlink()  # even with no record, the named command finds the containers
+    res = cli("lab", "down", "--name", lab.name, "--engine", docker_engine.url)
+    assert res.returncode == 0, res.stderr
+    assert docker_engine.objects(f"{LABEL_LAB}={lab.name}") == EMPTY

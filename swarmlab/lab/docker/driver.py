@@ -171,7 +171,17 @@ class DockerDriver(Driver):
         return found
 
     def forget(self, name: str) -> None:
-        _remove_state_dir(self.dir)
+        """Only for an engine gone for good: one that answers still runs the lab's containers,
+        and without this record a plain `lab down` (as root: the namespaces driver) would not find them."""
+        try:
+            connect(self.url, timeout=10).close()
+        except LabError:
+            _remove_state_dir(self.dir)
+            return
+        url = engine_url(self.url)
+        raise LabError(f"the engine of lab {name} answers ({url}): its containers are still there, so this "
+                       f"machine's record of them stays; remove them with "
+                       f"`swarmlab lab down --name {name} --engine {url}` (--forget is for an engine gone for good)")
 
     @classmethod
     def state_elsewhere(cls, name: str, engine: str | None) -> dict | None:
