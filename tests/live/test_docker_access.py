@@ -256,3 +256,25 @@ def test_forget_on_an_engine_that_answers_keeps_the_record_and_names_the_way_dow
     res = cli("lab", "down", "--name", lab.name, "--engine", docker_engine.url)
     assert res.returncode == 0, res.stderr
     assert docker_engine.objects(f"{LABEL_LAB}={lab.name}") == EMPTY
+
+
+def test_down_disconnects_a_stranger_from_the_labs_network_and_finishes(make_docker_lab, docker_engine):
+    """A container that is not the lab's, connected to the lab's network: `down` still removes
+    everything of the lab (the engine refuses to remove a network with endpoints), and leaves
+    the stranger running."""
+    from swarmlab.lab.docker import nodeimage
+    from swarmlab.lab.docker.engine import network_name
+    lab = make_docker_lab()
+    client = docker_engine.client()
+    stranger = client.containers.run(nodeimage.image_ref(), ["sleep", "600"], entrypoint=[], detach=True,
+                                     name=f"stranger-{lab.name}")
+    try:
+        client.networks.get(network_name(lab.name)).connect(stranger)
+        res = cli("lab", "down", "--name", lab.name)
+        assert res.returncode == 0, res.stderr
+        assert docker_engine.objects(f"{LABEL_LAB}={lab.name}") == EMPTY
+        assert not Path(f"/run/swarmlab/{lab.name}").exists()
+        stranger.reload()
+        assert stranger.status == "running"
+    finally:
+        stranger.remove(force=True)

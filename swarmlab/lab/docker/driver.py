@@ -289,6 +289,18 @@ def _remove_containers(client, labels: dict) -> None:
         list(pool.map(lambda c: _remove_quietly(c.remove, force=True, v=True), containers))
 
 
+def _disconnect_strangers(network) -> None:
+    """Containers that are not the lab's but were connected to its network (`docker network
+    connect`) are disconnected: the network is the lab's and goes with it (the engine refuses to
+    remove a network with endpoints, 403); the containers themselves are left running."""
+    try:
+        network.reload()
+    except docker.errors.NotFound:
+        return
+    for container_id in network.attrs.get("Containers") or {}:
+        _remove_quietly(network.disconnect, container=container_id, force=True)
+
+
 def _remove_quietly(remove, **kw) -> None:
     try:
         remove(**kw)
@@ -310,6 +322,7 @@ def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir
     _remove_containers(client, labels)  # force: SIGKILL, so a `sleep` ignoring SIGTERM costs nothing
     found = objects(client, name, lab_id)
     for network in found["networks"]:
+        _disconnect_strangers(network)
         _remove_quietly(network.remove)
     for volume in found["volumes"]:
         _remove_quietly(volume.remove, force=True)
