@@ -14,7 +14,7 @@ from typing import Callable
 
 from .errors import SwarmlabError
 from .inventory import Inventory, is_inventory_path, load_inventory
-from .lab import Lab
+from .lab import Lab, lab_of_inventory
 from .result import Result
 from .transport import Transport, get_transport
 from .transport.recording import load_recording
@@ -153,6 +153,8 @@ class Cluster:
         connect from here cannot (see SSHTransport)."""
         if not isinstance(inventory, Inventory):
             inventory = load_inventory(inventory)
+        if connector is None and (lab := lab_of_inventory(inventory.path)):
+            connector = lab.driver.ssh_connector(lab)  # through the lab's switch, or a one-line refusal
         nodes = [Node(h.name, h.address, role=h.role, transport=get_transport(
                      "ssh", h.address, user=h.user, port=h.port, key=h.key, node_name=h.name,
                      known_hosts=inventory.known_hosts, trust_on_first_use=inventory.trust_on_first_use,

@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -218,6 +219,18 @@ class Lab:
             if self.owner.on_disk() not in (None, self.owner.lab_id):
                 return
             self.driver.teardown(self.name, lab_id=self.id)
+
+
+def lab_of_inventory(path: str | Path) -> Lab | None:
+    """The lab that is up whose own inventory `path` is (`lab up` writes one beside its state
+    file), else None: its node addresses are reached only the lab's way, never through this
+    machine's default route to whatever machine has that address elsewhere."""
+    folder = Path(path).expanduser().resolve().parent
+    state = read_state(folder.name) if (folder / "state.json").is_file() else None
+    if not state or state.get("name") != folder.name:
+        return None
+    lab = Lab.attach(folder.name)
+    return lab if lab.ssh.inventory.resolve() == Path(path).expanduser().resolve() else None
 
 
 def read_state(name: str) -> dict | None:

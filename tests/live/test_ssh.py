@@ -199,6 +199,22 @@ def test_connect_over_ssh_reaches_every_node(lab):
         assert cluster.manager.name == "node1"
 
 
+def test_a_labs_own_inventory_never_leaves_by_the_default_route(lab):
+    """The lab's inventory names addresses this machine does not route to the lab (no host
+    link): they are reached through the lab's switch, and not one packet to them leaves this
+    machine's root namespace, where the default route would take it to another machine."""
+    counter = ["OUTPUT", "-d", lab.spec.subnet, "-m", "comment", "--comment", f"swarmlab-test-{lab.name}"]
+    subprocess.run(["iptables", "-I", *counter], check=True)  # no target: it only counts
+    try:
+        with swarmlab.connect(LabSSH(lab.dir).inventory) as cluster:
+            assert cluster.node("node2").run("hostname").stdout == "node2\n"
+    finally:
+        listed = subprocess.run(["iptables", "-L", "OUTPUT", "-v", "-x", "-n"], capture_output=True, text=True).stdout
+        subprocess.run(["iptables", "-D", *counter], check=True)
+    [packets] = [int(line.split()[0]) for line in listed.splitlines() if f"swarmlab-test-{lab.name}" in line]
+    assert packets == 0
+
+
 # --- the host link (only when asked) ---------------------------------------------------------
 def _free_subnet() -> str:
     # A subnet of its own, so a lab linked by another test at the same time cannot clash.
