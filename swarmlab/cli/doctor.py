@@ -20,8 +20,10 @@ def add_commands(subparsers) -> None:
     where = doc.add_mutually_exclusive_group()
     where.add_argument("--lab", default=None, metavar="NAME", help="a local lab that is up (default: swarmlab)")
     where.add_argument("--inventory", default=None, metavar="FILE", help="real hosts (.toml/.yaml) over SSH")
-    doc.add_argument("--json", action="store_true", help="the findings as JSON records")
+    doc.add_argument("--json", action="store_true", help="the findings as JSON records (probe scripts in full)")
     doc.add_argument("--all", action="store_true", help="also print the info findings (default: warnings and worse)")
+    doc.add_argument("--verbose", action="store_true",
+                     help="quote each probe script whole in the evidence (default: named in one line)")
     doc.set_defaults(func=cmd_doctor)
 
     fix = subparsers.add_parser("fix", help="repairs the doctor suggests")
@@ -37,7 +39,7 @@ def add_commands(subparsers) -> None:
 def cmd_doctor(args) -> int:
     target = args.inventory or args.lab or "swarmlab"
     with connect(target) as cluster:
-        findings = doctor(cluster)
+        findings = doctor(cluster, verbose=args.verbose or args.json)
     if args.json:
         print(json.dumps(findings.to_dict(orient="records"), indent=2))
     else:

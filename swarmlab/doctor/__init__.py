@@ -3,8 +3,9 @@
     >>> swarmlab.doctor(cluster)          # a DataFrame, worst first
 
 Each finding has a severity (error / warning / info), the node, the check, the
-evidence (the command and the lines that prove it), the cause in plain words, a
-fix (a command), and a link to Docker's documentation.
+evidence (the command and the lines that prove it; a probe script named in one line,
+quoted whole with verbose=True), the cause in plain words, a fix (a command), and a link
+to Docker's documentation.
 
 Every node answers ONE shell script, all of them at once, and nothing is changed on
 any node: reachability is tested with plain TCP connects and pings, and blocked UDP
@@ -37,7 +38,7 @@ import pandas as pd
 from ..cluster import as_cluster
 from .daemon import (check_daemons, check_docker_chains, check_dockerd_log, check_duplicate_hostnames,
                      check_swarm_membership)
-from .evidence import evidence_blocks
+from .evidence import brief, evidence_blocks, probe_scripts
 from .facts import (DAEMON_LOG_SECTION, JOURNAL_SECTION, MANAGER_SECTIONS, NODE_SECTIONS, SUMMARY, Facts, NodeFacts,
                     prompt, split_sections)
 from .findings import COLUMNS, SEVERITIES, Finding, report, worst
@@ -63,15 +64,21 @@ __all__ = ["CHECKS", "diagnose", "doctor", "report", "worst", "Finding", "SEVERI
            *(check.__name__ for check in CHECKS)]
 
 
-def diagnose(facts: Facts) -> pd.DataFrame:
-    """Run every check on gathered facts; a DataFrame of findings, worst first."""
+def diagnose(facts: Facts, verbose: bool = False) -> pd.DataFrame:
+    """Run every check on gathered facts; a DataFrame of findings, worst first. Evidence names
+    each probe script in one line; `verbose` quotes it whole, as it ran."""
     findings = [finding for check in CHECKS for finding in check(facts)]
+    if not verbose:
+        scripts = probe_scripts(facts)
+        for finding in findings:
+            finding.evidence = brief(finding.evidence, scripts)
     table = pd.DataFrame([vars(f) for f in findings], columns=COLUMNS)
     order = table["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
     return table.assign(_order=order).sort_values(["_order", "node"], kind="stable").drop(
         columns="_order").reset_index(drop=True)
 
 
-def doctor(cluster, timeout: float = 20) -> pd.DataFrame:
-    """Check every node of a cluster (or a Lab) and return the findings, worst first."""
-    return diagnose(gather(as_cluster(cluster), timeout=timeout))
+def doctor(cluster, timeout: float = 20, verbose: bool = False) -> pd.DataFrame:
+    """Check every node of a cluster (or a Lab) and return the findings, worst first
+    (`verbose`: the probe scripts quoted whole in the evidence)."""
+    return diagnose(gather(as_cluster(cluster), timeout=timeout), verbose=verbose)

@@ -10,13 +10,9 @@ from datetime import datetime
 
 from .. import probes
 from .evidence import Quote, answered_evidence, probe_evidence, said
-from .facts import VXLAN_OVERHEAD, Facts, NodeFacts, log_clock, log_time
+from .facts import PROBE_SECTIONS, VXLAN_OVERHEAD, Facts, NodeFacts, log_clock, log_time
 from .findings import DOC_OVERLAY, DOC_PORTS, Finding
 from .joining import still_joining
-
-PROBE_SECTIONS = {"probes": "TCP connects to the swarm ports", "pings": "pings on the underlay",
-                  "overlay_pings": "pings over the ingress overlay"}
-
 
 def check_probes_ran(facts: Facts) -> list[Finding]:
     """A node where the probe scripts printed no probe line: the checks built on them
