@@ -9,8 +9,9 @@ per size and moment: the doctor's seconds (median, min, max), the lines its defa
 prints (what `swarmlab doctor` shows; median and most over the runs: it should fit on one
 screen), the most errors and warnings any run found and what the worst run found (a healthy
 lab must have no error in any run: the probes must not cry wolf; right after the joins,
-warnings say what is still joining), and the machine's 1-minute load average before and
-after - on a shared 2-core machine the load says how far the figures can be trusted.
+warnings say what is still joining, and the default report leaves them out, saying what is
+settling), and the machine's 1-minute load average before and after - on a shared 2-core
+machine the load says how far the figures can be trusted.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def time_doctor(cluster: Cluster, runs: int) -> tuple[list[float], list[pd.DataF
         facts = gather(cluster)
         findings.append(diagnose(facts))
         durations.append(time.monotonic() - started)
-        lines.append(len(default_report(findings[-1]).splitlines()))
+        lines.append(len(default_report(facts, findings[-1]).splitlines()))
     return durations, findings, lines, load_before, os.getloadavg()[0]
 
 
