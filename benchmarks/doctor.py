@@ -1,15 +1,17 @@
-"""The doctor with all its probes on healthy labs of 2, 10 and 30 nodes (issue 10, issue 13).
+"""The doctor with all its probes on healthy labs of 2, 10 and 30 nodes (issue 10, issue 13, issue 20).
 
     python benchmarks/doctor.py [--sizes 2 10 30] [--runs 5]
 
 Each size: a fresh lab with its swarm formed (`lab up --nodes N --swarm`), then the
 doctor `--runs` times right away, and `--runs` times again once the lab has settled (the
 machine below half a CPU busy: the daemons have done what the joins set off). Printed
-per size and moment: the doctor's seconds (median, min, max), the most errors and warnings
-any run found and what the worst run found (a healthy lab must have no error in any run:
-the probes must not cry wolf; right after the joins, warnings say what is still joining),
-and the machine's 1-minute load average before and after - on a shared 2-core machine the load
-says how far the figures can be trusted.
+per size and moment: the doctor's seconds (median, min, max), the lines its default report
+prints (what `swarmlab doctor` shows; median and most over the runs: it should fit on one
+screen), the most errors and warnings any run found and what the worst run found (a healthy
+lab must have no error in any run: the probes must not cry wolf; right after the joins,
+warnings say what is still joining, and the default report leaves them out, saying what is
+settling), and the machine's 1-minute load average before and after - on a shared 2-core
+machine the load says how far the figures can be trusted.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from swarmlab.cli.doctor import default_report  # noqa: E402
 from swarmlab.cluster import Cluster  # noqa: E402
 from swarmlab.doctor import diagnose, gather  # noqa: E402
 from swarmlab.lab import Lab, teardown  # noqa: E402
@@ -53,20 +56,23 @@ def wait_until_quiet(cores: float = QUIET_CORES, window: float = 2.0, limit: flo
     return time.monotonic() - started
 
 
-def time_doctor(cluster: Cluster, runs: int) -> tuple[list[float], list[pd.DataFrame], float, float]:
+def time_doctor(cluster: Cluster, runs: int) -> tuple[list[float], list[pd.DataFrame], list[int], float, float]:
+    """Each run's seconds (gather and diagnose), findings, and lines of the default report."""
     load_before = os.getloadavg()[0]
-    durations, findings = [], []
+    durations, findings, lines = [], [], []
     for _ in range(runs):
         started = time.monotonic()
-        findings.append(diagnose(gather(cluster)))
+        facts = gather(cluster)
+        findings.append(diagnose(facts))
         durations.append(time.monotonic() - started)
-    return durations, findings, load_before, os.getloadavg()[0]
+        lines.append(len(default_report(facts, findings[-1]).splitlines()))
+    return durations, findings, lines, load_before, os.getloadavg()[0]
 
 
 def row(nodes: int, when: str, measured) -> dict:
     """Errors and warnings are counted in every run (the most any run had), and the problems
     shown are those of the run with the most errors, then warnings: a healthy lab has none in any."""
-    durations, findings, load_before, load_after = measured
+    durations, findings, lines, load_before, load_after = measured
     counts = [f["severity"].value_counts() for f in findings]
     worst = max(range(len(findings)), key=lambda i: (counts[i].get("error", 0), counts[i].get("warning", 0)))
     problems = findings[worst][findings[worst]["severity"] != "info"]
@@ -74,7 +80,8 @@ def row(nodes: int, when: str, measured) -> dict:
     return {"nodes": nodes, "when": when, "runs": len(durations),
             "median s": round(statistics.median(durations), 2),
             "min s": round(min(durations), 2), "max s": round(max(durations), 2),
-            "target s": TARGETS.get(nodes, 5.0), "errors": max(int(c.get("error", 0)) for c in counts),
+            "target s": TARGETS.get(nodes, 5.0),
+            "lines med": int(statistics.median(lines)), "lines max": max(lines), "errors": max(int(c.get("error", 0)) for c in counts),
             "warnings": max(int(c.get("warning", 0)) for c in counts),
             "load before": round(load_before, 1), "load after": round(load_after, 1),
             "problems (worst run)": "; ".join(f"{n} {sev} {check}" for (sev, check), n in kinds.items())[:120]}

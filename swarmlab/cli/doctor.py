@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from ..cluster import connect
-from ..doctor import doctor
-from ..doctor.findings import report, worst
+from ..doctor import diagnose, gather
+from ..doctor.facts import Facts
+from ..doctor.findings import overview, report, worst
+from ..doctor.joining import settling
 from ..errors import SwarmlabError
 from ..fix import fix_gwbridge
+
+
+WAIT = 120  # seconds `--wait` waits at most
+WAIT_STEP = 3  # seconds between two runs while it waits
 
 
 def add_commands(subparsers) -> None:
@@ -20,8 +27,15 @@ def add_commands(subparsers) -> None:
     where = doc.add_mutually_exclusive_group()
     where.add_argument("--lab", default=None, metavar="NAME", help="a local lab that is up (default: swarmlab)")
     where.add_argument("--inventory", default=None, metavar="FILE", help="real hosts (.toml/.yaml) over SSH")
-    doc.add_argument("--json", action="store_true", help="the findings as JSON records")
-    doc.add_argument("--all", action="store_true", help="also print the info findings (default: warnings and worse)")
+    doc.add_argument("--json", action="store_true", help="every finding as JSON records (probe scripts in full)")
+    doc.add_argument("--all", action="store_true",
+                     help="print every finding in full (default: the errors and warnings, what is still settling "
+                          "after recent joins, the infos counted)")
+    doc.add_argument("--verbose", action="store_true",
+                     help="quote each probe script whole in the evidence (default: named in one line)")
+    doc.add_argument("--wait", nargs="?", type=float, const=WAIT, default=0, metavar="SECONDS",
+                     help="right after nodes join: run the checks again every few seconds until nothing is "
+                          f"settling any more, at most SECONDS (default {WAIT:.0f})")
     doc.set_defaults(func=cmd_doctor)
 
     fix = subparsers.add_parser("fix", help="repairs the doctor suggests")
@@ -37,12 +51,33 @@ def add_commands(subparsers) -> None:
 def cmd_doctor(args) -> int:
     target = args.inventory or args.lab or "swarmlab"
     with connect(target) as cluster:
-        findings = doctor(cluster)
+        facts, findings = examine(cluster, verbose=args.verbose or args.json, wait=args.wait)
     if args.json:
         print(json.dumps(findings.to_dict(orient="records"), indent=2))
     else:
-        print(report(findings, "info" if args.all else "warning"))
+        print(report(findings) if args.all else default_report(facts, findings))
     return 1 if worst(findings) == "error" else 0
+
+
+def examine(cluster, verbose: bool = False, wait: float = 0):
+    """The facts and the findings; with `wait`, the checks run again (every WAIT_STEP s, for at most
+    `wait` s) while the overview would leave warnings out as still settling, each time saying so on stderr."""
+    started = time.monotonic()
+    while True:
+        facts = gather(cluster)
+        findings = diagnose(facts, verbose=verbose)
+        state = settling(facts)
+        waited = time.monotonic() - started
+        if not wait or not state.left_out(findings).any() or waited + WAIT_STEP > wait:
+            return facts, findings
+        print(f"still settling after {waited:.0f} s: {state.waiting_for(findings)}; "
+              f"the doctor looks again in {WAIT_STEP} s", file=sys.stderr)
+        time.sleep(WAIT_STEP)
+
+
+def default_report(facts: Facts, findings) -> str:
+    """What `swarmlab doctor` prints without --all (benchmarks/doctor.py counts its lines)."""
+    return overview(findings, settling(facts))
 
 
 def cmd_fix_gwbridge(args) -> int:

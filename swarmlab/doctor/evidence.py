@@ -1,10 +1,12 @@
 """Evidence: what a finding quotes from the facts, and how it is read back.
 
 A finding's evidence is blocks of `[node]$ command` (the exact string that ran there, as
-NodeFacts.shown writes it) and lines that command printed, then `# summary: ` lines. Here:
-line filters, the lines of one network in `docker network inspect`, probe lines quoted
-under the script that printed them and said in words, and `evidence_blocks`, which splits
-an evidence text back into what ran and what it printed.
+NodeFacts.shown writes it) and lines that command printed, then `# summary: ` lines. A
+probe script (several lines of bash) is then named in one line, `[node]$ <probe script: ...>`
+(`brief`); the verbose evidence quotes it whole. Here: line filters, the lines of one network
+in `docker network inspect`, probe lines quoted under the script that printed them and said
+in words, `brief`, and `evidence_blocks`, which splits an evidence text back into what ran
+and what it printed.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import re
 import shlex
 
 from .. import probes
-from .facts import SUMMARY, Facts, NodeFacts
+from .facts import PROBE_SECTIONS, SUMMARY, Facts, NodeFacts, prompt
 
 
 def containing(*needles: str):
@@ -62,8 +64,8 @@ def probe_evidence(facts: Facts, quotes: list[Quote]) -> str:
 
 
 def answered_evidence(facts: Facts, quotes: list[Quote], summary: str, nodes: int = 3) -> str:
-    """Evidence that probes answered: the lines of the first `nodes` nodes (each block repeats
-    the node's whole probe script), then `summary` with how many nodes were left out."""
+    """Evidence that probes answered: the lines of the first `nodes` nodes (each block under
+    the node's own probe script), then `summary` with how many nodes were left out."""
     shown = list(dict.fromkeys(node for node, *_ in quotes))[:nodes]
     left = len({node for node, *_ in quotes}) - len(shown)
     more = f" ({left} more node{'s' if left > 1 else ''} answered alike, not shown)" if left else ""
@@ -77,6 +79,38 @@ def said(o: probes.Outcome) -> str:
         return f"connect to {o.address}:{o.port}/tcp: {o.outcome} {tries}"
     df = f", don't fragment (-M do -s {o.size})" if o.df else ""
     return f"ping {o.address} with {o.size} bytes of data{df}: {o.outcome} {tries}"
+
+
+def script_line(f: NodeFacts, section: str) -> str:
+    """What stands for a probe script in brief evidence: what it probes and how long it is."""
+    lines = len(f.command(section).splitlines())
+    return f"<probe script: {PROBE_SECTIONS[section]}, {lines} lines; --verbose shows it>"
+
+
+def probe_scripts(facts: Facts) -> dict[tuple[str, str], str]:
+    """(node, probe script) -> the line that names it (script_line), for every script of several lines."""
+    return {(f.name, f.commands[section]): script_line(f, section) for f in facts.nodes.values()
+            for section in PROBE_SECTIONS if "\n" in f.commands.get(section, "")}
+
+
+def brief(text: str, scripts: dict[tuple[str, str], str]) -> str:
+    """Evidence with each probe script of `scripts` (probe_scripts) named in one line instead of
+    quoted whole; every other line as it was."""
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        match = re.match(r"\[([^\]]+)\]\$ (.*)", lines[i])
+        if match and scripts:
+            command, j = match.group(2), i + 1
+            while j < len(lines) and not _complete(command) and (lines[j] == ">" or lines[j].startswith("> ")):
+                command += "\n" + lines[j][2:]
+                j += 1
+            if (match.group(1), command) in scripts:
+                out.append(prompt(match.group(1), scripts[(match.group(1), command)]))
+                i = j
+                continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
 
 
 def evidence_blocks(text: str) -> list[tuple[str, str, list[str]]]:

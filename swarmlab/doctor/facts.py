@@ -89,6 +89,11 @@ DAEMON_LOG_SECTION = {"daemon_log": "date -u +%Y-%m-%dT%H:%M:%S; "
                       f"-e '{CONTAINERD_STILL_MARK}' -e '{CONTAINERD_WAIT_MARK}' "
                       "| sed 's/Key: [^}]*/Key: <hidden>/' | tail -n 60"}
 
+# The sections the probe scripts fill (swarmlab.probes: one bash script of several lines each),
+# and what each one probes.
+PROBE_SECTIONS = {"probes": "TCP connects to the swarm ports", "pings": "pings on the underlay",
+                  "overlay_pings": "pings over the ingress overlay"}
+
 VXLAN_OVERHEAD = 50  # bytes VXLAN adds to every overlay packet
 DEFAULT_OVERLAY_MTU = 1450  # what Docker gives an overlay without `-o com.docker.network.driver.mtu`
 

@@ -3,10 +3,13 @@
 A finding has a severity (error / warning / info), the node, the check, the evidence
 (the command and the lines that prove it), the cause in plain words, a fix (a command),
 and a link to Docker's documentation (one of the DOC_ pages). The doctor's findings are a
-DataFrame with these columns, worst first; `report` writes them for a terminal.
+DataFrame with these columns, worst first; `report` writes every one for a terminal, and
+`overview` what `swarmlab doctor` prints: a screen for a healthy swarm.
 """
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 
 import pandas as pd
@@ -45,18 +48,80 @@ def worst(findings: pd.DataFrame) -> str:
 
 
 def report(findings: pd.DataFrame, min_severity: str = "info") -> str:
-    """The findings as text for a terminal."""
+    """The findings as text for a terminal, each in full."""
     keep = SEVERITIES[:SEVERITIES.index(min_severity) + 1]
-    blocks = []
-    for _, f in findings[findings["severity"].isin(keep)].iterrows():
-        block = [f"{f['severity'].upper():<7} {f['node']}: {f['check']}",
-                 *("    " + line for line in f["evidence"].splitlines()),
-                 f"  cause: {f['cause']}"]
-        if f["fix"]:
-            block.append(f"  fix:   {f['fix']}")
-        if f["doc"]:
-            block.append(f"  docs:  {f['doc']}")
-        blocks.append("\n".join(block))
+    blocks = [_block(f) for _, f in findings[findings["severity"].isin(keep)].iterrows()]
+    return "\n\n".join(blocks + [_counts(findings)])
+
+
+# Problems of one severity and check that `overview` shows in full; the others it names in a line.
+PER_CHECK = 3
+WIDTH = 100  # the overview's own lines are wrapped at this width (a finding's are not: fixes are commands)
+
+
+def overview(findings: pd.DataFrame, settling=None) -> str:
+    """What `swarmlab doctor` prints: the errors and warnings in full (PER_CHECK of each severity
+    and check, the others named in a line), what is still settling after recent joins instead of
+    its warnings (`settling`: joining.Settling), the infos in one line, and the counts."""
+    left_out = settling.left_out(findings) if settling else pd.Series(False, index=findings.index)
+    blocks, more = [], {}
+    for _, f in findings[(findings["severity"] != "info") & ~left_out].iterrows():
+        kind = (f["severity"], f["check"])
+        more.setdefault(kind, [])
+        if len(more[kind]) < PER_CHECK:
+            blocks.append(_block(f))
+        more[kind].append(f["node"])
+    lines = [f"... and {len(nodes) - PER_CHECK} more {check} {severity}s ({some_names(nodes[PER_CHECK:])}): "
+             "--all prints them" for (severity, check), nodes in more.items() if len(nodes) > PER_CHECK]
+    if left_out.any():
+        lines.append(settling.say(findings))
+    infos = findings[findings["severity"] == "info"]
+    if len(infos):
+        lines.append("infos: " + "; ".join(f"{', '.join(sorted(checks))} ({where})"
+                                           for where, checks in _where(infos).items()) + ". --all prints them")
+    counts = _counts(findings) + (f" ({int(left_out.sum())} left out: still settling)" if left_out.any() else "")
+    text = [_wrap(line) for line in lines + [counts]]
+    return "\n\n".join(blocks + ["\n".join(text)])
+
+
+def _wrap(line: str) -> str:
+    """A line of the overview wrapped at WIDTH, a `command` in it kept on one line."""
+    kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", NBSP), line)
+    return textwrap.fill(kept, WIDTH, subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False).replace(NBSP, " ")
+
+
+NBSP = "\u00a0"  # textwrap breaks lines at ASCII whitespace only
+
+
+def _block(f) -> str:
+    block = [f"{f['severity'].upper():<7} {f['node']}: {f['check']}",
+             *("    " + line for line in f["evidence"].splitlines()),
+             f"  cause: {f['cause']}"]
+    if f["fix"]:
+        block.append(f"  fix:   {f['fix']}")
+    if f["doc"]:
+        block.append(f"  docs:  {f['doc']}")
+    return "\n".join(block)
+
+
+def _counts(findings: pd.DataFrame) -> str:
     counts = findings["severity"].value_counts()
-    summary = ", ".join(f"{counts.get(s, 0)} {s}{'s' if counts.get(s, 0) != 1 else ''}" for s in SEVERITIES)
-    return "\n\n".join(blocks + [summary])
+    return ", ".join(f"{counts.get(s, 0)} {s}{'s' if counts.get(s, 0) != 1 else ''}" for s in SEVERITIES)
+
+
+def _where(findings: pd.DataFrame) -> dict[str, list[str]]:
+    """Where each check found what it found: 'all nodes' (a check of the whole swarm), one node's
+    name, or how many nodes -> the checks, in the order first found."""
+    where: dict[str, list[str]] = {}
+    for check, rows in findings.groupby("check", sort=False):
+        nodes = {name for node in rows["node"] for name in node.split(", ")}
+        label = ("all nodes" if nodes == {"all"} else next(iter(nodes)) if len(nodes) == 1
+                 else f"{len(nodes)} nodes")
+        where.setdefault(label, []).append(check)
+    return where
+
+
+def some_names(nodes: list[str], most: int = 5) -> str:
+    """The first `most` names, then '...' when there are more."""
+    return ", ".join(nodes[:most]) + (", ..." if len(nodes) > most else "")

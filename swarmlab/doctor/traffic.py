@@ -6,17 +6,12 @@ that silence never reads as health.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from .. import probes
 from .evidence import Quote, answered_evidence, probe_evidence, said
-from .facts import VXLAN_OVERHEAD, Facts, NodeFacts, log_clock, log_time
+from .facts import PROBE_SECTIONS, VXLAN_OVERHEAD, Facts
 from .findings import DOC_OVERLAY, DOC_PORTS, Finding
-from .joining import still_joining
-
-PROBE_SECTIONS = {"probes": "TCP connects to the swarm ports", "pings": "pings on the underlay",
-                  "overlay_pings": "pings over the ingress overlay"}
-
+from .joining import FRESH_JOIN, joined_ago, still_joining
 
 def check_probes_ran(facts: Facts) -> list[Finding]:
     """A node where the probe scripts printed no probe line: the checks built on them
@@ -189,21 +184,6 @@ def _not_yet_errors(found: list[Finding], joining: list[str]) -> list[Finding]:
                           "set up as they do",
                     fix=f"run the doctor again once they have joined; if it stays, {finding.fix}")
             for finding in found]
-
-
-# A join this recent may still be spreading by gossip (seen: 30-node labs whose overlay lost
-# pings to one node 10-25 s after the joins returned, and not a run later).
-FRESH_JOIN = 60
-
-
-def joined_ago(f: NodeFacts) -> float | None:
-    """Seconds since the node's daemon joined the swarm's gossip (its own 'joined gossip
-    cluster' line, by the node's clock), or None where its log does not say."""
-    now, lines = log_clock(f)
-    own = [line for line in lines if f"/{f.swarm_address}, joined gossip cluster" in line]
-    if now is None or not own or not log_time(own[-1]):
-        return None
-    return (now - datetime.fromisoformat(log_time(own[-1]))).total_seconds()
 
 
 def _fresh_join(facts: Facts, nodes: list[str]) -> str:

@@ -1,8 +1,10 @@
 """The doctor through the CLI on the article's swarm: before the fix, after it, and over SSH
-with an inventory that names the nodes otherwise (vm-a, vm-b) and gives DNS names."""
+with an inventory that names the nodes otherwise (vm-a, vm-b) and gives DNS names; and on a
+swarm whose nodes have just joined: one screen, what settles said, --wait until it has."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -92,3 +94,17 @@ def test_the_doctor_judges_the_present_before_and_after_the_articles_fix(make_la
 
     gathered = gather(cluster)
     assert_evidence_is_what_ran(gathered, diagnose(gathered))
+
+
+def test_right_after_the_joins_the_report_is_a_screen_and_wait_gives_the_settled_one(make_lab):
+    """As the joins return Docker is still creating docker_gwbridge and the overlay converges: the
+    default report leaves those warnings out and says so (a healthy swarm: no warning block);
+    --wait runs the checks again until nothing is left out."""
+    lab = make_lab(nodes=4, swarm=True)
+    now = cli("doctor", "--lab", lab.name)
+    assert not re.search(r"^WARNING ", now.stdout, re.M), now.stdout
+    assert len(now.stdout.splitlines()) <= 40, now.stdout
+    waited = cli("doctor", "--wait", "--lab", lab.name)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert waited.stdout.splitlines()[-1].startswith("0 errors, 0 warnings, "), waited.stdout
+    assert "still settling" not in waited.stdout

@@ -1,9 +1,11 @@
 """The doctor's captured cases (tests/fixtures/doctor/*.json) and ways to edit them, for the tests here.
 
-Each case is what `doctor.gather()` collected from a 2-node lab (Docker 20.10);
+Each case is what `doctor.gather()` collected from a 2-node lab (Docker 20.10), or from a
+30-node one while its joins settled (healthy-30-*.json.xz, compressed);
 tests/fixtures/doctor/capture.py captures them again and says what each one is.
 """
 import json
+import lzma
 
 from conftest import FIXTURES, ROOT
 from swarmlab.cluster import Cluster, Node
@@ -13,11 +15,16 @@ from swarmlab.doctor.gathering import ping_commands, ping_plan
 CASES = FIXTURES / "doctor"
 RECORDINGS = ROOT / "swarmlab" / "data" / "recordings"
 
-CASE_NAMES = sorted(path.stem for path in CASES.glob("*.json"))
+CASE_NAMES = sorted([path.stem for path in CASES.glob("*.json")]
+                    + [path.name.removesuffix(".json.xz") for path in CASES.glob("*.json.xz")])
 
 
 def facts(name: str) -> Facts:
-    return Facts.from_dict(json.loads((CASES / f"{name}.json").read_text()))
+    path = CASES / f"{name}.json"
+    if not path.exists():
+        with lzma.open(CASES / f"{name}.json.xz", "rt") as compressed:
+            return Facts.from_dict(json.load(compressed))
+    return Facts.from_dict(json.loads(path.read_text()))
 
 
 def problems(findings):

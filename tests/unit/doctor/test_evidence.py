@@ -17,6 +17,9 @@ def test_every_evidence_is_a_command_that_ran_and_lines_it_printed(case):
     gathered = facts(case)
     assert gathered.manager_facts.commands, "facts captured before commands were recorded: run capture.py"
     assert_evidence_is_what_ran(gathered, diagnose(gathered))
+    verbose = diagnose(gathered, verbose=True)  # each probe script quoted whole, as it ran
+    assert_evidence_is_what_ran(gathered, verbose)
+    assert not verbose["evidence"].str.contains("<probe script: ").any()
 
 
 def test_evidence_needs_the_command_that_ran():

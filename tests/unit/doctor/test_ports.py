@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from swarmlab.doctor import diagnose
-from swarmlab.doctor.evidence import evidence_blocks
+from swarmlab.doctor.evidence import evidence_blocks, script_line
 from swarmlab.doctor.facts import Facts
 from swarmlab.doctor.ports import blocking_rules
 
@@ -18,7 +18,7 @@ def test_gossip_blocked_is_caught_by_probe_rule_and_the_daemons_own_gossip():
     assert {"reach 7946/tcp", "firewall 7946/tcp", "firewall 7946/udp", "gossip udp/7946"} <= set(findings["check"])
     probe = findings.set_index("check").loc["reach 7946/tcp"]
     [(node, command, lines)] = evidence_blocks(probe["evidence"])
-    assert (node, command) == ("node1", facts("gossip-blocked").nodes["node1"].commands["probes"])
+    assert (node, command) == ("node1", script_line(facts("gossip-blocked").nodes["node1"], "probes"))
     # Blamed on a filter only because the controls answered: a ping, and a reset from a closed port.
     assert lines == ["tcp 172.16.155.132 7946 timeout 2", "ctl-ping 172.16.155.132 ok", "ctl-tcp 172.16.155.132 1 refused"]
     assert "timeout (2 tries)" in probe["evidence"] and "ping: ok; closed port: refused" in probe["evidence"]

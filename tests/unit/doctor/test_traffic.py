@@ -4,7 +4,7 @@ import json
 
 from evidence import assert_evidence_is_what_ran
 from swarmlab.doctor import diagnose
-from swarmlab.doctor.evidence import evidence_blocks
+from swarmlab.doctor.evidence import evidence_blocks, script_line
 from swarmlab.doctor.facts import Facts
 
 from .cases import CASES, facts, healthy_with, problems
@@ -19,7 +19,10 @@ def test_vxlan_blocked_is_caught_by_its_iptables_rule_and_by_pings_over_the_over
     # Each node's own line for its small ping into the other's sandbox, under the script that sent it there.
     blocks = {node: (command, lines) for node, command, lines in evidence_blocks(overlay["evidence"])}
     assert blocks["node1"][1] == ["ping 10.0.0.3 56 - lost 2"] and blocks["node2"][1] == ["ping 10.0.0.2 56 - lost 2"]
-    assert all("nsenter --net=/var/run/docker/netns/ingress_sbox" in command for command, _ in blocks.values())
+    gathered = facts("vxlan-blocked")
+    assert all(command == script_line(gathered.nodes[node], "overlay_pings") for node, (command, _) in blocks.items())
+    assert all("nsenter --net=/var/run/docker/netns/ingress_sbox" in gathered.nodes[node].commands["overlay_pings"]
+               for node in blocks)
     assert "# summary: 10.0.0.3 is node2's ingress sandbox; ping 10.0.0.3 with 56 bytes of data: lost (2 tries)" \
         in overlay["evidence"].splitlines()
     row = findings.set_index("check").loc[["firewall 4789/udp"]].reset_index().iloc[0]
@@ -88,7 +91,7 @@ def test_a_narrow_path_is_shown_by_the_ping_lines_that_ran():
     findings = diagnose(gathered)
     path = findings.set_index("check").loc["path mtu"]
     [(node, command, lines)] = evidence_blocks(path["evidence"])
-    assert (node, command) == ("node1", gathered.nodes["node1"].commands["pings"])
+    assert (node, command) == ("node1", script_line(gathered.nodes["node1"], "pings"))
     assert lines == ["ping 172.16.155.132 56 - ok 1", "ping 172.16.155.132 1472 df lost 2"]
     assert "don't fragment (-M do -s 1472): lost (2 tries)" in path["evidence"] and "1500-byte" in path["cause"]
     assert_evidence_is_what_ran(gathered, findings)
