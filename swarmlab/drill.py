@@ -66,6 +66,8 @@ PROBE_NETWORK = "drill-check-net"
 LARGE_PAYLOAD = 1400
 SWARM_PORT = 2377  # what a joining node dials first
 PLACE_TIMEOUT = 30.0
+PING_TRIES = 2  # a pair's pings on a just-started task, 2 s apart, before the pair counts as lost
+KNOWN_TIMEOUT = 20.0  # how long the nodes may take to learn where a new task is (gossip)
 KEY_VARIABLE = "SWARMLAB_DRILL_KEY"
 PRACTICE_KEY = b"swarmlab practice drills: this key is public"
 # What the doctor's chain check needs of a node: its daemon's answer, its daemon.json, its rules
@@ -234,9 +236,11 @@ def check(cluster: Cluster, timeout: float = PLACE_TIMEOUT) -> pd.DataFrame:
         outcomes.append(Outcome("a task runs on every node", not missing,
                                 _placement_evidence(cluster, running, missing, PROBE_SERVICE)))
         addresses = {name: _overlay_address(cluster.node(name), cid, PROBE_NETWORK) for name, cid in running.items()}
-        for label, size in (("ping over the overlay", None), (f"a {LARGE_PAYLOAD + 28}-byte packet over the overlay",
-                                                               LARGE_PAYLOAD)):
-            outcomes.append(_pings(cluster, running, addresses, label, size))
+        _wait_until_known(cluster, addresses, PROBE_NETWORK)
+        outcomes.append(_pings(cluster, running, addresses, "ping over the overlay", None, PING_TRIES))
+        # Once the small pings got through, the overlay is up: one try tells whether 1478 bytes pass.
+        outcomes.append(_pings(cluster, running, addresses, f"a {LARGE_PAYLOAD + 28}-byte packet over the overlay",
+                               LARGE_PAYLOAD))
         outcomes.append(_join_port(cluster))
     finally:
         _remove_probe(cluster)
@@ -346,8 +350,26 @@ def _overlay_address(node: Node, container: str, network: str) -> str:
     return node.run(f"docker inspect --format {shlex.quote(template)} {container}").stdout.strip()
 
 
+def _wait_until_known(cluster: Cluster, addresses: dict[str, str], network: str, timeout: float = KNOWN_TIMEOUT
+                      ) -> None:
+    """Wait until every node with a task on `network` has learned the other tasks' addresses there
+    (its service table, `docker network inspect -v`, which gossip fills). Pings to a task that has
+    just started can be lost on a working overlay while the nodes learn where it is (seen: a fresh
+    overlay's small pings lost for about 10 s after a node rejoined, on a busy machine, its large
+    ones answered right after). A blocked VXLAN port stops no gossip: a broken overlay waits for nothing."""
+    template = shlex.quote("{{range .Services}}{{range .Tasks}}{{.EndpointIP}} {{end}}{{end}}")
+    wanted = {address for address in addresses.values() if address}
+    deadline = cluster.clock.now() + timeout
+    while len(wanted) > 1:
+        unknown = [name for name in addresses if wanted - set(cluster.node(name).run(
+            f"docker network inspect -v {network} --format {template}").stdout.split())]
+        if not unknown or cluster.clock.now() > deadline:
+            return
+        cluster.clock.sleep(1.0)
+
+
 def _pings(cluster: Cluster, running: dict[str, str], addresses: dict[str, str], label: str,
-           size: int | None) -> Outcome:
+           size: int | None, tries: int = 1) -> Outcome:
     if len(running) < 2:
         return Outcome(label, False, "fewer than two nodes run a task: nothing to ping between")
     # Every pair at once; -A sends the second ping as soon as the first is answered.
@@ -357,10 +379,19 @@ def _pings(cluster: Cluster, running: dict[str, str], addresses: dict[str, str],
     def ping(pair):
         source, cid, target, address = pair
         command = f"docker exec {cid} ping -A -c 2 -W 2 {'-s %d ' % size if size else ''}{address}"
-        result = cluster.node(source).run(command, timeout=20)
+        # A task that has just started on an overlay (a fresh one, or after a repair) can lose its
+        # first pings while the nodes learn where it is, longer on a busy machine (_wait_until_known
+        # waits for the service table; the forwarding entries may come a little later): a pair
+        # fails only when every try is lost.
+        for attempt in range(1, tries + 1):
+            result = cluster.node(source).run(command, timeout=20)
+            if result.ok or attempt == tries:
+                break
+            cluster.clock.sleep(2.0)
         summary = [l for l in result.stdout.splitlines() if "packets transmitted" in l] or \
             [(result.stderr.strip() or "no answer")]
-        return result.ok, f"[{source}]$ {command}\n  {target}: {summary[0]}"
+        tried = f" ({attempt} tries)" if attempt > 1 else ""
+        return result.ok, f"[{source}]$ {command}\n  {target}: {summary[0]}{tried}"
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(ping, pairs))
@@ -395,9 +426,10 @@ def _article_service(cluster: Cluster, timeout: float) -> list[Outcome]:
     then = (f"the scheduler does not move a running replica by itself: once every node works, "
             f"`docker service update --force {story.SERVICE}` on the manager spreads them again")
     addresses = {name: _overlay_address(cluster.node(name), cid, story.NETWORK) for name, cid in running.items()}
+    _wait_until_known(cluster, addresses, story.NETWORK)
     evidence = _placement_evidence(cluster, running, missing, story.SERVICE,
                                    f"was given no replica of {story.SERVICE}", then)
-    return [Outcome(placed, not missing, evidence), _pings(cluster, running, addresses, talking, None)]
+    return [Outcome(placed, not missing, evidence), _pings(cluster, running, addresses, talking, None, PING_TRIES)]
 
 
 def _docker_rules(cluster: Cluster) -> Outcome:

@@ -246,6 +246,10 @@ class FakeSwarm:
             return (f"{service}-{node}" if service == "drill-check" or self.test_on[node] else ""), 0
         if match := re.fullmatch(r"docker inspect --format .*\"(\S+)\"\)\.IPAddress}}' (\S+)", command):
             return f"10.0.{2 if match.group(1) == 'drill-check-net' else 1}.{i}", 0
+        if match := re.fullmatch(r"docker network inspect -v (\S+) --format .*", command):
+            prefix = "10.0.2" if match.group(1) == "drill-check-net" else "10.0.1"
+            on = [n for n in ("node1", "node2") if match.group(1) == "drill-check-net" or self.test_on[n]]
+            return " ".join(f"{prefix}.{n[-1]}" for n in on), 0
         if match := re.fullmatch(r"docker exec (\S+) ping .* (\S+)", command):
             over_uber_net = match.group(2).startswith("10.0.1.")
             vxlan = not any("4789" in r for n in self.input_rules for r in self.input_rules[n])
