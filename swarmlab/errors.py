@@ -10,11 +10,15 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         CommandError            a command on a node failed where success was required
         InventoryError          an inventory file swarmlab cannot use
         RecordingError          a recording cannot be read, or lacks a command replayed
+            NotRunInReplayError a drill's replay lacks a command the student typed (shown as one line)
         ParseError              command output whose layout could not be read
         UsageError              a value a swarmlab function cannot use (also a ValueError)
         NoFreeSubnetError       no subnet is clear of a node's routes and networks (also a ValueError)
         StagingError            a lesson cannot set up, or put back, the hosts of an inventory
         ClaimError              a lesson says something its output does not show (also an AssertionError)
+        DrillRunningError       a drill already runs on the swarm: a second would stack its fault
+        NotGradableError        a drill's repair cannot be judged here: a replay runs nothing (one line)
+        NotRepairedError        a drill's check still fails (also an AssertionError; one line)
         EvidenceError           evidence that quotes lines its command did not print
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
@@ -75,6 +79,18 @@ class RecordingError(SwarmlabError):
     """A recording file cannot be read, or a replay asked for something it does not hold."""
 
 
+class _ShownAsItsMessage:
+    """Shown in a notebook as its message alone (IPython's `_render_traceback_`): what to do, not
+    where in swarmlab it was raised. For errors a student meets in a graded cell."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class NotRunInReplayError(_ShownAsItsMessage, RecordingError):
+    """A drill's replay was asked for a command its recorded run did not type: it did not run."""
+
+
 class ParseError(SwarmlabError):
     """Command output whose layout could not be read."""
 
@@ -103,6 +119,18 @@ class StagingError(SwarmlabError):
 
 class ClaimError(SwarmlabError, AssertionError):
     """The lesson says something its output does not show (an AssertionError, as a failed check is)."""
+
+
+class DrillRunningError(SwarmlabError):
+    """A drill already runs on this swarm: a second one would stack its fault on the first."""
+
+
+class NotGradableError(_ShownAsItsMessage, SwarmlabError):
+    """A drill's repair cannot be judged here: a replay runs nothing."""
+
+
+class NotRepairedError(_ShownAsItsMessage, SwarmlabError, AssertionError):
+    """A drill's check still fails: the swarm is not repaired (an AssertionError, as a failed test is)."""
 class EvidenceError(SwarmlabError):
     """Evidence was asked to quote lines that are not in its command's output (a bug in a check:
     evidence shows only what ran)."""

@@ -228,9 +228,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
            "Docker's iptables chains flushed on the node, as a firewall reload does: published ports fail "
            "with 'No chain/target/match by that name'",
            (field_faults.iptables_flushed_inject, field_faults.iptables_flushed_undo),
-           not_drillable="only published ports and NAT to the outside need the chains it removes; drill.check's "
-                         "probe publishes no port, and its placement, overlay pings (in the overlay's own "
-                         "namespace) and 2377 need none of them, so check would pass with no repair"),
+           not_drillable=_not_yet_drilled("drill.check asks the doctor whether Docker's chains are in place")),
     _fault("duplicate-hostname",
            "the node takes another node's hostname (a cloned VM): 'node NAME is ambiguous (2 matches found)'",
            (field_faults.duplicate_hostname_inject, field_faults.duplicate_hostname_undo),

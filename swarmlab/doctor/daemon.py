@@ -1,6 +1,6 @@
 """Checks of each node's Docker daemon: it answers (and if not, whether a stale containerd
 is why), the node is in the swarm and Ready, no two nodes share a hostname, what its log
-says about the ingress network, and Docker's iptables chains are in place.
+says about the ingress network, and Docker's iptables chains and their rules are in place.
 """
 from __future__ import annotations
 
@@ -159,8 +159,37 @@ def iptables_chains(iptables_save: str) -> set[tuple[str, str]]:
     return chains
 
 
+def bridges_without_rules(f: NodeFacts, iptables_save: str) -> list[str]:
+    """What a flush took from the node's bridge networks: for each, a filter rule naming it (Docker's
+    forwarding and isolation rules) and, when it masquerades, its MASQUERADE rule in nat's POSTROUTING.
+
+    `iptables -F` (or `-t nat -F`) empties the chains and leaves them in place, so only the rules tell.
+    """
+    rules, table = [], ""
+    for line in iptables_save.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith("-A "):
+            rules.append((table, line))
+    lost = []
+    for network in f.networks:
+        if network.get("Driver") != "bridge":
+            continue
+        options = network.get("Options") or {}
+        bridge = options.get("com.docker.network.bridge.name") or f"br-{network.get('Id', '')[:12]}"
+        names = re.compile(rf"(-i|-o) {re.escape(bridge)}(\s|$)")
+        if not any(t == "filter" and names.search(line) for t, line in rules):
+            lost.append(f"filter: no rule for {bridge}")
+        masquerades = options.get("com.docker.network.bridge.enable_ip_masquerade", "true") != "false"
+        if masquerades and not network.get("Internal") and not any(
+                t == "nat" and line.startswith("-A POSTROUTING") and line.endswith("-j MASQUERADE")
+                and names.search(line) for t, line in rules):
+            lost.append(f"nat: no MASQUERADE for {bridge} in POSTROUTING")
+    return lost
+
+
 def check_docker_chains(facts: Facts) -> list[Finding]:
-    """Docker's own iptables chains are in place on every node (nobody flushed them)."""
+    """Docker's own iptables chains are in place on every node, with their rules (nobody flushed them)."""
     found = []
     for f in facts.up():
         text = f.sections.get("iptables", "")
@@ -170,7 +199,7 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
                                  "could not read the node's iptables (needs root): firewall checks skipped",
                                  "run the doctor as root on the nodes (sudo)", DOC_FIREWALL))
             continue
-        chains = iptables_chains(text)
+        chains, lost = iptables_chains(text), []
         missing = [f"{t}/{c}" for t, c in DOCKER_CHAINS if (t, c) not in chains]
         ingress = any(c == "DOCKER-INGRESS" for _, c in chains)
         present = [f"{t}/{c}" for t, c in sorted(chains) if c.startswith("DOCKER")]
@@ -181,11 +210,17 @@ def check_docker_chains(facts: Facts) -> list[Finding]:
                                         "iptables after dockerd started (a firewall reload, a firewall script); "
                                         "published ports fail with 'No chain/target/match by that name' and "
                                         "containers lose their NAT")
+        elif f.daemon_config.get("iptables") is not False and (lost := bridges_without_rules(f, text)):
+            severity, cause = "error", ("Docker's chains are in place but its rules for the node's bridges are gone: "
+                                        "something flushed iptables after dockerd started (`iptables -F`, "
+                                        "`iptables -t nat -F`); containers' traffic out of the node and published "
+                                        "ports fail until Docker writes them again")
         else:
             severity, cause = "info", ("Docker's iptables chains are in place"
                                        + ("" if ingress else "; DOCKER-INGRESS appears with the first published port"))
+        shown = (lambda line: line.startswith((":DOCKER", "-A FORWARD", "-A POSTROUTING"))) if lost else \
+            (lambda line: line.startswith(":DOCKER"))
         found.append(Finding(severity, f.name, "iptables chains",
-                             f.shown("iptables", lambda line: line.startswith(":DOCKER"),
-                                     [] if present else ["no DOCKER chain"]),
+                             f.shown("iptables", shown, lost if lost else [] if present else ["no DOCKER chain"]),
                              cause, "systemctl restart docker" if severity == "error" else "", DOC_FIREWALL))
     return found

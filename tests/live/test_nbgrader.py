@@ -1,9 +1,10 @@
 """Real nbgrader on lesson 08: generate the student version, submit it filled in, autograde, read the score.
 
-The course folder is temporary; the lesson runs from its recording (SWARMLAB_BACKEND=replay), so
-the submission that repairs the drill as the recorded run did gets every point, and one that
-names the wrong fault loses the point of the hidden test. Grading on a live lab works the same
-way on a teacher's machine (the backend is then `live` or `auto`).
+The course folder is temporary; the lesson runs from its recording (SWARMLAB_BACKEND=replay), where
+nothing a student types runs: the fault's name is graded (the hidden test), the repair is not (its
+cell says so and scores 0), whether the submission repairs as the recorded run did, does nothing,
+or repairs another way. Grading the repair needs a live lab or an inventory's hosts (the backend is
+then `live` or `auto` on a teacher's machine): tests/live/test_drill.py judges repairs there.
 """
 from __future__ import annotations
 
@@ -63,19 +64,31 @@ def test_nbgrader_generates_the_student_version_and_grades_lesson_08(tmp_path):
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     released = nbformat.read(course / "release" / ASSIGNMENT / LESSON.name, as_version=4)
     text = "\n".join(c.source for c in released.cells)
-    assert "### BEGIN SOLUTION" not in text and "iptables -D" not in text and 'answer = "vxlan-blocked"' not in text
-    assert "HIDDEN TESTS" not in text and "assert answer == the_drill.fault" not in text
+    assert "### BEGIN SOLUTION" not in text and "iptables -D" not in text and "HIDDEN TESTS" not in text
+    # The answer is nowhere in the student's copy but the list of candidates.
+    assert text.count("vxlan-blocked") == 1 and 'CANDIDATES = ("pools-exhausted", "vpn-routes", "vxlan-blocked")' in text
     assert text.count("raise NotImplementedError()") == 2
 
     teacher = nbformat.read(LESSON, as_version=4)
     solutions = {c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub(r"\1", c.source) for c in teacher.cells
                  if c.metadata.get("nbgrader", {}).get("solution")}
     assert set(solutions) == {"fault_name", "repair"}
-    submit(course, "good", released, solutions)
-    submit(course, "wrongname", released, {**solutions, "fault_name": 'answer = "gossip-blocked"'})
-    for student in ("good", "wrongname"):
+    submissions = {
+        "good": solutions,
+        "wrongname": {**solutions, "fault_name": 'answer = "gossip-blocked"'},
+        "norepair": {**solutions, "repair": "pass"},
+        "otherway": {**solutions, "repair": 'node2.run("iptables -D INPUT -p udp --dport 4789 -j DROP")'},
+    }
+    for student, answers in submissions.items():
+        submit(course, student, released, answers)
         nbgrader(course, "db", "student", "add", student)
     nbgrader(course, "autograde", ASSIGNMENT, "--force")
 
-    assert score(course, "good") == 3.0  # the fault's name (1, a hidden test) and the repair (2)
-    assert score(course, "wrongname") == 2.0
+    # In a replay only the name is graded (1 point, a hidden test); the repair (2) scores nothing.
+    assert {student: score(course, student) for student in submissions} == \
+        {"good": 1.0, "wrongname": 0.0, "norepair": 1.0, "otherway": 1.0}
+    for student in submissions:
+        graded = nbformat.read(course / "autograded" / student / ASSIGNMENT / LESSON.name, as_version=4)
+        [error] = [o for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "repaired_test"
+                   for o in c.outputs if o.output_type == "error"]
+        assert error.ename == "NotGradableError" and len(error.traceback) == 1, student

@@ -51,3 +51,28 @@ def test_after_the_fix_the_old_log_lines_are_history_even_before_the_ingress_san
     assert findings.loc[("node2", "dockerd log"), "severity"] == "info"
     assert findings.loc[("node2", "ingress sandbox"), "severity"] == "warning"
     assert worst(findings.reset_index()) == "warning"
+
+
+def flushed(iptables_save: str, table: str) -> str:
+    """`iptables -t TABLE -F`: the table's rules go, its chains stay."""
+    kept, current = [], ""
+    for line in iptables_save.splitlines():
+        current = line[1:].strip() if line.startswith("*") else current
+        if not (current == table and line.startswith("-A ")):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def test_a_flush_that_leaves_dockers_chains_empty_is_an_error():
+    """`iptables -F` (or `-t nat -F`) keeps every chain: only the rules for the node's bridges tell."""
+    for table, lost in (("filter", "filter: no rule for docker_gwbridge"),
+                        ("nat", "nat: no MASQUERADE for docker0 in POSTROUTING")):
+        data = json.loads((CASES / "healthy.json").read_text())
+        sections = data["nodes"]["node2"]["sections"]
+        sections["iptables"] = flushed(sections["iptables"], table)
+        findings = diagnose(Facts.from_dict(data)).set_index(["node", "check"])
+        finding = findings.loc[("node2", "iptables chains")]
+        assert finding["severity"] == "error", table
+        assert "its rules for the node's bridges are gone" in finding["cause"]
+        assert f"# summary: {lost}" in finding["evidence"]
+        assert findings.loc[("node1", "iptables chains"), "severity"] == "info"
