@@ -33,15 +33,18 @@ def root_iptables() -> str:
 
 def root_sysctls() -> dict[str, str]:
     values = {}
-    for path in Path("/proc/sys/net").rglob("*"):
-        name = str(path)
-        if any(v in name for v in _VOLATILE) or any(_HOST_LINK.fullmatch(part) for part in path.parts) \
-                or not path.is_file() or not os.access(path, os.R_OK):
-            continue
-        try:
-            values[name] = path.read_text()
-        except OSError:
-            pass
+    # os.walk, not Path.rglob: another lab's host link may vanish while the walk is inside its
+    # folder (rglob raised FileNotFoundError on /proc/sys/net/ipv4/conf/swl...); such links are left out anyway.
+    for folder, subfolders, files in os.walk("/proc/sys/net"):
+        subfolders[:] = [d for d in subfolders if not _HOST_LINK.fullmatch(d)]
+        for file in files:
+            name = os.path.join(folder, file)
+            if any(v in name for v in _VOLATILE) or not os.access(name, os.R_OK):
+                continue
+            try:
+                values[name] = Path(name).read_text()
+            except OSError:
+                pass
     return values
 
 
