@@ -19,7 +19,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..errors import LabError, LabReplacedError, NodeDeadError
+from ..errors import LabError, LabNotYoursError, LabReplacedError, NodeDeadError
 from . import dockerapi, image
 from .capacity import check_capacity
 from .driver import Driver, default_driver, driver_class, get_driver
@@ -283,11 +283,17 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None, fo
     asking the engine."""
     check_name("lab", name, MAX_LAB_NAME)
     me = caller()
-    if os.geteuid() != 0 and not driver and not engine and (STATE_ROOT / name).exists():
-        raise LabError(f"lab {name} is root's (its state is in {STATE_ROOT / name}); taking it down "
-                       f"needs root: sudo swarmlab lab down --name {name}")
     with NameLock.of(state_root() / name):
-        state = read_state(name) or {}
+        state = _own_state(name)
+        if os.geteuid() != 0 and not state and not driver and not engine:
+            roots = _state_in(STATE_ROOT, name) or ({} if (STATE_ROOT / name).exists() else None)
+            if roots is not None:  # not this user's lab: say whose, and suggest nothing that would remove it
+                owner = owner_from(roots.get("owner"), roots.get("owner_uid")) or "root"
+                raise LabNotYoursError(
+                    f"you ({me}) have no lab named {name}; the lab {name} here is root's: the "
+                    f"{roots.get('driver', 'namespaces')} lab made by {owner}, recorded in {STATE_ROOT / name}, "
+                    f"not yours: left alone (taking it down needs root, and is its owner's to do). For a docker "
+                    f"lab of yours of that name, name its engine: --engine URL")
         if forget and not state:
             return TakenDown(False, name, driver or default_driver(engine), "no record of it here", str(me))
         found = _driver_of(name, state, engine, driver)
@@ -299,6 +305,11 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None, fo
         forced = tuple(map(str, found.forced)) if force else ()
         return TakenDown(removed or bool(state), name, found.name, found.describe(),
                          " and ".join(forced) or owner, forced)
+
+
+def _own_state(name: str) -> dict:
+    """The record of this user's own lab of that name (never root's, for another user)."""
+    return _state_in(state_root(), name) or {}
 
 
 def _state_in(root: Path, name: str) -> dict | None:

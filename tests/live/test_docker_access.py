@@ -338,3 +338,37 @@ def test_on_a_shared_engine_down_removes_only_a_lab_its_caller_made(docker_engin
             cli("lab", "down", **advu1)
         assert docker_engine.objects(f"{LABEL_LAB}=swarmlab") == EMPTY
 
+
+def test_the_same_name_on_both_drivers_each_down_names_and_takes_its_own(docker_engine):
+    """Issue 21, item 2: root's namespaces lab X and advu1's docker lab X. advu1's `down` takes
+    down advu1's docker lab and says so (driver, owner, engine); today it refused with `sudo
+    swarmlab lab down --name X`, which removes root's. With no lab of its own left, advu1 is told
+    whose X is and nothing that would remove it; root's `down` names root's lab."""
+    import socket
+    host = socket.gethostname()
+    name = unique_lab_name("x")
+    roots = Lab(name=name, nodes=1, subnet="10.215.0.0/24")
+    with tempfile.TemporaryDirectory(prefix="swarmlab-advu1-") as h1:
+        advu1 = engine_user(docker_engine, ADVU1, h1)
+        try:
+            roots.up()
+            up = cli("lab", "up", "--name", name, "--nodes", "1", **advu1)
+            assert up.returncode == 0, up.stderr
+            down = cli("lab", "down", "--name", name, **advu1)
+            assert down.returncode == 0, down.stderr
+            assert (f"lab {name} is down (docker driver, made by uid{ADVU1}@{host} (uid {ADVU1}); containers on "
+                    f"the Docker engine at {docker_engine.url})") in down.stderr, down.stderr
+            assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+            assert roots.node("node1").run("true").ok and roots.is_up()
+            again = cli("lab", "down", "--name", name, **advu1)
+            one_line_error(again, f"the lab {name} here is root's: the namespaces lab made by root@{host} (uid 0)")
+            assert "sudo" not in again.stderr and "lab down" not in again.stderr
+            assert roots.node("node1").run("true").ok and roots.is_up()
+            mine = cli("lab", "down", "--name", name)
+            assert mine.returncode == 0, mine.stderr
+            assert f"lab {name} is down (namespaces driver, made by root@{host} (uid 0); namespaces on this machine)" \
+                in mine.stderr, mine.stderr
+        finally:
+            teardown(name)
+            cli("lab", "down", "--name", name, **advu1)
+        assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY and leftovers(name) == []
