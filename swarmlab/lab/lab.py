@@ -283,17 +283,18 @@ def teardown(name: str, engine: str | None = None, driver: str | None = None, fo
     asking the engine."""
     check_name("lab", name, MAX_LAB_NAME)
     me = caller()
+    if os.geteuid() != 0 and not driver and not engine and not _own_state(name):
+        # Before the lock: that user may have no state folder of its own to lock in at all.
+        roots = _state_in(STATE_ROOT, name) or ({} if (STATE_ROOT / name).exists() else None)
+        if roots is not None:  # not this user's lab: say whose, and suggest nothing that would remove it
+            owner = owner_from(roots.get("owner"), roots.get("owner_uid")) or "root"
+            raise LabNotYoursError(
+                f"you ({me}) have no lab named {name}; the lab {name} here is root's: the "
+                f"{roots.get('driver', 'namespaces')} lab made by {owner}, recorded in {STATE_ROOT / name}, "
+                f"not yours: left alone (taking it down needs root, and is its owner's to do). For a docker "
+                f"lab of yours of that name, name its engine: --engine URL")
     with NameLock.of(state_root() / name):
         state = _own_state(name)
-        if os.geteuid() != 0 and not state and not driver and not engine:
-            roots = _state_in(STATE_ROOT, name) or ({} if (STATE_ROOT / name).exists() else None)
-            if roots is not None:  # not this user's lab: say whose, and suggest nothing that would remove it
-                owner = owner_from(roots.get("owner"), roots.get("owner_uid")) or "root"
-                raise LabNotYoursError(
-                    f"you ({me}) have no lab named {name}; the lab {name} here is root's: the "
-                    f"{roots.get('driver', 'namespaces')} lab made by {owner}, recorded in {STATE_ROOT / name}, "
-                    f"not yours: left alone (taking it down needs root, and is its owner's to do). For a docker "
-                    f"lab of yours of that name, name its engine: --engine URL")
         if forget and not state:
             return TakenDown(False, name, driver or default_driver(engine), "no record of it here", str(me))
         found = _driver_of(name, state, engine, driver)
