@@ -286,7 +286,9 @@ def _copy_images(client, lab) -> None:
 def objects(client, name: str, lab_id: str | None = None) -> dict[str, list]:
     """The lab's containers, networks and volumes on the engine, found by their labels."""
     filters = {"label": [f"{LABEL_LAB}={name}"] + ([f"{LABEL_ID}={lab_id}"] if lab_id else [])}
-    return {"containers": client.containers.list(all=True, filters=filters),
+    # ignore_removed: a container may go between the list and its inspection (the engine drops
+    # one whose create was cut short by a killed `up`): gone is what teardown wants anyway.
+    return {"containers": client.containers.list(all=True, filters=filters, ignore_removed=True),
             "networks": client.networks.list(filters=filters),
             "volumes": client.volumes.list(filters=filters)}
 
@@ -319,7 +321,7 @@ def _whom(owners: list[Owner]) -> str:
 
 def _remove_containers(client, labels: dict) -> None:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    containers = client.containers.list(all=True, filters=filters)
+    containers = client.containers.list(all=True, filters=filters, ignore_removed=True)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(containers)))) as pool:
         list(pool.map(lambda c: _remove_quietly(c.remove, force=True, v=True), containers))
 
