@@ -5,6 +5,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
     SwarmlabError
         LabError                the local lab could not be built, reached or taken down
             LabReplacedError    the lab was taken down or replaced while this `up` used it
+            LabNotYoursError    a lab of that name is another user's: left alone
             NodeDeadError       a node's namespace holder is gone (or its PID is another process's)
             NodeAccessError     a node this user may not enter (root's namespaces): not a dead one
         CommandError            a command on a node failed where success was required
@@ -36,6 +37,11 @@ class LabError(SwarmlabError):
 
 class LabReplacedError(LabError):
     """The lab an `up` built was taken down, or replaced by another lab of that name."""
+
+
+class LabNotYoursError(LabError):
+    """A lab of that name was made by another user (or on another machine): this command leaves it
+    alone, and its message never suggests a command that would remove it."""
 
 
 class NodeDeadError(LabError):

@@ -54,6 +54,9 @@ def _add_daily_actions(labsub) -> None:
     down = lab_cmd("down", cmd_lab_down, "take the lab down completely (safe to repeat)")
     down.add_argument("--forget", action="store_true",
                       help="docker driver, engine gone for good: remove only this machine's record of the lab")
+    down.add_argument("--force", action="store_true",
+                      help="also a lab of that name another user made (on a shared engine): it is removed with "
+                           "a warning naming its owner. Without it, `down` removes only a lab you made")
     ex = lab_cmd("exec", cmd_lab_exec, "run a command in a node, with this terminal's stdin, stdout and "
                                        "stderr; its exit code is passed through (128+N when killed by signal N)")
     ex.add_argument("-t", "--tty", action="store_true",
@@ -155,10 +158,15 @@ def cmd_lab_status(args) -> int:
 
 
 def cmd_lab_down(args) -> int:
-    if teardown(args.name, engine=args.engine, forget=args.forget):
-        print(f"lab {args.name} is {'forgotten' if args.forget else 'down'}", file=sys.stderr)
+    done = teardown(args.name, engine=args.engine, forget=args.forget, force=args.force)
+    for owner in done.forced:
+        print(f"swarmlab: warning: lab {args.name} ({done.where}) was not yours: {owner} made it; --force "
+              f"removed it", file=sys.stderr)
+    if done:
+        print(f"lab {args.name} is {'forgotten' if args.forget else 'down'} ({done.said()})", file=sys.stderr)
     else:
-        print(f"no lab named {args.name} was up; nothing to take down", file=sys.stderr)
+        print(f"no lab named {args.name} was up ({done.driver} driver, {done.where}, made by {done.owner}); "
+              f"nothing to take down", file=sys.stderr)
     return 0
 
 

@@ -167,6 +167,7 @@ class Driver(ABC):
     no_sshd_hint: ClassVar[str] = "its nodes have no sshd"
 
     owner = None  # the lab's Ownership (set by the Lab): nodes check it before they create anything
+    forced: list = []  # the other users (ownership.Owner) whose lab the last teardown(force=True) removed
 
     def __init__(self, lab_name: str, state_dir: Path):
         self.lab_name = lab_name
@@ -218,9 +219,11 @@ class Driver(ABC):
         raise self._missing("up")
 
     @abstractmethod
-    def teardown(self, name: str, lab_id: str | None = None) -> bool:
+    def teardown(self, name: str, lab_id: str | None = None, force: bool = False) -> bool:
         """Take lab `name` down completely (only the lab `lab_id`, when given). Works twice, and
-        after the process that built it was killed. False when there was no trace of it."""
+        after the process that built it was killed. False when there was no trace of it.
+        Where several users' labs can meet (an engine), a lab of that name another user made is
+        left alone with a LabNotYoursError, unless `force`; `forced` then names whose it was."""
         raise self._missing("teardown")
 
     @abstractmethod

@@ -13,16 +13,17 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from ..errors import LabError, LabReplacedError, NodeDeadError
+from ..errors import LabError, LabNotYoursError, LabReplacedError, NodeDeadError
 from . import dockerapi, image
 from .capacity import check_capacity
 from .driver import Driver, default_driver, driver_class, get_driver
-from .ownership import STATE_ROOT, NameLock, Ownership, state_root
+from .ownership import STATE_ROOT, NameLock, Ownership, caller, owner_from, state_root
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
 from .sshd import LabSSH
 
@@ -162,7 +163,9 @@ class Lab:
             return {name: fut.result() for name, fut in futures.items()}
 
     def _state(self) -> dict:
-        return {"name": self.name, "id": self.id, "driver": self.driver.name, "subnet": self.spec.subnet,
+        me = caller()
+        return {"name": self.name, "id": self.id, "driver": self.driver.name, "owner": me.login,
+                "owner_uid": me.uid, "subnet": self.spec.subnet,
                 "images": list(self.images), "nodes": [vars(n) for n in self.spec.nodes],
                 "created": time.time(), "created_by_pid": os.getpid(), **self.driver.state()}
 
@@ -237,35 +240,84 @@ def read_state(name: str) -> dict | None:
     """The state of this user's lab of that name; for a user who is not root, else root's
     namespaces lab of that name (readable by all: reached over SSH through its host link)."""
     for root in dict.fromkeys((state_root(), STATE_ROOT)):
-        try:
-            return json.loads((root / name / "state.json").read_text())
-        except (OSError, ValueError):
-            continue
+        state = _state_in(root, name)
+        if state is not None:
+            return state
     return None
 
 
-def teardown(name: str, engine: str | None = None, driver: str | None = None, forget: bool = False) -> bool:
+@dataclass(frozen=True)
+class TakenDown:
+    """What `teardown` did, in words that name the lab meant: its driver, who made it, where it is.
+    False when there was no lab of that name of the caller's."""
+
+    found: bool
+    name: str
+    driver: str
+    where: str  # the driver's describe(): "containers on the Docker engine at URL", "namespaces on this machine"
+    owner: str  # who made it ("user@host (uid N)")
+    forced: tuple[str, ...] = ()  # other users whose lab of that name --force removed
+
+    def __bool__(self) -> bool:
+        return self.found
+
+    def said(self) -> str:
+        """The lab meant, for a message after its name: "docker driver, made by u@host (uid N); containers on ..."."""
+        return f"{self.driver} driver, made by {self.owner}; {self.where}"
+
+
+def teardown(name: str, engine: str | None = None, driver: str | None = None, forget: bool = False,
+             force: bool = False) -> TakenDown:
     """Take a lab down completely: whatever its driver made, and its state file.
-    Works twice, and after the process that built it was killed. Returns False when
-    there was no lab of that name. Holds the name's lock (see ownership.py), so an `up`
-    of that name never creates anything in the middle of it.
+    Works twice, and after the process that built it was killed. False (a TakenDown that
+    says so) when there was no lab of that name. Holds the name's lock (see ownership.py), so
+    an `up` of that name never creates anything in the middle of it.
+
+    Only a lab the caller made: the caller's own record names it, else where its nodes are
+    says who made them (an engine's labels). A lab of that name another user made (on a
+    shared engine; root's on this machine) is left alone with a LabNotYoursError, unless
+    `force` (the TakenDown names whose it was).
 
     forget: a docker-driver lab whose engine is gone for good (a classroom server
     switched off, Docker Desktop reset): remove only this machine's record of it, without
     asking the engine."""
     check_name("lab", name, MAX_LAB_NAME)
-    if os.geteuid() != 0 and not driver and not engine and (STATE_ROOT / name).exists():
-        raise LabError(f"lab {name} is root's (its state is in {STATE_ROOT / name}); taking it down "
-                       f"needs root: sudo swarmlab lab down --name {name}")
+    me = caller()
+    if os.geteuid() != 0 and not driver and not engine and not _own_state(name):
+        # Before the lock: that user may have no state folder of its own to lock in at all.
+        roots = _state_in(STATE_ROOT, name) or ({} if (STATE_ROOT / name).exists() else None)
+        if roots is not None:  # not this user's lab: say whose, and suggest nothing that would remove it
+            owner = owner_from(roots.get("owner"), roots.get("owner_uid")) or "root"
+            raise LabNotYoursError(
+                f"you ({me}) have no lab named {name}; the lab {name} here is root's: the "
+                f"{roots.get('driver', 'namespaces')} lab made by {owner}, recorded in {STATE_ROOT / name}, "
+                f"not yours: left alone (taking it down needs root, and is its owner's to do). For a docker "
+                f"lab of yours of that name, name its engine: --engine URL")
     with NameLock.of(state_root() / name):
-        state = read_state(name) or {}
+        state = _own_state(name)
         if forget and not state:
-            return False
+            return TakenDown(False, name, driver or default_driver(engine), "no record of it here", str(me))
         found = _driver_of(name, state, engine, driver)
+        owner = str(owner_from(state.get("owner"), state.get("owner_uid")) or me)
         if forget:
             found.forget(name)
-            return True
-        return found.teardown(name, lab_id=state.get("id")) or bool(state)
+            return TakenDown(True, name, found.name, found.describe(), owner)
+        removed = found.teardown(name, lab_id=state.get("id"), force=force)
+        forced = tuple(map(str, found.forced)) if force else ()
+        return TakenDown(removed or bool(state), name, found.name, found.describe(),
+                         " and ".join(forced) or owner, forced)
+
+
+def _own_state(name: str) -> dict:
+    """The record of this user's own lab of that name (never root's, for another user)."""
+    return _state_in(state_root(), name) or {}
+
+
+def _state_in(root: Path, name: str) -> dict | None:
+    try:
+        return json.loads((root / name / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def leftovers(name: str, engine: str | None = None, driver: str | None = None) -> list[str]:

@@ -17,10 +17,14 @@ import errno
 import fcntl
 import json
 import os
+import pwd
+import re
+import socket
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import LabError, LabReplacedError
 
@@ -34,6 +38,48 @@ def state_root() -> Path:
         return STATE_ROOT
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "swarmlab" / "labs"
+
+
+class Owner(NamedTuple):
+    """Who made a lab: a user of a machine (a Docker engine may be shared by several of each)."""
+
+    user: str
+    host: str
+    uid: int | None  # None: not recorded
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}" + ("" if self.uid is None else f" (uid {self.uid})")
+
+    @property
+    def login(self) -> str:
+        return f"{self.user}@{self.host}"
+
+
+def caller() -> Owner:
+    """This process's user on this machine: the owner of the labs it makes."""
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no account (a container's, a test's): the number names it
+        user = f"uid{uid}"
+    return Owner(user, socket.gethostname(), uid)
+
+
+def owner_from(login: str | None, uid: str | int | None) -> Owner | None:
+    """The owner that `login` ("user@host", as Owner.login) and `uid` record; None when not recorded."""
+    if not login or "@" not in login:
+        return None
+    user, host = login.rsplit("@", 1)
+    try:
+        return Owner(user, host, int(uid))
+    except (TypeError, ValueError):
+        return Owner(user, host, None)
+
+
+def name_for(name: str, owner: Owner, max_len: int) -> str:
+    """A lab name of `owner`'s own, to suggest when `name` is another's: NAME-USER."""
+    user = re.sub(r"[^A-Za-z0-9_-]", "", owner.user) or str(owner.uid)
+    return f"{name}-{user}"[:max_len]
 
 
 class NameLock:

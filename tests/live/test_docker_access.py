@@ -278,3 +278,97 @@ def test_down_disconnects_a_stranger_from_the_labs_network_and_finishes(make_doc
         assert stranger.status == "running"
     finally:
         stranger.remove(force=True)
+
+
+# --- several users on one engine -----------------------------------------------------------
+ADVU1, ADVU2 = 65533, 65532  # two users with no account (numeric uids, HOME a temporary folder)
+
+
+def engine_user(docker_engine, uid, home):
+    """cli() keywords that run as `uid`, in the group of the engine's socket (as a `docker` group member)."""
+    os.chown(home, uid, uid)
+    group = os.stat(docker_engine.url.removeprefix("unix://")).st_gid
+    return {"env": {"PATH": os.environ["PATH"], "HOME": home, "DOCKER_HOST": docker_engine.url},
+            "user": uid, "groups": [group]}
+
+
+def test_on_a_shared_engine_down_removes_only_a_lab_its_caller_made(docker_engine):
+    """Issue 21, item 1: advu1's lab of the default name; advu2 is refused `up` with the owner
+    named and no hint that would remove it, advu2's `down` leaves it alone (today it removed it,
+    saying "no lab named swarmlab was up"), and only `--force` removes it, with a warning naming
+    its owner. Every object carries who made it and the lab's id."""
+    import socket
+    host = socket.gethostname()
+    with tempfile.TemporaryDirectory(prefix="swarmlab-advu1-") as h1, \
+            tempfile.TemporaryDirectory(prefix="swarmlab-advu2-") as h2:
+        advu1, advu2 = engine_user(docker_engine, ADVU1, h1), engine_user(docker_engine, ADVU2, h2)
+        owner = f"uid{ADVU1}@{host} (uid {ADVU1})"
+        try:
+            up = cli("lab", "up", "--nodes", "1", **advu1)  # the default name, swarmlab
+            assert up.returncode == 0, up.stderr
+            before = docker_engine.objects(f"{LABEL_LAB}=swarmlab")
+            lab_id = json.loads((Path(h1) / ".local/state/swarmlab/labs/swarmlab/state.json").read_text())["id"]
+            down = cli("lab", "down", **advu2)
+            one_line_error(down, f"lab swarmlab on the Docker engine at {docker_engine.url} is the docker lab of "
+                                 f"{owner}, not yours")
+            assert "--force" not in down.stderr and "lab down" not in down.stderr
+            assert docker_engine.objects(f"{LABEL_LAB}=swarmlab") == before
+            refused = cli("lab", "up", "--nodes", "1", **advu2)
+            one_line_error(refused, f"the docker lab of {owner}, not yours")
+            assert f"--name swarmlab-uid{ADVU2}" in refused.stderr and "lab down" not in refused.stderr
+            assert all(before.values()), before
+            client, flt = docker_engine.client(), {"label": f"{LABEL_LAB}=swarmlab"}
+            try:
+                found = [*client.containers.list(all=True, filters=flt), *client.networks.list(filters=flt),
+                         *client.volumes.list(filters=flt)]
+                for obj in found:
+                    labels = (obj.attrs.get("Config") or {}).get("Labels") or obj.attrs["Labels"]
+                    assert (labels["io.swarmlab.owner"], labels["io.swarmlab.owner.uid"],
+                            labels["io.swarmlab.lab.id"]) == (f"uid{ADVU1}@{host}", str(ADVU1), lab_id), labels
+            finally:
+                client.close()
+            ls = cli("lab", "exec", "node1", "--", "docker", "info", "--format", "{{.ServerVersion}}", **advu1)
+            assert ls.returncode == 0 and ls.stdout.strip(), ls.stderr
+            forced = cli("lab", "down", "--force", **advu2)
+            assert forced.returncode == 0, forced.stderr
+            assert f"swarmlab: warning: lab swarmlab (containers on the Docker engine at {docker_engine.url}) was " \
+                   f"not yours: {owner} made it; --force removed it" in forced.stderr, forced.stderr
+            assert docker_engine.objects(f"{LABEL_LAB}=swarmlab") == EMPTY
+        finally:
+            cli("lab", "down", **advu1)
+        assert docker_engine.objects(f"{LABEL_LAB}=swarmlab") == EMPTY
+
+
+def test_the_same_name_on_both_drivers_each_down_names_and_takes_its_own(docker_engine):
+    """Issue 21, item 2: root's namespaces lab X and advu1's docker lab X. advu1's `down` takes
+    down advu1's docker lab and says so (driver, owner, engine); today it refused with `sudo
+    swarmlab lab down --name X`, which removes root's. With no lab of its own left, advu1 is told
+    whose X is and nothing that would remove it; root's `down` names root's lab."""
+    import socket
+    host = socket.gethostname()
+    name = unique_lab_name("x")
+    roots = Lab(name=name, nodes=1, subnet="10.215.0.0/24")
+    with tempfile.TemporaryDirectory(prefix="swarmlab-advu1-") as h1:
+        advu1 = engine_user(docker_engine, ADVU1, h1)
+        try:
+            roots.up()
+            up = cli("lab", "up", "--name", name, "--nodes", "1", **advu1)
+            assert up.returncode == 0, up.stderr
+            down = cli("lab", "down", "--name", name, **advu1)
+            assert down.returncode == 0, down.stderr
+            assert (f"lab {name} is down (docker driver, made by uid{ADVU1}@{host} (uid {ADVU1}); containers on "
+                    f"the Docker engine at {docker_engine.url})") in down.stderr, down.stderr
+            assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY
+            assert roots.node("node1").run("true").ok and roots.is_up()
+            again = cli("lab", "down", "--name", name, **advu1)
+            one_line_error(again, f"the lab {name} here is root's: the namespaces lab made by root@{host} (uid 0)")
+            assert "sudo" not in again.stderr and "lab down" not in again.stderr
+            assert roots.node("node1").run("true").ok and roots.is_up()
+            mine = cli("lab", "down", "--name", name)
+            assert mine.returncode == 0, mine.stderr
+            assert f"lab {name} is down (namespaces driver, made by root@{host} (uid 0); namespaces on this machine)" \
+                in mine.stderr, mine.stderr
+        finally:
+            teardown(name)
+            cli("lab", "down", "--name", name, **advu1)
+        assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY and leftovers(name) == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -153,3 +154,17 @@ def test_write_json_replaces_whole_and_leaves_no_temporary_file(tmp_path):
     assert json.loads(path.read_text()) == {"b": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_owner_is_a_user_of_a_machine_and_reads_back_from_what_it_records(monkeypatch):
+    import socket
+
+    from swarmlab.lab.ownership import Owner, caller, name_for, owner_from
+    monkeypatch.setattr(os, "geteuid", lambda: 65533)  # no account: the number names the user
+    monkeypatch.setattr(socket, "gethostname", lambda: "box")
+    me = caller()
+    assert me == Owner("uid65533", "box", 65533) and str(me) == "uid65533@box (uid 65533)"
+    assert owner_from(me.login, str(me.uid)) == me
+    assert owner_from("al@ice@box", None) == Owner("al@ice", "box", None)  # the host is after the last @
+    assert owner_from(None, "0") is None and owner_from("nobody", "0") is None  # not recorded
+    assert name_for("swarmlab", Owner("a.b", "box", 1), 32) == "swarmlab-ab"

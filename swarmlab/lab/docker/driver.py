@@ -2,8 +2,10 @@
 
 The engine and what it grants a node: engine.py; a node: node.py; the image it runs:
 nodeimage.py. Every object the lab creates on the engine (containers, network,
-volumes) carries the labels io.swarmlab.lab=<name> and io.swarmlab.lab.id=<id>; `down`
-removes exactly those. A node container may do anything root may do on the engine's
+volumes) carries the labels io.swarmlab.lab=<name> and io.swarmlab.lab.id=<id>, and who
+made it: io.swarmlab.owner=<user>@<host> and io.swarmlab.owner.uid=<uid>. `down` removes
+exactly those, and only when they are its caller's (an engine is often shared: a class, a
+server), or with --force. A node container may do anything root may do on the engine's
 host: it runs dockerd, which needs (nearly) every capability.
 """
 from __future__ import annotations
@@ -16,15 +18,15 @@ from pathlib import Path
 
 import docker
 
-from ...errors import LabError
+from ...errors import LabError, LabNotYoursError
 from .. import image
 from ..driver import Driver, SSHConnector, Usability
-from ..ownership import state_root
-from ..spec import LabSpec, NodeSpec
+from ..ownership import Owner, caller, name_for, state_root
+from ..spec import MAX_LAB_NAME, LabSpec, NodeSpec
 from . import nodeimage, sshd
 from .engine import (EXPLICIT, EXPLICIT_OPTIONS, EXPLICIT_PATHS, LABEL_ID, LABEL_LAB, LABEL_NODE, LABEL_PRIVILEGES,
                      LABEL_SPEC, PRIVILEGED, cgroup_version, connect, engine_url, known_privileges, network_name,
-                     privileges_file, privileges_note, remember_privileges, volume_name)
+                     owner_labels, owner_of, privileges_file, privileges_note, remember_privileges, volume_name)
 from .node import ContainerNode
 
 
@@ -99,8 +101,15 @@ class DockerDriver(Driver):
         client = self.client()
         taken = objects(client, lab.name)
         if any(taken.values()):
-            raise LabError(f"a lab named {lab.name!r} already exists on the engine at {self.url}; take it down "
-                           f"with `swarmlab lab down --name {lab.name}` or choose another name")
+            others = not_mine(taken)
+            if others:  # never a hint that would remove someone else's lab
+                raise LabNotYoursError(
+                    f"a lab named {lab.name!r} is already on the Docker engine at {self.url}: the docker lab "
+                    f"of {_whom(others)}, not yours ({caller()}); choose another name for yours, e.g. "
+                    f"--name {name_for(lab.name, caller(), MAX_LAB_NAME)}")
+            raise LabError(f"a lab named {lab.name!r} of yours is already on the Docker engine at {self.url}; "
+                           f"take it down with `swarmlab lab down --name {lab.name} --engine {self.url}` or "
+                           f"choose another name")
         if (self.dir / "state.json").exists():
             raise LabError(f"a lab named {lab.name!r} is recorded in {self.dir}; take it down with "
                            f"`swarmlab lab down --name {lab.name}` or choose another name")
@@ -110,7 +119,7 @@ class DockerDriver(Driver):
         client = self.client()
         image_ = nodeimage.ensure(client, progress=lambda line: report(line))
         report("node image")
-        labels = {LABEL_LAB: lab.name, LABEL_ID: lab.id}
+        labels = {LABEL_LAB: lab.name, LABEL_ID: lab.id, **owner_labels(caller())}
         network = _create_network(client, lab, labels)
         report(f"network {network.name} {lab.spec.subnet}")
         self.privileges = self._create_nodes(client, lab, image_.id, labels)
@@ -160,9 +169,9 @@ class DockerDriver(Driver):
         return choice
 
     # --- down ------------------------------------------------------------------------
-    def teardown(self, name: str, lab_id: str | None = None) -> bool:
-        teardown(name, self.url, lab_id=lab_id, state_dir=self.dir)
-        return False  # the engine does not say whether there was anything: the state file does (lab.teardown)
+    def teardown(self, name: str, lab_id: str | None = None, force: bool = False) -> bool:
+        self.forced = teardown(name, self.url, lab_id=lab_id, state_dir=self.dir, force=force)
+        return bool(self.forced)  # else the engine does not say whether there was anything: the state file does
 
     def leftovers(self, name: str) -> list[str]:
         found = leftovers(name, self.url)
@@ -277,14 +286,42 @@ def _copy_images(client, lab) -> None:
 def objects(client, name: str, lab_id: str | None = None) -> dict[str, list]:
     """The lab's containers, networks and volumes on the engine, found by their labels."""
     filters = {"label": [f"{LABEL_LAB}={name}"] + ([f"{LABEL_ID}={lab_id}"] if lab_id else [])}
-    return {"containers": client.containers.list(all=True, filters=filters),
+    # ignore_removed: a container may go between the list and its inspection (the engine drops
+    # one whose create was cut short by a killed `up`): gone is what teardown wants anyway.
+    return {"containers": client.containers.list(all=True, filters=filters, ignore_removed=True),
             "networks": client.networks.list(filters=filters),
             "volumes": client.volumes.list(filters=filters)}
 
 
+_UNKNOWN = Owner("someone", "unknown", None)  # objects made before swarmlab recorded who made them
+
+
+def _labels(obj) -> dict:
+    return (obj.attrs.get("Config") or {}).get("Labels") or obj.attrs.get("Labels") or {}
+
+
+def not_mine(found: dict[str, list], lab_id: str | None = None) -> list[Owner]:
+    """Who, other than the caller, made objects among `found` (objects()). An object that
+    records no owner (made before swarmlab recorded it) is the caller's only when it carries
+    the id of the caller's own record (`lab_id`)."""
+    me, others = caller(), set()
+    for items in found.values():
+        for obj in items:
+            labels = _labels(obj)
+            owner = owner_of(labels)
+            if owner == me or (owner is None and lab_id and labels.get(LABEL_ID) == lab_id):
+                continue
+            others.add(owner or _UNKNOWN)
+    return sorted(others, key=str)
+
+
+def _whom(owners: list[Owner]) -> str:
+    return " and ".join("an unknown user (it records no owner)" if o == _UNKNOWN else str(o) for o in owners)
+
+
 def _remove_containers(client, labels: dict) -> None:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    containers = client.containers.list(all=True, filters=filters)
+    containers = client.containers.list(all=True, filters=filters, ignore_removed=True)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(containers)))) as pool:
         list(pool.map(lambda c: _remove_quietly(c.remove, force=True, v=True), containers))
 
@@ -308,9 +345,12 @@ def _remove_quietly(remove, **kw) -> None:
         pass  # gone already: down runs twice, or races another down
 
 
-def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir: Path | None = None) -> None:
-    """Remove every object labelled with the lab's name (and id, when known) from the engine.
-    Works twice, and after the process that built the lab was killed."""
+def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir: Path | None = None,
+             force: bool = False) -> list[Owner]:
+    """Remove every object labelled with the lab's name (and id, when known) from the engine,
+    when they are all the caller's: another user's lab of that name (an engine is often
+    shared) is left alone with a LabNotYoursError, unless `force`. Returns the other users
+    whose objects `force` removed. Works twice, and after the process that built the lab was killed."""
     try:
         client = connect(engine)
     except LabError as exc:
@@ -318,6 +358,11 @@ def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir
         raise LabError(f"{exc}; lab {name}'s containers there were not removed. If that engine is gone "
                        f"for good, `swarmlab lab down --name {name} --forget` removes only this "
                        "machine's record of the lab") from None
+    others = not_mine(objects(client, name, lab_id), lab_id)
+    if others and not force:
+        raise LabNotYoursError(
+            f"lab {name} on the Docker engine at {engine_url(engine)} is the docker lab of {_whom(others)}, "
+            f"not yours ({caller()}): left alone, nothing taken down; only its owner takes it down")
     labels = {LABEL_LAB: name, **({LABEL_ID: lab_id} if lab_id else {})}
     _remove_containers(client, labels)  # force: SIGKILL, so a `sleep` ignoring SIGTERM costs nothing
     found = objects(client, name, lab_id)
@@ -331,6 +376,7 @@ def teardown(name: str, engine: str | None, lab_id: str | None = None, state_dir
         raise LabError(f"lab {name} did not go away completely from {engine_url(engine)}: {'; '.join(left)}")
     if state_dir is not None:
         _remove_state_dir(state_dir)
+    return others
 
 
 def _remove_state_dir(state_dir: Path) -> None:
@@ -351,7 +397,8 @@ def spec_on_engine(name: str, engine: str | None) -> dict | None:
     """The lab's state as the engine holds it (its network's labels), for a lab with no state file."""
     client = connect(engine)
     for net in client.networks.list(filters={"label": f"{LABEL_LAB}={name}"}):
-        spec = json.loads(net.attrs["Labels"][LABEL_SPEC])
-        return {**spec, "id": net.attrs["Labels"].get(LABEL_ID, ""), "driver": "docker",
-                "engine": engine_url(engine)}
+        labels = net.attrs["Labels"]
+        owner = owner_of(labels)
+        return {**json.loads(labels[LABEL_SPEC]), "id": labels.get(LABEL_ID, ""), "driver": "docker",
+                "engine": engine_url(engine), **({"owner": owner.login, "owner_uid": owner.uid} if owner else {})}
     return None

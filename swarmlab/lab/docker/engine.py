@@ -18,10 +18,13 @@ import docker
 from docker.context import ContextAPI
 
 from ...errors import LabError
+from ..ownership import Owner, owner_from
 
 LABEL_LAB = "io.swarmlab.lab"
 LABEL_ID = "io.swarmlab.lab.id"
 LABEL_NODE = "io.swarmlab.node"
+LABEL_OWNER = "io.swarmlab.owner"  # who made the lab: user@host (engines are shared: `down` removes only one's own)
+LABEL_OWNER_UID = "io.swarmlab.owner.uid"
 LABEL_PRIVILEGES = "io.swarmlab.privileges"  # what the engine granted: a later lab need not ask again
 LABEL_SPEC = "io.swarmlab.spec"  # on the network: the lab's spec, so the engine alone can describe it
 PRIVILEGED = "privileged"
@@ -63,6 +66,16 @@ def connect(engine: str | None = None, timeout: int = 60) -> docker.DockerClient
         reason = " ".join(str(exc).split())[:200]
         raise LabError(f"cannot reach the Docker engine at {url}: {reason}; start Docker (Docker Desktop, "
                        f"or `systemctl start docker`), check DOCKER_HOST, or pass --engine URL") from None
+
+
+def owner_labels(owner: Owner) -> dict[str, str]:
+    return {LABEL_OWNER: owner.login, LABEL_OWNER_UID: str(owner.uid)}
+
+
+def owner_of(labels: dict | None) -> Owner | None:
+    """Who made an object of a lab, by its labels; None for one made before swarmlab recorded it."""
+    labels = labels or {}
+    return owner_from(labels.get(LABEL_OWNER), labels.get(LABEL_OWNER_UID))
 
 
 # --- names on the engine -----------------------------------------------------------
