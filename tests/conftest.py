@@ -156,7 +156,10 @@ class Engine:
         client = self.client()
         try:
             flt = {"label": label}
-            return {"containers": sorted(c.name for c in client.containers.list(all=True, filters=flt)),
+            # ignore_removed: a container can go between the list and its inspection (a lab up
+            # removes its trial of --privileged; a down runs beside), which is not an object left
+            return {"containers": sorted(c.name for c in client.containers.list(all=True, filters=flt,
+                                                                                 ignore_removed=True)),
                     "networks": sorted(n.name for n in client.networks.list(filters=flt)),
                     "volumes": sorted(v.name for v in client.volumes.list(filters=flt))}
         finally:
