@@ -266,3 +266,21 @@ def test_two_ups_of_one_name_at_once_one_wins_the_other_says_why():
     finally:
         cli("lab", "down", "--name", name)
     assert leftovers(name) == []
+
+
+def test_a_lab_left_frozen_by_a_killed_down_answers_and_goes_down():
+    """kill -9 of `lab down` between freezing the lab's cgroup and thawing it leaves the lab
+    frozen: `lab status` says so in one line instead of waiting for ever, and `lab down` finishes."""
+    from swarmlab.lab.namespaces.cgroup import CGROUP_ROOT, LabCgroup
+    require_live()
+    name = unique_lab_name("fz")
+    try:
+        assert cli("lab", "up", "--name", name).returncode == 0
+        state = CGROUP_ROOT / "freezer" / LabCgroup(name).rel / "freezer.state"
+        assert state.exists(), "this test needs cgroup v1's freezer (as this machine kind has)"
+        state.write_text("FROZEN")  # where the killed down stopped
+        one_line_error(cli("lab", "status", "--name", name), "is frozen")
+    finally:
+        down = cli("lab", "down", "--name", name)
+    assert down.returncode == 0, down.stderr
+    assert leftovers(name) == []

@@ -78,13 +78,28 @@ class LabCgroup:
 
     def _freeze_and_kill(self) -> None:
         state = self._control / "freezer.state"
-        state.write_text("FROZEN")
-        deadline = time.monotonic() + 2
-        while state.read_text().strip() != "FROZEN" and time.monotonic() < deadline:
-            time.sleep(0.005)
-        for pid in self.pids():
-            _kill(pid)
-        state.write_text("THAWED")  # the kills are delivered on thaw
+        # Ctrl-C or SIGTERM in here waits until the thaw: a lab left frozen hangs every command
+        # sent into it (the command joins the frozen cgroup). After kill -9, frozen() says so.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            state.write_text("FROZEN")
+            deadline = time.monotonic() + 2
+            while state.read_text().strip() != "FROZEN" and time.monotonic() < deadline:
+                time.sleep(0.005)
+            for pid in self.pids():
+                _kill(pid)
+        finally:
+            state.write_text("THAWED")  # the kills are delivered on thaw
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def frozen(self) -> bool:
+        """The lab's processes are frozen: a `lab down` was killed between freezing and thawing."""
+        if _unified():
+            return False  # cgroup v2: teardown kills with cgroup.kill and never freezes
+        try:
+            return (self._control / "freezer.state").read_text().strip() in ("FROZEN", "FREEZING")
+        except OSError:
+            return False
 
     def remove(self) -> None:
         """Remove the lab's cgroup directories in every hierarchy (deepest first)."""

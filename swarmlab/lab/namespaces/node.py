@@ -324,7 +324,11 @@ class NamespaceNode(LabNode):
         return _Entry(["nsenter", f"--mount={mnt}", f"--net={net}", f"--uts={uts}", "--", *env, *argv], fds)
 
     def _in_cgroup(self, args: list[str]) -> list[str]:
-        # Every process of the node starts inside the node's cgroup, so teardown finds it.
+        # Every process of the node starts inside the node's cgroup, so teardown finds it; in a
+        # frozen one it would stop at once, and wait for ever, deaf to Ctrl-C.
+        if self._cgroup.frozen():
+            raise LabError(f"lab {self.lab_name} is frozen: a `lab down` was stopped half-way; "
+                           f"finish it with `swarmlab lab down --name {self.lab_name}`")
         return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup.procs_file(self.name)), *args]
 
     def _spawn(self, command: list[str] | _Entry, **kw) -> subprocess.Popen:
