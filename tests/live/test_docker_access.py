@@ -372,3 +372,26 @@ def test_the_same_name_on_both_drivers_each_down_names_and_takes_its_own(docker_
             teardown(name)
             cli("lab", "down", "--name", name, **advu1)
         assert docker_engine.objects(f"{LABEL_LAB}={name}") == EMPTY and leftovers(name) == []
+
+
+def test_a_subnet_holding_the_engine_hosts_own_address_is_refused_naming_it():
+    """An engine whose host has 172.16.155.131 (the article's node1) and a lab on the article's
+    subnet: the host would answer the nodes for .131 and every join would time out, so `up`
+    refuses, naming the address and a subnet to use, and leaves nothing."""
+    from swarmlab.errors import LabError
+    from swarmlab.lab.docker import nodeimage
+    from swarmlab.lab.docker.engine import connect
+    engine_lab = Lab(name=unique_lab_name("e131"), nodes=1).up()  # its node1 is 172.16.155.131
+    name = unique_lab_name("arp")
+    try:
+        url = engine_lab.node("node1").docker_host
+        engine = connect(url)
+        nodeimage.ensure(engine, source=nodeimage.HOST, progress=None)
+        with pytest.raises(LabError, match=r"engine's own host has 172\.16\.155\.131 \(on ens33\) inside the "
+                                           r"lab's subnet 172\.16\.155\.0/24.*--subnet \d"):
+            Lab(name=name, driver="docker", engine=url).up()
+        assert [c.name for c in engine.containers.list(all=True)] == []
+        assert leftovers(name, engine=url, driver="docker") == []
+        engine.close()
+    finally:
+        teardown(engine_lab.name)

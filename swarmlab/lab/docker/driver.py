@@ -120,6 +120,8 @@ class DockerDriver(Driver):
         image_ = nodeimage.ensure(client, progress=lambda line: report(line))
         report("node image")
         labels = {LABEL_LAB: lab.name, LABEL_ID: lab.id, **owner_labels(caller())}
+        _check_engine_host_outside(client, image_.id, lab.spec.subnet, labels)
+        report("the engine's host is outside the lab's subnet")
         network = _create_network(client, lab, labels)
         report(f"network {network.name} {lab.spec.subnet}")
         self.privileges = self._create_nodes(client, lab, image_.id, labels)
@@ -208,6 +210,30 @@ def _check_subnet_free(client, subnet: str) -> None:
             if theirs.version == 4 and theirs.overlaps(wanted):
                 raise LabError(f"subnet {subnet} is taken on the engine by network {net.name!r} ({theirs}); "
                                f"choose another, e.g. --subnet {_suggest_subnet(client, wanted)}")
+
+
+def engine_host_addresses(client, image_id: str, labels: dict) -> list[tuple[str, ipaddress.IPv4Interface]]:
+    """(interface, address) of each IPv4 address of the engine's own host, as a throwaway
+    container in the host's network sees them: the engine may run in a VM (Docker Desktop's)
+    or on another machine, whose addresses this one cannot list."""
+    out = client.containers.run(image_id, ["ip", "-o", "-4", "addr", "show"], entrypoint=[], network_mode="host",
+                                environment=[f"PATH={nodeimage.NODE_PATH}"], labels=labels, remove=True)
+    fields = [line.split() for line in out.decode(errors="replace").splitlines()]
+    return [(f[1], ipaddress.IPv4Interface(f[3])) for f in fields if len(f) > 3 and f[2] == "inet"]
+
+
+def _check_engine_host_outside(client, image_id: str, subnet: str, labels: dict) -> None:
+    """The engine's host answers ARP for its own addresses on the lab's network too: a node's
+    address that is also the host's then reaches the host, and every join to it times out
+    ("failed to retrieve remote root CA certificate ... deadline exceeded")."""
+    wanted = ipaddress.IPv4Network(subnet)
+    inside = [(name, iface) for name, iface in engine_host_addresses(client, image_id, labels)
+              if iface.ip in wanted]
+    if inside:
+        name, iface = inside[0]
+        raise LabError(f"the Docker engine's own host has {iface.ip} (on {name}) inside the lab's subnet "
+                       f"{subnet}: the nodes would reach the host at that address, and joins to it time out; "
+                       f"choose another subnet, e.g. --subnet {_suggest_subnet(client, wanted)}")
 
 
 def _suggest_subnet(client, wanted: ipaddress.IPv4Network) -> str:
