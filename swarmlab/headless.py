@@ -6,6 +6,7 @@ works from an installed swarmlab as from a checkout. Needs the `lessons` extra.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
@@ -161,6 +162,8 @@ def _execute(client, stopped: list[int]) -> None:
         worker.join(0.5)
         if stopped:  # a kernel that started after the signal goes too
             _kill_kernel(client)
+    if stopped:  # nbclient's own clean-up at exit would find the kernel gone, and fail on it
+        atexit.unregister(client._cleanup_kernel)
     if outcome:
         raise outcome[0]
 
