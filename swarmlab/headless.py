@@ -6,10 +6,14 @@ works from an installed swarmlab as from a checkout. Needs the `lessons` extra.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -24,7 +28,7 @@ from .cluster import connect
 from .errors import SwarmlabError
 from .inventory import load_inventory
 from .lab import teardown
-from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name
+from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name, put_back_first
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
 # Handouts are read offline: the widget manager (@jupyter-widgets/html-manager's embed.js, BSD-3,
@@ -55,6 +59,9 @@ def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = 
         os.environ["SWARMLAB_INVENTORY"] = str(Path(inventory).expanduser().resolve())
     if backend == INVENTORY:
         load_inventory(inventory_path())  # a bad file stops here, with its one-line error
+        if staging.pending(inventory_path()) is not None:  # a lesson killed before it put the hosts back
+            with connect(inventory_path()) as cluster:
+                put_back_first(cluster, inventory_path(), say=progress or (lambda line: None))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -84,7 +91,15 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
         with tempfile.TemporaryDirectory(prefix="swarmlab-kernel-") as sockets:
             client.km = client.kernel_manager_class(kernel_name="python3", transport="ipc",
                                                     ip=f"{sockets}/kernel")
-            client.execute()
+            with _stopping_the_kernel_on_signals(client) as stopped:
+                try:
+                    _execute(client, stopped)
+                except Exception:
+                    if not stopped:
+                        raise
+            if stopped:  # the kernel is gone: undo what the lesson set up, then stop as the signal asks
+                _clean_up_after_failure(path.name[:2], _backend_used(nb) or backend)
+                _deliver(stopped[0])
     except CellExecutionError as exc:
         status = "failed: " + _first_error_line(str(exc))
         error = _error_text(exc)
@@ -101,6 +116,75 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
     cells = sum(1 for c in nb.cells if c.cell_type == "code")
     return {"lesson": path.stem, "backend": used, "cells": cells, "claims": claims_checked(_printed(nb)),
             "seconds": round(seconds, 1), "status": status, "error": error}
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stopping_the_kernel_on_signals(client):
+    """While a lesson runs, Ctrl-C or SIGTERM kills its kernel (it runs in a session of its own,
+    so the signal reached only this process) and is noted in the list yielded; nbclient then
+    ends as on any dead kernel, and the caller undoes what the lesson set up before it stops."""
+    stopped: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+
+    def stop(signum, frame):
+        if not stopped:
+            stopped.append(signum)
+        _kill_kernel(client)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _execute(client, stopped: list[int]) -> None:
+    """client.execute() in a thread of its own, so that nbclient installs no signal handlers of
+    its own (on the main thread it does: a signal then shuts the kernel down under it, and it
+    ends in AssertionError and ZMQError tracebacks). This thread waits, and gets the signals."""
+    outcome: list[BaseException] = []
+
+    def work():
+        try:
+            client.execute()
+        except BaseException as exc:  # handed to the thread that waits
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, name="swarmlab-lesson", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+        if stopped:  # a kernel that started after the signal goes too
+            _kill_kernel(client)
+    if stopped:  # nbclient's own clean-up at exit would find the kernel gone, and fail on it
+        atexit.unregister(client._cleanup_kernel)
+    if outcome:
+        raise outcome[0]
+
+
+def _kill_kernel(client) -> bool:
+    """Kill the lesson's kernel at once; False when it has none running."""
+    process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return False
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: the kernel and what it started
+    except OSError:
+        process.kill()
+    return True
+
+
+def _deliver(signum: int) -> None:
+    """Stop as the signal asks, with the handler that was there before the lesson ran: the CLI's
+    one line for Ctrl-C and SIGTERM, KeyboardInterrupt, or the default."""
+    signal.raise_signal(signum)
+    raise KeyboardInterrupt  # a handler that returned (SIG_IGN): the run stops all the same
 
 
 def _clean_up_after_failure(lesson_id: str, backend: str) -> None:

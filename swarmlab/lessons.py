@@ -184,6 +184,8 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     try:
         for step in steps:
             step(lesson.cluster)
+            if lesson.staged:  # the networks this step made, by id: only those are removed after
+                staging.record_made(lesson.cluster, lesson.inventory)
     except BaseException:
         lesson._put_hosts_back()  # a set-up that fails halfway leaves nothing behind
         raise
@@ -202,7 +204,19 @@ def inventory_path() -> str:
 
 def _open_inventory(lesson_id: str) -> Lesson:
     path = inventory_path()
-    return Lesson(lesson_id, INVENTORY, connect(path), inventory=path)
+    lesson = Lesson(lesson_id, INVENTORY, connect(path), inventory=path)
+    put_back_first(lesson.cluster, path)  # every lesson, 00 too, starts from hosts as they were
+    return lesson
+
+
+def put_back_first(cluster, path, say=print) -> None:
+    """Hosts a lesson left staged (it was killed): say so, and put them back before anything else."""
+    journal = staging.pending(path)
+    if journal is None:
+        return
+    say(f"the hosts of {path} were left staged by lesson {journal.get('lesson', '?')}: putting them back first")
+    for line in staging.restore(cluster, path):
+        say(f"  {line}")
 
 
 def _stage(lesson: Lesson, steps) -> None:

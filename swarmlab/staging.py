@@ -12,8 +12,15 @@ and the next lesson read the journal), the hosts are put back:
   swarmlab's marks: routes with proto 199, networks labelled swarmlab.fault);
 - the service's task containers are removed, and hosts that were not in a swarm
   leave it (when the manager leaves, the swarm's services go first);
-- the local networks that appeared during the lesson (docker_gwbridge among them)
-  are removed.
+- the local networks swarmlab made are removed, by the id the journal recorded when
+  they appeared: the docker_gwbridge a join made (or the lesson's fix), the fault
+  networks labelled swarmlab.fault. A network that was there before, or that anyone
+  else created meanwhile, is left alone, whatever its name.
+
+The journal names the process that staged the hosts. While it runs, nothing else
+restores them (two lessons never share the hosts); once it is gone without putting
+them back (killed), `staged_note` says so to any command on that inventory, and
+`swarmlab lessons restore --inventory FILE` (or the next lesson) puts them back.
 
 A host already in a swarm before the lesson is refused: the lessons build their own.
 """
@@ -28,7 +35,10 @@ from . import faults, story, swarm
 from .errors import StagingError
 
 JOURNAL_DIR = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "swarmlab"
-LOCAL_NETWORKS = "docker network ls --filter scope=local --format '{{.Name}}'"
+# Each local network's full id, name and labels (the fault networks carry swarmlab.fault).
+LOCAL_NETWORKS = "docker network ls --filter scope=local --no-trunc --format '{{.ID}} {{.Name}} {{.Labels}}'"
+GWBRIDGE = "docker_gwbridge"
+FAULT_LABEL = "swarmlab.fault"
 
 
 def journal_path(inventory) -> Path:
@@ -77,14 +87,101 @@ def announce(cluster, lesson_id: str, lines: list[str]) -> str:
 
 
 # --- before, and back -----------------------------------------------------------------
+def local_networks(node) -> dict[str, tuple[str, str]]:
+    """The node's local networks: {full id: (name, labels)}."""
+    result = node.run(LOCAL_NETWORKS)
+    if not result.ok:
+        raise StagingError(f"cannot ask Docker on {node.name} ({result.stderr.strip()}); is dockerd running "
+                           f"there, and may this user use it (sudo = true in the inventory)?")
+    networks = {}
+    for line in result.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) >= 2:
+            networks[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
+    return networks
+
+
 def host_state(node) -> dict:
     # The answer itself, not swarm.state(): a host that cannot be asked is refused with dockerd's words.
     membership = node.run(swarm.STATE_COMMAND)
-    networks = node.run(LOCAL_NETWORKS)
-    if not membership.ok or not networks.ok:
-        raise StagingError(f"cannot ask Docker on {node.name} ({(membership.stderr or networks.stderr).strip()}); "
+    if not membership.ok:
+        raise StagingError(f"cannot ask Docker on {node.name} ({membership.stderr.strip()}); "
                            f"is dockerd running there, and may this user use it (sudo = true in the inventory)?")
-    return {"swarm": membership.stdout.strip(), "networks": sorted(networks.stdout.split())}
+    networks = local_networks(node)
+    return {"swarm": membership.stdout.strip(), "networks": {id_: name for id_, (name, _) in sorted(networks.items())}}
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (its field 22 in /proc/PID/stat), or None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner() -> dict:
+    """This process, as the journal names the one that staged the hosts."""
+    return {"pid": os.getpid(), "started": _process_start(os.getpid()), "host": os.uname().nodename}
+
+
+def owner_running(journal: dict) -> int | None:
+    """The pid of the process that staged the hosts, while it still runs (and is not this one)."""
+    owner = journal.get("owner") or {}
+    pid = owner.get("pid")
+    if not pid or pid == os.getpid() or owner.get("host") != os.uname().nodename:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # another user's process: it runs
+    started = _process_start(pid)
+    if started is not None and owner.get("started") not in (None, started):
+        return None  # the pid was given to another process since
+    return pid
+
+
+def pending(inventory) -> dict | None:
+    """The journal of a lesson that staged `inventory`'s hosts and has not put them back, or None."""
+    path = journal_path(inventory)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StagingError(f"cannot read the staging journal {path} ({exc}); look at it, then remove it") from None
+
+
+def staged_note(inventory) -> str | None:
+    """One line for any command on `inventory`: its hosts are staged by a lesson, and how to put
+    them back (or that the lesson is running now). None when they are not staged, or `inventory`
+    is not a file (a lab's name)."""
+    if not Path(inventory).is_file():
+        return None
+    try:
+        journal = pending(inventory)
+    except StagingError as exc:
+        return str(exc)
+    if journal is None:
+        return None
+    lesson = journal.get("lesson", "?")
+    pid = owner_running(journal)
+    if pid:
+        return (f"lesson {lesson} is running on the hosts of {inventory} now (process {pid}): they are staged "
+                f"until it ends")
+    return (f"the hosts of {inventory} are still staged by lesson {lesson}, which was stopped before it put them "
+            f"back (journal {journal_path(inventory)}): put them back with "
+            f"`swarmlab lessons restore --inventory {inventory}`")
+
+
+def _refuse_if_running(journal: dict, inventory) -> None:
+    pid = owner_running(journal)
+    if pid:
+        raise StagingError(f"lesson {journal.get('lesson', '?')} is running on the hosts of {inventory} now "
+                           f"(process {pid}); let it finish or stop it (it puts the hosts back itself), then "
+                           f"try again")
 
 
 def begin(cluster, lesson_id: str, inventory, injects=()) -> dict:
@@ -98,19 +195,55 @@ def begin(cluster, lesson_id: str, inventory, injects=()) -> dict:
     if busy:
         raise StagingError(f"{', '.join(busy)} already in a swarm (state {states[busy[0]]['swarm']}); the lessons "
                            f"build their own: run `docker swarm leave --force` there, or use fresh hosts")
-    journal = {"lesson": lesson_id, "inventory": str(inventory), "hosts": states,
-               "faults": [[fault, host] for fault, host in injects]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(journal, indent=1) + "\n")
+    journal = {"lesson": lesson_id, "inventory": str(inventory), "owner": _owner(), "hosts": states,
+               "faults": [[fault, host] for fault, host in injects], "made": {}}
+    _write(path, journal)
     return journal
+
+
+def _write(path: Path, journal: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(journal, indent=1) + "\n")
+    os.replace(temporary, path)  # a journal is never half written
+
+
+def _made_by_swarmlab(journal: dict, node, networks: dict) -> list[str]:
+    """The ids of the node's local networks swarmlab made since the journal: not there before,
+    and either docker_gwbridge (Docker makes it on the join the lesson ran, or the lesson's fix
+    does) or labelled swarmlab.fault. Anyone else's network, whatever its name, is not among them."""
+    before = _before(journal, node)
+    return [id_ for id_, (name, labels) in networks.items() if id_ not in before
+            and (name == GWBRIDGE or f"{FAULT_LABEL}=" in labels)]
+
+
+def _before(journal: dict, node) -> dict:
+    """The node's local networks in the journal, {id: name} ({} from a journal of names only)."""
+    networks = journal["hosts"].get(node.name, {}).get("networks", {})
+    return networks if isinstance(networks, dict) else {}
+
+
+def record_made(cluster, inventory) -> None:
+    """Add to the journal the ids of the local networks swarmlab made on the hosts so far (called
+    after each set-up step, and before the hosts are put back)."""
+    path = journal_path(inventory)
+    journal = pending(inventory)
+    if journal is None:
+        return
+    made = journal.setdefault("made", {})
+    for node in cluster:
+        ids = made.setdefault(node.name, [])
+        ids += [id_ for id_ in _made_by_swarmlab(journal, node, local_networks(node)) if id_ not in ids]
+    _write(path, journal)
 
 
 def restore(cluster, inventory) -> list[str]:
     """Put the hosts back as the journal says they were; returns what was done, one line each."""
     path = journal_path(inventory)
-    if not path.exists():
+    journal = pending(inventory)
+    if journal is None:
         return []
-    journal = json.loads(path.read_text())
+    _refuse_if_running(journal, inventory)
     done = []
     for fault, host in journal.get("faults", []):  # only what this lesson may have injected
         faults.fault_named(fault).undo(cluster, cluster.node(host))
@@ -134,17 +267,28 @@ def restore(cluster, inventory) -> list[str]:
     for node in leaving:
         node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")
         done.append(f"{node.name}: left the swarm")
+    # Docker makes docker_gwbridge a moment after a join: a lesson stopped just after one has it
+    # only now. The hosts are out of the lesson's swarm here, so nothing more appears.
+    record_made(cluster, inventory)
+    journal = pending(inventory)
+    left_behind = {}
     for node in cluster:
-        before = set(journal["hosts"].get(node.name, {}).get("networks", []))
-        new = [n for n in node.run(LOCAL_NETWORKS).check().stdout.split() if n not in before]
-        if new:
-            swarm.remove_networks(cluster, node, new)
-            done.append(f"{node.name}: removed network(s) {', '.join(new)}")
-    left = {n.name: host_state(n) for n in cluster}
-    changed = [name for name, state in left.items() if state != journal["hosts"].get(name)]
-    if changed:
-        raise StagingError(f"could not put back {', '.join(changed)}: before {journal['hosts']}, now {left}; "
-                           f"the journal stays in {path}")
+        made = set(journal.get("made", {}).get(node.name, []))
+        now = local_networks(node)
+        mine = [id_ for id_ in now if id_ in made]
+        if mine:
+            swarm.remove_networks(cluster, node, mine, missing_ok=True)
+            done.append(f"{node.name}: removed network(s) {', '.join(now[i][0] for i in mine)}")
+        now = local_networks(node)
+        before = _before(journal, node)
+        state = swarm.state(node)
+        wrong = ([f"swarm {state}"] if state != journal["hosts"].get(node.name, {}).get("swarm", "inactive") else []) \
+            + [f"network {now[i][0]} ({i[:12]}) still there" for i in now if i in made] \
+            + [f"network {name} ({i[:12]}) gone" for i, name in before.items() if i not in now]
+        if wrong:
+            left_behind[node.name] = wrong
+    if left_behind:
+        raise StagingError(f"could not put back {'; '.join(f'{n}: ' + ', '.join(w) for n, w in left_behind.items())}; "
+                           f"the journal stays in {path}: try `swarmlab lessons restore --inventory {inventory}` again")
     path.unlink()
     return done
-

@@ -5,6 +5,7 @@ import json
 import sys
 import time
 
+from .. import staging
 from ..cluster import connect
 from ..doctor import diagnose, gather
 from ..doctor.facts import Facts
@@ -50,6 +51,8 @@ def add_commands(subparsers) -> None:
 
 def cmd_doctor(args) -> int:
     target = args.inventory or args.lab or "swarmlab"
+    if note := staging.staged_note(target):  # a lesson killed before it put the hosts back
+        print(f"swarmlab: note: {note}", file=sys.stderr)
     with connect(target) as cluster:
         facts, findings = examine(cluster, verbose=args.verbose or args.json, wait=args.wait)
     if args.json:

@@ -1,11 +1,14 @@
-"""`swarmlab lessons run|record|strip`: the lessons headless, their recordings, student copies."""
+"""`swarmlab lessons run|restore|record|strip`: the lessons headless, hosts put back, recordings, student copies."""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
+from .. import staging
+from ..cluster import connect
 from ..errors import SwarmlabError
+from ..inventory import load_inventory
 from ..lessons import RECORDINGS, choose, requested_backend
 
 
@@ -21,6 +24,11 @@ def add_commands(sub) -> None:
     run.add_argument("--only", nargs="*", help="lesson numbers, e.g. 03 05")
     run.add_argument("--out", default=None, help="output folder (default build/lessons)")
     run.set_defaults(func=cmd_run)
+    restore = lsub.add_parser("restore", help="put an inventory's hosts back after a lesson that was stopped "
+                                                "(killed) before it did")
+    restore.add_argument("--inventory", default=None, metavar="FILE",
+                         help="the inventory the lesson ran on (else SWARMLAB_INVENTORY)")
+    restore.set_defaults(func=cmd_restore)
     rec = lsub.add_parser("record", help="run every lesson live and save its recording for replay")
     rec.add_argument("--only", nargs="*")
     rec.set_defaults(func=cmd_record)
@@ -51,6 +59,22 @@ def cmd_run(args) -> int:
     for row in table[table["status"] != "ok"].to_dict("records"):  # the status keeps one line of it
         print(f"\n{row['lesson']}: {row['error']}", file=sys.stderr)
     return 0 if (table["status"] == "ok").all() else 1
+
+
+def cmd_restore(args) -> int:
+    path = args.inventory or os.environ.get("SWARMLAB_INVENTORY")
+    if not path:
+        raise SwarmlabError("which hosts? swarmlab lessons restore --inventory FILE (or SWARMLAB_INVENTORY=FILE)")
+    load_inventory(path)  # a bad file stops here, with its one-line error
+    journal = staging.pending(path)
+    if journal is None:
+        print(f"the hosts of {path} are not staged: nothing to put back", file=sys.stderr)
+        return 0
+    with connect(path) as cluster:
+        done = staging.restore(cluster, path)
+    print(f"the hosts of {path} are back as they were before lesson {journal.get('lesson', '?')}"
+          + "".join(f"\n  {line}" for line in done), file=sys.stderr)
+    return 0
 
 
 def cmd_record(args) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import staging
 from ..cluster import connect
 from ..errors import SwarmlabError
 
@@ -32,6 +33,8 @@ def cmd_run(args) -> int:
     if not command:
         raise SwarmlabError("no command given; e.g. swarmlab run hosts.toml -- docker node ls")
     text = command[0] if len(command) == 1 else command
+    if note := staging.staged_note(args.target):  # a lesson killed before it put the hosts back
+        print(f"swarmlab: note: {note}", file=sys.stderr)
     with connect(args.target, via=args.via) as cluster:
         nodes = [cluster.node(n) for n in args.node] or list(cluster)
         worst = 0

@@ -3,17 +3,23 @@ them through a non-root user with passwordless sudo. Each lesson sets up the art
 story on the hosts, checks its claims, and puts the hosts back."""
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import require_live
+from conftest import ROOT, require_live
 from lessonrun import claims_in, printed
 from swarmlab.cluster import Cluster
 from swarmlab.lab.sshd import LabSSH
 from swarmlab.headless import lesson_paths, run_lessons
+from swarmlab import lessons as lessons_module, staging, swarm
 from swarmlab.staging import journal_path
 
 LESSONS = [p.name[:2] for p in lesson_paths() if p.name[:2] != "00"]
@@ -42,6 +48,7 @@ def inventory(tmp_path_factory):
         pytest.fail("this test logs in to a lab node as a user with sudo: install sudo (`make test-install`)")
     subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"  # clear of other labs' host links
     lab = Lab(name=unique_lab_name("inv"), subnet=subnet, host_link=True)
+    path = None
     try:
         lab.up()
         cluster = Cluster.from_lab(lab)
@@ -65,6 +72,8 @@ role = "worker"
         yield path, cluster
     finally:
         teardown(lab.name)
+        if path is not None:  # a test that failed halfway leaves no journal of hosts that are gone
+            journal_path(path).unlink(missing_ok=True)
 
 
 def test_the_sudo_user_is_not_root_and_sudo_works(inventory):
@@ -144,8 +153,200 @@ def test_a_host_already_in_a_swarm_is_refused_and_left_alone(inventory, tmp_path
         assert "proto 199" not in lab_cluster.node("node2").run("ip route").stdout
     finally:
         node1.run("docker swarm leave --force")
+        swarm.remove_networks(lab_cluster, node1, ["docker_gwbridge"], missing_ok=True)  # its join made it
 
 
 def _notebook(out: Path, lesson: str):
     import nbformat
     return nbformat.read(next(Path(out).glob(f"{lesson}-*.ipynb")), as_version=4)
+
+
+# --- a lesson stopped halfway, and the hosts' own networks (issue 21, items 3 and 4) -------------
+SWARMLAB = [sys.executable, "-m", "swarmlab.cli"]
+
+
+def _cli_env() -> dict:
+    """The CLI and its notebook kernels import this checkout's swarmlab."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args, timeout=600):
+    return subprocess.run([*SWARMLAB, *args], capture_output=True, text=True, cwd=ROOT, env=_cli_env(),
+                          timeout=timeout)
+
+
+def test_the_cli_imports_this_checkout():
+    where = subprocess.run([sys.executable, "-c", "import swarmlab; print(swarmlab.__file__)"], capture_output=True,
+                           text=True, cwd="/", env=_cli_env(), timeout=60).stdout.strip()
+    assert where == str(ROOT / "swarmlab" / "__init__.py"), where
+
+
+def _state(node) -> str:
+    return node.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip()
+
+
+def _assert_hosts_back(path, lab_cluster):
+    assert not journal_path(path).exists(), journal_path(path).read_text()
+    for node in lab_cluster:
+        assert _state(node) == "inactive", node.name
+        assert "proto 199" not in node.run("ip route").stdout, node.name
+        networks = set(node.run("docker network ls --format '{{.Name}}'").stdout.split())
+        assert networks == {"bridge", "host", "none"}, (node.name, networks)
+        assert not [l for l in node.run("iptables-save").stdout.splitlines() if "docker_gwbridge" in l], node.name
+
+
+def _lesson_03_stopped_when(path, tmp_path, ready, how):
+    """`swarmlab lessons run --backend inventory --only 03`, sent `how` (a signal, to its process
+    group as a terminal sends Ctrl-C) once `ready()` holds; returns the finished process's
+    (returncode, stderr)."""
+    proc = subprocess.Popen([*SWARMLAB, "lessons", "run", "--backend", "inventory", "--only", "03",
+                             "--inventory", str(path), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_cli_env(),
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(f"the lesson ended before the moment to stop it: {proc.communicate()}")
+            if time.monotonic() > deadline:
+                pytest.fail("the lesson never reached the moment to stop it")
+            time.sleep(0.5)
+        os.killpg(proc.pid, how)
+        _, stderr = proc.communicate(timeout=300)
+        return proc.returncode, stderr
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _one_line_end(stderr: str, line: str) -> None:
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == line, stderr
+
+
+def test_ctrl_c_after_the_join_puts_the_hosts_back(inventory, tmp_path):
+    path, lab_cluster = inventory
+    node2 = lab_cluster.node("node2")
+    rc, stderr = _lesson_03_stopped_when(path, tmp_path, lambda: _state(node2) == "active", signal.SIGINT)
+    _one_line_end(stderr, "swarmlab: interrupted")
+    assert rc == 130, stderr
+    _assert_hosts_back(path, lab_cluster)
+
+
+def test_sigterm_after_uber_net_puts_the_hosts_back(inventory, tmp_path):
+    path, lab_cluster = inventory
+    node1 = lab_cluster.node("node1")
+
+    def overlay_made():
+        return "uber-net" in node1.run("docker network ls --format '{{.Name}}'").stdout.split()
+    rc, stderr = _lesson_03_stopped_when(path, tmp_path, overlay_made, signal.SIGTERM)
+    _one_line_end(stderr, "swarmlab: terminated (SIGTERM)")
+    assert rc == 128 + signal.SIGTERM, stderr
+    _assert_hosts_back(path, lab_cluster)
+
+
+def test_after_kill_9_every_command_says_the_hosts_are_staged_and_restore_puts_them_back(inventory, tmp_path):
+    path, lab_cluster = inventory
+    node2 = lab_cluster.node("node2")
+    rc, _ = _lesson_03_stopped_when(path, tmp_path, lambda: _state(node2) == "active", signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    deadline = time.monotonic() + 60  # the kernel notices its runner is gone and ends
+    while staging.owner_running(staging.pending(path)):
+        assert time.monotonic() < deadline, "the lesson's kernel outlived its runner"
+        time.sleep(0.5)
+    assert _state(node2) == "active" and "proto 199" in node2.run("ip route").stdout  # staged, as killed
+    restore = f"swarmlab lessons restore --inventory {path}"
+    for args in (["doctor", "--inventory", str(path)], ["run", str(path), "--", "true"]):
+        said = cli(*args)
+        assert "still staged by lesson 03" in said.stderr and restore in said.stderr, said.stderr
+        assert "Traceback" not in said.stderr, said.stderr
+    assert journal_path(path).exists()  # saying it changes nothing
+    put_back = cli("lessons", "restore", "--inventory", str(path))
+    assert put_back.returncode == 0, put_back.stderr
+    assert "back as they were before lesson 03" in put_back.stderr and "left the swarm" in put_back.stderr
+    _assert_hosts_back(path, lab_cluster)
+    again = cli("lessons", "restore", "--inventory", str(path))
+    assert again.returncode == 0 and "not staged" in again.stderr, again.stderr
+
+
+def _stage_02(path):
+    """What lesson 02's set-up does on the hosts, in this process: journal, fault, swarm (its
+    wait for the joins left out: only alpha's docker_gwbridge is waited for, beta has no pool)."""
+    from swarmlab import story
+    hosts = Cluster.from_inventory(path)
+    staging.begin(hosts, "02", path, [("vpn-routes", "beta")])
+    lessons_module._node2_fails_as_in_the_article(hosts)
+    story.form_swarm(hosts)
+    deadline = time.monotonic() + 60
+    while not hosts.node("alpha").run("docker network inspect docker_gwbridge").ok:
+        assert time.monotonic() < deadline, "alpha made no docker_gwbridge on its swarm init"
+        time.sleep(0.5)
+    staging.record_made(hosts, path)
+    return hosts
+
+
+def test_any_lesson_00_too_puts_hosts_left_staged_back_first(inventory, monkeypatch, capsys):
+    path, lab_cluster = inventory
+    _stage_02(path).close()
+    staging_journal = staging.pending(path)
+    staging_journal["owner"]["pid"] = 2 ** 22 + 1  # as after kill -9: its process is gone
+    journal_path(path).write_text(__import__("json").dumps(staging_journal))
+    monkeypatch.setenv("SWARMLAB_INVENTORY", str(path))
+    lesson = lessons_module.open_lesson("00", "inventory")
+    try:
+        assert "left staged by lesson 02: putting them back first" in capsys.readouterr().out
+        _assert_hosts_back(path, lab_cluster)
+    finally:
+        lesson.cluster.close()
+
+
+def test_a_lesson_running_on_the_hosts_is_not_undone_by_another(inventory):
+    path, lab_cluster = inventory
+    hosts = _stage_02(path)  # this process staged them, and runs
+    try:
+        journal = staging.pending(path)
+        journal["owner"]["pid"] = os.getppid()  # another process that runs: pytest's parent
+        journal["owner"]["started"] = None
+        journal_path(path).write_text(__import__("json").dumps(journal))
+        said = cli("lessons", "restore", "--inventory", str(path))
+        assert said.returncode == 1 and "is running on the hosts" in said.stderr, said.stderr
+        assert _state(lab_cluster.node("node2")) == "active"
+        journal["owner"]["pid"] = os.getpid()
+        journal_path(path).write_text(__import__("json").dumps(journal))
+    finally:
+        staging.restore(hosts, path)
+        hosts.close()
+    _assert_hosts_back(path, lab_cluster)
+
+
+def test_restore_removes_only_the_networks_swarmlab_made_never_the_users(inventory):
+    path, lab_cluster = inventory
+    node1, node2 = lab_cluster.node("node1"), lab_cluster.node("node2")
+    hosts = _stage_02(path)
+    try:
+        # The user's own, made after the journal: one in use, one named like a lesson's network.
+        node2.run("docker network create --subnet 10.199.77.0/24 userlater").check()  # node2 has no free pool
+        node2.run("docker run -d --name userthing --network userlater busybox:latest sleep 600").check()
+        node1.run("docker network create projX_default").check()
+        ids = {n.name: n.run("docker network ls -q --no-trunc --filter name=^userlater$ --filter "
+                             "name=^projX_default$").stdout.split() for n in (node1, node2)}
+        done = staging.restore(hosts, path)
+        assert any("docker_gwbridge" in line for line in done), done
+        for node in (node1, node2):
+            assert _state(node) == "inactive"
+            assert "proto 199" not in node.run("ip route").stdout
+            assert node.run("docker network ls -q --no-trunc --filter name=^userlater$ --filter "
+                            "name=^projX_default$").stdout.split() == ids[node.name]
+            names = set(node.run("docker network ls --format '{{.Name}}'").stdout.split())
+            assert "docker_gwbridge" not in names, names
+        assert node2.run("docker inspect -f '{{.State.Running}}' userthing").stdout.strip() == "true"
+        assert not journal_path(path).exists()
+    finally:
+        node2.run("docker rm -f userthing")
+        node2.run("docker network rm userlater")
+        node1.run("docker network rm projX_default")
+        if journal_path(path).exists():
+            staging.restore(hosts, path)
+        hosts.close()
+    _assert_hosts_back(path, lab_cluster)
