@@ -23,8 +23,11 @@ def test_an_engine_is_asked_about_privileges_once_then_remembered(make_docker_la
         lab_engine._KNOWN_PRIVILEGES.clear()
         since = int(time.time()) - 1  # the engine runs on this machine: one clock
         lab = make()
+        # node containers only (the refused --privileged one included), not the throwaway that
+        # lists the engine host's addresses
         events = client.events(since=since, until=int(time.time()) + 1, decode=True,
-                               filters={"type": "container", "event": "create", "label": f"{LABEL_ID}={lab.id}"})
+                               filters={"type": "container", "event": "create",
+                                        "label": [f"{LABEL_ID}={lab.id}", lab_engine.LABEL_NODE]})
         return lab, len(list(events))
     running = client.containers.list(filters={"label": lab_engine.LABEL_PRIVILEGES})
     assert not running, f"a lab is running on the test engine, so it is not asked: {[c.name for c in running]}"

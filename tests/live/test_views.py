@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from swarmlab import parse, views
+from swarmlab import parse, swarm, views
 from swarmlab.cluster import Cluster
 from swarmlab.lab import IMAGE
 from swarmlab.views import MISSING, PRESENT
@@ -48,6 +48,9 @@ def cluster(swarm_lab):
     cluster.manager.run("docker network create -d overlay uber-net").check()
     create_service(cluster, "test", ["uber-net"])
     wait_for(cluster, "test", one_running_per_node, "running task on each node")
+    # and each node's ingress sandbox on its docker_gwbridge: a busy machine attaches it a moment
+    # after the join, and later than the tasks start (CI once saw node2's bridge without it)
+    assert set(swarm.wait_for_join(cluster, timeout=60).values()) == {"ready"}
     return cluster
 
 
