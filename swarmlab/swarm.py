@@ -20,6 +20,7 @@ finds a run by its command text.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from typing import Callable
 
@@ -160,10 +161,29 @@ def wait_for_join(cluster: Cluster, nodes=None, timeout: float = 20,
         if not waiting:
             return states
         if cluster.clock.now() > deadline:
+            said = "; ".join(f"{name}'s dockerd logged: {line}" for name in waiting
+                             if (line := last_agent_error(cluster.node(name))))
             raise SwarmlabError(f"{', '.join(waiting)} did not finish joining within {timeout:.0f} s: no ingress "
-                                f"sandbox on docker_gwbridge, and no new '{INGRESS_FAILED}' in the dockerd log; "
-                                "`swarmlab doctor` says more")
+                                f"sandbox on docker_gwbridge, and no new '{INGRESS_FAILED}' in the dockerd log"
+                                f"{'; ' + said if said else ''}; `swarmlab doctor` says more")
         cluster.clock.sleep(next(pauses))
+
+
+# What a node's dockerd logs when its network agent, which sets up the ingress sandbox, did
+# not start or reach the others. Docker sets up the ingress network only once the agent is up:
+# after "error in agentInit" no join on that daemon gets its ingress sandbox until it restarts.
+AGENT_ERRORS = ("error in agentInit", "Error in joining gossip cluster", "Failed to delete ingress network",
+                "Failed getting ingress network")
+AGENT_ERRORS_COMMAND = (f"{DOCKERD_LOG} | grep -iF {' '.join('-e ' + shlex.quote(e) for e in AGENT_ERRORS)} "
+                        "| tail -n 1")
+
+
+def last_agent_error(node: Node) -> str:
+    """The last line the node's dockerd logged about its network agent or ingress network failing
+    (AGENT_ERRORS), cut to its message; '' if none."""
+    line = node.run(AGENT_ERRORS_COMMAND).stdout.strip()
+    message = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
+    return (message.group(1).replace('\\"', '"') if message else line)[:300]
 
 
 # --- networks ------------------------------------------------------------------------------

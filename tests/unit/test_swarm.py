@@ -1,10 +1,12 @@
 """swarmlab.swarm: the membership query, node names kept on the cluster, dockerd started or restarted."""
 from __future__ import annotations
 
+import pytest
 from labreplay import scripted_cluster
 
 from swarmlab import swarm
 from swarmlab.cluster import Node
+from swarmlab.errors import SwarmlabError
 from swarmlab.transport import TransportWrapper
 
 BACK = "dockerd 20.10.24 is back; swarm active\n"
@@ -74,3 +76,24 @@ def test_a_real_hosts_dockerd_is_started_or_restarted_by_systemd():
     node = next(iter(scripted_cluster({"vm": {"systemctl start docker": "", "systemctl restart docker": ""}})))
     assert swarm.start_docker(node).command == "systemctl start docker"
     assert swarm.restart_docker(node).command == "systemctl restart docker"
+
+
+def test_a_join_that_does_not_finish_quotes_what_the_waiting_node_s_dockerd_logged():
+    # The line in dockerd's own log format (logrus), as the lab nodes write /var/log/dockerd.log.
+    logged = ('time="2026-12-07T16:12:31.78Z" level=error msg="error in agentInit: failed to create memberlist: '
+              'Could not set up network transport: \\"listen tcp 10.0.0.2:7946: bind: address already in use\\""\n')
+    cluster = scripted_cluster({"node1": {swarm.join_state_command(): "ready\n", swarm.AGENT_ERRORS_COMMAND: ""},
+                                "node2": {swarm.join_state_command(): "waiting\n", swarm.AGENT_ERRORS_COMMAND: logged}})
+    with pytest.raises(SwarmlabError) as raised:
+        swarm.wait_for_join(cluster, timeout=0)
+    said = str(raised.value)
+    assert said.startswith("node2 did not finish joining within 0 s")
+    assert ("node2's dockerd logged: error in agentInit: failed to create memberlist: Could not set up network "
+            'transport: "listen tcp 10.0.0.2:7946: bind: address already in use"') in said
+    assert "node1" not in said
+
+
+def test_a_join_that_does_not_finish_with_nothing_logged_says_only_what_is_missing():
+    cluster = scripted_cluster({"node1": {swarm.join_state_command(): "waiting\n", swarm.AGENT_ERRORS_COMMAND: ""}})
+    with pytest.raises(SwarmlabError, match=r"in the dockerd log; `swarmlab doctor` says more$"):
+        swarm.wait_for_join(cluster, timeout=0)
