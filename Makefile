@@ -8,7 +8,12 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
-TEST_SYSTEM_PACKAGES := chromium sudo
+# mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built
+# once into NODE_ROOTFS by test-install, so the tests themselves download nothing.
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap
+NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
+TEST_DOCKER_VERSIONS := 28
+test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)
 TEST_STAMP := $(VENV)/.installed-test
 LAB ?= swarmlab
 
@@ -48,6 +53,7 @@ $(STAMP): pyproject.toml
 
 # The tests also need JupyterLab and Playwright (the browser test), chromium, and nbgrader (the grading test).
 test-install: install test-system-packages $(TEST_STAMP)
+	@for v in $(TEST_DOCKER_VERSIONS); do $(VENV)/bin/swarmlab lab rootfs --docker $$v >/dev/null || exit 1; done
 
 $(TEST_STAMP): pyproject.toml $(STAMP)
 	@echo "installing JupyterLab, Playwright and nbgrader for the browser and grading tests (log: $(VENV)/pip.log)"

@@ -235,7 +235,8 @@ def _stage(lesson: Lesson, steps) -> None:
 def _open_live(lesson_id: str, driver: str = "namespaces") -> Lesson:
     name = lesson_lab_name(lesson_id)
     teardown(name, driver=driver)  # a lesson always starts from a fresh lab
-    lab = Lab(name=name, driver=driver).up()
+    # SWARMLAB_DOCKER=28: the nodes run that Docker (docker driver; its node image is built once).
+    lab = Lab(name=name, driver=driver, docker=os.environ.get("SWARMLAB_DOCKER") or None).up()
     cluster = Cluster.from_lab(lab)
     recorder = None
     if os.environ.get("SWARMLAB_RECORD"):

@@ -213,6 +213,8 @@ def pytest_configure(config):
     """The run's own user cache (what swarmlab keeps there, e.g. engine-privileges.json),
     so the tests leave nothing in root's home; lesson kernels and CLI calls inherit it."""
     import tempfile
+    # The node root file systems `make test-install` built (the tests download nothing).
+    os.environ.setdefault("SWARMLAB_ROOTFS", str(ROOT / ".cache" / "rootfs"))
     if "SWARMLAB_TEST_CACHE" not in os.environ:  # xdist workers inherit the controller's
         os.environ["SWARMLAB_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="swarmlab-test-cache-")
         config._swarmlab_cache = os.environ["SWARMLAB_TEST_CACHE"]

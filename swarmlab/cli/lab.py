@@ -10,7 +10,7 @@ import sys
 
 from .. import faults
 from ..errors import SwarmlabError
-from ..lab import DRIVERS, NODE_IMAGE_SOURCES, Lab, build_node_image, default_driver, ssh_hint, teardown
+from ..lab import DEBIAN_RELEASES, DRIVERS, NODE_IMAGE_SOURCES, node_rootfs, Lab, build_node_image, default_driver, ssh_hint, teardown
 
 
 def add_commands(subparsers) -> None:
@@ -21,7 +21,13 @@ def add_commands(subparsers) -> None:
     _add_up(labsub)
     _add_daily_actions(labsub)
     _add_image(labsub)
+    _add_rootfs(labsub)
     _add_fault_actions(labsub)
+
+
+DOCKER_HELP = ("docker driver: the Docker the nodes run, from the Debian release that ships it: "
+               + ", ".join(f"{r.docker}: Debian {r.suite}'s {r.seen}" for r in DEBIAN_RELEASES.values())
+               + "; built once from Debian's package registry with mmdebstrap (default: the node image's own)")
 
 
 def _add_up(labsub) -> None:
@@ -38,6 +44,7 @@ def _add_up(labsub) -> None:
     up.add_argument("--image", action="append", default=[], metavar="IMAGE",
                     help="also copy IMAGE into every node (repeatable), from the host's Docker "
                          "(docker driver: from the engine)")
+    up.add_argument("--docker", choices=list(DEBIAN_RELEASES), default=None, help=DOCKER_HELP)
     up.add_argument("--swarm", action="store_true", help="also form the swarm (node1 manager)")
     up.add_argument("--host-link", action="store_true",
                     help="also cable this machine into the lab's LAN (a veth with the lab's last free "
@@ -75,7 +82,9 @@ def _add_image(labsub) -> None:
     img.add_argument("--rebuild", action="store_true", help="build it again even if the engine has it")
     img.add_argument("--from", dest="source", choices=NODE_IMAGE_SOURCES, default="auto",
                      help="host-packages: this machine's docker.io and tools (no registry); dockerfile: "
-                          "docker:dind plus tools (needs a registry); auto: the first that applies")
+                          "docker:dind plus tools (needs a registry); debian: the --docker release's packages "
+                          "(mmdebstrap); auto: the first that applies")
+    img.add_argument("--docker", choices=list(DEBIAN_RELEASES), default=None, help=DOCKER_HELP)
     img.set_defaults(func=cmd_lab_image)
 
 
@@ -119,7 +128,7 @@ def cmd_lab_up(args) -> int:
     lab = Lab(name=args.name, nodes=args.nodes, subnet=args.subnet,
               first_address=args.first_address, images=tuple(args.image), host_link=args.host_link,
               driver=args.driver or default_driver(args.engine), engine=args.engine,
-              default_route=args.default_route)
+              default_route=args.default_route, docker=args.docker)
     lab.preflight()
     print(f"bringing up lab {lab.name} ({lab.describe()}): "
           + ", ".join(f"{n.name} {n.address}" for n in lab.nodes.values()), file=sys.stderr)
@@ -139,8 +148,21 @@ def cmd_lab_up(args) -> int:
     return 0
 
 
+def _add_rootfs(labsub) -> None:
+    fs = labsub.add_parser("rootfs", help="docker driver: download and build a --docker release's node root file "
+                                          "system into the cache (no engine needed; `lab image` uses it)")
+    fs.add_argument("--docker", choices=list(DEBIAN_RELEASES), required=True, help=DOCKER_HELP)
+    fs.add_argument("--rebuild", action="store_true", help="build it again even if the cache has it")
+    fs.set_defaults(func=cmd_lab_rootfs)
+
+
+def cmd_lab_rootfs(args) -> int:
+    print(node_rootfs(args.docker, rebuild=args.rebuild, progress=lambda line: print(line, file=sys.stderr, flush=True)))
+    return 0
+
+
 def cmd_lab_image(args) -> int:
-    print(build_node_image(args.engine, rebuild=args.rebuild, source=args.source,
+    print(build_node_image(args.engine, rebuild=args.rebuild, source=args.source, docker=args.docker,
                            progress=lambda line: print(line, file=sys.stderr, flush=True)))
     return 0
 

@@ -43,7 +43,7 @@ class Lab:
                  first_address: str | None = None, node_names=None, nic: str = "ens33",
                  images: tuple[str, ...] = (), host_link: bool = False,
                  image_source: str = image.HOST_DOCKER, driver: str = "namespaces",
-                 engine: str | None = None, default_route: bool = False):
+                 engine: str | None = None, default_route: bool = False, docker: str | None = None):
         self.spec = LabSpec.build(name, nodes, subnet, first_address, node_names, nic)
         self.images = tuple(images)
         self.image_source = image_source  # the Docker daemon `images` are copied from
@@ -51,7 +51,9 @@ class Lab:
         # the host, so only when asked (see lab/namespaces/hostlink.py). Namespaces driver only.
         self.host_link = host_link
         self.id = uuid.uuid4().hex[:12]  # tells this lab from an earlier one of the same name
-        self.driver = get_driver(driver, self.spec.name, engine, default_route=default_route)
+        # docker: the nodes' Docker ("28"), for drivers whose nodes run an image (docker).
+        self.driver = get_driver(driver, self.spec.name, engine, default_route=default_route,
+                                 **({"docker": str(docker)} if docker else {}))
         if self.driver.runs_here:  # the nodes run on this machine: its memory must hold them
             check_capacity(len(self.spec.nodes))
         self._init()

@@ -45,10 +45,12 @@ class DockerDriver(Driver):
                     "`swarmlab lab image --rebuild`")
 
     def __init__(self, lab_name: str, state_dir: Path, engine: str | None = None,
-                 default_route: bool = False, privileges: str | None = None):
+                 default_route: bool = False, privileges: str | None = None, docker: str | None = None):
         super().__init__(lab_name, state_dir)
         self.url = engine_url(engine)
         self.default_route = default_route
+        # The nodes' Docker ("28": Debian sid's, nodeimage.py); None: the default node image's.
+        self.docker = nodeimage.debian.release(docker).docker if docker else None
         self.privileges = privileges  # chosen at up: PRIVILEGED, or EXPLICIT when the engine refuses it
         self._client = None
 
@@ -63,11 +65,12 @@ class DockerDriver(Driver):
 
     def describe(self) -> str:
         how = f", {self.privileges}" if self.privileges else ""
-        return f"containers on the Docker engine at {self.url}{how}"
+        which = f", nodes on {nodeimage.debian.release(self.docker).describe()}" if self.docker else ""
+        return f"containers on the Docker engine at {self.url}{how}{which}"
 
     def state(self) -> dict:
         return {"engine": self.url, "driver_options": {"default_route": self.default_route,
-                                                        "privileges": self.privileges}}
+                                                        "privileges": self.privileges, "docker": self.docker}}
 
     @classmethod
     def make(cls, lab_name: str, engine: str | None = None, **options) -> "DockerDriver":
@@ -117,7 +120,7 @@ class DockerDriver(Driver):
 
     def up(self, lab, report) -> None:
         client = self.client()
-        image_ = nodeimage.ensure(client, progress=lambda line: report(line))
+        image_ = nodeimage.ensure(client, progress=lambda line: report(line), docker=self.docker)
         report("node image")
         labels = {LABEL_LAB: lab.name, LABEL_ID: lab.id, **owner_labels(caller())}
         _check_engine_host_outside(client, image_.id, lab.spec.subnet, labels)

@@ -1,11 +1,14 @@
 """The image a docker-driver node runs: dockerd, the article's tools, swarmlab's node scripts.
 
-Two ways to make it, same layout inside:
+Three ways to make it, same layout inside:
 - from this machine's installed Debian packages (docker.io, containerd, runc, ...),
   with the shared libraries they link, `docker import`ed: works with no registry;
 - from `swarmlab/data/node/Dockerfile` on Docker's dind image, where a registry is
-  reachable (Docker Desktop, most engines).
-The image is tagged with swarmlab's version and labelled, so a new swarmlab builds its own.
+  reachable (Docker Desktop, most engines);
+- for a chosen Docker (20, 26, 28): from the Debian release that ships it, built from
+  Debian's package registry by mmdebstrap (debian.py), `docker import`ed.
+The image is tagged with swarmlab's version (and the chosen Docker) and labelled, so a new
+swarmlab builds its own.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from typing import Callable
 
 from ...errors import LabError
 from ..driver import SHIMS
+from . import debian
 
 REPOSITORY = "swarmlab/node"
 NODE_FILES = Path(__file__).resolve().parents[2] / "data" / "node"
@@ -34,8 +38,9 @@ LABEL_IMAGE = "io.swarmlab.image"
 LABEL_VERSION = "io.swarmlab.version"
 LABEL_SOURCE = "io.swarmlab.image.source"
 LABEL_SCRIPTS = "io.swarmlab.image.scripts"  # a digest of the node scripts and this module: changed, rebuilt
-HOST, DOCKERFILE = "host-packages", "dockerfile"
-SOURCES = ("auto", HOST, DOCKERFILE)
+HOST, DOCKERFILE, DEBIAN = "host-packages", "dockerfile", "debian"
+SOURCES = ("auto", HOST, DOCKERFILE, DEBIAN)
+LABEL_DOCKER = "io.swarmlab.docker-version"  # the node's docker.io package version
 # Real tools first; busybox fills in the rest (xargs, awk, mount, ...) from the end of PATH.
 NODE_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/bin"
 BUSYBOX_LINKS = "/usr/local/bin"
@@ -70,9 +75,10 @@ def version() -> str:
         return "0"
 
 
-def image_ref() -> str:
-    """The node image of this swarmlab version, e.g. swarmlab/node:0.1.0."""
-    return f"{REPOSITORY}:{version()}"
+def image_ref(docker: str | None = None) -> str:
+    """The node image of this swarmlab version, e.g. swarmlab/node:0.1.0, or with a chosen
+    Docker, swarmlab/node:0.1.0-docker28."""
+    return f"{REPOSITORY}:{version()}" + (f"-docker{debian.release(docker).docker}" if docker else "")
 
 
 # The namespace nodes' `systemctl` (and `service`, a link to it: the shim reads its own name),
@@ -80,53 +86,66 @@ def image_ref() -> str:
 SHIM = SHIMS / "systemctl"
 
 
-def scripts_digest() -> str:
+def scripts_digest(docker: str | None = None) -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())  # what goes in, and how
+    if docker:
+        digest.update(Path(debian.__file__).read_bytes())
     for name, path in [(name, NODE_FILES / name) for name in ("Dockerfile", *SCRIPTS)] + [("systemctl", SHIM)]:
         digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def find(client):
-    """The engine's node image of this version and these node scripts, or None."""
-    image = _tagged(client)
-    return image if image is not None and (image.labels or {}).get(LABEL_SCRIPTS) == scripts_digest() else None
+def find(client, docker: str | None = None):
+    """The engine's node image of this version, these node scripts (and this Docker), or None."""
+    image = _tagged(client, docker)
+    fresh = image is not None and (image.labels or {}).get(LABEL_SCRIPTS) == scripts_digest(docker)
+    return image if fresh else None
 
 
-def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Progress | None = print):
-    """The node image on `client`'s engine, built first when missing (or when asked)."""
+def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Progress | None = print,
+           docker: str | None = None):
+    """The node image on `client`'s engine, built first when missing (or when asked); with
+    `docker` ("28"), the one that runs that Docker, from its Debian release."""
     if source not in SOURCES:
         raise LabError(f"unknown node image source {source!r}; use one of {', '.join(SOURCES)}")
-    existing = find(client)
+    if docker and source not in ("auto", DEBIAN):
+        raise LabError(f"a chosen Docker ({docker}) comes from its Debian release: build with --from {DEBIAN} "
+                       f"(or leave --from out)")
+    if source == DEBIAN and not docker:
+        raise LabError(f"--from {DEBIAN} needs the Docker to build: --docker {' or '.join(debian.RELEASES)}")
+    existing = find(client, docker)
     if existing is not None and not rebuild:
         return existing
-    previous = _tagged(client)  # this version's image with other node scripts, to replace
-    chosen = choose_source(client) if source == "auto" else source
-    say = progress or (lambda line: None)
-    say(f"building the node image {image_ref()} from {_describe(chosen)} (once per swarmlab version)...")
+    previous = _tagged(client, docker)  # this version's image with other node scripts, to replace
+    chosen = DEBIAN if docker else choose_source(client) if source == "auto" else source
+    ref, say = image_ref(docker), progress or (lambda line: None)
+    what = debian.release(docker).describe() + ", " if docker else ""
+    say(f"building the node image {ref} ({what}from {_describe(chosen)}; once per swarmlab version)...")
     started = time.monotonic()
-    image = build_from_host(client) if chosen == HOST else build_from_dockerfile(client)
+    image = (build_from_debian(client, docker, say) if chosen == DEBIAN else
+             build_from_host(client) if chosen == HOST else build_from_dockerfile(client))
     size = image.attrs.get("Size", 0) / 1e6
-    say(f"built {image_ref()} in {time.monotonic() - started:.1f} s ({size:.0f} MB)")
+    say(f"built {ref} in {time.monotonic() - started:.1f} s ({size:.0f} MB)")
     if previous is not None and previous.id != image.id:
         _remove_quietly(client, previous.id)
     return image
 
 
 def build_node_image(engine: str | None = None, *, rebuild: bool = False, source: str = "auto",
-                     progress: Progress | None = print) -> str:
+                     progress: Progress | None = print, docker: str | None = None) -> str:
     """`swarmlab lab image`: the node image on the engine (`engine`, else as `lab up` finds one),
-    built first when missing (or when asked); one line saying which image, and where."""
+    built first when missing (or when asked); one line saying which image, its Docker, and where."""
     from .engine import connect, engine_url  # docker-py, only when there is an engine to ask
-    image = ensure(connect(engine), rebuild=rebuild, source=source, progress=progress)
-    return (f"{image_ref()}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
-            f"from {(image.labels or {}).get(LABEL_SOURCE, '?')}  on {engine_url(engine)}")
+    image = ensure(connect(engine), rebuild=rebuild, source=source, progress=progress, docker=docker)
+    labels = image.labels or {}
+    return (f"{image_ref(docker)}  {image.short_id}  {image.attrs.get('Size', 0) / 1e6:.0f} MB  "
+            f"Docker {labels.get(LABEL_DOCKER, '?')}  from {labels.get(LABEL_SOURCE, '?')}  on {engine_url(engine)}")
 
 
-def _tagged(client):
+def _tagged(client, docker: str | None = None):
     from docker.errors import ImageNotFound  # docker-py only when there is an engine to ask
     try:
-        return client.images.get(image_ref())
+        return client.images.get(image_ref(docker))
     except ImageNotFound:
         return None
 
@@ -157,12 +176,44 @@ def host_packages_missing(client=None) -> list[str]:
 
 
 def _describe(source: str) -> str:
-    return "this machine's packages (no registry needed)" if source == HOST else \
-        "swarmlab/data/node/Dockerfile (pulls docker:dind)"
+    return {HOST: "this machine's packages (no registry needed)",
+            DEBIAN: "Debian's package registry, by mmdebstrap (no container registry needed)",
+            DOCKERFILE: "swarmlab/data/node/Dockerfile (pulls docker:dind)"}[source]
 
 
-def _labels(source: str) -> dict[str, str]:
-    return {LABEL_IMAGE: "node", LABEL_VERSION: version(), LABEL_SOURCE: source, LABEL_SCRIPTS: scripts_digest()}
+def _labels(source: str, docker: str | None = None) -> dict[str, str]:
+    return {LABEL_IMAGE: "node", LABEL_VERSION: version(), LABEL_SOURCE: source,
+            LABEL_SCRIPTS: scripts_digest(docker)}
+
+
+# What `docker import` sets on a node image built from a root file system tar.
+def _import_changes(labels: dict[str, str]) -> list[str]:
+    return [f"ENV PATH={NODE_PATH}", 'ENTRYPOINT ["/usr/bin/tini", "--", "swarmlab-node-init"]',
+            *(f"LABEL {k}={v}" for k, v in labels.items())]
+
+
+def _import(client, archive, changes: list[str], docker: str | None = None):
+    """`docker import` the open root file system tar `archive` as the node image; returns it."""
+    archive.flush()
+    try:
+        client.api.import_image_from_file(f"/proc/self/fd/{archive.fileno()}", repository=REPOSITORY,
+                                          tag=image_ref(docker).split(":", 1)[1], changes=changes)
+    except Exception as exc:  # docker.errors.APIError, or the engine went away
+        raise LabError(f"the engine refused the node image: {_one_line(exc)}") from None
+    image = find(client, docker)
+    if image is None:
+        raise LabError(f"the engine imported the node image but has no {image_ref(docker)}")
+    return image
+
+
+# --- from Debian's package registry ------------------------------------------------------
+def build_from_debian(client, docker: str, say: Progress):
+    """The node image with `docker`'s Debian release's packages (debian.py), imported."""
+    base = debian.rootfs(debian.release(docker), say)  # from the cache after the first time
+    labels = _labels(DEBIAN, docker) | {LABEL_DOCKER: debian.docker_version_in(base)}
+    with tempfile.TemporaryFile(prefix="swarmlab-nodeimage-") as archive:  # as build_from_host's
+        debian.node_tar(base, archive, [NODE_FILES / s for s in SCRIPTS] + [SHIM])
+        return _import(client, archive, _import_changes(labels), docker)
 
 
 # --- from this machine's packages ------------------------------------------------------
@@ -172,24 +223,12 @@ def build_from_host(client):
         raise LabError(f"cannot build the node image from this machine's packages: missing "
                        f"{', '.join(missing)}; install them (apt-get install {' '.join(NODE_PACKAGES)}) "
                        f"or build from the Dockerfile where a registry is reachable (--from dockerfile)")
-    labels = _labels(HOST) | {"io.swarmlab.docker-version": _package_version("docker.io")}
-    changes = [f"ENV PATH={NODE_PATH}",
-               'ENTRYPOINT ["/usr/bin/tini", "--", "swarmlab-node-init"]',
-               *(f"LABEL {k}={v}" for k, v in labels.items())]
+    labels = _labels(HOST) | {LABEL_DOCKER: _package_version("docker.io")}
     # The ~300 MB archive is a file with no name (gone with this process, even after kill -9),
     # handed to docker-py by its /proc path: its import from a path waits as long as the engine needs.
     with tempfile.TemporaryFile(prefix="swarmlab-nodeimage-") as archive:
         write_rootfs(archive)
-        archive.flush()
-        try:
-            client.api.import_image_from_file(f"/proc/self/fd/{archive.fileno()}", repository=REPOSITORY,
-                                              tag=version(), changes=changes)
-        except Exception as exc:  # docker.errors.APIError, or the engine went away
-            raise LabError(f"the engine refused the node image: {_one_line(exc)}") from None
-    image = find(client)
-    if image is None:
-        raise LabError(f"the engine imported the node image but has no {image_ref()}")
-    return image
+        return _import(client, archive, _import_changes(labels))
 
 
 def write_rootfs(target) -> None:

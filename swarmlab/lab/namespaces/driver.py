@@ -47,6 +47,9 @@ class NamespaceDriver(Driver):
 
     @classmethod
     def make(cls, lab_name: str, engine: str | None = None, **options) -> "NamespaceDriver":
+        if options.get("docker"):
+            raise LabError(f"--docker {options['docker']}: the namespaces driver runs this machine's own dockerd; "
+                           "a chosen Docker runs in node containers: add --driver docker")
         if engine or any(options.values()):
             raise LabError("engine and default_route are for the docker driver; "
                            "the namespaces driver runs on this machine")

@@ -1,0 +1,66 @@
+"""Docker 28 nodes for real: the node image built from Debian sid's packages (the root file
+system `make test-install` kept in the cache; nothing is downloaded here), a lab of it on the
+test engine, its swarm, and the version every node reports."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from swarmlab.lab import Lab, teardown
+from swarmlab.lab.docker import debian, nodeimage
+
+from conftest import unique_lab_name
+
+DOCKER = "28"
+
+
+@pytest.fixture(scope="module")
+def lab28(docker_engine):
+    """A 2-node docker-driver lab whose nodes run Docker 28, its swarm formed."""
+    cached = debian.rootfs_path(debian.release(DOCKER))
+    if not cached.exists():
+        pytest.fail(f"no Docker {DOCKER} root file system in {cached}: `make test-install` builds it "
+                    f"(`swarmlab lab rootfs --docker {DOCKER}`)")
+    lab = Lab(name=unique_lab_name("v28"), driver="docker", engine=docker_engine.url, docker=DOCKER)
+    try:
+        lab.up()
+        lab.form_swarm()
+        yield lab
+    finally:
+        teardown(lab.name, engine=docker_engine.url, driver="docker")
+
+
+def test_the_image_is_tagged_and_labelled_with_its_docker(lab28, docker_engine):
+    client = docker_engine.client()
+    try:
+        image = client.images.get(nodeimage.image_ref(DOCKER))
+    finally:
+        client.close()
+    assert image.tags == [nodeimage.image_ref(DOCKER)] and nodeimage.image_ref(DOCKER).endswith("-docker28")
+    assert image.labels[nodeimage.LABEL_DOCKER].startswith("28.5.")
+    assert image.labels[nodeimage.LABEL_SOURCE] == nodeimage.DEBIAN
+
+
+def test_every_node_runs_docker_28_in_one_swarm(lab28):
+    n1, n2 = lab28.node("node1"), lab28.node("node2")
+    rows = [json.loads(line) for line in n1.run("docker node ls --format '{{json .}}'").check().stdout.splitlines()]
+    assert {r["Hostname"]: r["EngineVersion"].split(".")[0] for r in rows} == {"node1": "28", "node2": "28"}
+    assert n2.run("docker version --format '{{.Server.Version}}'").check().stdout.startswith("28.5.")
+    assert "Docker 28.5" in lab28.describe()
+
+
+def test_the_node_has_the_article_s_tools_and_swarmlab_s_scripts(lab28):
+    node = lab28.node("node2")
+    for command in ("brctl show", "ifconfig ens33", "ip -br addr", "ps -e", "ping -c1 -W2 -M do 172.16.155.131",
+                    "nsenter --version", "test -x /usr/sbin/sshd", "systemctl is-active docker"):
+        assert node.run(command).ok, command
+    # busybox fills in only what the packages lack: awk is the real one, the task image is busybox's.
+    assert node.run("readlink -f $(command -v awk)").stdout.strip() != debian.BUSYBOX
+    assert "busybox:latest" in node.run("docker image ls --format '{{.Repository}}:{{.Tag}}'").stdout.split()
+
+
+def test_a_chosen_docker_is_refused_by_the_namespaces_driver_with_a_way_out():
+    with pytest.raises(Exception, match=r"--docker 28: the namespaces driver runs this machine's own dockerd.*"
+                                        r"--driver docker"):
+        Lab(name=unique_lab_name("v28n"), driver="namespaces", docker="28")
