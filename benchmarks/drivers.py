@@ -1,6 +1,7 @@
-"""Both lab drivers in the same run: namespaces on this machine, and node containers on a Docker engine.
+"""Both lab drivers in the same run: namespaces on this machine, and node containers on a Docker engine,
+the nodes running this machine's Docker (20.10) or a chosen one (docker:28, Debian sid's).
 
-    python benchmarks/drivers.py [--runs 3] [--engine URL]
+    python benchmarks/drivers.py [--runs 3] [--engine URL] [--drivers namespaces,docker,docker:28]
 
 Per driver, median of the runs (seconds): lab up, 2-node swarm formed (from the start),
 2 replicas of a service running on the two nodes, teardown; then the article's story
@@ -14,6 +15,10 @@ Without --engine the engine is the dockerd of a one-node namespace lab (root), a
 the tests; its node image is built first, not timed. The workers' dockerd logs are
 searched for the slow-join symptom ("failed to retrieve remote root CA certificate").
 The load average is printed: figures taken while the machine is busy are marked.
+For each docker:VERSION: the node image built from its cached root file system (`make test-install`
+or `swarmlab lab rootfs --docker VERSION` fills the cache; its download from Debian's registry is
+not timed here, as a benchmark reaches nothing outside this machine), its size, and each phase's
+ratio to plain docker's (target: no phase over 1.2).
 """
 from __future__ import annotations
 
@@ -34,9 +39,12 @@ from swarmlab.cluster import Cluster  # noqa: E402
 from swarmlab.doctor import doctor  # noqa: E402
 from swarmlab.fix import fix_gwbridge, recreate_service, restart_tasks, verify_service  # noqa: E402
 from swarmlab.lab import IMAGE, Lab  # noqa: E402
+from swarmlab.lab.docker import debian, nodeimage  # noqa: E402
+from swarmlab.lab.docker.engine import connect  # noqa: E402
 from _engine import SLOW_JOIN, engine  # noqa: E402
 
 TARGETS = {"docker": {"swarm formed": 3.0, "story": 10.0, "teardown": 3.0}}
+VERSION_RATIO = 1.2  # a chosen Docker's phase against the default node image's
 
 
 def name(prefix: str) -> str:
@@ -44,7 +52,24 @@ def name(prefix: str) -> str:
 
 
 def lab_for(driver: str, engine: str | None) -> Lab:
-    return Lab(name=name("bd"), driver=driver, **({"engine": engine} if driver == "docker" else {}))
+    """`driver` is namespaces, docker, or docker:VERSION (the nodes' Docker)."""
+    kind, _, docker = driver.partition(":")
+    options = {"engine": engine, "docker": docker or None} if kind == "docker" else {}
+    return Lab(name=name("bd"), driver=kind, **options)
+
+
+def time_image(docker: str, url: str) -> dict[str, float]:
+    """Seconds to build docker:VERSION's node image from its cached root file system, and its MB."""
+    if not debian.rootfs_path(debian.release(docker)).exists():
+        raise SystemExit(f"no cached root file system for Docker {docker}: run `swarmlab lab rootfs --docker {docker}`")
+    client = connect(url)
+    try:
+        started = time.monotonic()
+        image = nodeimage.ensure(client, rebuild=True, docker=docker, progress=None)
+        return {"node image from the cached root fs": time.monotonic() - started,
+                "node image MB": image.attrs.get("Size", 0) / 1e6}
+    finally:
+        client.close()
 
 
 def time_phases(driver: str, engine: str | None) -> tuple[dict[str, float], int]:
@@ -95,6 +120,18 @@ def time_story(driver: str, engine: str | None) -> tuple[float, str]:
     return time.monotonic() - started, outcome
 
 
+def with_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """Each docker:VERSION phase's median over plain docker's, where both ran ("" elsewhere)."""
+    base = table[table.driver == "docker"].set_index("phase")["median s"]
+
+    def ratio(row) -> str:
+        if not row.driver.startswith("docker:") or row.phase not in base.index or not base[row.phase]:
+            return ""
+        value = row["median s"] / base[row.phase]
+        return f"{value:.2f}" + ("  ** over target **" if value > VERSION_RATIO else "")
+    return table.assign(**{"vs docker": table.apply(ratio, axis=1)})
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     busy = one > 1.0  # 2 cores: anything much above 1 means others are working too
@@ -124,6 +161,10 @@ def main() -> int:
                              "median s": round(statistics.median(r[phase] for r in runs), 2),
                              "max s": round(max(r[phase] for r in runs), 2),
                              "target s": target if target else ""})
+            if driver.startswith("docker:"):
+                for phase, value in time_image(driver.split(":")[1], url).items():
+                    rows.append({"driver": driver, "phase": phase, "median s": round(value, 2), "max s": "",
+                                 "target s": ""})
             stories[driver] = [time_story(driver, url) for _ in range(args.runs)]
             seconds = [t for t, _ in stories[driver]]
             outcomes = [o for _, o in stories[driver]]
@@ -133,7 +174,8 @@ def main() -> int:
                          "target s": TARGETS.get(driver, {}).get("story", "")})
         print(f"after:  {load()}")
         print(f"engine: {url}; runs per figure: {args.runs}")
-        print(pd.DataFrame(rows).to_string(index=False))
+        table = pd.DataFrame(rows)
+        print(with_ratios(table).to_string(index=False))
         for driver, count in slow.items():
             print(f"{driver}: workers whose dockerd log shows '{SLOW_JOIN}': {count} of {args.runs}")
     return 0

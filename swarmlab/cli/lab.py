@@ -82,7 +82,7 @@ def _add_image(labsub) -> None:
     img.add_argument("--rebuild", action="store_true", help="build it again even if the engine has it")
     img.add_argument("--from", dest="source", choices=NODE_IMAGE_SOURCES, default="auto",
                      help="host-packages: this machine's docker.io and tools (no registry); dockerfile: "
-                          "docker:dind plus tools (needs a registry); debian: the --docker release's packages "
+                          "Docker Hub's debian image plus the same packages (needs a registry); debian: the --docker release's packages "
                           "(mmdebstrap); auto: the first that applies")
     img.add_argument("--docker", choices=list(DEBIAN_RELEASES), default=None, help=DOCKER_HELP)
     img.set_defaults(func=cmd_lab_image)

@@ -76,3 +76,15 @@ def test_the_node_tar_adds_the_scripts_and_only_the_applets_the_packages_lack(tm
 
 def test_the_docker_version_is_read_from_dpkg_s_status(tmp_path):
     assert debian.docker_version_in(_base(tmp_path)) == "28.5.2+dfsg4-5"
+
+
+def test_the_dockerfile_installs_the_offline_build_s_packages_on_the_same_release():
+    from swarmlab.lab.docker import nodeimage
+    dockerfile = (nodeimage.NODE_FILES / "Dockerfile").read_text()
+    assert "FROM debian:${DEBIAN}" in dockerfile and "apt-get install" in dockerfile and "$PACKAGES" in dockerfile
+    assert nodeimage.dockerfile_buildargs(None) == {"DEBIAN": "bookworm",
+                                                    "PACKAGES": " ".join(debian.packages(debian.release("20")))}
+    args28 = nodeimage.dockerfile_buildargs("28")
+    assert args28["DEBIAN"] == "sid" and args28["PACKAGES"].split() == debian.packages(debian.release("28"))
+    # Every node script the offline build puts in /usr/local/sbin, the Dockerfile copies too.
+    assert all(script in dockerfile for script in nodeimage.SCRIPTS) and "systemctl" in dockerfile

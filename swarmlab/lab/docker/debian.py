@@ -72,6 +72,11 @@ def node_rootfs(docker: str, *, rebuild: bool = False, progress: Progress | None
     return f"{path}  {path.stat().st_size / 1e6:.0f} MB  docker.io {docker_version_in(path)}"
 
 
+def packages(rel: Release) -> list[str]:
+    """What `rel`'s node installs (the mmdebstrap build and the Dockerfile alike)."""
+    return [*PACKAGES, *(["docker-cli"] if rel.split_cli else [])]
+
+
 def rootfs_cache() -> Path:
     """Where built root file systems are kept: SWARMLAB_ROOTFS, else the user's cache."""
     if os.environ.get("SWARMLAB_ROOTFS"):
@@ -85,11 +90,10 @@ def rootfs_path(rel: Release) -> Path:
 
 def mmdebstrap_command(rel: Release) -> list[str]:
     """The mmdebstrap command line that writes `rel`'s root file system, as a tar, to stdout."""
-    packages = [*PACKAGES, *(["docker-cli"] if rel.split_cli else [])]
     return ["mmdebstrap", "--variant=minbase", "--mode=auto",
             # sid's Release file, as the registry serves it, is past its Valid-Until date.
             "--aptopt=Acquire::Check-Valid-Until \"false\"",
-            f"--include={','.join(packages)}",
+            f"--include={','.join(packages(rel))}",
             # No SSH host keys baked in: each lab makes its own (lab/sshd.py).
             '--customize-hook=rm -f "$1"/etc/ssh/ssh_host_*',
             rel.suite, "-"]

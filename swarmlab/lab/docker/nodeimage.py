@@ -3,10 +3,10 @@
 Three ways to make it, same layout inside:
 - from this machine's installed Debian packages (docker.io, containerd, runc, ...),
   with the shared libraries they link, `docker import`ed: works with no registry;
-- from `swarmlab/data/node/Dockerfile` on Docker's dind image, where a registry is
-  reachable (Docker Desktop, most engines);
 - for a chosen Docker (20, 26, 28): from the Debian release that ships it, built from
-  Debian's package registry by mmdebstrap (debian.py), `docker import`ed.
+  Debian's package registry by mmdebstrap (debian.py), `docker import`ed;
+- from `swarmlab/data/node/Dockerfile`, where a registry is reachable (Docker Desktop, most
+  engines): the same Debian release and packages on Docker Hub's debian image.
 The image is tagged with swarmlab's version (and the chosen Docker) and labelled, so a new
 swarmlab builds its own.
 """
@@ -108,22 +108,22 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     `docker` ("28"), the one that runs that Docker, from its Debian release."""
     if source not in SOURCES:
         raise LabError(f"unknown node image source {source!r}; use one of {', '.join(SOURCES)}")
-    if docker and source not in ("auto", DEBIAN):
-        raise LabError(f"a chosen Docker ({docker}) comes from its Debian release: build with --from {DEBIAN} "
-                       f"(or leave --from out)")
+    if docker and source == HOST:
+        raise LabError(f"a chosen Docker ({docker}) comes from its Debian release, not this machine's packages: "
+                       f"build with --from {DEBIAN} or --from {DOCKERFILE} (or leave --from out)")
     if source == DEBIAN and not docker:
         raise LabError(f"--from {DEBIAN} needs the Docker to build: --docker {' or '.join(debian.RELEASES)}")
     existing = find(client, docker)
     if existing is not None and not rebuild:
         return existing
     previous = _tagged(client, docker)  # this version's image with other node scripts, to replace
-    chosen = DEBIAN if docker else choose_source(client) if source == "auto" else source
+    chosen = source if source != "auto" else _auto_source(client, docker)
     ref, say = image_ref(docker), progress or (lambda line: None)
     what = debian.release(docker).describe() + ", " if docker else ""
     say(f"building the node image {ref} ({what}from {_describe(chosen)}; once per swarmlab version)...")
     started = time.monotonic()
     image = (build_from_debian(client, docker, say) if chosen == DEBIAN else
-             build_from_host(client) if chosen == HOST else build_from_dockerfile(client))
+             build_from_host(client) if chosen == HOST else build_from_dockerfile(client, docker))
     size = image.attrs.get("Size", 0) / 1e6
     say(f"built {ref} in {time.monotonic() - started:.1f} s ({size:.0f} MB)")
     if previous is not None and previous.id != image.id:
@@ -158,6 +158,13 @@ def _remove_quietly(client, image_id: str) -> None:
         pass  # still used by a lab's nodes: it goes when they do and `docker image prune` runs
 
 
+def _auto_source(client, docker: str | None) -> str:
+    """A chosen Docker: mmdebstrap where it is installed, else the Dockerfile; else choose_source."""
+    if docker:
+        return DEBIAN if debian.mmdebstrap_missing() is None else DOCKERFILE
+    return choose_source(client)
+
+
 def choose_source(client) -> str:
     """This machine's packages when it has them (no registry needed), else the Dockerfile."""
     return HOST if host_packages_missing(client) == [] else DOCKERFILE
@@ -178,7 +185,7 @@ def host_packages_missing(client=None) -> list[str]:
 def _describe(source: str) -> str:
     return {HOST: "this machine's packages (no registry needed)",
             DEBIAN: "Debian's package registry, by mmdebstrap (no container registry needed)",
-            DOCKERFILE: "swarmlab/data/node/Dockerfile (pulls docker:dind)"}[source]
+            DOCKERFILE: "swarmlab/data/node/Dockerfile (pulls Docker Hub's debian image)"}[source]
 
 
 def _labels(source: str, docker: str | None = None) -> dict[str, str]:
@@ -369,7 +376,14 @@ def _add_text(tar: tarfile.TarFile, name: str, text: str) -> None:
 
 
 # --- from the Dockerfile ---------------------------------------------------------------
-def build_from_dockerfile(client):
+def dockerfile_buildargs(docker: str | None) -> dict[str, str]:
+    """The Dockerfile's build arguments: the Debian release of `docker` (bookworm's 20.10 when
+    none is chosen, as the image from this machine's packages) and debian.py's packages."""
+    rel = debian.release(docker or "20")
+    return {"DEBIAN": rel.suite, "PACKAGES": " ".join(debian.packages(rel))}
+
+
+def build_from_dockerfile(client, docker: str | None = None):
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name in ("Dockerfile", *SCRIPTS):
@@ -377,8 +391,9 @@ def build_from_dockerfile(client):
         tar.add(SHIM, arcname="systemctl")
     context.seek(0)
     try:
-        image, _ = client.images.build(fileobj=context, custom_context=True, tag=image_ref(),
-                                       labels=_labels(DOCKERFILE), rm=True, forcerm=True)
+        image, _ = client.images.build(fileobj=context, custom_context=True, tag=image_ref(docker),
+                                       buildargs=dockerfile_buildargs(docker), labels=_labels(DOCKERFILE, docker),
+                                       rm=True, forcerm=True)
     except Exception as exc:  # docker.errors.BuildError / APIError: no registry, no network
         raise LabError(f"cannot build the node image from the Dockerfile: {_one_line(exc)}; where no "
                        f"registry is reachable, build it from this machine's packages (--from {HOST})") from None
