@@ -227,9 +227,19 @@ def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attemp
         if not names or attempt == attempts - 1:
             break
         cluster.clock.sleep(0.5)
-    if result.ok or not names or (missing_ok and "No such network" in result.stderr):
+    if result.ok or not names or (missing_ok and network_missing(result.stderr)):
         return result  # the last `docker network rm` that ran; the networks are gone
     return result.check(hint=f"see `docker network ls` on {node.name}")
+
+
+# What `docker network rm` says of a network that is not there: 20.10 "Error: No such network:
+# docker_gwbridge"; 26.1 and 28.5 "Error response from daemon: network docker_gwbridge not found".
+NETWORK_MISSING = ("No such network", "not found")
+
+
+def network_missing(stderr: str) -> bool:
+    """Does `docker network rm`'s stderr say the network is not there (in any Docker's words)?"""
+    return any(words in stderr for words in NETWORK_MISSING)
 
 
 # --- task containers on a node ---------------------------------------------------------------

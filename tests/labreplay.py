@@ -7,6 +7,7 @@ hold fails the test with the command's text.
 from __future__ import annotations
 
 import json
+import shlex
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class FixtureTransport(Transport):
         self.asked: list[str] = []
 
     def run(self, command, *, input=None, timeout=120) -> Result:
+        command = command if isinstance(command, str) else shlex.join(command)  # an argv, as a shell reads it
         self.asked.append(command)
         recorded = self.answers.get(command)
         if not recorded:

@@ -97,3 +97,20 @@ def test_a_join_that_does_not_finish_with_nothing_logged_says_only_what_is_missi
     cluster = scripted_cluster({"node1": {swarm.join_state_command(): "waiting\n", swarm.AGENT_ERRORS_COMMAND: ""}})
     with pytest.raises(SwarmlabError, match=r"in the dockerd log; `swarmlab doctor` says more$"):
         swarm.wait_for_join(cluster, timeout=0)
+
+
+# `docker network rm docker_gwbridge` on a node without one (`swarmlab lab exec NAME node1 -- ...`,
+# 2026-12-07), each Docker in its own words.
+NETWORK_RM_MISSING = {"20.10.24": "Error: No such network: docker_gwbridge\n",
+                      "26.1.5": "Error response from daemon: network docker_gwbridge not found\n",
+                      "28.5.2": "Error response from daemon: network docker_gwbridge not found\n"}
+
+
+@pytest.mark.parametrize("version", NETWORK_RM_MISSING)
+def test_a_missing_network_is_no_error_when_missing_is_ok_in_every_docker_s_words(version):
+    stderr = NETWORK_RM_MISSING[version]
+    cluster = scripted_cluster({"node1": {"docker network rm docker_gwbridge": (stderr, 1)}})
+    assert swarm.network_missing(stderr)
+    assert not swarm.remove_networks(cluster, "node1", ["docker_gwbridge"], missing_ok=True).ok  # no raise
+    with pytest.raises(SwarmlabError, match="not found|No such network"):
+        swarm.remove_networks(cluster, "node1", ["docker_gwbridge"])
