@@ -18,6 +18,10 @@ from .lab import DRIVERS, Lab, driver_class, teardown
 from .transport.recording import Recorder
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
+# Recordings by the nodes' Docker: the article's era (Debian bookworm's 20.10) at the top, each
+# newer one in a folder of its own. Replay shows the newest that has the lesson, unless
+# SWARMLAB_DOCKER names one; `swarmlab lessons record` writes SWARMLAB_DOCKER's (default 20).
+RECORDED_DOCKERS = {"20": ("20.10", RECORDINGS), "28": ("28.5", RECORDINGS / "docker28")}
 LIVE = "live"
 REPLAY = "replay"
 INVENTORY = "inventory"
@@ -251,8 +255,23 @@ def lesson_lab_name(lesson_id: str) -> str:
     return f"{os.environ.get('SWARMLAB_LESSON_PREFIX', 'lesson')}{lesson_id}"
 
 
-def recording_path(lesson_id: str) -> Path:
-    return RECORDINGS / f"{lesson_id}.json"
+def recording_path(lesson_id: str, docker: str | None = None) -> Path:
+    """Lesson `lesson_id`'s recording on Docker `docker` (else SWARMLAB_DOCKER's, else the newest)."""
+    return RECORDED_DOCKERS[recorded_docker(lesson_id, docker)][1] / f"{lesson_id}.json"
+
+
+def recorded_docker(lesson_id: str, docker: str | None = None) -> str:
+    """Which Docker's recording a replay of the lesson shows: `docker`, SWARMLAB_DOCKER, or the
+    newest that has one."""
+    asked = docker or os.environ.get("SWARMLAB_DOCKER")
+    if asked:
+        key = str(asked).split(".")[0]
+        if key not in RECORDED_DOCKERS:
+            raise SwarmlabError(f"SWARMLAB_DOCKER={asked}: the recordings are of Docker "
+                                f"{' and '.join(v for v, _ in RECORDED_DOCKERS.values())}")
+        return key
+    have = [key for key, (_, folder) in RECORDED_DOCKERS.items() if (folder / f"{lesson_id}.json").exists()]
+    return have[-1] if have else "20"
 
 
 def _open_replay(lesson_id: str) -> Lesson:
@@ -269,7 +288,8 @@ def _announce(lesson: Lesson) -> str:
         return f"swarmlab backend: live (lab {lesson.lab.name}, {lesson.lab.describe()}: {nodes})"
     if lesson.backend == REPLAY:
         created = json.loads(lesson.recording.read_text()).get("created", "?")[:10]
-        return (f"swarmlab backend: replay of a real run recorded on {created}.\n"
+        docker = next(v for v, folder in RECORDED_DOCKERS.values() if folder == lesson.recording.parent)
+        return (f"swarmlab backend: replay of a real run recorded on {created}, the nodes on Docker {docker}.\n"
                 f"  Every output below was printed by a real lab; nothing runs now.\n"
                 f"  To run it live: on Linux as root, or with a Docker engine (Docker Desktop), "
                 f"`make jupyter` (or SWARMLAB_BACKEND=live).")

@@ -9,7 +9,7 @@ from .. import staging
 from ..cluster import connect
 from ..errors import SwarmlabError
 from ..inventory import load_inventory
-from ..lessons import RECORDINGS, choose, requested_backend
+from ..lessons import RECORDED_DOCKERS, choose, recorded_docker, requested_backend
 
 
 def add_commands(sub) -> None:
@@ -79,7 +79,8 @@ def cmd_restore(args) -> int:
 
 def cmd_record(args) -> int:
     headless = _headless()
-    RECORDINGS.mkdir(parents=True, exist_ok=True)
+    folder = RECORDED_DOCKERS[recorded_docker("", os.environ.get("SWARMLAB_DOCKER") or "20")][1]
+    folder.mkdir(parents=True, exist_ok=True)
     out = Path("build/recording-run")
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -87,7 +88,7 @@ def cmd_record(args) -> int:
         lesson_id = path.name[:2]
         if args.only and lesson_id not in args.only:
             continue
-        os.environ["SWARMLAB_RECORD"] = str(RECORDINGS / f"{lesson_id}.json")
+        os.environ["SWARMLAB_RECORD"] = str(folder / f"{lesson_id}.json")
         try:
             row = headless.run_lesson(path, "live", out)
         finally:

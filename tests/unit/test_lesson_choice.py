@@ -115,3 +115,28 @@ def test_with_neither_driver_here_the_lesson_says_why_for_each(env):
                                     "unix:///nonexistent/docker.sock: ")
     with pytest.raises(SwarmlabError, match="^no live lab here: not root on Linux, and cannot reach"):
         choose("live")
+
+
+def test_replay_shows_the_newest_docker_recorded_unless_swarmlab_docker_names_one(monkeypatch, tmp_path):
+    from swarmlab import lessons
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    for lesson in ("01", "02"):
+        (old / f"{lesson}.json").write_text("{}")
+    (new / "01.json").write_text("{}")
+    monkeypatch.setattr(lessons, "RECORDED_DOCKERS", {"20": ("20.10", old), "28": ("28.5", new)})
+    monkeypatch.delenv("SWARMLAB_DOCKER", raising=False)
+    assert lessons.recording_path("01") == new / "01.json"
+    assert lessons.recording_path("02") == old / "02.json"  # not recorded on 28: the newest that is
+    monkeypatch.setenv("SWARMLAB_DOCKER", "20")
+    assert lessons.recording_path("01") == old / "01.json"
+    monkeypatch.setenv("SWARMLAB_DOCKER", "26")
+    with pytest.raises(SwarmlabError, match=r"SWARMLAB_DOCKER=26: the recordings are of Docker 20.10 and 28.5"):
+        lessons.recording_path("01")
+
+
+def test_the_replay_says_which_docker_the_nodes_ran(monkeypatch, capsys):
+    from swarmlab.lessons import open_lesson
+    monkeypatch.setenv("SWARMLAB_DOCKER", "20")
+    open_lesson("00", backend="replay")
+    assert "the nodes on Docker 20.10." in capsys.readouterr().out
