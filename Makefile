@@ -5,7 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
-SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping
+# uidmap: newuidmap/newgidmap, which map a plain user's subordinate ids into a user namespace.
+SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built

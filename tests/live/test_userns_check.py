@@ -1,0 +1,92 @@
+"""`swarmlab check` on what a lab inside a plain user's own user namespaces needs, run as real
+plain users of this machine (made for the test, removed after): one with subordinate id ranges,
+whose probe really makes a user namespace with its ids mapped, and one without, who is told
+the one-time step an administrator takes."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, as_user, require_live
+from swarmlab.userns_check import subordinate_range
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+def _ranges(name: str) -> list[str]:
+    """usermod's options that remove the user's subordinate ranges (useradd gives some by itself)."""
+    options = []
+    for kind, option in (("subuid", "--del-subuids"), ("subgid", "--del-subgids")):
+        found = subordinate_range(name, kind)
+        if found:
+            options += [option, f"{found[0]}-{found[0] + found[1] - 1}"]
+    return options
+
+
+@pytest.fixture(scope="module")
+def users():
+    """Two plain users: (name, uid) with a range of 65536 subordinate ids, and one with none."""
+    require_live()
+    tag = f"{random.randint(0, 99999):05d}"
+    made, start = [], 300_000_000 + random.randint(0, 999) * 65536
+    try:
+        for name in (f"snsok{tag}", f"snsno{tag}"):
+            _run("useradd", "--no-create-home", "--shell", "/bin/sh", name)
+            made.append(name)
+            if _ranges(name):  # Debian's useradd allots ranges where /etc/subuid exists: start from none
+                _run("usermod", *_ranges(name), name)
+        _run("usermod", "--add-subuids", f"{start}-{start + 65535}", "--add-subgids", f"{start}-{start + 65535}",
+             made[0])
+        yield [(name, int(subprocess.run(["id", "-u", name], capture_output=True, text=True).stdout)) for name in made]
+    finally:
+        for name in made:
+            if _ranges(name):
+                subprocess.run(["usermod", *_ranges(name), name], capture_output=True)
+            subprocess.run(["userdel", name], capture_output=True)
+    for kind in ("subuid", "subgid"):
+        assert all(not line.startswith(tuple(made)) for line in Path(f"/etc/{kind}").read_text().splitlines())
+
+
+def check_as(uid: int, *args: str) -> dict[str, str]:
+    """`swarmlab check` as `uid`: {check name: its line (and its fix)}."""
+    out = subprocess.run([*as_user(uid), sys.executable, "-m", "swarmlab.cli", "check", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    lines, found = out.stdout.splitlines(), {}
+    for i, line in enumerate(lines):
+        if line[:3] in ("ok ", "NO ", "-- ") and line[4:].startswith("userns "):
+            fix = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("    -> ") else ""
+            found[line[4:].split("  ")[0].strip()] = f"{line[:2]} {line[4:]} {fix}".strip()
+    return found
+
+
+def test_a_user_with_subordinate_ids_really_makes_a_user_namespace(users):
+    (name, uid), _ = users
+    assert subordinate_range(name, "subuid")[1] == 65536
+    found = check_as(uid)
+    assert found["userns subuid"].startswith("ok") and f"{name}: 3" in found["userns subuid"]
+    assert found["userns probe"].startswith("ok"), found["userns probe"]
+    assert found["userns newuidmap"].startswith("ok") and "(setuid)" in found["userns newuidmap"]
+
+
+def test_a_user_without_them_is_told_the_administrator_s_step(users):
+    _, (name, uid) = users
+    found = check_as(uid)
+    for kind, option in (("subuid", "--add-subuids"), ("subgid", "--add-subgids")):
+        assert found[f"userns {kind}"].startswith("NO") and f"{name} has no range in /etc/{kind}" in \
+            found[f"userns {kind}"]
+        assert f"-> usermod {option} 100000-165535 {name}" in found[f"userns {kind}"]
+    # The probe fails the way newuidmap fails without a range, and says to fix the lines above.
+    assert found["userns probe"].startswith("NO") and "fix the lines above" in found["userns probe"]
+
+
+def test_root_checks_a_student_by_name(users):
+    _, (name, _) = users
+    found = check_as(0, "--user", name)
+    assert found["userns subuid"].startswith("NO") and name in found["userns subuid"]
+    assert "userns probe" not in found  # root cannot try it for another user
