@@ -3,6 +3,7 @@
 A transport implements `run()`; everything else is a declared capability with a
 default, so callers ask instead of probing:
 
+    stream()         run, handing the output on as it arrives (default: run, then hand it on)
     replays          answers from a recording (nothing runs; `recorded()`, `commands()`)
     address          the node's address as this transport reaches it ("" when unknown)
     lab_node         the node of a swarmlab lab behind it (None for real hosts, recordings)
@@ -15,12 +16,16 @@ module, named in the registry (swarmlab.transport.TRANSPORTS).
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 
 from ..errors import SwarmlabError
 from ..result import Result
+
+STDOUT, STDERR = 1, 2
+Sink = Callable[[int, bytes], None]  # sink(STDOUT or STDERR, bytes): output as it arrives
 
 
 class Transport:
@@ -36,6 +41,12 @@ class Transport:
     def run(self, command: str | list[str], *, input: bytes | str | None = None,
             timeout: float | None = 120) -> Result:
         raise NotImplementedError
+
+    def stream(self, command: str | list[str], sink: Sink, *, timeout: float | None = 120) -> Result:
+        """Run `command`, handing its output to `sink` as it arrives; the Result has the exit
+        code and duration, its stdout and stderr are empty. This default runs it whole first
+        (a replay, a recording); the transports that carry a live command override it."""
+        return hand_on(self.run(command, timeout=timeout), sink)
 
     def docker_client(self) -> docker.DockerClient:
         if not self.docker_base_url:
@@ -56,6 +67,25 @@ class Transport:
 def command_text(command: str | list[str]) -> str:
     """A command as the shell line it is (a list is quoted with shlex.join)."""
     return command if isinstance(command, str) else shlex.join(command)
+
+
+def hand_on(result: Result, sink: Sink) -> Result:
+    """Give `result`'s output to `sink`; the result without it."""
+    sink(STDOUT, result.stdout.encode())
+    sink(STDERR, result.stderr.encode())
+    return dataclasses.replace(result, stdout="", stderr="")
+
+
+def collector() -> tuple[Sink, dict[int, bytearray]]:
+    """A sink that keeps everything, and what it kept by stream (what `run` returns)."""
+    kept = {STDOUT: bytearray(), STDERR: bytearray()}
+    return lambda kind, data: kept[kind].extend(data), kept
+
+
+def collected(result: Result, kept: dict[int, bytearray]) -> Result:
+    """`result` with the output a collector kept."""
+    return dataclasses.replace(result, stdout=kept[STDOUT].decode(errors="replace"),
+                               stderr=kept[STDERR].decode(errors="replace"))
 
 
 class TransportWrapper(Transport):
