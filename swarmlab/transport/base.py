@@ -9,6 +9,10 @@ default, so callers ask instead of probing:
     lab_node         the node of a swarmlab lab behind it (None for real hosts, recordings)
     docker_base_url  where docker-py reaches the node's daemon (None: no Docker API)
     docker_client()  a docker-py DockerClient for that daemon
+    docker_connector()  a stream to that daemon's API for swarmlab's own calls (a join: its
+                     token goes in a request body, never on a command line)
+    answered()       a Result for a command done another way (a join through the API): a
+                     recording keeps it as that command's run, a replay answers with it
     close()          let go of connections (SSH); nothing to do for the others
 
 A new way in (e.g. `docker exec` into a container node) is one subclass in its own
@@ -53,6 +57,15 @@ class Transport:
             raise SwarmlabError(f"node {self.node_name}: its transport offers no Docker API (a recording has none)")
         import docker  # docker-py (and paramiko, which it pulls in) only for a caller who wants the API
         return docker.DockerClient(base_url=self.docker_base_url)
+
+    def docker_connector(self):
+        """timeout -> a connected stream to the node's Docker API (raises when there is none)."""
+        raise SwarmlabError(f"node {self.node_name}: its transport offers no Docker API")
+
+    def answered(self, command: str, answer: Callable[[], Result]) -> Result:
+        """The Result of `command`, got by calling `answer()` instead of running it: what the
+        command would do, done another way. A replay answers with the recorded run of `command`."""
+        return answer()
 
     def close(self) -> None:
         pass
@@ -116,6 +129,12 @@ class TransportWrapper(Transport):
 
     def docker_client(self):
         return self.inner.docker_client()
+
+    def docker_connector(self):
+        return self.inner.docker_connector()
+
+    def answered(self, command, answer) -> Result:
+        return self.inner.answered(command, answer)
 
     def close(self) -> None:
         self.inner.close()
