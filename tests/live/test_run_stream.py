@@ -27,13 +27,35 @@ def lab():
         teardown(lab.name)
 
 
+@pytest.fixture(scope="module")
+def docker_lab(docker_engine):
+    """Node containers on a real engine: their commands come through the engine's exec API."""
+    from swarmlab.lab import Lab, teardown
+    lab = Lab(name=unique_lab_name("tok"), nodes=1, driver="docker", engine=docker_engine.url)
+    try:
+        yield lab.up()
+    finally:
+        teardown(lab.name, engine=docker_engine.url, driver="docker")
+
+
+WAYS = ["namespaces", "ssh", "docker-exec"]  # how the command reaches the node
+
+
+def target(request, way: str):
+    """The lab, and `swarmlab run --via`, for that way in."""
+    if way == "docker-exec":
+        return request.getfixturevalue("docker_lab"), "local"
+    return request.getfixturevalue("lab"), "ssh" if way == "ssh" else "local"
+
+
 def start_run(lab, via: str, command: str) -> subprocess.Popen:
     return subprocess.Popen([*SWARMLAB, "run", "--via", via, "-n", "node1", lab.name, "--", command],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
 
 
-@pytest.mark.parametrize("via", ["local", "ssh"])
-def test_a_big_output_passes_through_in_little_memory(lab, via):
+@pytest.mark.parametrize("way", WAYS)
+def test_a_big_output_passes_through_in_little_memory(request, way):
+    lab, via = target(request, way)
     size = 400 * MB
     proc = start_run(lab, via, f"head -c {size} /dev/zero | tr '\\0' x; echo; echo done >&2")
     received = 0
@@ -47,8 +69,9 @@ def test_a_big_output_passes_through_in_little_memory(lab, via):
     assert usage.ru_maxrss * 1024 < 0.4 * size, f"peak RSS {usage.ru_maxrss // 1024} MB for {size // MB} MB of output"
 
 
-@pytest.mark.parametrize("via", ["local", "ssh"])
-def test_the_first_line_arrives_while_the_command_still_runs(lab, via):
+@pytest.mark.parametrize("way", WAYS)
+def test_the_first_line_arrives_while_the_command_still_runs(request, way):
+    lab, via = target(request, way)
     proc = start_run(lab, via, "echo first; sleep 4; echo last; exit 3")
     assert proc.stdout.readline() == b"[node1]$ echo first; sleep 4; echo last; exit 3\n"
     assert proc.stdout.readline() == b"first\n"
