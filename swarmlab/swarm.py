@@ -136,7 +136,7 @@ def join(node: Node, manager: str, token: str, advertise_addr: str | None = None
     """`node` joins the swarm of the manager at address `manager`, as `docker swarm join` does,
     through the node's own Docker API: the token travels in a request body, never on a command
     line, which every user of the machine (and of a real host) can read in `ps`. The Result
-    reads as the command's would (its output, exit code 1 and the daemon's error on failure)."""
+    reads as the command's would (its output; on failure exit code 1 and dockerd's error)."""
     command = join_command(manager, token, advertise_addr)
     return node.transport.answered(command, lambda: _join_by_api(node, manager, token, advertise_addr, command))
 
@@ -148,7 +148,7 @@ def _join_by_api(node: Node, manager: str, token: str, advertise_addr: str | Non
     try:
         dockerapi.join_swarm(joiner, f"{manager}:2377", token, advertise_addr=advertise_addr or "")
     except LabError as exc:
-        return Result(node.name, command, "", f"Error response from daemon: {exc}\n", 1, time.monotonic() - started)
+        return Result(node.name, command, "", f"{exc}\n", 1, time.monotonic() - started)  # dockerd's own words
     # What the docker CLI prints after the same call, from the same answer.
     manages = (api("GET", "/info", timeout=10).get("Swarm") or {}).get("ControlAvailable")
     return Result(node.name, command, f"This node joined a swarm as a {'manager' if manages else 'worker'}.\n",
