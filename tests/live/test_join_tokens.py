@@ -97,3 +97,23 @@ def test_a_join_over_ssh_as_lessons_stage_real_hosts_puts_no_token_on_a_command_
     assert results[-1].stdout == "This node joined a swarm as a worker.\n"
     assert results[-1].command.startswith("docker swarm join --token SWMTKN-1-")
     assert workers_joined(lab) == ["node1 Ready", "node2 Ready"]
+
+
+@pytest.fixture
+def docker_lab(docker_engine):
+    name = unique_lab_name("tok")
+    try:
+        yield Lab(name=name, driver="docker", engine=docker_engine.url).up()
+    finally:
+        teardown(name, engine=docker_engine.url, driver="docker")
+
+
+def test_on_node_containers_the_articles_join_and_a_faults_rejoin_put_no_token_on_a_command_line(
+        docker_lab, docker_engine):
+    # The node containers' processes live under the engine's cgroup: the engine is a lab too.
+    with connect(docker_lab.name) as cluster, watching(docker_engine.lab.name) as seen:
+        story.form_swarm(cluster)
+        faults.inject(cluster, "pools-exhausted", "node2", rejoin=True)
+        faults.undo(cluster, "pools-exhausted", "node2")
+    assert not seen, f"a token on a command line: {sorted(set(seen))[:3]}"
+    assert workers_joined(docker_lab) == ["node1 Ready", "node2 Ready"]
