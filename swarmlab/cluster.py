@@ -33,6 +33,10 @@ class Node:
     def run(self, command: str | list[str], *, input=None, timeout: float | None = 120) -> Result:
         return self.transport.run(command, input=input, timeout=timeout)
 
+    def stream(self, command: str | list[str], sink, *, timeout: float | None = 120) -> Result:
+        """Run `command`, handing its output to sink(1 or 2, bytes) as it arrives (Transport.stream)."""
+        return self.transport.stream(command, sink, timeout=timeout)
+
     def __repr__(self):
         return f"<Node {self.name} {self.address}>"
 

@@ -124,15 +124,15 @@ def _second_address(cluster: Cluster, node: Node) -> str:
     return f"{UNREACHABLE_NET}.{list(cluster.nodes).index(node.name) + 2}"
 
 
-def _join(cluster: Cluster, node: Node, extra: str = "") -> list[Result]:
-    """Leave (if in), join again (with `extra` flags), and remove the entry the node left behind."""
+def _join(cluster: Cluster, node: Node, advertise_addr: str) -> list[Result]:
+    """Leave (if in), join again advertising `advertise_addr`, and remove the entry the node left behind."""
     manager = cluster.manager
     results = []
     old_id = node.run("docker info --format '{{.Swarm.NodeID}}'").stdout.strip()
     if old_id:
         results.append(node.run("docker swarm leave --force"))
     token = story.token_in(story.join_token(cluster))
-    joined = node.run(f"docker swarm join {extra} --token {token} {manager.address}:2377", timeout=60)
+    joined = swarm.join(node, manager.address, token, advertise_addr=advertise_addr)  # the token on no command line
     # The report shows the command; the token is a secret (anyone holding it can join).
     results.append(dataclasses.replace(joined, command=joined.command.replace(token, "SWMTKN-1-<hidden>"))
                    .check(hint=f"{node.name} could not join"))
@@ -147,12 +147,12 @@ def advertise_unreachable_inject(cluster: Cluster, node: Node) -> list[Result]:
     results = [node.run(f"ip link add {SECOND_NIC} type veth peer name {SECOND_NIC}-peer && "
                         f"ip addr add {address}/24 dev {SECOND_NIC} && ip link set {SECOND_NIC} up && "
                         f"ip link set {SECOND_NIC}-peer up").check(hint=f"does {node.name} have {SECOND_NIC} already?")]
-    results += _join(cluster, node, f"--advertise-addr {address}")
+    results += _join(cluster, node, address)
     return results + [node.run("docker info --format 'advertised: {{.Swarm.NodeAddr}}'")]
 
 
 def advertise_unreachable_undo(cluster: Cluster, node: Node) -> list[Result]:
-    results = _join(cluster, node, f"--advertise-addr {node.address}")
+    results = _join(cluster, node, node.address)
     results.append(node.run(f"ip link del {SECOND_NIC} 2>/dev/null || true"))
     return results + [node.run("docker info --format 'advertised: {{.Swarm.NodeAddr}}'")]
 

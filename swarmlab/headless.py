@@ -29,6 +29,7 @@ from .errors import SwarmlabError
 from .inventory import load_inventory
 from .lab import teardown
 from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name, put_back_first
+from .transport.recording import Masker
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
 # Handouts are read offline: the widget manager (@jupyter-widgets/html-manager's embed.js, BSD-3,
@@ -110,6 +111,7 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
         else:
             os.environ["SWARMLAB_BACKEND"] = env_before
     seconds = time.monotonic() - started
+    nb = masked(nb)  # a handout is shared: a live run's join tokens and keys stay out of it
     nbformat.write(nb, out / path.name)
     _write_html(nb, out / path.with_suffix(".html").name)
     used = _backend_used(nb) or backend
@@ -200,6 +202,19 @@ def _printed(nb) -> str:
     """What the lesson's cells printed (stdout), in order."""
     return "".join(str(o.get("text", "")) for c in nb.cells for o in c.get("outputs", [])
                    if o.get("output_type") == "stream")
+
+
+def masked(node, masker: Masker | None = None):
+    """The notebook (or any part of it) with every swarm token and private key in its text
+    masked as recordings mask them: SWMTKN-1-masked-1, ..."""
+    masker = masker or Masker()
+    if isinstance(node, str):
+        return masker.mask(node)
+    if isinstance(node, dict):
+        return type(node)({key: masked(value, masker) for key, value in node.items()})
+    if isinstance(node, list):
+        return [masked(item, masker) for item in node]
+    return node
 
 
 def _write_html(nb, target: Path) -> None:

@@ -62,7 +62,8 @@ def plan(cluster, worker, steps, lesson_changes: list[str]) -> list[str]:
                       for dst in faults.VPN_ROUTES]
         elif step == "_swarm":
             lines.append(f"{manager.name}: docker swarm init --advertise-addr {manager.address}")
-            lines += [f"{n.name}: docker swarm join --token <worker token> {manager.address}:2377"
+            lines += [f"{n.name}: docker swarm join --token <worker token> {manager.address}:2377   "
+                      f"(through its Docker API: the token on no command line)"
                       for n in cluster if n is not manager]
         elif step == "_overlay":
             lines.append(f"{manager.name}: docker network create -d overlay {story.NETWORK}")

@@ -22,6 +22,7 @@ import shlex
 
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
+from . import swarm
 from .result import Result
 # Re-exported for the lessons, the notebooks and user code: `story.tasks(cluster)` and the rest.
 from .swarm import (  # noqa: F401
@@ -63,13 +64,14 @@ def token_in(result: Result) -> str:
 
 
 def swarm_join(cluster: Cluster, node: Node | str, token: str | None = None) -> Result:
-    """`docker swarm join --token ... MANAGER:2377` on `node` (the article's worker join).
+    """`docker swarm join --token ... MANAGER:2377` on `node` (the article's worker join), done
+    through the node's Docker API so the token is on no command line (swarm.join).
 
     Without a token, asks the manager for the worker token first.
     """
     node = as_node(cluster, node)
     token = token or token_in(join_token(cluster, "worker").check())
-    return node.run(f"docker swarm join --token {token} {cluster.manager.address}:2377")
+    return swarm.join(node, cluster.manager.address, token)
 
 
 def form_swarm(cluster: Cluster) -> list[Result]:

@@ -3,7 +3,8 @@
 - membership: `state(node)`, `in_swarm(node)`: is this node in a swarm;
 - node names: `node_names(cluster)`, Docker's hostnames to the cluster's names;
 - the daemon: `start_docker(node)`, `restart_docker(node)`, the lab's dockerd or systemd's;
-- joins: `wait_for_join`, `join_failures` (what a join sets up, or the log says it could not);
+- joins: `join` (through the node's Docker API: the token on no command line), `wait_for_join`,
+  `join_failures` (what a join sets up, or the log says it could not);
 - networks: `wait_for_network`, `remove_networks`;
 - tasks: `tasks(cluster, service)` and the waits on it (`wait_for_running`, `_failure`,
   `_placement`), `placement_timeline`, `task_history`; the task containers on a node.
@@ -19,15 +20,19 @@ finds a run by its command text.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
+import time
+from types import SimpleNamespace
 from typing import Callable
 
 import pandas as pd
 
 from .cluster import Cluster, Node
-from .errors import SwarmlabError
+from .errors import LabError, SwarmlabError
+from .lab import dockerapi
 from .parse import tasks_from_json
 from .result import Result
 
@@ -119,6 +124,43 @@ def restart_docker(node: Node) -> Result:
 INGRESS_FAILED = "Failed creating ingress network"
 DOCKERD_LOG = ("{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
                "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; }")
+
+
+def join_command(manager: str, token: str, advertise_addr: str | None = None) -> str:
+    """The `docker swarm join` that `join` does: how it is shown, recorded and replayed."""
+    flags = f"--advertise-addr {advertise_addr} " if advertise_addr else ""
+    return f"docker swarm join {flags}--token {token} {manager}:2377"
+
+
+def join(node: Node, manager: str, token: str, advertise_addr: str | None = None) -> Result:
+    """`node` joins the swarm of the manager at address `manager`, as `docker swarm join` does,
+    through the node's own Docker API: the token travels in a request body, never on a command
+    line, which every user of the machine (and of a real host) can read in `ps`. The Result
+    reads as the command's would (its output; on failure exit code 1 and dockerd's error)."""
+    command = join_command(manager, token, advertise_addr)
+    return node.transport.answered(command, lambda: _join_by_api(node, manager, token, advertise_addr, command))
+
+
+def _join_by_api(node: Node, manager: str, token: str, advertise_addr: str | None, command: str) -> Result:
+    started = time.monotonic()
+    api = _docker_api(node)
+    joiner = SimpleNamespace(name=node.name, address=node.address, docker_api=api)
+    try:
+        dockerapi.join_swarm(joiner, f"{manager}:2377", token, advertise_addr=advertise_addr or "")
+    except LabError as exc:
+        return Result(node.name, command, "", f"{exc}\n", 1, time.monotonic() - started)  # dockerd's own words
+    # What the docker CLI prints after the same call, from the same answer.
+    manages = (api("GET", "/info", timeout=10).get("Swarm") or {}).get("ControlAvailable")
+    return Result(node.name, command, f"This node joined a swarm as a {'manager' if manages else 'worker'}.\n",
+                  "", 0, time.monotonic() - started)
+
+
+def _docker_api(node: Node):
+    """docker_api(method, path, body, timeout) on the node's daemon: a lab node's own way in,
+    else the stream its transport opens (a real host: dial-stdio over SSH)."""
+    if node.transport.lab_node is not None:
+        return node.transport.lab_node.docker_api
+    return functools.partial(dockerapi.call, node.transport.docker_connector(), node.name)
 
 
 def join_state_command(failures_before: int = 0) -> str:

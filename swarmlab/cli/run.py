@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
 
 from .. import staging
 from ..cluster import connect
 from ..errors import SwarmlabError
+from ..transport import command_text
 
 
 def add_commands(subparsers) -> None:
@@ -39,8 +41,49 @@ def cmd_run(args) -> int:
         nodes = [cluster.node(n) for n in args.node] or list(cluster)
         worst = 0
         for node in nodes:
-            result = node.run(text, timeout=args.timeout)
-            sys.stdout.write(result.terminal())
-            sys.stdout.flush()
-            worst = worst or result.exit_code
+            code = _run_on(node, text, args.timeout)  # every node runs, whatever the ones before did
+            worst = worst or code
     return worst
+
+
+def _run_on(node, command, timeout: float) -> int:
+    """Run `command` on `node`, its output written here as it arrives; its exit code."""
+    shown = _Terminal(sys.stdout)
+    sys.stdout.write(f"[{node.name}]$ {command_text(command)}\n")
+    result = node.stream(command, shown, timeout=timeout)
+    shown.close(result.exit_code)
+    return result.exit_code
+
+
+class _Terminal:
+    """One node's output laid out as Result.terminal() lays it out: stdout as it arrives,
+    then stderr, then the exit code when not 0. Nothing is kept but stderr, and only up to
+    HELD_STDERR bytes: past that it goes out as it comes (then mixed in with stdout), so a
+    command that prints gigabytes costs no memory."""
+
+    HELD_STDERR = 1 << 20
+
+    def __init__(self, out):
+        self.out = out
+        self.decoders = {kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in (1, 2)}
+        self.held: bytearray | None = bytearray()  # None once stderr is passed on as it comes
+
+    def __call__(self, kind: int, data: bytes) -> None:
+        if kind == 2 and self.held is not None:
+            self.held += data
+            if len(self.held) <= self.HELD_STDERR:
+                return
+            data, self.held = bytes(self.held), None
+        self._write(kind, data)
+
+    def close(self, exit_code: int) -> None:
+        self._write(1, b"", final=True)
+        self._write(2, bytes(self.held or b""), final=True)
+        if exit_code:
+            self.out.write(f"(exit code {exit_code})\n")
+        self.out.flush()
+
+    def _write(self, kind: int, data: bytes, final: bool = False) -> None:
+        # Split UTF-8 sequences wait for their next chunk; bad bytes read as U+FFFD, as before.
+        self.out.write(self.decoders[kind].decode(data, final))
+        self.out.flush()  # now, not when a pipe's buffer fills: the reader sees lines as they come

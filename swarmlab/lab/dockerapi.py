@@ -75,9 +75,11 @@ def ping(connector: Connector) -> bool:
         conn.close()
 
 
-def join_swarm(node, manager: str, token: str, timeout: float = 90, attempts: int = 3) -> None:
+def join_swarm(node, manager: str, token: str, timeout: float = 90, attempts: int = 3,
+               advertise_addr: str | None = None) -> None:
     """Join `node` (anything with docker_api, name and address) to the swarm of `manager`
-    (address:port).
+    (address:port), advertising `advertise_addr` (default: the node's address; "" lets
+    dockerd choose, as `docker swarm join` without --advertise-addr does).
 
     A join dockerd could not finish within its 20 s ("continue in the background") is
     waited for until the node is active; a join that ended in error (e.g. the manager
@@ -86,7 +88,8 @@ def join_swarm(node, manager: str, token: str, timeout: float = 90, attempts: in
     swarm = {}
     for _ in range(attempts):
         try:
-            node.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": node.address,
+            node.docker_api("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377",
+                                                    "AdvertiseAddr": node.address if advertise_addr is None else advertise_addr,
                                                     "RemoteAddrs": [manager], "JoinToken": token})
             return
         except LabError as exc:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar, NamedTuple
 
 from ..errors import LabError
 from ..registry import load
+from ..transport.base import hand_on
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -99,6 +100,11 @@ class LabNode(ABC):
             timeout: float | None = 120) -> Result:
         """Run a shell command in the node, as root, and return what it printed."""
         raise _missing(self, "run")
+
+    def stream(self, command: str | list[str], sink, *, timeout: float | None = 120) -> Result:
+        """Run a shell command in the node, handing its output to sink(1 or 2, bytes) as it
+        arrives; the Result holds no output. This default runs it whole first."""
+        return hand_on(self.run(command, timeout=timeout), sink)
 
     @property
     @abstractmethod

@@ -17,13 +17,12 @@ import docker
 
 from ..errors import LabError
 from ..result import Result
-from .base import Transport, command_text
+from .base import STDERR, STDOUT, Transport, collected, collector, command_text
 
 EXEC_DIR = "/run/swarmlab-exec"  # pid files of running commands, so a timeout can kill them
 # $0 is the command; its pid file lets another exec find it when it runs too long.
 _WRAPPER = ('mkdir -p {dir} && echo $$ > {dir}/{token} || exit 125; '
             'sh -c "$0"; rc=$?; rm -f {dir}/{token}; exit $rc')
-STDOUT, STDERR = 1, 2
 
 
 class DockerExecTransport(Transport):
@@ -39,10 +38,21 @@ class DockerExecTransport(Transport):
     def run(self, command, *, input=None, timeout=120) -> Result:
         return self.lab_node.run(command, input=input, timeout=timeout)  # exec_run, below
 
+    def stream(self, command, sink, *, timeout=120) -> Result:
+        return self.lab_node.stream(command, sink, timeout=timeout)  # exec_stream, below
+
 
 def exec_run(api, container: str, command, *, input=None, timeout=120, node_name="",
              environment=(), not_running=None) -> Result:
     """`command` (a shell line, or a list) in `container` through the engine's exec API."""
+    sink, kept = collector()
+    return collected(exec_stream(api, container, command, sink, input=input, timeout=timeout, node_name=node_name,
+                                 environment=environment, not_running=not_running), kept)
+
+
+def exec_stream(api, container: str, command, sink, *, input=None, timeout=120, node_name="",
+                environment=(), not_running=None) -> Result:
+    """As exec_run, handing the output to sink(1 or 2, bytes) as it arrives; the Result holds none."""
     text = command_text(command)
     data = input.encode() if isinstance(input, str) else input
     token = uuid.uuid4().hex
@@ -60,18 +70,16 @@ def exec_run(api, container: str, command, *, input=None, timeout=120, node_name
         raise LabError(f"on {node_name}: the engine refused to run `{text}`: {exc.explanation}") from None
     writer = _send_stdin(raw, data) if data is not None else None
     try:
-        out, err, timed_out = _read_frames(raw, early, None if timeout is None else started + timeout)
+        finished = _pump_frames(raw, early, None if timeout is None else started + timeout, sink)
     finally:
         raw.close()
         if writer:
             writer.join(timeout=5)
-    if timed_out:
+    if not finished:
         _kill(api, container, token)
-        return Result(node_name, text, out.decode(errors="replace"),
-                      err.decode(errors="replace") + f"swarmlab: timed out after {timeout} s\n",
-                      124, time.monotonic() - started)
-    return Result(node_name, text, out.decode(errors="replace"), err.decode(errors="replace"),
-                  _exit_code(api, exec_id), time.monotonic() - started)
+        sink(STDERR, f"swarmlab: timed out after {timeout} s\n".encode())
+        return Result(node_name, text, "", "", 124, time.monotonic() - started)
+    return Result(node_name, text, "", "", _exit_code(api, exec_id), time.monotonic() - started)
 
 
 def _send_stdin(raw, data: bytes) -> threading.Thread:
@@ -120,29 +128,28 @@ def _already_read(sock, raw) -> bytes:
         raw.settimeout(timeout)
 
 
-def _read_frames(raw, early: bytes, deadline: float | None) -> tuple[bytes, bytes, bool]:
-    """Demultiplex the exec stream (8-byte headers: stream, size) until EOF or the deadline;
-    `early` is the start of it, already read."""
-    streams = {STDOUT: bytearray(), STDERR: bytearray()}
+def _pump_frames(raw, early: bytes, deadline: float | None, sink) -> bool:
+    """Demultiplex the exec stream (8-byte headers: stream, size) into sink until EOF (True)
+    or the deadline (False); `early` is the start of it, already read."""
     buf = bytearray(early)
     while True:
         while len(buf) >= 8:
             kind, size = struct.unpack(">BxxxL", buf[:8])
             if len(buf) < 8 + size:
                 break
-            streams.get(kind, streams[STDOUT]).extend(buf[8:8 + size])
+            sink(STDERR if kind == STDERR else STDOUT, bytes(buf[8:8 + size]))
             del buf[:8 + size]
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                return bytes(streams[STDOUT]), bytes(streams[STDERR]), True
+                return False
             raw.settimeout(left)
         try:
             chunk = raw.recv(65536)
         except socket.timeout:
             continue
         if not chunk:
-            return bytes(streams[STDOUT]), bytes(streams[STDERR]), False
+            return True
         buf += chunk
 
 

@@ -18,6 +18,9 @@ class LabTransport(Transport):
     def run(self, command, *, input=None, timeout=120) -> Result:
         return self.lab_node.run(command, input=input, timeout=timeout)
 
+    def stream(self, command, sink, *, timeout=120) -> Result:
+        return self.lab_node.stream(command, sink, timeout=timeout)
+
     @property
     def docker_base_url(self) -> str:
         return self.lab_node.docker_host

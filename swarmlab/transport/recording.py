@@ -240,6 +240,9 @@ class RecordingTransport(TransportWrapper):
     def run(self, command, *, input=None, timeout=120) -> Result:
         return self.recorder.record(lambda: self.inner.run(command, input=input, timeout=timeout))
 
+    def answered(self, command, answer) -> Result:
+        return self.recorder.record(lambda: self.inner.answered(command, answer))
+
 
 def _run_entry(seq: int, started: float, result: Result) -> dict:
     """One run as the format writes it (see the module's docstring)."""

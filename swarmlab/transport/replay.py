@@ -67,6 +67,9 @@ class ReplayTransport(Transport):
         return Result(self.node_name, run["command"], run["stdout"], run["stderr"], run["exit_code"],
                       run.get("duration", 0.0), extra={"seq": run.get("seq"), "time": run.get("time")})
 
+    def answered(self, command, answer) -> Result:
+        return self.run(command)  # nothing is done in a replay: the recorded run answers
+
     def commands(self) -> list[str]:
         """The recorded command strings for this node, in the order they were first run."""
         return list(self._recorded)
@@ -143,3 +146,6 @@ class AsOfNowTransport(TransportWrapper):
 
     def run(self, command, *, input=None, timeout=120) -> Result:
         return self.inner.as_of_now(command)[0]
+
+    def answered(self, command, answer) -> Result:
+        return self.run(command)

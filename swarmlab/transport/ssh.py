@@ -24,7 +24,7 @@ from docker.transport import SSHHTTPAdapter
 from ..errors import (HostKeyMismatchError, SSHAuthenticationError, SSHConnectionRefusedError, SSHError,
                       SSHUnreachableError, UnknownHostKeyError)
 from ..result import Result
-from .base import Transport, command_text
+from .base import STDERR, STDOUT, Transport, collected, collector, command_text
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _CHUNK = 1 << 16
@@ -76,26 +76,33 @@ class SSHTransport(Transport):
     def run(self, command: str | list[str], *, input: bytes | str | None = None,
             timeout: float | None = 120) -> Result:
         """Run a shell command on the host; its exit code is passed through."""
-        text = command_text(command)
+        sink, kept = collector()
+        return collected(self._execute(command_text(command), input, timeout, sink), kept)
+
+    def stream(self, command, sink, *, timeout=120) -> Result:
+        """As run, handing the output to sink(1 or 2, bytes) as it arrives; the Result holds none."""
+        return self._execute(command_text(command), None, timeout, sink)
+
+    def _execute(self, text: str, input, timeout: float | None, sink) -> Result:
         data = input.encode() if isinstance(input, str) else input
         started = time.monotonic()
+        marked = _PidMarkFilter(sink)
         channel = self._open_channel()
         try:
             channel.exec_command(self.remote_command(text))
             _feed_stdin(channel, data)
-            out, err, finished = _collect(channel, None if timeout is None else started + timeout)
-            pid, err = _take_pid_mark(err)
+            finished = _pump(channel, None if timeout is None else started + timeout, marked)
+            marked.flush()
             if finished:
                 code = channel.recv_exit_status()
                 code = 255 if code < 0 else code  # killed by a signal: no status, like ssh(1)
             else:
-                self._kill_remote(pid)
-                err += f"swarmlab: timed out after {timeout} s\n".encode()
+                self._kill_remote(marked.pid)
+                sink(STDERR, f"swarmlab: timed out after {timeout} s\n".encode())
                 code = 124
         finally:
             channel.close()
-        return Result(self.node_name, text, out.decode(errors="replace"), err.decode(errors="replace"),
-                      code, time.monotonic() - started)
+        return Result(self.node_name, text, "", "", code, time.monotonic() - started)
 
     def remote_command(self, text: str) -> str:
         """The command line sent to the host.
@@ -118,7 +125,7 @@ class SSHTransport(Transport):
             channel = self._open_channel()
             channel.exec_command(f"sudo -n {kill}" if self.sudo else kill)
             channel.shutdown_write()
-            _collect(channel, time.monotonic() + self.connect_timeout)
+            _pump(channel, time.monotonic() + self.connect_timeout, lambda kind, data: None)
             channel.close()
         except (SSHError, OSError, EOFError, paramiko.SSHException):
             pass  # the connection died: the command's session ends with it
@@ -155,6 +162,19 @@ class SSHTransport(Transport):
         client.api.mount("http+docker://ssh", VerifiedSSHAdapter(self.docker_base_url))
         client.api._version = client.api.version(api_version=False)["ApiVersion"]
         return client
+
+    def docker_connector(self):
+        """timeout -> a stream to the host's Docker API: `docker system dial-stdio` on a channel
+        of this verified connection (as root with the inventory's sudo), as the docker CLI's
+        ssh:// does; a request body (a join token) is on no command line on either side."""
+        command = "sudo -n docker system dial-stdio" if self.sudo else "docker system dial-stdio"
+
+        def connect(timeout: float) -> paramiko.Channel:
+            channel = self._open_channel()
+            channel.settimeout(timeout)
+            channel.exec_command(command)
+            return channel
+        return connect
 
     # --- connection ------------------------------------------------------------------
     def connect(self) -> paramiko.SSHClient:
@@ -310,34 +330,61 @@ def _feed_stdin(channel: paramiko.Channel, data: bytes | None) -> None:
     threading.Thread(target=feed, daemon=True).start()
 
 
-def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[bytes, bytes, bool]:
-    """Read stdout and stderr together until the command ends: (out, err, finished in time).
+def _pump(channel: paramiko.Channel, deadline: float | None, sink) -> bool:
+    """Hand stdout (1) and stderr (2) to sink as they arrive, until the command ends (True)
+    or the deadline (False).
 
     Both streams are drained as data arrives, so a command that fills one of them
     while we wait on the other cannot stall. The end is EOF plus the exit status:
     sshd sends the status as soon as the command exits, which can be before the last
     of its output.
     """
-    out, err = bytearray(), bytearray()
     with selectors.DefaultSelector() as sel:
         sel.register(channel, selectors.EVENT_READ)  # wakes on data for either stream and on EOF
         while True:
             while channel.recv_ready():
-                out += channel.recv(_CHUNK)
+                sink(STDOUT, channel.recv(_CHUNK))
             while channel.recv_stderr_ready():
-                err += channel.recv_stderr(_CHUNK)
+                sink(STDERR, channel.recv_stderr(_CHUNK))
             all_output_in = channel.eof_received or channel.closed
             if all_output_in and channel.exit_status_ready() and not (
                     channel.recv_ready() or channel.recv_stderr_ready()):
-                return bytes(out), bytes(err), True
+                return True
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                return bytes(out), bytes(err), False
+                return False
             wait = 1.0 if left is None else min(left, 1.0)
             if all_output_in:
                 channel.status_event.wait(min(wait, 0.05))  # only the exit status is still on its way
             else:
                 sel.select(wait)
+
+
+class _PidMarkFilter:
+    """Hands output on to `sink` less the remote shell's pid marker line on stderr
+    (remote_command); `pid` is the pid it named. stderr is held only until that line is whole."""
+
+    def __init__(self, sink):
+        self.sink, self.pid = sink, None
+        self.head: bytearray | None = bytearray()  # stderr before the marker; None once it is found
+
+    def __call__(self, kind: int, data: bytes) -> None:
+        if kind == STDOUT or self.head is None:
+            self.sink(kind, data)
+            return
+        self.head += data
+        mark = self.head.find(_PID_MARK.encode())
+        if mark >= 0 and self.head.find(b"\n", mark) >= 0:
+            self.pid, rest = _take_pid_mark(bytes(self.head))
+            self.head = None
+            if rest:
+                self.sink(STDERR, rest)
+
+    def flush(self) -> None:
+        """The stderr still held (no marker came: the shell died first)."""
+        if self.head:
+            self.sink(STDERR, bytes(self.head))
+        self.head = None
 
 
 def _take_pid_mark(err: bytes) -> tuple[int | None, bytes]:

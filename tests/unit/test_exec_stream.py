@@ -16,7 +16,7 @@ import threading
 import docker
 import pytest
 
-from swarmlab.transport.docker_exec import exec_run, open_stream
+from swarmlab.transport.docker_exec import exec_run, exec_stream, open_stream
 
 
 def frame(kind: int, data: bytes) -> bytes:
@@ -94,3 +94,14 @@ def test_a_streams_first_bytes_that_came_with_the_reply_reach_the_client(engine_
         assert stream.recv(100) == b"SSH-2.0-OpenSSH_9.2\r\n"
     finally:
         stream.close()
+
+
+def test_exec_stream_hands_each_frame_on_and_keeps_none(engine_at):
+    # `swarmlab run` on a docker-driver node: the output goes to the sink in the engine's
+    # order, frame by frame, and the Result holds only how the command ended
+    api = engine_at(frame(1, b"a\n") + frame(2, b"oops\n") + frame(1, b"b\n"))
+    got = []
+    result = exec_stream(api, "node1", "sh -c 'echo a; echo oops >&2; echo b'", lambda kind, data: got.append((kind, data)),
+                         node_name="node1")
+    assert got == [(1, b"a\n"), (2, b"oops\n"), (1, b"b\n")]
+    assert (result.stdout, result.stderr, result.exit_code) == ("", "", 0)

@@ -7,7 +7,7 @@ import ipywidgets
 import nbformat
 from ipywidgets.embed import embed_data
 
-from swarmlab.headless import WIDGET_MANAGER_JS, handout_html
+from swarmlab.headless import WIDGET_MANAGER_JS, handout_html, run_lesson
 
 
 def _notebook_with_a_widget():
@@ -37,3 +37,18 @@ def test_the_bundled_widget_manager_asks_for_no_file_beside_it():
     assert not re.search(r'n\.p\+"[0-9a-f]{20}\.', script)
     assert "Automatic publicPath is not supported" not in script
     assert "sourceMappingURL" not in script[-200:]
+
+
+def test_a_live_lessons_executed_notebook_and_handout_carry_no_real_join_token(tmp_path):
+    # A live lesson 01 prints the manager's real tokens; the files `lessons run` writes are
+    # shared (0644, handed out): each token is masked there as recordings mask them.
+    token = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"
+    lesson = tmp_path / "01-tokens.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"print('docker swarm join --token {token} 172.16.155.131:2377')")]
+    nbformat.write(nb, lesson)
+    row = run_lesson(lesson, "replay", tmp_path / "out", timeout=60)
+    written = [tmp_path / "out" / "01-tokens.ipynb", tmp_path / "out" / "01-tokens.html"]
+    assert row["status"] == "ok"
+    assert [token in path.read_text() for path in written] == [False, False]
+    assert ["join --token SWMTKN-1-masked-1 172.16.155.131:2377" in path.read_text() for path in written] == [True, True]

@@ -212,3 +212,39 @@ def test_recordings_are_readable_by_their_owner_only_unless_asked(tmp_path):
 def test_the_recorder_is_at_the_packages_face():
     from swarmlab import Recorder as documented
     assert documented is Recorder
+
+
+class ApiNode:
+    """A lab node's Docker API as swarm.join speaks it: it notes each call (the token in a body)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def docker_api(self, method, path, body=None, timeout=60):
+        self.calls.append((method, path, body))
+        return {"Swarm": {"ControlAvailable": False}} if path == "/info" else None
+
+
+class ApiTransport(FakeTransport):
+    def __init__(self, name, lab_node):
+        super().__init__(name, {})
+        self.lab_node = lab_node
+
+
+def test_a_join_goes_through_the_api_and_is_recorded_and_replayed_as_its_command(tmp_path):
+    from swarmlab import story
+    api = ApiNode()
+    worker = ApiTransport("node2", api)
+    cluster = Cluster([Node("node1", "172.16.155.131", FakeTransport("node1", {}), "manager"),
+                       Node("node2", "172.16.155.132", worker, "worker")], source="fake lab")
+    rec = Recorder(cluster)
+    joined = story.swarm_join(rec.cluster, "node2", TOKEN)
+    assert (joined.command, joined.stdout, joined.exit_code) == (
+        f"docker swarm join --token {TOKEN} 172.16.155.131:2377", "This node joined a swarm as a worker.\n", 0)
+    assert api.calls[0] == ("POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": "",
+                                                     "RemoteAddrs": ["172.16.155.131:2377"], "JoinToken": TOKEN})
+    rec.save(tmp_path / "s.json")
+    assert load_recording(tmp_path / "s.json")["runs"][0]["command"] == \
+        "docker swarm join --token SWMTKN-1-masked-1 172.16.155.131:2377"
+    replayed = story.swarm_join(connect(tmp_path / "s.json"), "node2", "SWMTKN-1-masked-1")
+    assert (replayed.stdout, replayed.exit_code) == ("This node joined a swarm as a worker.\n", 0)

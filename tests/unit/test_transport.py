@@ -10,7 +10,8 @@ from swarmlab.lab import DRIVERS, driver_class
 from swarmlab.transport import TRANSPORTS, Transport, TransportWrapper, get_transport, transport_class
 from swarmlab.transport.replay import ReplayTransport
 
-CAPABILITIES = ("replays", "address", "lab_node", "docker_base_url", "docker_client", "close")
+CAPABILITIES = ("stream", "replays", "address", "lab_node", "docker_base_url", "docker_client", "docker_connector",
+                "answered", "close")
 LAB_NODE = SimpleNamespace(name="node1", address="10.0.0.1", docker_host="unix:///run/node1.sock")
 
 # kind -> (what builds one without reaching anything, what it declares)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 from ...errors import LabError
-from ...transport.docker_exec import exec_run, open_stream, open_tunnel
+from ...transport.docker_exec import exec_run, exec_stream, open_stream, open_tunnel
 from .. import dockerapi
 from ..driver import LabNode
 from ..spec import NodeSpec
@@ -44,6 +44,11 @@ class ContainerNode(LabNode):
         """Run a shell command in the node, as root, and return what it printed."""
         return exec_run(self.api(), self.container, command, input=input, timeout=timeout, node_name=self.name,
                         environment=self.exec_environment(), not_running=self.not_running_error)
+
+    def stream(self, command, sink, *, timeout: float | None = 120):
+        """Run a shell command in the node, handing its output to sink(1 or 2, bytes) as it arrives."""
+        return exec_stream(self.api(), self.container, command, sink, timeout=timeout, node_name=self.name,
+                           environment=self.exec_environment(), not_running=self.not_running_error)
 
     def tunnel(self, address: str, port: int, timeout: float = 10):
         """A stream to (address, port) from inside this node, through the engine (see open_tunnel)."""

@@ -45,6 +45,8 @@ class LabCgroup:
     def create(self, node: str) -> None:
         try:
             self.procs_file(node).parent.mkdir(parents=True, exist_ok=True)
+            for top in hierarchies():  # the lab's mark in each: what teardown tells newer cgroups by
+                (top / self.rel).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LabError(f"cannot create cgroup {self.procs_file(node).parent}: {exc}") from None
 
@@ -112,6 +114,13 @@ class LabCgroup:
     def leftovers(self) -> list[Path]:
         tops = CGROUP_ROOT.glob(f"*/{self.rel}") if not _unified() else [CGROUP_ROOT / self.rel]
         return [t for t in tops if t.exists()]
+
+
+def hierarchies() -> list[Path]:
+    """The top folder of every cgroup hierarchy (one on cgroup v2; one per controller on v1)."""
+    if _unified():
+        return [CGROUP_ROOT]
+    return sorted(p for p in CGROUP_ROOT.iterdir() if (p / "cgroup.procs").exists())
 
 
 def _kill(pid: int) -> None:

@@ -265,6 +265,21 @@ class NamespaceNode(LabNode):
         return Result(self.name, text, out.decode(errors="replace"), err.decode(errors="replace"),
                       shell_exit_code(proc.returncode), time.monotonic() - started)
 
+    def stream(self, command: str | list[str], sink, *, timeout: float | None = 120) -> Result:
+        """Run a shell command in the node, handing its output to sink(1 or 2, bytes) as it
+        arrives (so none of it is held here); the Result has the exit code, no output."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        started = time.monotonic()
+        proc = self._spawn(self._enter(["sh", "-c", text]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with proc:
+            if _pump(proc, sink, None if timeout is None else started + timeout):
+                return Result(self.name, text, "", "", shell_exit_code(proc.wait()), time.monotonic() - started)
+            os.killpg(proc.pid, signal.SIGKILL)
+            _pump(proc, sink, None)  # what it printed before it died
+            proc.wait()
+        sink(2, f"swarmlab: timed out after {timeout} s\n".encode())
+        return Result(self.name, text, "", "", 124, time.monotonic() - started)
+
     def shell_args(self) -> list[str]:
         """The command line of an interactive shell in the node (for os.execvp: the
         namespace fds it names stay open and are inherited)."""
@@ -398,6 +413,25 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _pump(proc: subprocess.Popen, sink, deadline: float | None) -> bool:
+    """Hand `proc`'s stdout (1) and stderr (2) to sink as they come, until both end (True)
+    or the deadline passes (False). Both are read at once, so neither pipe fills and stalls it."""
+    with selectors.DefaultSelector() as sel:
+        for kind, pipe in ((1, proc.stdout), (2, proc.stderr)):
+            sel.register(pipe, selectors.EVENT_READ, kind)
+        while sel.get_map():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    sink(key.data, data)
+                else:
+                    sel.unregister(key.fileobj)
+    return True
 
 
 def _readline(proc: subprocess.Popen, timeout: float) -> bytes:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cgroup import LabCgroup
 from .network import NETNS_DIR, lab_netns
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -30,6 +31,7 @@ class Targets:
     device: str | None  # "major:minor" of the filesystem that holds the lab's folder
     root: str | None  # the lab's folder as a path inside that filesystem
     spared: frozenset[int] = field(default_factory=frozenset)  # mount namespaces never matched
+    cgroup: str = ""  # the lab's cgroup, relative to each hierarchy's top (its mark: see kill)
 
     @classmethod
     def of_lab(cls, name: str, folder: Path) -> "Targets":
@@ -42,7 +44,7 @@ class Targets:
         device, root = _where_in_filesystem(os.path.abspath(folder))
         # The host's own mount namespace is never a lab's, whatever is mounted in it.
         spared = {i for i in (_ns_inode("self", "mnt"), _ns_inode(1, "mnt")) if i}
-        return cls(frozenset(inodes), device, root, frozenset(spared))
+        return cls(frozenset(inodes), device, root, frozenset(spared), str(LabCgroup(name).rel))
 
 
 def find(targets: Targets) -> dict[int, str]:
@@ -69,7 +71,7 @@ def find(targets: Targets) -> dict[int, str]:
 
 def kill(targets: Targets, timeout: float = 10) -> None:
     """SIGKILL every process find() names, until none is left; then remove the container
-    cgroups they leave behind outside the lab's cgroup."""
+    cgroups they leave behind outside the lab's cgroup, and the parents made for them."""
     cgroups, killed = set(), set()
     deadline = time.monotonic() + timeout
     while pids := find(targets):
@@ -85,8 +87,9 @@ def kill(targets: Targets, timeout: float = 10) -> None:
         time.sleep(0.02)
     while any(_running(pid) for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.01)
-    for path in sorted(cgroups, key=lambda p: -len(p.parts)):
+    for top, path in sorted(cgroups, key=lambda c: -len(c[1].parts)):
         _rmdir_when_empty(path)
+        _remove_parents_made_since(top, path.parent, top / targets.cgroup)
 
 
 def describe(pid: int) -> str:
@@ -127,8 +130,9 @@ def _where_in_filesystem(path: str) -> tuple[str | None, str | None]:
     return best[2], os.path.normpath(os.path.join(best[3], rel))
 
 
-def _container_cgroups(pid: int) -> set[Path]:
-    """The cgroup folders, named by a container id, that hold `pid` (in every hierarchy)."""
+def _container_cgroups(pid: int) -> set[tuple[Path, Path]]:
+    """The cgroup folders, named by a container id, that hold `pid` (in every hierarchy), each
+    with the top of its hierarchy."""
     found = set()
     try:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
@@ -143,7 +147,7 @@ def _container_cgroups(pid: int) -> set[Path]:
         for top in tops:
             folder = top / path.lstrip("/")
             if folder.is_dir():
-                found.add(folder)
+                found.add((top, folder))
                 break
     return found
 
@@ -157,6 +161,25 @@ def _rmdir_when_empty(path: Path, timeout: float = 2) -> None:
             if time.monotonic() > deadline:
                 return
             time.sleep(0.02)
+
+
+def _remove_parents_made_since(top: Path, folder: Path, mark: Path) -> None:
+    """Remove `folder` and its parents below `top` while each is empty and newer than `mark`, the
+    lab's own cgroup in that hierarchy (made at `lab up`). The kernel numbers a hierarchy's
+    cgroups in the order it makes them, so a newer one was made while the lab was up, by its
+    container's --cgroup-parent; an older one, or one that holds anything, is not the lab's."""
+    try:
+        since = mark.stat().st_ino
+    except OSError:
+        return  # no mark (a lab brought up before marks were made): nothing is known to be the lab's
+    while folder != top and top in folder.parents:
+        try:
+            if folder.stat().st_ino <= since:
+                return
+            folder.rmdir()
+        except OSError:
+            return  # not empty, or gone
+        folder = folder.parent
 
 
 def _running(pid: int) -> bool:
