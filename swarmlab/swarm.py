@@ -28,6 +28,8 @@ import pandas as pd
 
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
+from . import messages
+from .messages import INGRESS_FAILED
 from .parse import tasks_from_json
 from .result import Result
 
@@ -114,9 +116,8 @@ def restart_docker(node: Node) -> Result:
 
 # --- joins ---------------------------------------------------------------------------------
 # What a node's dockerd logs when the join could not create docker_gwbridge (and so the
-# ingress network's sandbox); the doctor reads it too. The journal on systemd hosts,
-# a file elsewhere (lab nodes log to /var/log/dockerd.log).
-INGRESS_FAILED = "Failed creating ingress network"
+# ingress network's sandbox) is messages.INGRESS_FAILED; the doctor reads it too. The journal
+# on systemd hosts, a file elsewhere (lab nodes log to /var/log/dockerd.log).
 DOCKERD_LOG = ("{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
                "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; }")
 
@@ -221,13 +222,13 @@ def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attemp
     node = as_node(cluster, node)
     for attempt in range(attempts):
         result = node.run(["docker", "network", "rm", *names])
-        if result.ok or "active endpoints" not in result.stderr:
+        if result.ok or messages.NETWORK_IN_USE not in result.stderr:
             break
         names = [n for n in names if node.run(["docker", "network", "inspect", n]).ok]
         if not names or attempt == attempts - 1:
             break
         cluster.clock.sleep(0.5)
-    if result.ok or not names or (missing_ok and "No such network" in result.stderr):
+    if result.ok or not names or (missing_ok and messages.network_missing(result.stderr)):
         return result  # the last `docker network rm` that ran; the networks are gone
     return result.check(hint=f"see `docker network ls` on {node.name}")
 
