@@ -115,7 +115,9 @@ def release(server_version: str) -> str:
     return max(older, key=lambda r: tuple(int(n) for n in r.split(".")), default=RELEASES[0])
 
 
-def elsewhere(say, release_here: str) -> str:
-    """One sentence: what the other captured releases print where this one printed say(release_here)."""
-    others = [f"Docker {r} prints '{say(r)}'" for r in RELEASES if r != release_here]
-    return f"On this node Docker {release_here} printed it; " + "; ".join(others) + " instead."
+def elsewhere(say, version: str) -> str:
+    """One sentence: what the other captured releases print where Docker `version` (a node's own
+    '28.5.2+dfsg4') printed say(release(version))."""
+    here = release(version)
+    others = [f"Docker {r} prints '{say(r)}'" for r in RELEASES if r != here]
+    return f"That is Docker {version}'s; " + "; ".join(others) + " instead."

@@ -91,9 +91,10 @@ def test_a_version_not_captured_gets_the_words_of_the_newest_release_before_it()
 
 
 def test_the_sentence_on_the_other_version_quotes_its_capture():
-    said = messages.elsewhere(messages.cut_short, "28")
-    assert said == ("On this node Docker 28 printed it; Docker 20.10 prints "
+    said = messages.elsewhere(messages.cut_short, "28.5.2+dfsg4")
+    assert said == ("That is Docker 28.5.2+dfsg4's; Docker 20.10 prints "
                     "'\"starting container failed: er\u2026\"' instead.")
+    assert messages.elsewhere(messages.cut_short, "26.1.5").startswith("That is Docker 26.1.5's; Docker 28 prints")
 
 
 def test_says_matches_one_release_s_words_and_not_the_other_s():
