@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 
-ARTICLE_RELEASE = "20.10"  # the article's Docker (its error text), and the lab's default node's
-
 # No default address pool is left: `docker network create` without --subnet, docker_gwbridge
 # when a node joins, the ingress network's gateway.
 NO_POOL = {
