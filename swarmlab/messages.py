@@ -4,8 +4,8 @@ The words differ between Docker versions for the same cause. Each message below 
 given with the Docker release that printed it, as captured from real runs of the
 article's cause (node2's routes cover every default pool before it joins):
 
-    python benchmarks/docker_messages.py                        # namespaces lab, Docker 20.10.24+dfsg1
-    python benchmarks/docker_messages.py --engine URL --docker 28   # docker driver, Docker 28.5.2+dfsg4
+    python tests/fixtures/docker/capture.py                        # namespaces lab, Docker 20.10.24+dfsg1
+    python tests/fixtures/docker/capture.py --engine URL --docker 28   # docker driver, Docker 28.5.2+dfsg4
 
 tests/fixtures/docker/messages-20.json and messages-28.json keep each command and what it
 printed; tests/unit/test_messages.py holds this table to them. Code that reads Docker's

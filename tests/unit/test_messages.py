@@ -2,7 +2,7 @@
 every reader of them (the lessons' classifier, the pools-exhausted fault, the doctor) knowing each.
 
 tests/fixtures/docker/messages-20.json and messages-28.json are what
-`python benchmarks/docker_messages.py` printed on a namespaces lab (Docker 20.10.24+dfsg1)
+`python tests/fixtures/docker/capture.py` printed on a namespaces lab (Docker 20.10.24+dfsg1)
 and on a docker-driver lab with `--docker 28` (Docker 28.5.2+dfsg4): each command as it ran
 and its stdout and stderr.
 """
