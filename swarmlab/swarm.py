@@ -26,9 +26,9 @@ from typing import Callable
 
 import pandas as pd
 
+from . import messages
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
-from . import messages
 from .messages import INGRESS_FAILED
 from .parse import tasks_from_json
 from .result import Result
