@@ -40,7 +40,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import field_faults, story, swarm
+from . import field_faults, messages, story, swarm
 from .cluster import Cluster, Node, as_cluster
 from .errors import SwarmlabError
 from .result import Result
@@ -52,7 +52,6 @@ VPN_ROUTES = ("172.16.0.0/12", "192.168.0.0/16")
 RULE_COMMENT = field_faults.RULE_COMMENT
 # Networks this module creates carry this label, so undo removes exactly them.
 NETWORK_LABEL = "swarmlab.fault=pools-exhausted"
-POOL_ERROR = "could not find an available, non-overlapping IPv4 address pool"
 
 
 @dataclass(frozen=True)
@@ -140,11 +139,12 @@ def _ports_blocked(fault: str, ports: list[tuple[str, int]]):
 
 
 # --- pools-exhausted -------------------------------------------------------
-# Creates networks until Docker refuses one; prints each network and, last, Docker's answer.
+# Creates networks until Docker refuses one; prints each network and, last, Docker's answer,
+# which must say no pool is left in some Docker version's words (messages.NO_POOL).
 FILL_POOLS = ("i=0; while out=$(docker network create --label " + NETWORK_LABEL + " proj${i}_default 2>&1); "
               "do echo \"proj${i}_default $out\"; i=$((i+1)); done; "
               "echo \"$i networks created; then: $out\"; "
-              "case $out in *'" + POOL_ERROR + "'*) ;; *) exit 1;; esac")
+              "case $out in " + messages.shell_case_no_pool() + ") ;; *) exit 1;; esac")
 
 
 def _pools_exhausted_inject(cluster: Cluster, node: Node) -> list[Result]:
@@ -265,14 +265,19 @@ def inject(target, fault: str, node: str = "node2", *, rejoin: bool = False) -> 
     cluster = as_cluster(target)
     spec = fault_named(fault)
     target_node = cluster.node(node)
-    report = FaultReport(fault, node, "inject", spec.inject(cluster, target_node))
-    if spec.acts_at_join and swarm.in_swarm(target_node):
-        if rejoin:
-            report.results += story.rejoin(cluster, target_node)
-            report.note = f"{node} left the swarm and joined again with the fault in place"
-        else:
-            report.note = (f"{node} is already in the swarm: {fault} shows only when it joins again "
-                           f"(inject with rejoin=True, or `--rejoin` on the command line)")
+    joined = spec.acts_at_join and swarm.in_swarm(target_node)
+    report = FaultReport(fault, node, "inject")
+    if joined and rejoin:
+        # Leave first: leaving removes the node's docker_gwbridge, whose pool pools-exhausted
+        # must hold too, or the join takes it and the fault does not show.
+        report.results += story.leave(cluster, target_node)
+    report.results += spec.inject(cluster, target_node)
+    if joined and rejoin:
+        report.results.append(story.swarm_join(cluster, target_node).check())
+        report.note = f"{node} left the swarm and joined again with the fault in place"
+    elif joined:
+        report.note = (f"{node} is already in the swarm: {fault} shows only when it joins again "
+                       f"(inject with rejoin=True, or `--rejoin` on the command line)")
     return report
 
 

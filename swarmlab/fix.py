@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import pools, story, swarm
+from . import messages, pools, story, swarm
 from .cluster import Cluster, Node, WallClock
 from .doctor.facts import NodeFacts
 from .doctor.gathering import node_facts
@@ -137,7 +137,7 @@ def _create_network(node: Node, command: str, attempts: int = 5) -> Result:
     """
     for attempt in range(attempts):
         result = node.run(command)
-        if result.ok or "Pool overlaps" not in result.stderr or attempt == attempts - 1:
+        if result.ok or messages.POOL_OVERLAPS not in result.stderr or attempt == attempts - 1:
             break
         time.sleep(0.3)
     return result.check(hint=f"see `docker network ls` on {node.name}; `swarmlab doctor`")

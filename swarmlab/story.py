@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from . import messages
 from .cluster import Cluster, Node
 from .errors import SwarmlabError
 from . import swarm
@@ -162,10 +163,20 @@ def container_start(node: Node, container_id: str) -> Result:
 # needs docker_gwbridge (created on the spot from the default pools):
 ADDRESS_POOL = "address-pool"            # the node holds the network: creating the gateway fails
 NETWORK_NOT_FOUND = "network-not-found"  # the node has let the network go (the article's answer)
+# Each answer in every captured Docker version's words (swarmlab.messages).
 START_ANSWERS = {
-    ADDRESS_POOL: "could not find an available, non-overlapping IPv4 address pool",
-    NETWORK_NOT_FOUND: re.compile(r"Error response from daemon: network \S+ not found"),
+    ADDRESS_POOL: re.compile(messages.NO_POOL_PATTERN),
+    NETWORK_NOT_FOUND: messages.NETWORK_GONE,
 }
+
+
+# Each answer's words, by Docker release (messages.RELEASES): what a lesson shows the student.
+START_WORDS = {ADDRESS_POOL: messages.start_no_pool, NETWORK_NOT_FOUND: messages.start_network_gone}
+
+
+def docker_version(node: Node) -> str:
+    """The Docker the node runs, as it says itself (e.g. 20.10.24+dfsg1, 28.5.2+dfsg4)."""
+    return node.run("docker version --format '{{.Server.Version}}'").check().stdout.strip()
 
 
 def start_answer(result: Result) -> str:

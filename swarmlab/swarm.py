@@ -30,9 +30,11 @@ from typing import Callable
 
 import pandas as pd
 
+from . import messages
 from .cluster import Cluster, Node
 from .errors import LabError, SwarmlabError
 from .lab import dockerapi
+from .messages import INGRESS_FAILED
 from .parse import tasks_from_json
 from .result import Result
 
@@ -119,9 +121,8 @@ def restart_docker(node: Node) -> Result:
 
 # --- joins ---------------------------------------------------------------------------------
 # What a node's dockerd logs when the join could not create docker_gwbridge (and so the
-# ingress network's sandbox); the doctor reads it too. The journal on systemd hosts,
-# a file elsewhere (lab nodes log to /var/log/dockerd.log).
-INGRESS_FAILED = "Failed creating ingress network"
+# ingress network's sandbox) is messages.INGRESS_FAILED; the doctor reads it too. The journal
+# on systemd hosts, a file elsewhere (lab nodes log to /var/log/dockerd.log).
 DOCKERD_LOG = ("{ journalctl -u docker --no-pager -o cat -n 5000 2>/dev/null; "
                "cat /var/log/dockerd.log /var/log/docker.log 2>/dev/null; }")
 
@@ -263,25 +264,15 @@ def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attemp
     node = as_node(cluster, node)
     for attempt in range(attempts):
         result = node.run(["docker", "network", "rm", *names])
-        if result.ok or "active endpoints" not in result.stderr:
+        if result.ok or messages.NETWORK_IN_USE not in result.stderr:
             break
         names = [n for n in names if node.run(["docker", "network", "inspect", n]).ok]
         if not names or attempt == attempts - 1:
             break
         cluster.clock.sleep(0.5)
-    if result.ok or not names or (missing_ok and network_missing(result.stderr)):
+    if result.ok or not names or (missing_ok and messages.network_missing(result.stderr)):
         return result  # the last `docker network rm` that ran; the networks are gone
     return result.check(hint=f"see `docker network ls` on {node.name}")
-
-
-# What `docker network rm` says of a network that is not there: 20.10 "Error: No such network:
-# docker_gwbridge"; 26.1 and 28.5 "Error response from daemon: network docker_gwbridge not found".
-NETWORK_MISSING = ("No such network", "not found")
-
-
-def network_missing(stderr: str) -> bool:
-    """Does `docker network rm`'s stderr say the network is not there (in any Docker's words)?"""
-    return any(words in stderr for words in NETWORK_MISSING)
 
 
 # --- task containers on a node ---------------------------------------------------------------

@@ -19,9 +19,10 @@ from functools import cached_property
 from .. import pools
 from ..check import ESP_GCM_PROBE
 from ..errors import EvidenceError
+from ..messages import INGRESS_FAILED
 
 # The daemon's words when it could not create the ingress network (and so docker_gwbridge).
-INGRESS_LOG_MARK = "Failed creating ingress network"
+INGRESS_LOG_MARK = INGRESS_FAILED  # the same words on every captured version
 
 # Kernel parts: vxlan and bridge every overlay needs; ip_vs for service VIPs and published
 # ports (the routing mesh); esp4 for `--opt encrypted` overlays (IPsec ESP with AES-GCM).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..messages import NO_POOL_PATTERN
 from ..parse import tasks_from_json
 from .evidence import containing
 from .facts import Facts
@@ -23,7 +24,7 @@ class FailureMode:
 
 
 TASK_FAILURE_MODES = [
-    FailureMode(r"could not find an available, non-overlapping IPv4 address pool",
+    FailureMode(NO_POOL_PATTERN,  # every captured version's words
                 "no address pool for docker_gwbridge",
                 "the node could not create docker_gwbridge: every default address pool overlaps a route, "
                 "nameserver or network there (see 'address pools'); the task's container was created but "

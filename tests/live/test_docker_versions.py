@@ -7,6 +7,9 @@ import json
 
 import pytest
 
+from swarmlab import faults, messages, story
+from swarmlab.cluster import Cluster
+from swarmlab.doctor import doctor
 from swarmlab.lab import Lab, teardown
 from swarmlab.lab.docker import debian, nodeimage
 
@@ -64,3 +67,40 @@ def test_a_chosen_docker_is_refused_by_the_namespaces_driver_with_a_way_out():
     with pytest.raises(Exception, match=r"--docker 28: the namespaces driver runs this machine's own dockerd.*"
                                         r"--driver docker"):
         Lab(name=unique_lab_name("v28n"), driver="namespaces", docker="28")
+
+
+def test_the_article_s_cause_on_28_gives_28_s_words_and_the_doctor_names_the_pools(lab28):
+    """vpn-routes on node2, which joins again, then the article's service: Docker 28's own task
+    error (messages.task_error("28"), captured), read by the doctor as the address pools' doing."""
+    cluster = Cluster.from_lab(lab28)
+    faults.inject(cluster, "vpn-routes", node="node2", rejoin=True)
+    try:
+        story.create_overlay(cluster).check()
+        story.service_create(cluster, restart_delay="1s").check()
+        table = story.wait_for_failure(cluster, node="node2", timeout=30)
+        assert set(story.failed(table)["error"]) == {messages.task_error("28")}
+        found = doctor(cluster)
+        errors = found[(found["severity"] == "error") & (found["node"] == "node2")].set_index("check")
+        assert "route (172.16.0.0/12, 192.168.0.0/16)" in errors.loc["address pools", "cause"]
+        assert "task errors: no address pool for docker_gwbridge" in errors.index
+    finally:
+        story.service_rm(cluster)
+        faults.undo(cluster, "vpn-routes", node="node2")
+        story.rejoin(cluster, "node2")  # a join with the pools free gives node2 its docker_gwbridge back
+
+
+def test_pools_exhausted_is_injected_found_and_undone_on_28(lab28):
+    """The fault waits for Docker's no-pool answer; on 28 that is 28's words, so inject must finish."""
+    cluster = Cluster.from_lab(lab28)
+    node2 = cluster.node("node2")
+    failures = story.join_failures(node2)
+    report = faults.inject(cluster, "pools-exhausted", node="node2", rejoin=True)
+    assert any(f"then: {messages.network_create_no_pool('28')}" in r.stdout for r in report.results)
+    assert story.wait_for_join(cluster, [node2], failures_before={"node2": failures}) == {"node2": "failed"}
+    found = doctor(cluster)
+    pools = found[(found["node"] == "node2") & (found["check"] == "address pools")].iloc[0]
+    assert pools["severity"] == "error" and "proj0_default" in pools["evidence"]
+    faults.undo(cluster, "pools-exhausted", node="node2")
+    assert node2.run(f"docker network ls -q --filter label={faults.NETWORK_LABEL}").check().stdout == ""
+    story.rejoin(cluster, "node2")
+    story.wait_for_network(cluster, "docker_gwbridge", nodes=[node2], timeout=20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from labreplay import scripted_cluster
 
-from swarmlab import swarm
+from swarmlab import messages, swarm
 from swarmlab.cluster import Node
 from swarmlab.errors import SwarmlabError
 from swarmlab.transport import TransportWrapper
@@ -110,7 +110,7 @@ NETWORK_RM_MISSING = {"20.10.24": "Error: No such network: docker_gwbridge\n",
 def test_a_missing_network_is_no_error_when_missing_is_ok_in_every_docker_s_words(version):
     stderr = NETWORK_RM_MISSING[version]
     cluster = scripted_cluster({"node1": {"docker network rm docker_gwbridge": (stderr, 1)}})
-    assert swarm.network_missing(stderr)
+    assert messages.network_missing(stderr)
     assert not swarm.remove_networks(cluster, "node1", ["docker_gwbridge"], missing_ok=True).ok  # no raise
     with pytest.raises(SwarmlabError, match="not found|No such network"):
         swarm.remove_networks(cluster, "node1", ["docker_gwbridge"])
