@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
-# uidmap: newuidmap/newgidmap, which map a plain user's subordinate ids into a user namespace.
-SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap
+# uidmap (newuidmap/newgidmap: a plain user's subordinate ids in a user namespace), rootlesskit (its
+# docker proxy, which dockerd in rootless mode needs) and tini: a lab in a plain user's own user namespaces.
+SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap rootlesskit tini
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built

@@ -31,10 +31,22 @@ def userns_checks(user: str | None = None) -> list[Check]:
     checks = [_id_mapper(tool) for tool in ("newuidmap", "newgidmap")]
     if user or os.geteuid() != 0:
         checks += [_subordinate_ids(name, kind) for kind in ("subuid", "subgid")]
-    checks += [_kernel_allows(), _apparmor_allows(), _cgroup_delegation(name)]
+    checks += [_kernel_allows(), _apparmor_allows(), _cgroup_delegation(name), *map(_tool, ROOTLESS_TOOLS)]
     if user is None and os.geteuid() != 0:
         checks.append(_probe())
     return checks
+
+
+# What a node's dockerd needs in rootless mode, beside what `swarmlab check` lists for every lab.
+ROOTLESS_TOOLS = (("rootlesskit-docker-proxy", "dockerd in rootless mode starts it for published ports", "rootlesskit"),
+                  ("tini", "the first process of the lab's PID namespace, which reaps what the nodes leave",
+                   "tini"))
+
+
+def _tool(spec: tuple[str, str, str]) -> Check:
+    tool, purpose, package = spec
+    path = shutil.which(tool)
+    return Check(f"userns {tool}", bool(path), path or f"missing: {purpose}", "" if path else f"{APT} {package}")
 
 
 def _id_mapper(tool: str) -> Check:

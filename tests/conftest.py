@@ -1,6 +1,7 @@
 """Shared fixtures. Live tests build real labs; they fail (never skip) where they cannot run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -225,3 +226,46 @@ def pytest_unconfigure(config):
     if made:
         import shutil
         shutil.rmtree(made, ignore_errors=True)
+
+
+# --- plain users of this machine, made for a test ---------------------------------------
+def _subid_options(name: str) -> list[str]:
+    """usermod's options that remove the user's subordinate ranges (Debian's useradd gives some
+    by itself where /etc/subuid exists)."""
+    from swarmlab.userns_check import subordinate_range
+    options = []
+    for kind, option in (("subuid", "--del-subuids"), ("subgid", "--del-subgids")):
+        found = subordinate_range(name, kind)
+        if found:
+            options += [option, f"{found[0]}-{found[0] + found[1] - 1}"]
+    return options
+
+
+@contextlib.contextmanager
+def plain_user(prefix: str, subids: bool):
+    """A plain user of this machine (not root, in no group but its own) with a home of its own and,
+    when `subids`, 65536 subordinate uids and gids; removed afterwards with its files and ranges.
+    Yields (name, uid, home)."""
+    import random
+    import shutil
+    import subprocess
+    name = f"{prefix}{random.randint(0, 99999):05d}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True)
+    try:
+        if _subid_options(name):
+            subprocess.run(["usermod", *_subid_options(name), name], check=True, capture_output=True)
+        if subids:
+            start = 300_000_000 + random.randint(0, 999) * 65536
+            subprocess.run(["usermod", "--add-subuids", f"{start}-{start + 65535}", "--add-subgids",
+                            f"{start}-{start + 65535}", name], check=True, capture_output=True)
+        pw = subprocess.run(["getent", "passwd", name], capture_output=True, text=True).stdout.split(":")
+        yield name, int(pw[2]), Path(pw[5])
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        if _subid_options(name):
+            home = subprocess.run(["getent", "passwd", name], capture_output=True, text=True).stdout.split(":")[5]
+            # Files the user's namespaces wrote as its subordinate ids: only such a namespace removes them.
+            subprocess.run(["setpriv", f"--reuid={name}", f"--regid={name}", "--clear-groups", "unshare", "--user",
+                            "--map-root-user", "--map-auto", "rm", "-rf", home], capture_output=True, cwd="/")
+            subprocess.run(["usermod", *_subid_options(name), name], capture_output=True)
+        subprocess.run(["userdel", "--remove", name], capture_output=True)

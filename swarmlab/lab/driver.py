@@ -7,6 +7,7 @@ Mininet is the model (`Node` -> `Host`, `Mininet(host=...)`): one base for every
 of node, and a driver names the class of the nodes it makes (`node_class`).
 
     namespaces  root on Linux: each node a set of namespaces on this machine (lab/namespaces/)
+    userns      a plain user on Linux: the same, inside the user's own user namespaces (lab/userns/)
     docker      each node a container running dockerd on a Docker engine (lab/docker/)
 
 A new driver is one folder with a Driver and a LabNode subclass that implement every
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 # order lessons try them in (swarmlab.lessons.choose).
 DRIVERS = {
     "namespaces": "swarmlab.lab.namespaces.driver:NamespaceDriver",
+    "userns": "swarmlab.lab.userns.driver:UsernsDriver",
     "docker": "swarmlab.lab.docker.driver:DockerDriver",
 }
 
@@ -58,9 +60,14 @@ def get_driver(name: str, lab_name: str, engine: str | None = None, **options) -
 
 
 def default_driver(engine: str | None = None) -> str:
-    """The one rule for a lab whose driver nobody named: namespaces as root with no engine
-    named (nothing but this machine), else docker."""
-    return "docker" if engine or os.geteuid() != 0 else "namespaces"
+    """The one rule for a lab whose driver nobody named: docker when an engine is named;
+    namespaces as root; a plain user's own user namespaces where this machine allows them (no
+    root, no engine access, which is root on the engine's host); else docker."""
+    if engine:
+        return "docker"
+    if os.geteuid() == 0:
+        return "namespaces"
+    return "userns" if driver_class("userns").usable_here().usable else "docker"
 
 
 class Usability(NamedTuple):
@@ -85,6 +92,8 @@ class LabNode(ABC):
     # Where docker-py on this machine reaches the node's dockerd (LabTransport's
     # docker_base_url); None: the daemon cannot be reached from here directly.
     docker_host: str | None = None
+    # Lines a node's sshd_config adds to lab/sshd.py's (a node whose / is not its root's: StrictModes).
+    sshd_extra_config: str = ""
 
     def __init__(self, lab_name: str, spec: NodeSpec):
         self.lab_name = lab_name

@@ -103,7 +103,7 @@ def node_files(node, client_public: str, path: str) -> tuple[str, dict[str, tupl
     {file name: (text, mode)}; `path` is the node's PATH for every login.
     Returns (its public host key line, the files)."""
     host_private, host_public = new_key_pair(f"root@{node.name}")
-    config = _SSHD_CONFIG.format(node=node.name, address=node.address, path=path)
+    config = _SSHD_CONFIG.format(node=node.name, address=node.address, path=path) + node.sshd_extra_config
     return host_public, {"ssh_host_ed25519_key": (host_private, 0o600),
                          "ssh_host_ed25519_key.pub": (host_public + "\n", 0o644),
                          "authorized_keys": (client_public + "\n", 0o644),

@@ -4,53 +4,24 @@ whose probe really makes a user namespace with its ids mapped, and one without, 
 the one-time step an administrator takes."""
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, as_user, require_live
+from conftest import ROOT, as_user, plain_user, require_live
 from swarmlab.userns_check import subordinate_range
-
-
-def _run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, text=True)
-
-
-def _ranges(name: str) -> list[str]:
-    """usermod's options that remove the user's subordinate ranges (useradd gives some by itself)."""
-    options = []
-    for kind, option in (("subuid", "--del-subuids"), ("subgid", "--del-subgids")):
-        found = subordinate_range(name, kind)
-        if found:
-            options += [option, f"{found[0]}-{found[0] + found[1] - 1}"]
-    return options
 
 
 @pytest.fixture(scope="module")
 def users():
     """Two plain users: (name, uid) with a range of 65536 subordinate ids, and one with none."""
     require_live()
-    tag = f"{random.randint(0, 99999):05d}"
-    made, start = [], 300_000_000 + random.randint(0, 999) * 65536
-    try:
-        for name in (f"snsok{tag}", f"snsno{tag}"):
-            _run("useradd", "--no-create-home", "--shell", "/bin/sh", name)
-            made.append(name)
-            if _ranges(name):  # Debian's useradd allots ranges where /etc/subuid exists: start from none
-                _run("usermod", *_ranges(name), name)
-        _run("usermod", "--add-subuids", f"{start}-{start + 65535}", "--add-subgids", f"{start}-{start + 65535}",
-             made[0])
-        yield [(name, int(subprocess.run(["id", "-u", name], capture_output=True, text=True).stdout)) for name in made]
-    finally:
-        for name in made:
-            if _ranges(name):
-                subprocess.run(["usermod", *_ranges(name), name], capture_output=True)
-            subprocess.run(["userdel", name], capture_output=True)
+    with plain_user("snsok", subids=True) as (ok, ok_uid, _), plain_user("snsno", subids=False) as (no, no_uid, _):
+        yield [(ok, ok_uid), (no, no_uid)]
     for kind in ("subuid", "subgid"):
-        assert all(not line.startswith(tuple(made)) for line in Path(f"/etc/{kind}").read_text().splitlines())
+        assert all(not line.startswith((ok, no)) for line in Path(f"/etc/{kind}").read_text().splitlines())
 
 
 def check_as(uid: int, *args: str) -> dict[str, str]:

@@ -48,7 +48,7 @@ def test_the_bases_refuse_a_driver_or_node_that_leaves_a_method_open():
 
 
 def test_an_unknown_driver_names_the_known_ones():
-    with pytest.raises(LabError, match="unknown lab driver 'vm'; use one of namespaces, docker"):
+    with pytest.raises(LabError, match="unknown lab driver 'vm'; use one of namespaces, userns, docker"):
         driver_class("vm")
     with pytest.raises(LabError, match="unknown lab driver 'vm'"):
         get_driver("vm", "lab1")

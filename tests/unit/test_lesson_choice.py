@@ -106,14 +106,18 @@ def test_a_forced_driver_that_cannot_run_here_may_stop_the_lesson(env):
 
 
 def test_with_neither_driver_here_the_lesson_says_why_for_each(env):
+    from swarmlab.lab.driver import Usability
     from swarmlab.lab.namespaces import driver as namespaces
+    from swarmlab.lab.userns.driver import UsernsDriver
     env.setattr(namespaces, "can_run_lab", lambda: False)
+    env.setattr(UsernsDriver, "usable_here", classmethod(lambda cls: Usability(False, "no subordinate ids")))
     env.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     choice = choose()
     assert choice.backend == REPLAY
-    assert choice.reason.startswith("no local lab: not root on Linux, and cannot reach the Docker engine at "
-                                    "unix:///nonexistent/docker.sock: ")
-    with pytest.raises(SwarmlabError, match="^no live lab here: not root on Linux, and cannot reach"):
+    assert choice.reason.startswith("no local lab: not root on Linux, and no subordinate ids, and cannot reach the "
+                                    "Docker engine at unix:///nonexistent/docker.sock: ")
+    with pytest.raises(SwarmlabError, match="^no live lab here: not root on Linux, and no subordinate ids, and "
+                                            "cannot reach"):
         choose("live")
 
 

@@ -38,7 +38,7 @@ def start(lab, host_link: bool = False) -> None:
         _address_switch(lab, admin)
     sshd = Path(SSHD).exists()
     if sshd:
-        _start_all(lab, files)
+        start_all(lab, files)
     write_info(files, admin, link, sshd)
 
 
@@ -47,7 +47,8 @@ def _address_switch(lab, admin: str) -> None:
     host_run(["ip", "-n", switch_netns(lab.name), "addr", "add", f"{admin}/{prefix}", "dev", SWITCH_BRIDGE])
 
 
-def _start_all(lab, files: LabSSH) -> None:
+def start_all(lab, files: LabSSH) -> None:
+    """Start sshd in every node (each entered the way its driver enters it) and write the client files."""
     client_private, client_public = new_key_pair(f"swarmlab-{lab.name}")
     known = []
     procs = []

@@ -1,0 +1,128 @@
+"""The userns driver: a lab inside user namespaces of the user's own, for a user with no root
+and no Docker group (see holder.py and node.py). Its state and every file of it are in the
+user's own folders; `lab down` kills its PID namespace, which takes every process with it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ...errors import LabError
+from ..driver import Driver, Usability
+from ..ownership import state_root
+from ..spec import NodeSpec
+from ..namespaces.driver import seed_images
+from . import holder as lab_holder, sshd
+from .node import UsernsNode
+
+REQUIRED_TOOLS = ("unshare", "nsenter", "newuidmap", "newgidmap", "ip", "tini", "dockerd", "docker",
+                  "rootlesskit-docker-proxy", "busybox")
+
+
+class UsernsDriver(Driver):
+    """Makes lab nodes inside the user's own user namespaces (no root needed)."""
+
+    name = "userns"
+    node_class = UsernsNode
+    transport = "lab"  # swarmlab.transport registry: commands enter the node through nsenter
+    local_needs_root = False  # the user enters their own namespaces
+    runs_here = True  # every node's dockerd and containerd run on this machine
+    sshd = True  # each node runs sshd (when this machine has one), reached through the lab's switch
+    no_sshd_hint = "sshd was not installed when it came up: install openssh-server"
+
+    def __init__(self, lab_name: str, state_dir: Path):
+        super().__init__(lab_name, state_dir)
+
+    @classmethod
+    def make(cls, lab_name: str, engine: str | None = None, **options) -> "UsernsDriver":
+        if engine or any(options.values()):
+            raise LabError("engine, default_route and docker are for the docker driver; the userns driver "
+                           "runs this machine's own dockerd in your user namespaces")
+        return cls(lab_name, state_root() / lab_name)
+
+    @classmethod
+    def usable_here(cls) -> Usability:
+        from ...userns_check import userns_checks
+        if os.geteuid() == 0:
+            return Usability(False, "root runs the namespaces lab instead",
+                             forced_error="root runs the namespaces lab; the userns lab is for a plain user")
+        missing = [c for c in userns_checks() if not c.ok]
+        tools = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
+        if missing or tools:
+            said = "; ".join([*(f"{c.name}: {c.detail}" for c in missing), *(f"missing {t}" for t in tools)])
+            return Usability(False, f"no lab in your own user namespaces ({said})",
+                             forced_error=f"this machine cannot run a lab in your user namespaces: {said}; "
+                                          f"`swarmlab check` says what to do")
+        return Usability(True, "your own user namespaces: a live lab with no root and no Docker group")
+
+    def describe(self) -> str:
+        return "your own user namespaces on this machine (no root)"
+
+    def make_node(self, spec: NodeSpec) -> UsernsNode:
+        return self.node_class(self.lab_name, spec, self.dir / spec.name, self.dir, self.owner)
+
+    def preflight(self, lab) -> None:
+        usable = self.usable_here()
+        if not usable.usable:
+            raise LabError(usable.forced_error or usable.reason)
+        holder = lab_holder.recorded(self.dir)
+        if holder is not None and holder.alive():
+            raise LabError(f"a lab named {lab.name!r} of yours is up; take it down with "
+                           f"`swarmlab lab down --name {lab.name}` or choose another name")
+
+    def up(self, lab, report) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with lab.owner.owned():
+            lab_holder.start(self.dir)
+            procs = [(node, node.boot()) for node in lab.nodes.values()]
+        for node, proc in procs:
+            node.wait_booted(proc)
+        report("namespaces")
+        with ThreadPoolExecutor(max_workers=len(lab.nodes)) as pool:
+            list(pool.map(lambda n: n.start_docker(), lab.nodes.values()))
+            list(pool.map(lambda n: n.wait_docker(60), lab.nodes.values()))
+        report("daemons")
+        seed_images(lab)
+        report("images")
+        if sshd.start(lab):
+            report("sshd")
+        lab.owner.check()
+
+    def ssh_connector(self, lab):
+        """SSH reaches a node from inside the lab's switch, which only this user may enter."""
+        return sshd.connector(self.dir)
+
+    def teardown(self, name: str, lab_id: str | None = None, force: bool = False) -> bool:
+        folder = state_root() / name
+        if not folder.exists():
+            return False
+        holder = lab_holder.recorded(folder)
+        if holder is not None:
+            holder.kill()
+        remove_folder(folder)
+        return True
+
+    def leftovers(self, name: str) -> list[str]:
+        folder = state_root() / name
+        found = []
+        holder = lab_holder.recorded(folder)
+        if holder is not None and holder.alive():
+            found.append(f"its user namespace holder (pid {holder.pid})")
+        if folder.exists() and any(p.name != "state.json" for p in folder.iterdir()):
+            found.append(f"its folder {folder}")
+        return found
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove the lab's folder: its nodes wrote files as the user's subordinate ids (image layers,
+    containers' files), which only root in a user namespace with the same ids may remove."""
+    subprocess.run(["unshare", "--user", "--map-root-user", "--map-auto", "rm", "-rf", "--one-file-system",
+                    str(folder)], capture_output=True)
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        raise LabError(f"could not remove {folder}: remove it by hand "
+                       f"(`unshare --user --map-root-user --map-auto rm -rf {folder}`)")

@@ -1,0 +1,131 @@
+"""The userns driver for real, as a plain user of this machine (made for the test, with 65536
+subordinate ids, not root, in no docker group): a two-node lab inside that user's own user
+namespaces, its swarm, the article's story end to end, and `lab down` leaving nothing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, as_user, plain_user, require_live, unique_lab_name
+
+STORY = r"""
+import json, sys
+from swarmlab import faults, story, swarm
+from swarmlab.cluster import Cluster
+from swarmlab.doctor import diagnose, gather
+from swarmlab.fix import fix_gwbridge, recreate_service, verify_service
+from swarmlab.lab import Lab
+
+cluster = Cluster.from_lab(Lab.attach(sys.argv[1]))
+node2 = cluster.node("node2")
+faults.inject(cluster, "vpn-routes", node="node2", rejoin=True)
+story.create_overlay(cluster).check()
+story.service_create(cluster, restart_delay="1s").check()
+story.wait_for_failure(cluster, node="node2", timeout=90)
+error = cluster.manager.run("docker service ps test --no-trunc --filter node=node2 --format '{{.Error}}'").stdout
+findings = diagnose(gather(cluster))
+pools = findings[(findings.node == "node2") & (findings.check == "address pools")]
+fix_gwbridge(node2, like=cluster.manager)
+recreate_service(cluster)
+verified = verify_service(cluster, from_node="node2")
+errors = [line.strip('"') for line in error.splitlines() if line.strip('"')]
+print(json.dumps({"error": errors[0] if errors else "", "pools": pools.severity.tolist(),
+                  "verified": verified.ok, "placement": swarm.placement(swarm.running(swarm.tasks(cluster)))}))
+"""
+
+
+def as_student(user, *argv, timeout=300):
+    name, uid, home = user
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
+    return subprocess.run([*as_user(uid), *argv], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def cli(user, *args, timeout=300):
+    return as_student(user, sys.executable, "-m", "swarmlab.cli", *args, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def student():
+    require_live()
+    with plain_user("sns", subids=True) as user:
+        yield user
+
+
+@pytest.fixture(scope="module")
+def lab(student):
+    name = unique_lab_name("un")
+    up = cli(student, "lab", "up", "--name", name, "--driver", "userns", "--swarm")
+    assert up.returncode == 0, up.stderr
+    yield name, up
+    cli(student, "lab", "down", "--name", name)
+
+
+def test_a_plain_user_brings_up_a_swarm_in_their_own_user_namespaces(student, lab):
+    name, up = lab
+    assert "your own user namespaces" in up.stderr and "swarm formed" in up.stderr
+    ls = cli(student, "lab", "exec", "--name", name, "node1", "--", "docker", "node", "ls", "--format", "{{json .}}")
+    rows = [json.loads(line) for line in ls.stdout.splitlines()]
+    assert {r["Hostname"]: r["Status"] for r in rows} == {"node1": "Ready", "node2": "Ready"}, ls.stderr
+    inside = cli(student, "lab", "exec", "--name", name, "node2", "--", "sh", "-c", "id -u; hostname; ip -4 -br addr")
+    assert inside.stdout.splitlines()[:2] == ["0", "node2"] and "172.16.155.132/24" in inside.stdout
+    # Root in the node is the student on this machine: every process of the lab is theirs.
+    _, uid, _ = student
+    owners = subprocess.run(["ps", "-C", "dockerd", "-o", "uid=,args="], capture_output=True, text=True).stdout
+    theirs = [line for line in owners.splitlines() if str(uid) == line.split()[0]]
+    assert len(theirs) == 2, owners
+
+
+def test_the_article_end_to_end_in_the_user_namespaces(student, lab):
+    name, _ = lab
+    ran = as_student(student, sys.executable, "-c", STORY, name)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    seen = json.loads(ran.stdout.splitlines()[-1])
+    assert seen["error"].startswith("starting container failed: error creating external connectivity network: "
+                                    "could not find an available, non-overlapping IPv4 address pool")
+    assert seen["pools"] == ["error"]
+    assert seen["verified"], seen
+    assert seen["placement"] == {"node1": 1, "node2": 1}, seen
+
+
+def test_down_leaves_no_process_and_no_file_and_works_twice(student):
+    name = unique_lab_name("und")
+    assert cli(student, "lab", "up", "--name", name, "--driver", "userns").returncode == 0
+    _, uid, home = student
+    folder = home / ".local/state/swarmlab/labs" / name
+    holder = json.loads((folder / "holder.json").read_text())["pid"]
+    pidns = os.stat(f"/proc/{holder}/ns/pid").st_ino  # every process of the lab lives in it
+    assert len(in_pidns(pidns)) >= 6  # tini, the nodes' holders, their dockerd and containerd
+    for _ in range(2):
+        down = cli(student, "lab", "down", "--name", name)
+        assert down.returncode == 0, down.stderr
+    assert not folder.exists()
+    assert in_pidns(pidns) == []
+
+
+def in_pidns(inode: int) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}/ns/pid").st_ino == inode:
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_every_lesson_runs_live_as_a_plain_user_with_no_engine(student, tmp_path):
+    """What `make lessons` does for a student with no root and no Docker group: the lessons pick
+    the student's own user namespaces by themselves, say why, and every claim holds live."""
+    _, uid, _ = student
+    out = tmp_path / "lessons"
+    out.mkdir()
+    os.chown(out, uid, uid)
+    os.chmod(tmp_path, 0o755)
+    ran = cli(student, "lessons", "run", "--out", str(out), timeout=900)
+    assert "your own user namespaces: a live lab with no root and no Docker group" in ran.stdout + ran.stderr
+    rows = [line.split() for line in ran.stderr.splitlines() if line[:2].isdigit() and "-" in line[:4]]
+    assert len(rows) == 9 and all(row[1] == "live" and row[-1] == "ok" for row in rows), ran.stderr[-3000:]
