@@ -129,3 +129,16 @@ def test_every_lesson_runs_live_as_a_plain_user_with_no_engine(student, tmp_path
     assert "your own user namespaces: a live lab with no root and no Docker group" in ran.stdout + ran.stderr
     rows = [line.split() for line in ran.stderr.splitlines() if line[:2].isdigit() and "-" in line[:4]]
     assert len(rows) == 9 and all(row[1] == "live" and row[-1] == "ok" for row in rows), ran.stderr[-3000:]
+
+
+def test_a_user_without_subordinate_ids_is_told_what_to_do_and_nothing_is_left():
+    require_live()
+    with plain_user("snn", subids=False) as user:
+        name, uid, home = user
+        up = cli(user, "lab", "up", "--name", "nosub", "--driver", "userns")
+        assert up.returncode == 1 and up.stderr.startswith("swarmlab: ") and up.stderr.count("\n") == 1, up.stderr
+        assert f"{name} has no range in /etc/subuid" in up.stderr and "`swarmlab check`" in up.stderr
+        assert not (home / ".local/state/swarmlab/labs/nosub").exists()
+        assert subprocess.run(["pgrep", "-u", str(uid)], capture_output=True).stdout == b""
+        # Without --driver the user is not sent into the user namespaces (no engine here either).
+        assert "user namespaces" not in cli(user, "lab", "up", "--name", "nosub").stderr
