@@ -151,3 +151,19 @@ def test_lessons_run_on_an_inventory_needs_one_and_says_so_in_one_line(tmp_path,
     errors = [l for l in capsys.readouterr().err.splitlines() if l.startswith("swarmlab: ")]
     assert len(errors) == 1 and "unknown field 'adress'" in errors[0]
     assert not list(tmp_path.glob("*.ipynb"))  # refused before any lesson ran
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_also_replays_the_docker_20_10_recording(lesson, tmp_path, monkeypatch):
+    """Replay shows the newest Docker recorded (28.5); the article's own, 20.10, stays one
+    SWARMLAB_DOCKER=20 away, and every claim holds there too."""
+    monkeypatch.setenv("SWARMLAB_DOCKER", "20")
+    row, nb = run(lesson, "replay", tmp_path / "out")
+    assert row["status"] == "ok", row["error"]
+    assert row["claims"] == claims_in(lesson) > 0
+    assert "the nodes on Docker 20.10." in printed(nb)
+
+
+def test_replay_defaults_to_the_newest_docker_recorded(replayed):
+    _, nb, _ = replayed("00")
+    assert "the nodes on Docker 28.5." in printed(nb)
