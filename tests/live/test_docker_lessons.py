@@ -16,15 +16,20 @@ from swarmlab.lab.docker.engine import LABEL_LAB
 LESSONS = [p.name[:2] for p in lesson_paths()]
 
 
-@pytest.fixture(scope="module")
-def executed(docker_engine, tmp_path_factory):
-    """The series once, in order, with SWARMLAB_DRIVER=docker and the test engine as DOCKER_HOST."""
-    saved = {k: os.environ.get(k) for k in ("SWARMLAB_DRIVER", "DOCKER_HOST", "SWARMLAB_LESSON_PREFIX")}
+@pytest.fixture(scope="module", params=["20", "28"], ids=["docker20", "docker28"])
+def executed(request, docker_engine, tmp_path_factory):
+    """The series once per Docker the nodes run (the default node image's 20.10, and Debian sid's
+    28.5 from the root file system `make test-install` keeps), in order, with SWARMLAB_DRIVER=docker
+    and the test engine as DOCKER_HOST."""
+    saved = {k: os.environ.get(k) for k in ("SWARMLAB_DRIVER", "DOCKER_HOST", "SWARMLAB_LESSON_PREFIX",
+                                            "SWARMLAB_DOCKER")}
     prefix = unique_lab_name("DL")
     os.environ.update(SWARMLAB_DRIVER="docker", DOCKER_HOST=docker_engine.url, SWARMLAB_LESSON_PREFIX=prefix)
+    if request.param != "20":
+        os.environ["SWARMLAB_DOCKER"] = request.param
     try:
         out = tmp_path_factory.mktemp("docker-lessons")
-        yield prefix, {lesson: run(lesson, "auto", out) for lesson in LESSONS}
+        yield prefix, request.param, {lesson: run(lesson, "auto", out) for lesson in LESSONS}
     finally:
         for key, value in saved.items():
             if value is None:
@@ -35,7 +40,7 @@ def executed(docker_engine, tmp_path_factory):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_runs_on_node_containers_and_checks_its_claims(executed, lesson, docker_engine):
-    prefix, results = executed
+    prefix, docker, results = executed
     row, nb = results[lesson]
     assert row["status"] == "ok", row["error"]
     assert row["backend"] == "live"
@@ -43,5 +48,6 @@ def test_lesson_runs_on_node_containers_and_checks_its_claims(executed, lesson, 
     assert f"containers on the Docker engine at {docker_engine.url}" in text
     assert "why: SWARMLAB_DRIVER=docker, and a Docker engine answers" in text
     assert row["claims"] == claims_in(lesson) > 0
+    assert ("nodes on Docker 28.5 (Debian sid's docker.io)" in text) == (docker == "28")  # the banner says so
     # lesson.close() took its lab down: nothing of it is left on the engine.
     assert docker_engine.objects(f"{LABEL_LAB}={prefix}{lesson}") == {"containers": [], "networks": [], "volumes": []}
