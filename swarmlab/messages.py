@@ -86,8 +86,10 @@ def network_missing(text: str) -> bool:
 
 
 def says(text: str, say, release: str) -> bool:
-    """Is the first line of `text` what say(release) gives (any network id for '<id>')?"""
-    lines = text.strip().splitlines()
+    """Is the first line of `text` what say(release) gives (any network id for '<id>')? sudo's own
+    warnings go first on a host that runs Docker through sudo ("sudo: unable to resolve host
+    node2"): they are not Docker's words and are passed over."""
+    lines = [line for line in text.strip().splitlines() if not line.startswith("sudo: ")]
     return bool(lines) and re.fullmatch(_pattern(say, release), lines[0]) is not None
 
 

@@ -253,13 +253,14 @@ def wait_for_network(cluster: Cluster, name: str = "docker_gwbridge", nodes=None
         cluster.clock.sleep(next(pauses))
 
 
-def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attempts: int = 20,
+def remove_networks(cluster: Cluster, node: Node | str, names: list[str], attempts: int = 60,
                     missing_ok: bool = False) -> Result:
     """`docker network rm NAMES` on the node, again while an endpoint still holds one.
 
     Right after `docker swarm leave` the ingress sandbox is still on docker_gwbridge for
     a moment ("has active endpoints"): removed too early, the bridge and its address pool
-    stay. `missing_ok`: a network that is not there is not an error.
+    stay. Tried every 0.5 s for up to 30 s: CI under load once saw it still held after 10 s.
+    `missing_ok`: a network that is not there is not an error.
     """
     node = as_node(cluster, node)
     for attempt in range(attempts):

@@ -27,7 +27,7 @@ PROBE = ["unshare", "--user", "--map-root-user", "--map-auto", "--net", "--mount
 def userns_checks(user: str | None = None) -> list[Check]:
     """Everything a user-namespace lab needs, for `user` (default: whoever runs this; root, who
     runs the namespaces lab instead, gets the machine's part only)."""
-    name = user or pwd.getpwuid(os.getuid()).pw_name
+    name = user or _own_name()
     checks = [_id_mapper(tool) for tool in ("newuidmap", "newgidmap")]
     if user or os.geteuid() != 0:
         checks += [_subordinate_ids(name, kind) for kind in ("subuid", "subgid")]
@@ -47,6 +47,14 @@ def _tool(spec: tuple[str, str, str]) -> Check:
     tool, purpose, package = spec
     path = shutil.which(tool)
     return Check(f"userns {tool}", bool(path), path or f"missing: {purpose}", "" if path else f"{APT} {package}")
+
+
+def _own_name() -> str:
+    """This user's name, or its uid where no passwd entry names it (newuidmap then finds no range)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
 
 
 def _id_mapper(tool: str) -> Check:
@@ -122,7 +130,10 @@ def _cgroup_delegation(name: str) -> Check:
     if not Path("/sys/fs/cgroup/cgroup.controllers").exists():
         return Check("userns cgroups", True, "cgroup v1: a user-namespace node's containers run without "
                      "cgroup limits (dockerd in rootless mode leaves cgroups alone)")
-    uid = pwd.getpwnam(name).pw_uid
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        uid = int(name) if name.isdigit() else -1
     slice_ = Path(f"/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service")
     if slice_.exists() and slice_.stat().st_uid == uid:
         delegated = (slice_ / "cgroup.controllers").read_text().split()

@@ -119,8 +119,8 @@ def ensure(client, *, rebuild: bool = False, source: str = "auto", progress: Pro
     previous = _tagged(client, docker)  # this version's image with other node scripts, to replace
     chosen = source if source != "auto" else _auto_source(client, docker)
     ref, say = image_ref(docker), progress or (lambda line: None)
-    what = debian.release(docker).describe() + ", " if docker else ""
-    say(f"building the node image {ref} ({what}from {_describe(chosen)}; once per swarmlab version)...")
+    what = f" ({debian.release(docker).describe()})" if docker else ""
+    say(f"building the node image {ref}{what} from {_describe(chosen)} (once per swarmlab version)...")
     started = time.monotonic()
     image = (build_from_debian(client, docker, say) if chosen == DEBIAN else
              build_from_host(client) if chosen == HOST else build_from_dockerfile(client, docker))
