@@ -101,10 +101,15 @@ def rejoin(cluster: Cluster, node: Node | str) -> list[Result]:
 
 
 def leave(cluster: Cluster, node: Node | str) -> list[Result]:
-    """`node` leaves the swarm, the manager forgets it, and its docker_gwbridge goes (a join makes it)."""
+    """`node` leaves the swarm, the manager forgets it, and its docker_gwbridge goes (a join makes it).
+
+    Its task containers go first: a node that left keeps them running, each holding an endpoint
+    on docker_gwbridge, which then could never be removed ("has active endpoints")."""
     node = as_node(cluster, node)
     node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
-    results = [node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")]
+    tasks = "ids=$(docker ps -aq --filter label=com.docker.swarm.task); [ -z \"$ids\" ] || docker rm -f $ids"
+    results = [node.run(tasks).check(hint=f"remove the swarm's task containers on {node.name} by hand"),
+               node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")]
     if node_id:
         results.append(cluster.manager.run(f"docker node rm --force {node_id}"))
     results.append(remove_networks(cluster, node, ["docker_gwbridge"], missing_ok=True))

@@ -37,9 +37,7 @@ def test_manager_port_blocked_join_times_out_and_the_probe_says_where(make_lab):
     faults.inject(cluster, "manager-port-blocked", node="node1")
     joined = story.swarm_join(cluster, "node2")
     assert joined.exit_code != 0
-    # The join goes through node2's Docker API (no token on a command line): dockerd's own words for the
-    # timeout, where the docker CLI says "Timeout was reached before node joined" (docs/faults.md).
-    assert "did not join the swarm of" in joined.stderr and "DeadlineExceeded" in joined.stderr, joined.stderr
+    assert "Timeout was reached before node joined" in joined.stderr  # what users see (docs/faults.md)
 
     found = doctor(cluster)
     reach = found[found["check"] == "reach 2377/tcp"].iloc[0]
