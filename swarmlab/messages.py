@@ -86,11 +86,10 @@ def network_missing(text: str) -> bool:
 
 
 def says(text: str, say, release: str) -> bool:
-    """Is the first line of `text` what say(release) gives (any network id for '<id>')? sudo's own
-    warnings go first on a host that runs Docker through sudo ("sudo: unable to resolve host
-    node2"): they are not Docker's words and are passed over."""
-    lines = [line for line in text.strip().splitlines() if not line.startswith("sudo: ")]
-    return bool(lines) and re.fullmatch(_pattern(say, release), lines[0]) is not None
+    """Is a line of `text` what say(release) gives (any network id for '<id>')? A real host puts
+    its own lines first over SSH and sudo ("Could not chdir to home directory ...", "sudo: unable
+    to resolve host node2"): they are not Docker's words, and are passed over."""
+    return any(re.fullmatch(_pattern(say, release), line) for line in text.strip().splitlines())
 
 
 def no_pool(text: str) -> bool:

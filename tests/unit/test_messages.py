@@ -118,7 +118,8 @@ def test_network_rm_and_create_refusals_are_read_in_each_version_s_words(capture
 
 def test_sudo_s_own_warning_before_docker_s_words_is_passed_over():
     # What an inventory host reached with `sudo = true` printed in CI (its hostname not in /etc/hosts).
-    stderr = ("sudo: unable to resolve host node2: Temporary failure in name resolution\n"
+    stderr = ("Could not chdir to home directory /var/lib/student: No such file or directory\n"
+              "sudo: unable to resolve host node2: Temporary failure in name resolution\n"
               "Error response from daemon: error creating external connectivity network: could not find an "
               "available, non-overlapping IPv4 address pool among the defaults to assign to the network\n")
     from swarmlab import story
