@@ -193,12 +193,7 @@ class NamespaceNode(LabNode):
         return self._spawn(args, stdout=subprocess.PIPE, stderr=open(self.base / "boot.log", "wb"))
 
     def wait_booted(self, proc: subprocess.Popen, timeout: float = 10) -> None:
-        line = _readline(proc, timeout)
-        if line.strip() != b"ready":
-            proc.kill()
-            log = (self.base / "boot.log").read_text(errors="replace").strip()
-            raise LabError(f"node {self.name} did not boot: {log or 'no output'}")
-        proc.stdout.close()
+        self._await_ready(proc, timeout)
         holder = Holder.of(proc.pid)
         if holder.net_ns != os.stat(self._netns_path).st_ino:
             proc.kill()
@@ -207,6 +202,15 @@ class NamespaceNode(LabNode):
             _write_json(self.base / "holder.json", vars(holder))
             (self.base / "init.pid").write_text(f"{proc.pid}\n")
         self._holder = holder
+
+    def _await_ready(self, proc: subprocess.Popen, timeout: float) -> None:
+        """Wait for the boot script's "ready" line; a LabError with its log when it does not come."""
+        line = _readline(proc, timeout)
+        if line.strip() != b"ready":
+            proc.kill()
+            log = (self.base / "boot.log").read_text(errors="replace").strip()
+            raise LabError(f"node {self.name} did not boot: {log or 'no output'}")
+        proc.stdout.close()
 
     def start_docker(self) -> None:
         """Start the node's dockerd (returns at once; see wait_docker)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ...errors import LabError, NodeDeadError
 from ..driver import SHIMS
-from ..namespaces.node import NODE_SHIMS, Holder as NodeHolder, NamespaceNode, _Entry, _readline, _write_json
+from ..namespaces.node import NODE_SHIMS, Holder as NodeHolder, NamespaceNode, _Entry, _write_json
 from ..spec import NodeSpec
 from . import holder as lab_holder
 
@@ -114,12 +114,7 @@ class UsernsNode(NamespaceNode):
                                 stderr=open(self.base / "boot.log", "wb"), start_new_session=True, cwd="/")
 
     def wait_booted(self, proc: subprocess.Popen, timeout: float = 10) -> None:
-        line = _readline(proc, timeout)
-        if line.strip() != b"ready":
-            proc.kill()
-            log = (self.base / "boot.log").read_text(errors="replace").strip()
-            raise LabError(f"node {self.name} did not boot: {log or 'no output'}")
-        proc.stdout.close()
+        self._await_ready(proc, timeout)
         pid = lab_holder.first_child(proc.pid)  # nsenter forks to enter the PID namespace
         holder = NodeHolder.of(pid)
         with self._owned():
