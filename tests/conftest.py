@@ -199,8 +199,21 @@ def make_docker_lab(docker_engine):
 @pytest.fixture(scope="module")
 def docker_swarm_lab(docker_engine):
     """One 2-node docker-driver lab with its swarm formed, shared by a test module."""
+    with docker_swarm(docker_engine, "dm") as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def docker_swarm(docker_engine, prefix: str, docker: str | None = None):
+    """A 2-node docker-driver lab on the test engine (its nodes on Docker `docker`, else the
+    default image's), its swarm formed; taken down after. A chosen Docker's root file system must
+    be in the cache `make test-install` fills: the tests download nothing."""
     from swarmlab.lab import Lab, teardown
-    lab = Lab(name=unique_lab_name("dm"), driver="docker", engine=docker_engine.url)
+    from swarmlab.lab.docker import debian
+    if docker and not debian.rootfs_path(debian.release(docker)).exists():
+        pytest.fail(f"no Docker {docker} root file system in {debian.rootfs_path(debian.release(docker))}: "
+                    f"`make test-install` builds it (`swarmlab lab rootfs --docker {docker}`)")
+    lab = Lab(name=unique_lab_name(prefix), driver="docker", engine=docker_engine.url, docker=docker)
     try:
         lab.up()
         lab.form_swarm()

@@ -15,10 +15,9 @@ import pytest
 from swarmlab import faults, story
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import doctor
-from swarmlab.lab import Lab, teardown
-from swarmlab.lab.docker import debian
+from swarmlab.lab import Lab
 
-from conftest import unique_lab_name
+from conftest import docker_swarm
 
 DOCKER = "28"
 
@@ -52,15 +51,8 @@ def with_service(lab: Lab) -> Cluster:
 @pytest.fixture
 def lab28(docker_engine):
     """A fresh 2-node Docker 28 lab on the test engine, its swarm formed."""
-    if not debian.rootfs_path(debian.release(DOCKER)).exists():
-        pytest.fail(f"no Docker {DOCKER} root file system: `make test-install` builds it")
-    lab = Lab(name=unique_lab_name("v28f"), driver="docker", engine=docker_engine.url, docker=DOCKER)
-    try:
-        lab.up()
-        lab.form_swarm()
+    with docker_swarm(docker_engine, "v28f", DOCKER) as lab:
         yield lab
-    finally:
-        teardown(lab.name, engine=docker_engine.url, driver="docker")
 
 
 def severities(cluster: Cluster, node: str, check: str) -> set[str]:

@@ -10,10 +10,10 @@ import pytest
 from swarmlab import faults, messages, story
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import doctor
-from swarmlab.lab import Lab, teardown
+from swarmlab.lab import Lab
 from swarmlab.lab.docker import debian, nodeimage
 
-from conftest import unique_lab_name
+from conftest import docker_swarm, unique_lab_name
 
 DOCKER = "28"
 
@@ -21,17 +21,8 @@ DOCKER = "28"
 @pytest.fixture(scope="module")
 def lab28(docker_engine):
     """A 2-node docker-driver lab whose nodes run Docker 28, its swarm formed."""
-    cached = debian.rootfs_path(debian.release(DOCKER))
-    if not cached.exists():
-        pytest.fail(f"no Docker {DOCKER} root file system in {cached}: `make test-install` builds it "
-                    f"(`swarmlab lab rootfs --docker {DOCKER}`)")
-    lab = Lab(name=unique_lab_name("v28"), driver="docker", engine=docker_engine.url, docker=DOCKER)
-    try:
-        lab.up()
-        lab.form_swarm()
+    with docker_swarm(docker_engine, "v28", DOCKER) as lab:
         yield lab
-    finally:
-        teardown(lab.name, engine=docker_engine.url, driver="docker")
 
 
 def test_the_image_is_tagged_and_labelled_with_its_docker(lab28, docker_engine):
