@@ -19,7 +19,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 # it (host_link), share one group: they never run at the same time.
 ROOT_NAMESPACE_GROUP = "root-namespace"
 ROOT_NAMESPACE_TESTS = ("tests/live/test_lab.py::test_teardown_leaves_nothing_and_host_is_untouched",
-                        "tests/live/test_ssh.py::", "tests/live/test_lessons_inventory.py::")
+                        "tests/live/test_ssh.py::", "tests/live/test_lessons_inventory.py::",
+                        "tests/live/test_userns_isolation.py::")
 # The slowest modules start first (each runs a whole lesson series or several drills),
 # so the workers finish together instead of one of them starting a 5-minute module last.
 SLOW_FIRST = ("tests/live/test_lessons_inventory.py", "tests/live/test_lessons.py",
@@ -74,8 +75,9 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def as_user(uid: int, groups=()) -> list[str]:
-    """setpriv to run as `uid` (in `groups`, else none). A checkout where other users cannot
+def as_user(uid: int, groups=(), python: bool = True) -> list[str]:
+    """setpriv to run as `uid` (in `groups`, else none); python=False for a command that is not
+    swarmlab's interpreter, which never needs the capability below. A checkout where other users cannot
     read (under /root, in a `mktemp -d` folder) would stop that user importing swarmlab at
     all: then it gets one capability, CAP_DAC_READ_SEARCH (read any file), and still is no
     root: the same uid, none of the capabilities the lab needs (namespaces, mounts, networks)."""
@@ -83,6 +85,8 @@ def as_user(uid: int, groups=()) -> list[str]:
     import sys
     drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}",
             f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"]
+    if not python:
+        return drop
     # Also a child of the interpreter (a notebook's kernel is one): where the interpreter lives
     # under /root (pyenv), the first exec can still start (on the system's libpython) while
     # its own children are refused.
@@ -282,3 +286,29 @@ def plain_user(prefix: str, subids: bool):
                             "--map-root-user", "--map-auto", "rm", "-rf", home], capture_output=True, cwd="/")
             subprocess.run(["usermod", *_subid_options(name), name], capture_output=True)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def as_plain_user(user, *argv, timeout=300, env=None, prefix=(), python=False):
+    """Run argv as a plain user made by plain_user, with that user's HOME and nothing of root's
+    environment (python=True: argv runs swarmlab's interpreter, see as_user); `prefix` goes before
+    the user switch (e.g. root's own `unshare --mount ...`)."""
+    import subprocess
+    name, uid, home = user
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", **(env or {})}
+    return subprocess.run([*prefix, *as_user(uid, python=python), *argv], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=timeout)
+
+
+def plain_user_cli(user, *args, timeout=300, **options):
+    """`swarmlab ARGS` as a plain user made by plain_user."""
+    import sys
+    return as_plain_user(user, sys.executable, "-m", "swarmlab.cli", *args, timeout=timeout, python=True, **options)
+
+
+def processes_of(uid: int) -> list[str]:
+    """The processes running as `uid` ("PID ARGS"), but zombies: a lab's `unshare` and `nsenter`
+    outlive the `up` that started them, so when `down` ends them the machine's init reaps them,
+    in its own time (this sandbox's init does it seconds later)."""
+    import subprocess
+    out = subprocess.run(["ps", "-u", str(uid), "-o", "pid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines() if not line.split()[1].startswith("Z")]

@@ -147,7 +147,22 @@ class NameLock:
             os.close(fd)  # removed by the lab's teardown meanwhile: lock the new file
 
 
+def keep_private() -> None:
+    """A plain user's labs folder is theirs alone: it holds their labs' SSH keys, join tokens and
+    state, and their lab's files (other users would read them in a home that others may enter)."""
+    if os.geteuid() == 0:
+        return  # /run/swarmlab: root's, and its labs' secrets are files of their own modes
+    top = state_root().parent
+    top.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if top.stat().st_uid != os.getuid():
+        raise LabError(f"{top} belongs to another user: your labs go in a folder of your own "
+                       f"(unset XDG_STATE_HOME, or set it to a folder of yours)")
+    if top.stat().st_mode & 0o077:
+        top.chmod(0o700)  # made by an older swarmlab, readable by others
+
+
 def _open_creating_parents(path: Path) -> int:
+    keep_private()
     # Another lab's teardown may remove the shared parent folder at any moment.
     for _ in range(50):
         try:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, as_user, plain_user, require_live, unique_lab_name
+from conftest import as_plain_user, plain_user, plain_user_cli, require_live, unique_lab_name
 
 STORY = r"""
 import json, sys
@@ -38,14 +38,7 @@ print(json.dumps({"error": errors[0] if errors else "", "pools": pools.severity.
 """
 
 
-def as_student(user, *argv, timeout=300):
-    name, uid, home = user
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
-    return subprocess.run([*as_user(uid), *argv], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
-
-
-def cli(user, *args, timeout=300):
-    return as_student(user, sys.executable, "-m", "swarmlab.cli", *args, timeout=timeout)
+cli = plain_user_cli
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +74,7 @@ def test_a_plain_user_brings_up_a_swarm_in_their_own_user_namespaces(student, la
 
 def test_the_article_end_to_end_in_the_user_namespaces(student, lab):
     name, _ = lab
-    ran = as_student(student, sys.executable, "-c", STORY, name)
+    ran = as_plain_user(student, sys.executable, "-c", STORY, name, python=True)
     assert ran.returncode == 0, ran.stderr[-2000:]
     seen = json.loads(ran.stdout.splitlines()[-1])
     assert seen["error"].startswith("starting container failed: error creating external connectivity network: "

@@ -68,8 +68,7 @@ class UsernsDriver(Driver):
         usable = self.usable_here()
         if not usable.usable:
             raise LabError(usable.forced_error or usable.reason)
-        holder = lab_holder.recorded(self.dir)
-        if holder is not None and holder.alive():
+        if holders(self.dir):
             raise LabError(f"a lab named {lab.name!r} of yours is up; take it down with "
                            f"`swarmlab lab down --name {lab.name}` or choose another name")
 
@@ -99,8 +98,7 @@ class UsernsDriver(Driver):
         folder = state_root() / name
         if not folder.exists():
             return False
-        holder = lab_holder.recorded(folder)
-        if holder is not None:
+        for holder in holders(folder):
             holder.kill()
         remove_folder(folder)
         return True
@@ -108,12 +106,17 @@ class UsernsDriver(Driver):
     def leftovers(self, name: str) -> list[str]:
         folder = state_root() / name
         found = []
-        holder = lab_holder.recorded(folder)
-        if holder is not None and holder.alive():
-            found.append(f"its user namespace holder (pid {holder.pid})")
+        found += [f"its user namespace holder (pid {holder.pid})" for holder in holders(folder)]
         if folder.exists() and any(p.name != "state.json" for p in folder.iterdir()):
             found.append(f"its folder {folder}")
         return found
+
+
+def holders(folder: Path) -> list[lab_holder.Holder]:
+    """The lab's live holders: the recorded one, and any that an `up` killed before recording it left."""
+    recorded = lab_holder.recorded(folder)
+    found = [recorded] if recorded is not None and recorded.alive() else []
+    return found + [h for h in lab_holder.unrecorded(folder) if h not in found]
 
 
 def remove_folder(folder: Path) -> None:

@@ -25,6 +25,9 @@ UNSHARE = ["unshare", "--user", "--map-root-user", "--map-auto", "--net", "--mou
 # tini as the PID namespace's first process: it reaps what the nodes leave behind.
 SCRIPT = (f"ip link set lo up && ip link add {BRIDGE} type bridge && ip link set {BRIDGE} up && "
           "echo ready && exec tini -s -- sleep infinity")
+# The holder's `unshare` carries this word and the lab's folder in its arguments, so `lab down` finds
+# it even when `up` was killed before it could write holder.json.
+MARKER = "swarmlab-lab-holder"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Holder:
 def start(folder: Path, timeout: float = 15) -> Holder:
     """Start the holder and record it in folder/holder.json (returns once its switch is up)."""
     log = open(folder / "holder.log", "wb")
-    proc = subprocess.Popen([*UNSHARE, "sh", "-c", SCRIPT], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*UNSHARE, "sh", "-c", SCRIPT, MARKER, str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=log, start_new_session=True, cwd="/")
     line = _readline(proc, timeout)
     if line.strip() != b"ready":
@@ -80,6 +83,25 @@ def recorded(folder: Path) -> Holder | None:
         return Holder(**json.loads((folder / "holder.json").read_text()))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def unrecorded(folder: Path) -> list[Holder]:
+    """This user's holders of the lab in `folder` found by their arguments (see MARKER); a holder
+    whose tini has not started yet is its `unshare`, which takes its child with it (--kill-child)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")[:-1]
+            if argv[:1] == [b"unshare"] and argv[-2:] == [MARKER.encode(), os.fsencode(folder)]:
+                children = Path(f"/proc/{entry.name}/task/{entry.name}/children").read_text().split()
+                found.append(int(children[0]) if children else int(entry.name))
+        except OSError:
+            continue
+    return [Holder(pid, start_time(pid)) for pid in found if start_time(pid) is not None]
 
 
 def first_child(pid: int, timeout: float = 5) -> int:
