@@ -50,11 +50,15 @@ class UsernsDriver(Driver):
             return Usability(False, "root runs the namespaces lab instead",
                              forced_error="root runs the namespaces lab; the userns lab is for a plain user")
         missing = [c for c in userns_checks() if not c.ok]
-        tools = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
+        known = {c.name.split()[-1] for c in missing}
+        tools = [t for t in REQUIRED_TOOLS if not shutil.which(t) and t not in known]
         if missing or tools:
             said = "; ".join([*(f"{c.name}: {c.detail}" for c in missing), *(f"missing {t}" for t in tools)])
+            # Each step an administrator takes, once (the probe's advice only repeats the others').
+            steps = dict.fromkeys(c.fix for c in missing if c.fix and c.name != "userns probe")
+            todo = f" (as root: {'; '.join(steps)})" if steps else ""
             return Usability(False, f"no lab in your own user namespaces ({said})",
-                             forced_error=f"this machine cannot run a lab in your user namespaces: {said}; "
+                             forced_error=f"this machine cannot run a lab in your user namespaces: {said}{todo}; "
                                           f"`swarmlab check` says what to do")
         return Usability(True, "your own user namespaces: a live lab with no root and no Docker group")
 
