@@ -157,4 +157,5 @@ def _probe() -> Check:
                      "ids, and its network and mount namespaces")
     said = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
     return Check("userns probe", False, f"`{' '.join(PROBE)}` failed: {said}",
-                 "fix the lines above marked NO; then this probe passes")
+                 "every line above passes, so the refusal is the kernel's or a security module's (seccomp, "
+                 "AppArmor, SELinux): ask the administrator, with this line")
