@@ -258,6 +258,11 @@ class Driver(ABC):
         (an engine's labels); None: no such lab, or no such place."""
         return None
 
+    def processes(self) -> set[int]:
+        """The lab's processes as this machine numbers them (its memory is theirs); empty where
+        they run elsewhere (on an engine's host)."""
+        return set()
+
     # --- reaching the nodes --------------------------------------------------------------
     def ssh_connector(self, lab) -> SSHConnector | None:
         """How an SSH client here opens a stream to a node's sshd: None for a plain TCP connect.

@@ -119,6 +119,9 @@ class NamespaceDriver(Driver):
     def leftovers(self, name: str) -> list[str]:
         return leftovers(name)
 
+    def processes(self) -> set[int]:
+        return self.cgroup.pids()
+
     def ssh_connector(self, lab) -> SSHConnector | None:
         """Over the lab's host link, a plain connect from here; without one, root connects from
         the lab's admin address inside its switch namespace, and any other user cannot."""

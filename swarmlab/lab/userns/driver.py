@@ -94,6 +94,10 @@ class UsernsDriver(Driver):
             report("sshd")
         lab.owner.check()
 
+    def processes(self) -> set[int]:
+        found = holders(self.dir)
+        return lab_holder.in_pid_namespace(found[0].pid) if found else set()
+
     def ssh_connector(self, lab):
         """SSH reaches a node from inside the lab's switch, which only this user may enter."""
         return sshd.connector(self.dir)

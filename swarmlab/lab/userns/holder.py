@@ -128,6 +128,19 @@ def start_time(pid: int) -> int | None:
     return None if fields[0] == "Z" else int(fields[19])
 
 
+def in_pid_namespace(pid: int) -> set[int]:
+    """Every process of process `pid`'s PID namespace (a lab's, when `pid` is its holder)."""
+    inode = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    found = set()
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and os.stat(f"/proc/{entry.name}/ns/pid").st_ino == inode:
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def inner_pid(pid: int) -> int:
     """Process `pid`'s number in its own PID namespace (the last of /proc/PID/status's NSpid)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
