@@ -56,7 +56,7 @@ class UsernsDriver(Driver):
             said = "; ".join([*(f"{c.name}: {c.detail}" for c in missing), *(f"missing {t}" for t in tools)])
             # Each step an administrator takes, once (the probe's advice only repeats the others').
             steps = dict.fromkeys(c.fix for c in missing if c.fix and c.name != "userns probe")
-            todo = f" (as root: {'; '.join(steps)})" if steps else ""
+            todo = f" (the administrator's step: {'; '.join(steps)})" if steps else ""
             return Usability(False, f"no lab in your own user namespaces ({said})",
                              forced_error=f"this machine cannot run a lab in your user namespaces: {said}{todo}; "
                                           f"`swarmlab check` says what to do")
