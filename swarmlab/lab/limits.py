@@ -97,6 +97,10 @@ def remove(users, path: Path = LIMITS) -> None:
         _replace(path, current)
     else:
         path.unlink()
+        try:
+            path.parent.rmdir()  # setup made it; another file there keeps it
+        except OSError:
+            pass
 
 
 def _replace(path: Path, data: dict) -> None:
