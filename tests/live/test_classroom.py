@@ -273,6 +273,60 @@ def test_the_teacher_s_page_shows_a_student_s_lab_and_swarm(a_lab):
     assert labs_cell(rows[b]["labs"]) == "no lab up"
 
 
+# --- one drill for the whole class, from the teacher's page ----------------------------------
+def _teacher_session(room, passwords):
+    import requests
+    session = requests.Session()
+    session.get(f"{room.url}/hub/login")
+    session.post(f"{room.url}/hub/login?next=/services/teacher/", timeout=60,
+                 data={"username": room.teacher, "password": passwords[room.teacher],
+                       "_xsrf": session.cookies.get("_xsrf")})
+    return session
+
+
+def _teacher_post(session, room, **form):
+    page = session.get(f"{room.url}/services/teacher/", timeout=120)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    answer = session.post(f"{room.url}/services/teacher/drill", data={"_xsrf": xsrf, **form}, timeout=600)
+    assert answer.status_code == 200, answer.text[:500]
+    return answer.text
+
+
+def _drill_cell(html_text: str, name: str) -> str:
+    row = re.search(rf"<tr data-student='{name}'>.*?<td class='drill'>(.*?)</td></tr>", html_text)
+    return row.group(1) if row else ""
+
+
+SEED = 2015  # lesson 8's seed: with the practice key, vxlan-blocked on the worker
+
+
+def test_one_drill_for_the_class_and_who_repaired_it(classroom):
+    room, passwords = classroom
+    a, b = room.students
+    for name in (a, b):
+        up = _swarmlab(room, name, "lab", "up", "--name", "drill", "--swarm")
+        assert up.returncode == 0, up.stderr
+    try:
+        session = _teacher_session(room, passwords)
+        page = _teacher_post(session, room, action="start", seed=str(SEED))
+        for name in (a, b):
+            assert _drill_cell(page, name) == f"started on drill (seed {SEED})", page[-3000:]
+        chosen = _as(room, a, room.python, "-c", "import sys; from swarmlab import drill; from swarmlab.cluster import "
+                     "connect; c = connect('drill'); d = drill._answer(c); print(d.fault, d.node)")
+        fault, node = chosen.stdout.split()
+        assert fault == "vxlan-blocked", chosen.stdout + chosen.stderr
+        repaired = _swarmlab(room, a, "lab", "exec", "--name", "drill", node, "--", "iptables", "-F", "INPUT")
+        assert repaired.returncode == 0, repaired.stderr
+        page = _teacher_post(session, room, action="check")
+        assert _drill_cell(page, a) == "repaired", page[-3000:]
+        assert _drill_cell(page, b).startswith("not repaired: "), page[-3000:]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "classroom-teacher-drill.html").write_text(page)
+    finally:
+        for name in (a, b):
+            _swarmlab(room, name, "lab", "down", "--name", "drill")
+
+
 # --- stop: nothing left ---------------------------------------------------------------------
 def test_stop_takes_every_server_and_lab_down_and_leaves_nothing(classroom):
     from swarmlab.classroom import hub
@@ -303,3 +357,36 @@ def _uid(proc: Path) -> int | None:
         return proc.stat().st_uid
     except OSError:
         return None
+
+
+def test_an_idle_student_s_server_is_culled_and_their_lab_goes_with_it(classroom):
+    import requests
+    from swarmlab.classroom import hub
+    room, passwords = classroom
+    a = room.students[0]
+    hub.stop(room, say=print)
+    room.idle_timeout = 20
+    room.save()
+    hub.start(room, say=print)
+    session = requests.Session()
+    session.get(f"{room.url}/hub/login")
+    session.post(f"{room.url}/hub/login", timeout=180, data={"username": a, "password": passwords[a],
+                                                             "_xsrf": session.cookies.get("_xsrf")})
+    deadline = time.monotonic() + 120
+    while not (hub.servers(room).get(a) or {}).get("ready"):
+        assert time.monotonic() < deadline, "the student's server did not start"
+        time.sleep(1)
+    up = _swarmlab(room, a, "lab", "up", "--name", "idle")
+    assert up.returncode == 0, up.stderr
+    deadline = time.monotonic() + 120  # 20 s idle, a culler round every 10 s
+    while hub.servers(room).get(a):
+        assert time.monotonic() < deadline, "the idle server was not culled within 120 s"
+        time.sleep(2)
+    assert f"Culling server {a} (inactive for" in room.log_file.read_text()  # the culler did it, nobody else
+    deadline = time.monotonic() + 30  # the server's post-stop hook takes the lab down
+    while True:
+        labs = json.loads(_as(room, a, room.python, "-m", "swarmlab.classroom.student", "labs").stdout)
+        if not labs or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert labs == []
