@@ -106,8 +106,11 @@ def roles(room: Classroom) -> list[dict]:
     return [
         {"name": "idle-culler", "services": [CULLER_SERVICE],
          "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
-        {"name": "classroom", "services": [CLI_SERVICE, TEACHER_SERVICE],
-         "scopes": ["list:users", "read:users", "read:servers", "delete:servers", "proxy"]},
+        {"name": "teacher-page", "services": [TEACHER_SERVICE], "scopes": ["list:users", "read:users", "read:servers"]},
+        # The command (root's token): stop servers; and a token for a student's own server
+        # (benchmarks/classroom.py runs lesson 01 in each student's kernel with it).
+        {"name": "classroom", "services": [CLI_SERVICE],
+         "scopes": ["list:users", "read:users", "read:servers", "delete:servers", "tokens"]},
         {"name": "teacher", "users": [room.teacher],
          "scopes": ["self", f"access:services!service={TEACHER_SERVICE}"]},
     ]
