@@ -112,8 +112,8 @@ class Student:
                                  "parent_header": {}, "metadata": {}, "channel": "shell",
                                  "content": {"code": code, "silent": False, "store_history": True,
                                              "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-        printed = []
-        while True:
+        printed, replied, idle = [], False, False
+        while not (replied and idle):  # the reply (shell) may come before the last output (iopub)
             message = json.loads(self.ws.recv())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -125,7 +125,10 @@ class Student:
             elif kind == "error":
                 raise RuntimeError(f"{content['ename']}: {content['evalue'][:200]}")
             elif kind == "execute_reply":
-                return "".join(printed)
+                replied = True
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+        return "".join(printed)
 
 
 def memory_mb(names: list[str]) -> dict[str, float]:
