@@ -102,11 +102,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_capacity(args) -> int:
-    nodes, available, reserve = capacity.max_nodes()
-    students = nodes // args.nodes
-    print(f"{students} students' {args.nodes}-node labs fit now: MemAvailable {available} MB, {reserve} MB kept "
-          f"for the rest of the machine, {capacity.NODE_MEMORY_MB} MB a node (as `lab up` counts; a student's "
-          f"JupyterLab and kernel come on top)")
+    from ..classroom.capacity import report
+    print("\n".join(report(args.nodes)))
     return 0
 
 

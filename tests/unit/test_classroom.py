@@ -116,3 +116,11 @@ def test_the_teacher_s_csv_has_a_row_per_student():
     assert lines[1].startswith("alice,ready,,\"closed, 5 claims passed\"") and "repaired" in lines[1]
     assert "node1 active" in lines[1]
     assert lines[2].startswith("bob,stopped,") and "no lab up" in lines[2]
+
+
+def test_capacity_counts_labs_as_lab_up_does_then_servers_too():
+    from swarmlab.classroom.capacity import SERVER_MEMORY_MB, report
+    meminfo = "MemTotal: 10240000 kB\nMemAvailable: 6144000 kB\n"  # 10000 MB, 6000 MB available
+    labs, servers = report(2, meminfo)
+    assert labs.startswith(f"{(6000 - 1000) // 64 // 2} students' 2-node labs fit now")
+    assert servers.startswith(f"{(6000 - 1000) // (128 + SERVER_MEMORY_MB)} students fit with their JupyterLab")
