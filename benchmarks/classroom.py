@@ -33,6 +33,7 @@ import requests  # noqa: E402
 import websocket  # noqa: E402
 
 from swarmlab.classroom import hub  # noqa: E402
+from swarmlab.classroom.install import shared_cache  # noqa: E402
 from swarmlab.classroom.release import LESSONS_FOLDER  # noqa: E402
 from swarmlab.classroom.setup import remove, setup  # noqa: E402
 from swarmlab.lab.capacity import meminfo_mb  # noqa: E402
@@ -175,8 +176,8 @@ def one_size(n: int, budget: float) -> dict:
     names = [f"bch{tag}s{i:02d}" for i in range(n)]
     folder = Path(tempfile.mkdtemp(prefix="swarmlab-classroom-bench-"))
     room = setup(folder, f"bch{tag}t", names, create_accounts=True, port=free_base_port(), idle_timeout=3600,
-                 student_limits=Limits(), proxy_prefix=ROOT / ".cache" / "chp",
-                 venv=ROOT / ".cache" / "classroom-venv", say=lambda line: None)
+                 student_limits=Limits(), proxy_prefix=shared_cache() / "chp",
+                 venv=shared_cache() / "classroom-venv", say=lambda line: None)
     try:
         passwords = dict(line.split("\t") for line in next(folder.glob("passwords-*.txt")).read_text().splitlines())
         hub.start(room, say=lambda line: None)

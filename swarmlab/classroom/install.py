@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,31 @@ from ..errors import ClassroomError
 MODULES = ("jupyterhub", "jupyterhub_idle_culler", "jupyterlab", "ipykernel", "nbformat", "pandas")
 PROXY_PACKAGE = "configurable-http-proxy"
 SOURCE = Path(__file__).resolve().parents[2]  # the checkout swarmlab runs from (pyproject.toml beside it)
+SYSTEM_CACHE = Path("/var/cache/swarmlab")
+
+
+def readable_by_all(path: Path) -> bool:
+    """Every user may reach `path` and read it: each folder on the way searchable by others."""
+    path = path.resolve()
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH or (folder == path and not mode & stat.S_IROTH):
+            return False
+    return True
+
+
+def shared_cache(checkout: Path = SOURCE) -> Path:
+    """Where the students' environment and the proxy are kept between classrooms (tests, benchmarks):
+    the checkout's .cache when every user may read it, else /var/cache/swarmlab (a checkout under
+    /root is the students' to read neither)."""
+    return checkout / ".cache" if readable_by_all(checkout) else SYSTEM_CACHE
+
+
+def prepare_cache(say=print) -> None:
+    """`make test-install`: the students' environment and the proxy in the shared cache, once."""
+    cache = shared_cache()
+    environment(cache / "classroom-venv", "/usr/bin/python3", say)
+    proxy(cache / "chp", say)
 
 
 def environment(venv: Path, base_python: str, say=print) -> str:

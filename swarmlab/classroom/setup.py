@@ -94,10 +94,12 @@ def _students_can_run(room: Classroom, student: str) -> None:
 
 
 def _source_folder() -> str:
-    """swarmlab's folder for the students' kernels when it runs from a checkout that this Python's
-    environment does not install (PYTHONPATH), else nothing."""
-    here = Path(__file__).resolve().parents[2]
-    return "" if "site-packages" in here.parts or "dist-packages" in here.parts else str(here)
+    """swarmlab's folder for the students' kernels when it runs from a checkout every user may read
+    (PYTHONPATH: the students run this very code), else nothing (the copy installed in the venv)."""
+    here = install.SOURCE
+    if "site-packages" in here.parts or "dist-packages" in here.parts or not install.readable_by_all(here / "swarmlab"):
+        return ""
+    return str(here)
 
 
 def remove(room: Classroom, say=print) -> None:

@@ -5,8 +5,8 @@ leaves nothing.
 
 The class is made here: a teacher and two students (accounts with random passwords, subordinate
 ids), removed afterwards with their homes. The students' Python environment and the proxy come
-from the caches `make test-install` fills (ROOT/.cache/classroom-venv, ROOT/.cache/chp); a missing
-one is made here from the registries. Screenshots go to build/test-artifacts/.
+from the cache `make test-install` fills (install.shared_cache(): the checkout's .cache when every
+user may read it, else /var/cache/swarmlab); a missing one is made here from the registries. Screenshots go to build/test-artifacts/.
 """
 from __future__ import annotations
 
@@ -57,9 +57,11 @@ def classroom():
     import tempfile
     folder = Path(tempfile.mkdtemp(prefix="swarmlab-classroom-"))  # under /tmp: students pass through (0711)
     said: list[str] = []
+    from swarmlab.classroom.install import shared_cache
+    cache = shared_cache()  # what `make test-install` filled (made here when missing)
     room = setup(folder, teacher, students, create_accounts=True, port=free_base_port(), idle_timeout=3600,
-                 student_limits=Limits(labs=1, nodes=2, memory_mb=128), proxy_prefix=ROOT / ".cache" / "chp",
-                 venv=ROOT / ".cache" / "classroom-venv", say=said.append)
+                 student_limits=Limits(labs=1, nodes=2, memory_mb=128), proxy_prefix=cache / "chp",
+                 venv=cache / "classroom-venv", say=said.append)
     try:
         passwords = dict(line.split("\t") for line in next(folder.glob("passwords-*.txt")).read_text().splitlines())
         assert set(passwords) == {teacher, *students}
