@@ -25,6 +25,9 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
     """Everything `start` needs. A failure removes what this call made (accounts included)."""
     if os.geteuid() != 0:
         raise ClassroomError("the classroom runs each student's server as that student: set it up as root")
+    roster.read_class_list(teacher)  # the teacher's name is checked as a student's is
+    if not 1024 <= port <= 65535 - 81:
+        raise ClassroomError(f"--port {port}: give a port from 1024 to {65535 - 81} (the hub takes port+81)")
     if teacher in students:
         raise ClassroomError(f"{teacher} is both the teacher and a student: name the teacher apart")
     absent = roster.missing([teacher, *students])
@@ -32,6 +35,8 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         raise ClassroomError(f"no account for {', '.join(absent)}: make them, or pass --create-accounts "
                              f"(random passwords, shown once)")
     made: list[str] = []
+    earlier = _earlier(folder)
+    new_folder = not folder.exists()
     try:
         python = install.environment(venv or folder / "venv", base_python, say)
         proxy = install.proxy(proxy_prefix or folder / "proxy", say)
@@ -43,7 +48,7 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         for name in students:
             roster.prepare(name)
         _students_can_run(room, students[0])
-        room.created = made
+        room.created = [*earlier, *made]  # a second setup keeps what the first made, for remove
         limits.write({name: student_limits for name in students})
         release_lessons(room.release_dir)
         room.save()
@@ -56,8 +61,21 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
     except BaseException:
         for name in made:
             roster.remove(name)
-        limits.remove(students)
+        if not earlier:
+            limits.remove(students)
+        if new_folder:
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _earlier(folder: Path) -> list[str]:
+    """The accounts an earlier setup of this folder made."""
+    from .config import load
+    try:
+        return list(load(str(folder)).created)
+    except ClassroomError:
+        return []
 
 
 def _folder(folder: Path, teacher, students, port, idle_timeout, student_limits, proxy, python) -> Classroom:

@@ -87,6 +87,33 @@ def test_setup_keeps_passwords_and_secrets_from_other_users(classroom):
     assert oct(Path("/etc/swarmlab/limits.json").stat().st_mode & 0o777) == "0o644"
 
 
+def _cli(*args, timeout=300):
+    import os
+    import sys
+    return subprocess.run([sys.executable, "-m", "swarmlab.cli", "classroom", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_setup_refuses_a_class_without_accounts_in_one_line_and_makes_nothing(tmp_path):
+    folder = tmp_path / "never"
+    done = _cli("--dir", str(folder), "setup", "--teacher", "nosuchteacher9", "--students", "nosuchstudent9")
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "swarmlab: no account for nosuchteacher9, nosuchstudent9: make them, or pass --create-accounts "
+        "(random passwords, shown once)"), done.stderr
+    assert not folder.exists()
+    done = _cli("--dir", str(folder), "setup", "--teacher", "t", "--class-list", "/dev/null")
+    assert done.returncode == 1 and done.stderr.strip() == "swarmlab: the class list names no student"
+
+
+def test_status_names_the_hub_and_every_student(classroom):
+    room, _ = classroom
+    done = _cli("--dir", room.dir, "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"hub: running, pid ") and room.url in done.stdout
+    for name in room.students:
+        assert re.search(rf"^  {name} +server stopped +no lab$", done.stdout, re.M), done.stdout
+
+
 # --- the browser: two students log in, run lesson 01 live; the teacher sees both ----------------
 KERNEL_IDLE = """() => {
   const name = document.querySelector('.jp-NotebookPanel-toolbar .jp-KernelName');
@@ -161,6 +188,8 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
                 claims[name] = int(found[-1])
                 assert f"lesson 01 closed; lab lesson01 is down" in text
             phases["both ran"] = round(time.monotonic() - started, 1)
+            for name in room.students:  # their lessons, handed out on first login: theirs, without solutions
+                _lessons_are_the_student_s_without_solutions(name)
 
             context, page, outside = _log_in(browser, base, room.teacher, passwords[room.teacher],
                                              "/services/teacher/")
@@ -183,6 +212,22 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
             browser.close()
     (ARTIFACTS / "classroom-timings.json").write_text(json.dumps(phases, indent=1) + "\n")
     print(f"classroom browser phases (s): {phases}")
+
+
+def _lessons_are_the_student_s_without_solutions(name: str) -> None:
+    import nbformat
+    from pwd import getpwnam
+    info = getpwnam(name)
+    folder = Path(info.pw_dir) / "lessons"
+    names = sorted(p.name for p in folder.glob("*.ipynb"))
+    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for path in [folder, *folder.iterdir()]:
+        assert path.stat().st_uid == info.pw_uid, path
+    for path in folder.glob("*.ipynb"):
+        tags = [t for c in nbformat.read(path, as_version=4).cells for t in c.metadata.get("tags", [])]
+        assert "solution" not in tags, path
+    original = nbformat.read(ROOT / "notebooks" / LESSON, as_version=4)
+    assert any("solution" in c.metadata.get("tags", []) for c in original.cells)  # there were some to take out
 
 
 def _first_output(page) -> str:
