@@ -42,6 +42,8 @@ def running(room: Classroom) -> int | None:
 
 def start(room: Classroom, say=print) -> int:
     """Start the hub (it starts its proxy and services) in a session of its own; wait until it answers."""
+    if os.geteuid() != 0:
+        raise ClassroomError("the hub starts each student's server as that student: start it as root")
     if running(room):
         raise ClassroomError(f"the classroom in {room.dir} is running (hub pid {running(room)}): "
                              f"`swarmlab classroom stop` first")

@@ -124,18 +124,21 @@ def as_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def as_html(rows: list[dict], prefix: str, xsrf: str, seconds: float) -> str:
+def as_html(rows: list[dict], prefix: str, xsrf: str, seconds: float, every: int = 0) -> str:
+    """The page; with `every` (seconds), the browser reloads it by itself."""
     e = html.escape
+    reload = f'<meta http-equiv="refresh" content="{every}">' if every > 0 else ""
     head = "".join(f"<th>{e(h)}</th>" for h in ["student", "server", *(f"lesson {n}" for n in LESSONS), "labs", "drill"])
     body = "".join(
         f"<tr data-student='{e(r['student'])}'><td>{e(r['student'])}</td><td class='server'>{e(r['server'])}</td>"
         + "".join(f"<td class='lesson-{n}'>{e(lesson_cell(r['lessons'].get(n)))}</td>" for n in LESSONS)
         + f"<td class='labs'>{e(labs_cell(r['labs']))}</td><td class='drill'>{e(drill_cell(r['drill']))}</td></tr>"
         for r in rows)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>swarmlab classroom</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8">{reload}<title>swarmlab classroom</title>
 <style>body{{font-family:sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #999;padding:4px;font-size:13px}}</style>
 </head><body><h1>swarmlab classroom</h1>
-<p><a id="refresh" href="{e(prefix)}">refresh</a> · <a id="csv" href="{e(prefix)}progress.csv">CSV</a>
+<p><a id="refresh" href="{e(prefix)}">refresh</a> · <a id="auto" href="{e(prefix)}?every=30">every 30 s</a>
+ · <a id="csv" href="{e(prefix)}progress.csv">CSV</a>
  · gathered at {time.strftime('%H:%M:%S')} in {seconds:.1f} s</p>
 <table id="students"><tr>{head}</tr>{body}</table>
 <form method="post" action="{e(prefix)}drill">{xsrf}
@@ -166,7 +169,8 @@ def make_app(room: Classroom):
         def get(self):
             started = time.monotonic()
             rows = board.rows()
-            self.write(as_html(rows, prefix, self.xsrf_form_html(), time.monotonic() - started))
+            every = int(self.get_argument("every", "0") or 0)
+            self.write(as_html(rows, prefix, self.xsrf_form_html(), time.monotonic() - started, min(max(every, 0), 3600)))
 
     class Csv(HubOAuthenticated, web.RequestHandler):
         @web.authenticated

@@ -124,3 +124,10 @@ def test_capacity_counts_labs_as_lab_up_does_then_servers_too():
     labs, servers = report(2, meminfo)
     assert labs.startswith(f"{(6000 - 1000) // 64 // 2} students' 2-node labs fit now")
     assert servers.startswith(f"{(6000 - 1000) // (128 + SERVER_MEMORY_MB)} students fit with their JupyterLab")
+
+
+def test_the_teacher_s_page_reloads_itself_only_when_asked_and_escapes_names():
+    rows = [{"student": "a<b", "server": "ready", "lessons": {}, "labs": [], "drill": {}}]
+    page = teacher.as_html(rows, "/services/teacher/", "", 0.5)
+    assert 'http-equiv="refresh"' not in page and "a&lt;b" in page and "a<b" not in page
+    assert '<meta http-equiv="refresh" content="30">' in teacher.as_html(rows, "/services/teacher/", "", 0.5, 30)
