@@ -248,6 +248,9 @@ def test_a_student_cannot_open_the_teacher_s_page(classroom):
                                                  "_xsrf": session.cookies.get("_xsrf")}, allow_redirects=False)
     answer = session.get(f"{room.url}/services/teacher/progress.csv")
     assert answer.status_code == 403 and "student" not in answer.text.split("\n")[0]
+    other = room.students[1]  # ... nor another student's server (the browser test left it running)
+    answer = session.get(f"{room.url}/user/{other}/api/contents/lessons", timeout=60)
+    assert answer.status_code == 403 and "lessons" not in answer.text, (answer.status_code, answer.text[:300])
 
 
 # --- the walls between students, and the limits -----------------------------------------------
