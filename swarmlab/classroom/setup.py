@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ClassroomError
 from ..lab import limits
 from . import install, roster
-from .config import Classroom, classroom_dir
+from .config import Classroom
 from .release import release_lessons
 
 CONFIG_FILE = """# Made by `swarmlab classroom setup`; the settings are in classroom.json.

@@ -20,7 +20,8 @@ from ..lab.ownership import state_root
 
 def labs() -> list[dict]:
     found = []
-    for name, nodes in sorted(get_driver("userns", "probe").labs_up().items()):
+    # labs_up() lists every lab of this user; the driver's own lab name does not matter to it.
+    for name, nodes in sorted(get_driver("userns", "classroom").labs_up().items()):
         try:
             table = Lab.attach(name).status()
             swarm = dict(zip(table["node"], table["swarm"]))
@@ -31,10 +32,17 @@ def labs() -> list[dict]:
 
 
 def down() -> list[str]:
+    """Every lab folder of this user taken down; one that cannot be is said, and the rest still go."""
     root = state_root()
-    names = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    failed = []
     for name in names:
-        teardown(name, driver="userns")
+        try:
+            teardown(name, driver="userns")
+        except SwarmlabError as exc:
+            failed.append(f"{name}: {str(exc).splitlines()[0]}")
+    if failed:
+        raise SwarmlabError("; ".join(failed))
     return names
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT, as_user, require_live
+from conftest import ROOT, require_live
 
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -109,7 +109,7 @@ def test_status_names_the_hub_and_every_student(classroom):
     room, _ = classroom
     done = _cli("--dir", room.dir, "status")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"hub: running, pid ") and room.url in done.stdout
+    assert done.stdout.startswith("hub: running, pid ") and room.url in done.stdout
     for name in room.students:
         assert re.search(rf"^  {name} +server stopped +no lab$", done.stdout, re.M), done.stdout
 
@@ -186,7 +186,7 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
                 found = re.findall(r"claims checked: (\d+), all true", text)
                 assert found, text[-1500:]
                 claims[name] = int(found[-1])
-                assert f"lesson 01 closed; lab lesson01 is down" in text
+                assert "lesson 01 closed; lab lesson01 is down" in text
             phases["both ran"] = round(time.monotonic() - started, 1)
             for name in room.students:  # their lessons, handed out on first login: theirs, without solutions
                 _lessons_are_the_student_s_without_solutions(name)
