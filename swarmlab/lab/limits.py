@@ -9,6 +9,8 @@ hand (cgroups would be; this machine's cgroup v1 gives a plain user none).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -81,26 +83,39 @@ def write(students: dict[str, Limits], path: Path = LIMITS) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chown(path.parent, 0, 0)
     path.parent.chmod(0o755)
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.setdefault("students", {}).update({user: asdict(limit) for user, limit in students.items()})
-    _replace(path, current)
+    with _locked(path.parent):  # two classrooms set up at once keep each other's students
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current.setdefault("students", {}).update({user: asdict(limit) for user, limit in students.items()})
+        _replace(path, current)
 
 
 def remove(users, path: Path = LIMITS) -> None:
     """Forget these students' limits; the file goes when no student is left in it."""
     if not path.exists():
         return
-    current = json.loads(path.read_text())
-    for user in users:
-        current.get("students", {}).pop(user, None)
-    if current.get("students"):
-        _replace(path, current)
-    else:
-        path.unlink()
-        try:
-            path.parent.rmdir()  # setup made it; another file there keeps it
-        except OSError:
-            pass
+    with _locked(path.parent):
+        current = json.loads(path.read_text()) if path.exists() else {}
+        for user in users:
+            current.get("students", {}).pop(user, None)
+        if current.get("students"):
+            _replace(path, current)
+            return
+        path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()  # setup made it; another file there keeps it
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """An exclusive lock on the folder itself (no lock file to leave behind)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _replace(path: Path, data: dict) -> None:
