@@ -12,7 +12,9 @@ SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static open
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built
 # once into NODE_ROOTFS by test-install, so the tests themselves download nothing.
-TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap
+# npm and python3-venv: the classroom's proxy (configurable-http-proxy from npm) and the students'
+# Python environment (a venv on the system's python3), made once by test-install for tests/live/test_classroom.py.
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap npm python3-venv
 NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
 TEST_DOCKER_VERSIONS := 28
 test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)
@@ -56,10 +58,11 @@ $(STAMP): pyproject.toml
 # The tests also need JupyterLab and Playwright (the browser test), chromium, and nbgrader (the grading test).
 test-install: install test-system-packages $(TEST_STAMP)
 	@for v in $(TEST_DOCKER_VERSIONS); do $(VENV)/bin/swarmlab lab rootfs --docker $$v >/dev/null || exit 1; done
+	@$(PY) -c 'from swarmlab.classroom import install; install.prepare_cache()'
 
 $(TEST_STAMP): pyproject.toml $(STAMP)
 	@echo "installing JupyterLab, Playwright and nbgrader for the browser and grading tests (log: $(VENV)/pip.log)"
-	@$(PY) -m pip install -q -e '.[lessons,test,jupyter,browser,grading]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
+	@$(PY) -m pip install -q -e '.[lessons,test,jupyter,browser,grading,classroom]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
 	@touch $(TEST_STAMP)
 
 check: install

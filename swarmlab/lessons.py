@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults, staging, story, swarm
+from . import faults, progress, staging, story, swarm
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
@@ -41,18 +41,31 @@ class Lesson:
         self.inventory = inventory  # the inventory file whose hosts this lesson changed (staging)
         self.staged = False
         self.claims = Claims(lesson_id, backend)
+        self._progress(state="open", claims_passed=0, failed=None)
 
     def expect(self, claim: str, holds, seen=None):
         """The lesson's text says `claim` about the output above; fail the lesson unless `holds`."""
-        self.claims.expect(claim, holds, seen)
+        self._judged(self.claims.expect, claim, holds, seen)
 
     def expect_output(self, result, claim: str, *, contains=(), lacks=()):
         """A claim about what one command printed."""
-        self.claims.expect_output(result, claim, contains=contains, lacks=lacks)
+        self._judged(self.claims.expect_output, result, claim, contains=contains, lacks=lacks)
 
     def expect_one_of(self, claim: str, value, allowed):
         """A claim that `value` is one of the outcomes that really occur."""
-        self.claims.expect_one_of(claim, value, allowed)
+        self._judged(self.claims.expect_one_of, claim, value, allowed)
+
+    def _judged(self, check, *args, **kwargs):
+        """Run a claim's check; the classroom's progress record learns how it went (progress.py)."""
+        try:
+            check(*args, **kwargs)
+        except Exception as exc:
+            self._progress(failed=str(exc).splitlines()[0][:300])
+            raise
+        self._progress(claims_passed=len(self.claims.checked), failed=None)
+
+    def _progress(self, **fields):
+        progress.record(self.id, backend=self.backend, lab=self.lab.name if self.lab else None, **fields)
 
     def __repr__(self):
         return f"<Lesson {self.id} backend={self.backend} {self.cluster!r}>"
@@ -95,6 +108,7 @@ class Lesson:
         """End the lesson: say how many claims it checked, save the recording (when recording)
         and take the lab down."""
         print(self.claims.summary())
+        self._progress(state="closed", claims_passed=len(self.claims.checked))
         self._put_hosts_back()
         if self.recorder is not None:
             self.recorder.save()

@@ -6,6 +6,7 @@
     lessons.py  swarmlab lessons run|record|strip
     drill.py    swarmlab drill start|check|reveal
     check.py    swarmlab check
+    classroom.py swarmlab classroom setup|start|stop|status|capacity|remove
 
 Each module adds its commands with `add_commands(subparsers)`; none imports another.
 """
@@ -16,9 +17,9 @@ import signal
 import sys
 
 from ..errors import SwarmlabError
-from . import check, doctor, drill, lab, lessons, run
+from . import check, classroom, doctor, drill, lab, lessons, run
 
-GROUPS = (check, lab, run, doctor, lessons, drill)  # in the order `swarmlab --help` lists them
+GROUPS = (check, lab, run, doctor, lessons, drill, classroom)  # in the order `swarmlab --help` lists them
 
 
 class Terminated(BaseException):

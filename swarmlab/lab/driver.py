@@ -246,6 +246,11 @@ class Driver(ABC):
         """Everything of lab `name` that still exists, one phrase each (empty when clean)."""
         raise self._missing("leftovers")
 
+    def labs_up(self) -> dict[str, int]:
+        """This user's labs of this driver that are up on this machine: name -> nodes (for the
+        classroom's limits, lab/limits.py; a driver whose nodes run elsewhere has none here)."""
+        return {}
+
     def forget(self, name: str) -> None:
         """Remove only this machine's record of lab `name`, without asking where its nodes are
         (`lab down --forget`): for nodes on an engine that is gone for good."""

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import LabError, LabNotYoursError, LabReplacedError, NodeDeadError
 from . import dockerapi, image
 from .capacity import check_capacity
+from .limits import check_lab as check_limits
 from .driver import Driver, default_driver, driver_class, get_driver
 from .ownership import STATE_ROOT, NameLock, Ownership, caller, owner_from, state_root
 from .spec import ARTICLE_SUBNET, MAX_LAB_NAME, LabSpec, NodeSpec, check_name
@@ -56,6 +57,7 @@ class Lab:
                                  **({"docker": str(docker)} if docker else {}))
         if self.driver.runs_here:  # the nodes run on this machine: its memory must hold them
             check_capacity(len(self.spec.nodes))
+            check_limits(len(self.spec.nodes), self.driver.labs_up(), self.spec.name)
         self._init()
 
     def _init(self):

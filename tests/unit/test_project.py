@@ -88,7 +88,7 @@ def test_every_swarmlab_command_in_the_readme_exists_with_its_options(capsys):
     assert len(commands) >= 10
     for command in commands:
         words = command.split()[1:]
-        path = words[:2] if words[0] in ("lab", "fix", "lessons", "drill") else words[:1]
+        path = words[:2] if words[0] in ("lab", "fix", "lessons", "drill", "classroom") else words[:1]
         shown = help_of(path, capsys)
         for option in re.findall(r"--[a-z-]+", command):
             assert option in shown, f"`{command}`: `swarmlab {' '.join(path)}` has no {option}"

@@ -4,6 +4,7 @@ user's own folders; `lab down` kills its PID namespace, which takes every proces
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -110,6 +111,19 @@ class UsernsDriver(Driver):
             holder.kill()
         remove_folder(folder)
         return True
+
+    def labs_up(self) -> dict[str, int]:
+        """Every lab of this user whose holder still runs, with its node count from state.json."""
+        up = {}
+        root = state_root()
+        for folder in (root.iterdir() if root.is_dir() else ()):
+            holder = lab_holder.recorded(folder)
+            if holder is not None and holder.alive():
+                try:
+                    up[folder.name] = len(json.loads((folder / "state.json").read_text())["nodes"])
+                except (OSError, ValueError, KeyError):
+                    up[folder.name] = 0  # half built: it counts as a lab, its nodes are not known yet
+        return up
 
     def leftovers(self, name: str) -> list[str]:
         folder = state_root() / name

@@ -1,0 +1,91 @@
+"""The classroom's folder (root's, 0700) and its classroom.json: the one place its settings live.
+
+    DIR/classroom.json        settings (below), root's, 0600
+    DIR/jupyterhub_config.py  reads classroom.json through hubconfig.configure
+    DIR/hub/                  the hub's database, cookie secret, pid file and log
+    DIR/release/              the lessons as students get them
+    DIR/passwords-*.txt       passwords of accounts setup made, 0600 (root reads them)
+    SPOOL (DIR/progress/)     one folder per student, that student's, for progress records (0755)
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ClassroomError
+
+DEFAULT_DIR = Path("/var/lib/swarmlab/classroom")
+VARIABLE = "SWARMLAB_CLASSROOM"  # another folder (a second classroom, the tests)
+
+
+@dataclass
+class Classroom:
+    dir: str
+    teacher: str
+    students: list[str]
+    created: list[str] = field(default_factory=list)  # accounts setup made (teardown removes only these)
+    port: int = 8000  # the proxy's public port, on 127.0.0.1 unless `ip` says otherwise
+    ip: str = "127.0.0.1"
+    hub_port: int = 8081
+    api_port: int = 8001  # the proxy's REST API
+    teacher_port: int = 8002  # the teacher's page (a service)
+    idle_timeout: int = 3600  # seconds before an idle student's server (and lab) is culled
+    limits: dict = field(default_factory=dict)  # labs, nodes, memory_mb, for every student
+    proxy: str = ""  # configurable-http-proxy's path
+    python: str = ""  # the interpreter (its venv has jupyterhub, jupyterlab, swarmlab)
+    pythonpath: str = ""  # swarmlab's source folder when it is not installed in that venv
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dir)
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.path / "hub"
+
+    @property
+    def release_dir(self) -> Path:
+        return self.path / "release"
+
+    @property
+    def spool(self) -> Path:
+        return self.path / "progress"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.hub_dir / "jupyterhub.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.hub_dir / "jupyterhub.log"
+
+    @property
+    def token_file(self) -> Path:
+        """The API token of the `classroom` service (the CLI's and the teacher page's way into the hub)."""
+        return self.hub_dir / "api_token"
+
+    def save(self) -> None:
+        path = self.path / "classroom.json"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(asdict(self), indent=1) + "\n")
+        os.replace(tmp, path)
+
+
+def classroom_dir(given: str | None = None) -> Path:
+    return Path(given or os.environ.get(VARIABLE) or DEFAULT_DIR)
+
+
+def load(given: str | None = None) -> Classroom:
+    folder = classroom_dir(given)
+    try:
+        return Classroom(**json.loads((folder / "classroom.json").read_text()))
+    except FileNotFoundError:
+        raise ClassroomError(f"no classroom in {folder}: `swarmlab classroom setup` first") from None

@@ -1,0 +1,132 @@
+"""`classroom setup` and `classroom remove`: the classroom's folder, parts, accounts and limits."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import ClassroomError
+from ..lab import limits
+from . import install, roster
+from .config import Classroom
+from .release import release_lessons
+
+CONFIG_FILE = """# Made by `swarmlab classroom setup`; the settings are in classroom.json.
+from swarmlab.classroom.hubconfig import configure
+configure(c, {path!r})
+"""
+
+
+def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: bool, port: int,
+          idle_timeout: int, student_limits: limits.Limits, proxy_prefix: Path | None, venv: Path | None,
+          base_python: str = "/usr/bin/python3", say=print) -> Classroom:
+    """Everything `start` needs. A failure removes what this call made (accounts included)."""
+    if os.geteuid() != 0:
+        raise ClassroomError("the classroom runs each student's server as that student: set it up as root")
+    roster.read_class_list(teacher)  # the teacher's name is checked as a student's is
+    if not 1024 <= port <= 65535 - 81:
+        raise ClassroomError(f"--port {port}: give a port from 1024 to {65535 - 81} (the hub takes port+81)")
+    if teacher in students:
+        raise ClassroomError(f"{teacher} is both the teacher and a student: name the teacher apart")
+    absent = roster.missing([teacher, *students])
+    if absent and not create_accounts:
+        raise ClassroomError(f"no account for {', '.join(absent)}: make them, or pass --create-accounts "
+                             f"(random passwords, shown once)")
+    made: list[str] = []
+    earlier = _earlier(folder)
+    new_folder = not folder.exists()
+    try:
+        python = install.environment(venv or folder / "venv", base_python, say)
+        proxy = install.proxy(proxy_prefix or folder / "proxy", say)
+        room = _folder(folder, teacher, students, port, idle_timeout, student_limits, proxy, python)
+        passwords = {}
+        for name in absent:
+            passwords[name] = roster.create(name)
+            made.append(name)
+        for name in students:
+            roster.prepare(name)
+        _students_can_run(room, students[0])
+        room.created = [*earlier, *made]  # a second setup keeps what the first made, for remove
+        limits.write({name: student_limits for name in students})
+        release_lessons(room.release_dir)
+        room.save()
+        if passwords:
+            path = roster.write_passwords(room.path, passwords, time.strftime("%Y%m%d-%H%M%S"))
+            say("new accounts (shown once; also in " + str(path) + ", which only root may read):")
+            for name, password in passwords.items():
+                say(f"  {name}\t{password}")
+        return room
+    except BaseException:
+        for name in made:
+            roster.remove(name)
+        if not earlier:
+            limits.remove(students)
+        if new_folder:
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _earlier(folder: Path) -> list[str]:
+    """The accounts an earlier setup of this folder made."""
+    from .config import load
+    try:
+        return list(load(str(folder)).created)
+    except ClassroomError:
+        return []
+
+
+def _folder(folder: Path, teacher, students, port, idle_timeout, student_limits, proxy, python) -> Classroom:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o711)  # students pass through to their progress folder, and list nothing
+    hub = folder / "hub"
+    hub.mkdir(exist_ok=True, mode=0o700)
+    for secret in ("proxy_token", "api_token"):
+        path = hub / secret
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+    (folder / "progress").mkdir(exist_ok=True, mode=0o755)
+    (folder / "progress").chmod(0o755)  # root's: a student cannot make a folder for another
+    (folder / "jupyterhub_config.py").write_text(CONFIG_FILE.format(path=str(folder / "classroom.json")))
+    return Classroom(dir=str(folder), teacher=teacher, students=list(students), port=port,
+                     hub_port=port + 81, api_port=port + 1, teacher_port=port + 2, idle_timeout=idle_timeout,
+                     limits=asdict(student_limits), proxy=str(proxy), python=python,
+                     pythonpath=_source_folder())
+
+
+def _students_can_run(room: Classroom, student: str) -> None:
+    """A student must be able to start the classroom's Python and import what their server needs."""
+    import subprocess
+    from .labs import as_student, student_env
+    probe = "import jupyterhub, jupyterlab, swarmlab.lessons, swarmlab.classroom.student"
+    done = subprocess.run(as_student(student, [room.python, "-c", probe]), capture_output=True, text=True,
+                          cwd="/", env=student_env(student, room.python, room.pythonpath))
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ClassroomError(f"student {student} cannot run the classroom's Python {room.python} ({said}): "
+                             f"every folder on its way, and swarmlab's, must be readable by all")
+
+
+def _source_folder() -> str:
+    """swarmlab's folder for the students' kernels when it runs from a checkout every user may read
+    (PYTHONPATH: the students run this very code), else nothing (the copy installed in the venv)."""
+    here = install.SOURCE
+    if "site-packages" in here.parts or "dist-packages" in here.parts or not install.readable_by_all(here / "swarmlab"):
+        return ""
+    return str(here)
+
+
+def remove(room: Classroom, say=print) -> None:
+    """Undo setup: the limits, the accounts setup made (homes and all), the folder."""
+    import shutil
+    limits.remove(room.students)
+    for name in room.created:
+        roster.remove(name)
+        say(f"removed account {name}")
+    shutil.rmtree(room.path, ignore_errors=True)
+    if room.path.exists():
+        raise ClassroomError(f"could not remove {room.path}")
