@@ -75,7 +75,7 @@ def proxy(prefix: Path, say=print) -> Path:
         return command
     if not shutil.which("npm"):
         raise ClassroomError("configurable-http-proxy comes from npm, and npm is missing: "
-                             "`apt-get install npm` (make test-install does it)")
+                             "`apt-get install npm`, or Node.js with its npm (make test-install installs it where it is missing)")
     prefix.mkdir(parents=True, exist_ok=True)
     say(f"installing {PROXY_PACKAGE} from the npm registry into {prefix}")
     _run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
