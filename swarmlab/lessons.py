@@ -40,7 +40,7 @@ class Lesson:
         self.recording = recording
         self.inventory = inventory  # the inventory file whose hosts this lesson changed (staging)
         self.staged = False
-        self.claims = Claims(lesson_id, backend)
+        self.claims = Claims(lesson_id, backend)  # in the language the lesson speaks (swarmlab.i18n)
 
     def expect(self, claim: str, holds, seen=None):
         """The lesson's text says `claim` about the output above; fail the lesson unless `holds`."""

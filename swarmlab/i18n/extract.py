@@ -98,9 +98,16 @@ def claims_in(source: str) -> list[str]:
     return found
 
 
+def _said_in(path: Path) -> list[str]:
+    """The sentences a module says through its `_say(...)` (swarmlab/claims.py: its summary, its failures)."""
+    return [s for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_say"
+            for s in strings_in(node.args[0])]
+
+
 def claim_msgids(directory: Path = NOTEBOOKS) -> list[str]:
     import nbformat
-    found = []
+    found = _said_in(PACKAGE / "claims.py")
     for path in sorted(Path(directory).glob("[0-9][0-9]-*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
@@ -199,7 +206,9 @@ def update(domain: str, lang: str) -> list[str]:
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import write_po
     old = read_catalog(domain, lang)
-    new = Catalog(locale=lang, domain=domain, project="swarmlab", fuzzy=False)
+    new = Catalog(locale=lang, domain=domain, project="swarmlab", fuzzy=False, copyright_holder="swarmlab",
+                  header_comment=f"# swarmlab's {domain} messages in {lang} (swarmlab/i18n/extract.py keeps the msgids "
+                                 "in step with the sources)", creation_date=old.creation_date)
     for msgid in msgids(domain):
         kept = old.get(msgid)
         new.add(msgid, kept.string if kept else "", auto_comments=kept.auto_comments if kept else ())
