@@ -94,15 +94,38 @@ class Template:
     msgstr: str
     pattern: re.Pattern
 
-    def fill(self, match: re.Match) -> str:
+    def fill(self, match: re.Match, say=lambda value: value) -> str:
+        """The translation with the values the English sentence had; `say` translates a value that
+        is itself a sentence of the catalog (a cause put into another)."""
+        found = [match.group(group) for group in range(1, len(self.names) + 1)]
+        for index, joint in self.adjacent:
+            found[index], found[index + 1] = _split(found[index] + joint + found[index + 1], joint, say)
         values = {}
-        for name, group in zip(self.names, range(1, len(self.names) + 1)):
-            values.setdefault(name, match.group(group))
+        for name, value in zip(self.names, found):
+            values.setdefault(name, say(value))
         return _substitute(self.msgstr, values)
+
+    @property
+    def adjacent(self) -> list[tuple[int, str]]:
+        """Placeholders only whitespace apart ("{which} {blame}"): a match cannot tell where one ends."""
+        tokens = [m for m in PLACEHOLDER.finditer(self.msgid) if m.group(1)]
+        return [(i, self.msgid[a.end():b.start()]) for i, (a, b) in enumerate(zip(tokens, tokens[1:]))
+                if not self.msgid[a.end():b.start()].strip()]
 
     @property
     def names(self) -> list[str]:
         return [m.group(1) for m in PLACEHOLDER.finditer(self.msgid) if m.group(1)]
+
+
+def _split(text: str, joint: str, say) -> tuple[str, str]:
+    """Two values `joint` apart, split where most of them are sentences the catalog translates
+    (else at the first joint, as a lazy match does)."""
+    cuts = [i for i in range(len(text)) if text.startswith(joint, i) and 0 < i < len(text) - len(joint)]
+    scored = [(sum(say(part) != part for part in (text[:i], text[i + len(joint):])), -n, i) for n, i in enumerate(cuts)]
+    if not scored:
+        return text, ""
+    _, _, cut = max(scored)
+    return text[:cut], text[cut + len(joint):]
 
 
 def _substitute(template: str, values: dict[str, str]) -> str:
@@ -166,14 +189,22 @@ def translate(text: str, domain: str, lang: str | None = None) -> str:
     return pieces if pieces is not None else text
 
 
-def _whole(text: str, plain: dict, found) -> str | None:
+def _whole(text: str, plain: dict, found, depth: int = 0) -> str | None:
     if text in plain:
         return plain[text]
     for template in found:
         match = template.pattern.fullmatch(text)
         if match:
-            return template.fill(match)
+            return template.fill(match, lambda value: _value(value, plain, found, depth + 1))
     return None
+
+
+def _value(value: str, plain: dict, found, depth: int) -> str:
+    """A value put into a sentence: translated when it is a sentence of the catalog, else as it is."""
+    if depth > 2 or not any(c.isalpha() for c in value):
+        return value
+    said = _whole(value, plain, found, depth)
+    return value if said is None else said
 
 
 def _pieces(text: str, plain: dict, found, depth: int = 0) -> str | None:
@@ -198,7 +229,7 @@ def _pieces(text: str, plain: dict, found, depth: int = 0) -> str | None:
         if match and match.end() > 0:
             rest = _pieces(text[match.end():], plain, found, depth + 1)
             if rest is not None:
-                return template.fill(match) + rest
+                return template.fill(match, lambda value: _value(value, plain, found, depth + 1)) + rest
     return None
 
 

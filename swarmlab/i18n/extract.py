@@ -2,7 +2,7 @@
 
     claims  the claim sentence of every lesson.expect / expect_output / expect_one_of in the English lessons
     doctor  every cause and fix sentence a Finding is given in swarmlab/doctor/
-    cli     the messages of swarmlab/errors.py's errors and the errors and notes swarmlab/cli/ raises or prints
+    cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
 
 An f-string becomes a template: each `{expression}` a placeholder named by its source, literal braces
 doubled. `python -m swarmlab.i18n.extract` adds new msgids to every language's catalog (an empty
@@ -44,7 +44,11 @@ def strings_in(node: ast.AST, helpers: dict[str, ast.FunctionDef] | None = None,
     helpers, names = helpers or {}, names or {}
     text = msgid_of(node)
     if text is not None:
-        return [text] if any(c.isalpha() for c in text) else []
+        # A name an f-string puts in the sentence, set to a sentence of its own nearby: that one too.
+        inner = [s for value in getattr(node, "values", []) if isinstance(value, ast.FormattedValue)
+                 and isinstance(value.value, ast.Name) and value.value.id in names
+                 for assigned in names[value.value.id] for s in strings_in(assigned, helpers)]
+        return ([text] if is_sentence(text) else []) + inner
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return strings_in(node.left, helpers, names) + strings_in(node.right, helpers, names)
     if isinstance(node, ast.IfExp):
@@ -59,6 +63,12 @@ def strings_in(node: ast.AST, helpers: dict[str, ast.FunctionDef] | None = None,
         return [s for r in ast.walk(helper) if isinstance(r, ast.Return) and r.value is not None
                 for s in strings_in(r.value, helpers, local)]
     return []
+
+
+def is_sentence(msgid: str) -> bool:
+    """A msgid with words of its own (three letters or more outside its placeholders)."""
+    from . import PLACEHOLDER
+    return sum(c.isalpha() for c in PLACEHOLDER.sub("", msgid)) >= 3
 
 
 def assignments(function: ast.AST) -> dict[str, list[ast.AST]]:
@@ -119,10 +129,39 @@ def claim_msgids(directory: Path = NOTEBOOKS) -> list[str]:
 FINDING_FIELDS = {"cause": 4, "fix": 5}
 
 
+# Sentences a check keeps in a table at module level: a port's verdicts, the task failure modes.
+DOCTOR_TABLES = ("_PORT_VERDICTS",)
+DOCTOR_RECORDS = {"FailureMode": ("cause", "fix")}  # a record's fields that are sentences
+
+
+def _tables(tree: ast.Module) -> list[str]:
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in DOCTOR_TABLES for t in node.targets):
+            found += [s for value in ast.walk(node.value) if isinstance(value, (ast.Constant, ast.JoinedStr))
+                      for s in strings_in(value) if " " in s]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DOCTOR_RECORDS:
+            fields = [a.arg for a in _record_fields(tree, node.func.id)]
+            given = dict(zip(fields, node.args)) | {k.arg: k.value for k in node.keywords}
+            found += [s for field in DOCTOR_RECORDS[node.func.id] if field in given for s in strings_in(given[field])]
+    return found
+
+
+def _record_fields(tree: ast.Module, name: str) -> list[ast.AnnAssign]:
+    """The fields of a dataclass defined in the module (their order is the constructor's)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return [type("Field", (), {"arg": s.target.id}) for s in node.body
+                    if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return []
+
+
 def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
     found = []
     for path in sorted(Path(directory).glob("*.py")):
         tree = ast.parse(path.read_text())
+        found += _tables(tree)
         helpers = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
         for function in helpers.values():
             names = assignments(function)
@@ -152,22 +191,16 @@ def _raised_messages(tree: ast.AST, helpers) -> list[str]:
     return found
 
 
-def _printed_notes(tree: ast.AST) -> list[str]:
-    """print(f"swarmlab: ...", file=sys.stderr): the CLI's own one-liners."""
-    found = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
-                and node.args and any(k.arg == "file" for k in node.keywords)):
-            found += strings_in(node.args[0])
-    return found
+# Beside errors.py, the modules whose errors the lesson commands and the doctor's target end on.
+CLI_MODULES = ("errors.py", "lessons.py", "cluster.py", "editions.py", "i18n/__init__.py")
 
 
 def cli_msgids(package: Path = PACKAGE) -> list[str]:
     found = []
-    for path in [package / "errors.py", *sorted((package / "cli").glob("*.py"))]:
+    for path in [*(package / name for name in CLI_MODULES), *sorted((package / "cli").glob("*.py"))]:
         tree = ast.parse(path.read_text())
         helpers = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
-        found += _raised_messages(tree, helpers) + _printed_notes(tree)
+        found += _raised_messages(tree, helpers)
     return _unique(found)
 
 
