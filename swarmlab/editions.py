@@ -25,16 +25,12 @@ from pathlib import Path
 
 import nbformat
 
-from .errors import SwarmlabError
+from .errors import EditionError
 from .i18n import FOLDER_MARKER, LANGUAGES
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
 EDITIONS = tuple(lang for lang in LANGUAGES if lang != "en")
 HEADER = re.compile(r"^<!-- cell (\S+) en (\S+) -->$", re.M)
-
-
-class EditionError(SwarmlabError):
-    """A translated edition that cannot be built as asked (a missing or unreadable translation)."""
 
 
 @dataclass(frozen=True)
@@ -111,15 +107,14 @@ def built_path(english: Path, lang: str) -> Path:
     return folder(lang, Path(english).parent) / Path(english).name
 
 
-def write(lang: str, directory: Path = NOTEBOOKS) -> list[Path]:
-    """Build every lesson of the edition into its folder, with the folder's language marker."""
-    from .headless import lesson_paths
+def write(lang: str, lessons: list[Path]) -> list[Path]:
+    """Build the edition of each English lesson into its folder, with the folder's language marker."""
     written = []
-    for english in lesson_paths(directory):
+    for english in lessons:
         target = built_path(english, lang)
         nbformat.write(build(english, lang), target)
         written.append(target)
-    (folder(lang, directory) / FOLDER_MARKER).write_text(lang + "\n")
+        (target.parent / FOLDER_MARKER).write_text(lang + "\n")
     return written
 
 

@@ -38,8 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    lang_before = os.environ.get("SWARMLAB_LANG")
     if getattr(args, "lang", None):  # --lang zh: everything this command says, in that language
         os.environ["SWARMLAB_LANG"] = args.lang
+    try:
+        return _run(args)
+    finally:
+        if lang_before is None:
+            os.environ.pop("SWARMLAB_LANG", None)
+        else:
+            os.environ["SWARMLAB_LANG"] = lang_before
+
+
+def _run(args) -> int:
+    """The command, and what it ends on said in one line (in the language asked for)."""
     try:
         return args.func(args) or 0
     except SwarmlabError as exc:

@@ -73,8 +73,9 @@ def cmd_run(args) -> int:
 
 def cmd_build(args) -> int:
     from .. import editions
-    written = editions.write(args.lang)
-    lacking = [line for path in _headless().lesson_paths() for line in editions.problems(path, args.lang)]
+    lessons = _headless().lesson_paths()
+    written = editions.write(args.lang, lessons)
+    lacking = [line for path in lessons for line in editions.problems(path, args.lang)]
     print(f"{len(written)} {args.lang} lessons built in {written[0].parent}/", file=sys.stderr)
     for line in lacking:
         print(f"  {line}", file=sys.stderr)
