@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
 # uidmap (newuidmap/newgidmap: a plain user's subordinate ids in a user namespace), rootlesskit (its
 # docker proxy, which dockerd in rootless mode needs) and tini: a lab in a plain user's own user namespaces.
-SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap rootlesskit tini
+# fonts-noto-cjk: the Chinese lessons' plots draw their labels with it (without it they stay English, with a note).
+SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap rootlesskit tini fonts-noto-cjk
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built

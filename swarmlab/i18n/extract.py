@@ -2,6 +2,7 @@
 
     claims  the claim sentence of every lesson.expect / expect_output / expect_one_of in the English lessons
     doctor  every cause and fix sentence a Finding is given in swarmlab/doctor/
+    plot    the labels swarmlab/plot.py says through its `_say(...)`
     cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
 
 An f-string becomes a template: each `{expression}` a placeholder named by its source, literal braces
@@ -109,9 +110,9 @@ def claims_in(source: str) -> list[str]:
 
 
 def _said_in(path: Path) -> list[str]:
-    """The sentences a module says through its `_say(...)` (swarmlab/claims.py: its summary, its failures)."""
+    """The sentences a module says through its `_say(...)` (claims.py: its summary and failures; plot.py: labels)."""
     return [s for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_say"
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "_say"
             for s in strings_in(node.args[0])]
 
 
@@ -204,7 +205,11 @@ def cli_msgids(package: Path = PACKAGE) -> list[str]:
     return _unique(found)
 
 
-SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids}
+def plot_msgids() -> list[str]:
+    return _unique(_said_in(PACKAGE / "plot.py"))
+
+
+SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids, "plot": plot_msgids}
 
 
 def msgids(domain: str) -> list[str]:
