@@ -101,3 +101,20 @@ def test_a_translation_without_cell_headers_is_refused(tmp_path):
     (tmp_path / "x.md").write_text("# 第 0 课\n")
     with pytest.raises(editions.EditionError, match="<!-- cell ID en HASH -->"):
         editions.read_translation(tmp_path / "x.md")
+
+
+DOCS = ["faults.md", "address-pools.md"]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_each_zh_doc_translates_the_english_of_today(doc):
+    """docs/zh/X.md opens with the hash of the docs/X.md it translates: a change there fails here
+    until the translation follows (and its hash is updated)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    zh = (root / "docs" / "zh" / doc).read_text()
+    head = re.match(r"<!-- translates docs/(\S+) en (\S+) -->\n", zh)
+    assert head and head.group(1) == doc
+    assert head.group(2) == editions.text_hash((root / "docs" / doc).read_text()), \
+        f"docs/{doc} changed since docs/zh/{doc} translated it: translate the change, then update the hash"
+    assert len(CJK.findall(zh)) > 1000
