@@ -92,9 +92,16 @@ live: install test-install
 bench: install
 	$(PY) benchmarks/run.py
 
+# `make jupyter SWARMLAB_LANG=zh`: JupyterLab in Chinese (its language pack, chosen in the venv's settings
+# overrides), opened on the Chinese lessons, whose kernels speak Chinese too (notebooks/zh/swarmlab-lang).
+JUPYTER_LOCALE = $(if $(filter zh,$(SWARMLAB_LANG)),zh_CN,en)
+JUPYTER_OVERRIDES = $(VENV)/share/jupyter/lab/settings/overrides.json
+
 jupyter: install
 	@$(PY) -m pip install -q -e '.[lessons,test,jupyter]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
-	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	@mkdir -p $(dir $(JUPYTER_OVERRIDES))
+	@echo '{"@jupyterlab/translation-extension:plugin": {"locale": "$(JUPYTER_LOCALE)"}}' >$(JUPYTER_OVERRIDES)
+	$(VENV)/bin/jupyter lab notebooks/$(if $(filter zh,$(SWARMLAB_LANG)),zh/) $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
