@@ -255,8 +255,9 @@ def _backend_used(nb) -> str | None:
         for output in cell.get("outputs", []):
             text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
             for line in str(text).splitlines():
-                if line.startswith("swarmlab backend:"):
-                    return line.split(":", 1)[1].split()[0]
+                used = re.match(r"swarmlab backend: ([a-z]+)", line)  # the same words in every language
+                if used:
+                    return used.group(1)
     return None
 
 

@@ -1,6 +1,7 @@
 """The msgids of each domain, read from swarmlab's own sources, and the catalogs kept in step with them.
 
-    claims  the claim sentence of every lesson.expect / expect_output / expect_one_of in the English lessons
+    claims  the claim sentence of every lesson.expect / expect_output / expect_one_of in the English lessons,
+            and what a lesson says about itself (lessons.py: the backend, where it starts, its close)
     doctor  every cause and fix sentence a Finding is given in swarmlab/doctor/
     plot    the labels swarmlab/plot.py says through its `_say(...)`
     cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
@@ -118,7 +119,8 @@ def _said_in(path: Path) -> list[str]:
 
 def claim_msgids(directory: Path = NOTEBOOKS) -> list[str]:
     import nbformat
-    found = _said_in(PACKAGE / "claims.py")
+    lessons = ast.parse((PACKAGE / "lessons.py").read_text())
+    found = _said_in(PACKAGE / "claims.py") + _said_in(PACKAGE / "lessons.py") + _tables(lessons, ("STARTS_FROM",))
     for path in sorted(Path(directory).glob("[0-9][0-9]-*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
@@ -135,10 +137,11 @@ DOCTOR_TABLES = ("_PORT_VERDICTS",)
 DOCTOR_RECORDS = {"FailureMode": ("cause", "fix")}  # a record's fields that are sentences
 
 
-def _tables(tree: ast.Module) -> list[str]:
+def _tables(tree: ast.Module, tables=DOCTOR_TABLES) -> list[str]:
+    """The sentences of the module-level tables named `tables`, and of the records DOCTOR_RECORDS names."""
     found = []
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in DOCTOR_TABLES for t in node.targets):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in tables for t in node.targets):
             found += [s for value in ast.walk(node.value) if isinstance(value, (ast.Constant, ast.JoinedStr))
                       for s in strings_in(value) if " " in s]
     for node in ast.walk(tree):
