@@ -58,7 +58,8 @@ def strings_in(node: ast.AST, helpers: dict[str, ast.FunctionDef] | None = None,
     if isinstance(node, ast.BoolOp):
         return [s for v in node.values for s in strings_in(v, helpers, names)]
     if isinstance(node, ast.Name) and node.id in names:
-        return [s for value in names[node.id] for s in strings_in(value, helpers)]
+        rest = {name: values for name, values in names.items() if name != node.id}  # `x = x + ...` ends here
+        return [s for value in names[node.id] for s in strings_in(value, helpers, rest)]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in helpers:
         helper = helpers.pop(node.func.id)  # once: a helper that calls itself ends here
         local = assignments(helper)

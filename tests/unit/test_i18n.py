@@ -2,6 +2,8 @@
 f-strings translated with their values kept."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from swarmlab import i18n
@@ -93,3 +95,20 @@ def test_the_cli_says_its_one_line_error_in_chinese(capsys, monkeypatch):
     monkeypatch.setenv("SWARMLAB_LANG", "en")
     assert main(["doctor", "--lab", "/no/such/hosts.txt"]) == 1
     assert "not a lab name, and not a file swarmlab reads" in capsys.readouterr().err
+
+
+def test_doctor_in_chinese_on_a_recording_changes_causes_and_fixes_not_the_evidence(capsys, monkeypatch):
+    """`swarmlab doctor --lang zh` on lesson 4's recording (a real run): every cause in Chinese, and
+    every evidence line (the commands and what Docker printed) the same as in English."""
+    from swarmlab.lessons import RECORDINGS
+    monkeypatch.delenv("SWARMLAB_LANG", raising=False)
+    recording = str(RECORDINGS / "04.json")
+    main(["doctor", "--lang", "en", "--lab", recording])
+    english = capsys.readouterr().out
+    main(["doctor", "--lang", "zh", "--lab", recording])
+    chinese = capsys.readouterr().out
+    evidence = lambda text: [line for line in text.splitlines() if line.startswith("    ")]
+    assert evidence(chinese) == evidence(english) and evidence(english)
+    causes = [line for line in chinese.splitlines() if line.startswith("  cause: ")]
+    assert causes and all(re.search(r"[\u4e00-\u9fff]", line) for line in causes), causes
+    assert "  cause: node2 在集群中，却没有 docker_gwbridge。" in chinese
