@@ -13,7 +13,7 @@ from ..doctor.findings import overview, report, worst
 from ..doctor.joining import settling
 from ..errors import SwarmlabError
 from ..fix import fix_gwbridge
-from ..i18n import LANGUAGES, language, translate
+from ..i18n import LANGUAGES
 
 
 WAIT = 120  # seconds `--wait` waits at most
@@ -59,23 +59,11 @@ def cmd_doctor(args) -> int:
         print(f"swarmlab: note: {note}", file=sys.stderr)
     with connect(target) as cluster:
         facts, findings = examine(cluster, verbose=args.verbose or args.json, wait=args.wait)
-    findings = in_language(findings, language())
     if args.json:
         print(json.dumps(findings.to_dict(orient="records"), indent=2, ensure_ascii=False))
     else:
         print(report(findings) if args.all else default_report(facts, findings))
     return 1 if worst(findings) == "error" else 0
-
-
-def in_language(findings, lang: str):
-    """The findings with their cause and fix said in `lang` (the doctor catalog); evidence, node and
-    check as they were."""
-    if lang == "en" or findings.empty:
-        return findings
-    said = findings.copy()
-    for column in ("cause", "fix"):
-        said[column] = [translate(text, "doctor", lang) if text else text for text in said[column]]
-    return said
 
 
 def examine(cluster, verbose: bool = False, wait: float = 0):

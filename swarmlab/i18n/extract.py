@@ -163,7 +163,7 @@ def _record_fields(tree: ast.Module, name: str) -> list[ast.AnnAssign]:
 
 
 def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
-    found = []
+    found = _said_in(Path(directory) / "findings.py")  # the report's labels
     for path in sorted(Path(directory).glob("*.py")):
         tree = ast.parse(path.read_text())
         found += _tables(tree)
@@ -171,7 +171,8 @@ def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
         for function in helpers.values():
             names = assignments(function)
             for node in ast.walk(function):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Finding":
+                if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                        "Finding", "replace"):  # a Finding made, or one remade with dataclasses.replace
                     for field, position in FINDING_FIELDS.items():
                         value = next((k.value for k in node.keywords if k.arg == field), None)
                         if value is None and len(node.args) > position:

@@ -8,7 +8,7 @@ import pytest
 
 from swarmlab import i18n
 from swarmlab.cli import main
-from swarmlab.cli.doctor import in_language
+from swarmlab.doctor.findings import in_language
 from swarmlab.errors import UsageError
 from swarmlab.i18n import extract
 
@@ -109,6 +109,6 @@ def test_doctor_in_chinese_on_a_recording_changes_causes_and_fixes_not_the_evide
     chinese = capsys.readouterr().out
     evidence = lambda text: [line for line in text.splitlines() if line.startswith("    ")]
     assert evidence(chinese) == evidence(english) and evidence(english)
-    causes = [line for line in chinese.splitlines() if line.startswith("  cause: ")]
+    causes = [line for line in chinese.splitlines() if line.startswith("  原因：")]
     assert causes and all(re.search(r"[\u4e00-\u9fff]", line) for line in causes), causes
-    assert "  cause: node2 在集群中，却没有 docker_gwbridge。" in chinese
+    assert "  原因：node2 在集群中，却没有 docker_gwbridge。" in chinese

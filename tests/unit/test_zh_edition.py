@@ -118,3 +118,13 @@ def test_each_zh_doc_translates_the_english_of_today(doc):
     assert head.group(2) == editions.text_hash((root / "docs" / doc).read_text()), \
         f"docs/{doc} changed since docs/zh/{doc} translated it: translate the change, then update the hash"
     assert len(CJK.findall(zh)) > 1000
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_zh_lesson_also_replays_the_docker_20_10_recording(lesson, tmp_path, monkeypatch):
+    """The article's Docker: the same recording the English twin replays with SWARMLAB_DOCKER=20."""
+    monkeypatch.setenv("SWARMLAB_DOCKER", "20")
+    row, nb = run(lesson, "replay", tmp_path, lang="zh")
+    assert row["status"] == "ok", row["error"]
+    assert row["claims"] == claims_in(lesson) > 0
+    assert "节点运行的是 Docker 20.10" in printed(nb)
