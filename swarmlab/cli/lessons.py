@@ -9,7 +9,7 @@ from .. import staging
 from ..cluster import connect
 from ..errors import SwarmlabError
 from ..inventory import load_inventory
-from ..editions import EDITIONS
+from ..editions import EDITIONS, built_path
 from ..i18n import normalise
 from ..lessons import RECORDED_DOCKERS, choose, recorded_docker, requested_backend
 
@@ -43,6 +43,8 @@ def add_commands(sub) -> None:
     rec.set_defaults(func=cmd_record)
     strip = lsub.add_parser("strip", help="student copies: the lessons without cells tagged 'solution'")
     strip.add_argument("--out", default="build/students")
+    strip.add_argument("--lang", default="en", choices=["en", *EDITIONS],
+                       help="the edition to copy (zh: the Chinese lessons, built from the English ones)")
     strip.set_defaults(func=cmd_strip)
 
 
@@ -126,6 +128,8 @@ def cmd_strip(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in headless.lesson_paths():
-        headless.strip_solutions(path, out / path.name)
+        # a translated edition: its committed notebooks, which a test holds equal to the build output
+        source = path if args.lang == "en" else built_path(path, args.lang)
+        headless.strip_solutions(source, out / path.name)
     print(f"student copies in {out}/", file=sys.stderr)
     return 0

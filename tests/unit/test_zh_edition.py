@@ -128,3 +128,12 @@ def test_every_zh_lesson_also_replays_the_docker_20_10_recording(lesson, tmp_pat
     assert row["status"] == "ok", row["error"]
     assert row["claims"] == claims_in(lesson) > 0
     assert "节点运行的是 Docker 20.10" in printed(nb)
+
+
+def test_zh_student_copies_lose_the_solution_cells_and_keep_the_chinese(tmp_path):
+    from swarmlab.cli import main
+    assert main(["lessons", "strip", "--lang", "zh", "--out", str(tmp_path)]) == 0
+    for lesson in LESSONS:
+        nb = nbformat.read(tmp_path / english(lesson).name, as_version=4)
+        assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
+        assert CJK.search(nb.cells[0].source)
