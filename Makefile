@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 # System packages the live lab needs (Debian/Ubuntu names).
 # uidmap (newuidmap/newgidmap: a plain user's subordinate ids in a user namespace), rootlesskit (its
 # docker proxy, which dockerd in rootless mode needs) and tini: a lab in a plain user's own user namespaces.
-SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap rootlesskit tini
+# fonts-noto-cjk: the Chinese lessons' plots draw their labels with it (without it they stay English, with a note).
+SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static openssh-server util-linux iptables iputils-ping uidmap rootlesskit tini fonts-noto-cjk
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built
@@ -95,9 +96,16 @@ live: install test-install
 bench: install
 	$(PY) benchmarks/run.py
 
+# `make jupyter SWARMLAB_LANG=zh`: JupyterLab in Chinese (its language pack, chosen in the venv's settings
+# overrides), opened on the Chinese lessons, whose kernels speak Chinese too (notebooks/zh/swarmlab-lang).
+JUPYTER_LOCALE = $(if $(filter zh,$(SWARMLAB_LANG)),zh_CN,en)
+JUPYTER_OVERRIDES = $(VENV)/share/jupyter/lab/settings/overrides.json
+
 jupyter: install
 	@$(PY) -m pip install -q -e '.[lessons,test,jupyter]' >>$(VENV)/pip.log 2>&1 || { tail -30 $(VENV)/pip.log; exit 1; }
-	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	@mkdir -p $(dir $(JUPYTER_OVERRIDES))
+	@echo '{"@jupyterlab/translation-extension:plugin": {"locale": "$(JUPYTER_LOCALE)"}}' >$(JUPYTER_OVERRIDES)
+	$(VENV)/bin/jupyter lab notebooks/$(if $(filter zh,$(SWARMLAB_LANG)),zh/) $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -21,9 +21,11 @@ import re
 from dataclasses import dataclass
 
 from .errors import ClaimError, UsageError
+from .i18n import language, translate
 
 CHECKED = "✓"
-CLAIMS_LINE = re.compile(r"^claims checked: (\d+), all true$", re.M)
+# The closing line, in each language the lessons speak (claims.po translates it): the runner reads it back.
+CLAIMS_LINE = re.compile(r"^(?:claims checked: (\d+), all true|已核对 (\d+) 条陈述，全部属实)$", re.M)
 SEEN_LIMIT = 600  # characters of the output quoted in an error
 
 
@@ -39,10 +41,15 @@ class Claim:
 class Claims:
     """The claims one lesson made, in order; each checked as it is made."""
 
-    def __init__(self, lesson_id: str = "", backend: str = ""):
+    def __init__(self, lesson_id: str = "", backend: str = "", lang: str | None = None):
         self.lesson_id = lesson_id
         self.backend = backend
+        self.lang = lang or language()  # the lesson's sentences are said in it (the claims catalog)
         self.checked: list[Claim] = []
+
+    def _say(self, sentence: str) -> str:
+        """A sentence of the lesson's, in the lesson's language (English: as written)."""
+        return translate(sentence, "claims", self.lang)
 
     def expect(self, claim: str, holds, seen=None) -> None:
         """Check that `holds` is true; `seen` is what the output showed, quoted when it is not.
@@ -61,9 +68,10 @@ class Claims:
             ok, seen = False, f"{type(exc).__name__}: {exc}" if seen is None else seen
         if not isinstance(ok, bool) and hasattr(ok, "__bool__"):
             ok = bool(ok)  # numpy.bool_ and the like
+        said = self._say(claim)
         if ok is not True:
-            raise ClaimError(self._failure(claim, seen))
-        made = Claim(claim, _short(seen))
+            raise ClaimError(self._failure(said, seen))
+        made = Claim(said, _short(seen))
         self.checked.append(made)
         print(made)
 
@@ -84,14 +92,14 @@ class Claims:
         self.expect(claim, value in allowed, seen=f"{value!r}, not one of {allowed!r}")
 
     def summary(self) -> str:
-        return f"claims checked: {len(self.checked)}, all true"
+        return self._say(f"claims checked: {len(self.checked)}, all true")
 
     def _failure(self, claim: str, seen) -> str:
         where = f"lesson {self.lesson_id}" + (f" ({self.backend})" if self.backend else "")
-        message = f"{where}: the text says {claim!r}, but the output does not show it"
+        message = self._say(f"{where}: the text says {claim!r}, but the output does not show it")
         if seen is not None:
-            message += f"; it shows: {_short(seen)}"
-        return message + "\n  fix the lesson's text or find out why the output changed"
+            message += self._say("; it shows: ") + _short(seen)
+        return message + "\n  " + self._say("fix the lesson's text or find out why the output changed")
 
 
 def _short(seen) -> str:
@@ -102,4 +110,4 @@ def _short(seen) -> str:
 def claims_checked(printed: str) -> int | None:
     """How many claims a finished lesson checked, read from what it printed (None: no summary)."""
     found = CLAIMS_LINE.findall(printed)
-    return int(found[-1]) if found else None
+    return int(next(n for n in found[-1] if n)) if found else None

@@ -17,6 +17,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         NoFreeSubnetError       no subnet is clear of a node's routes and networks (also a ValueError)
         StagingError            a lesson cannot set up, or put back, the hosts of an inventory
         ClaimError              a lesson says something its output does not show (also an AssertionError)
+        EditionError            a translated edition of the lessons that cannot be built (a missing translation)
         DrillRunningError       a drill already runs on the swarm: a second would stack its fault
         NotGradableError        a drill's repair cannot be judged here: a replay runs nothing (one line)
         NotRepairedError        a drill's check still fails (also an AssertionError; one line)
@@ -126,6 +127,10 @@ class StagingError(SwarmlabError):
 
 class ClaimError(SwarmlabError, AssertionError):
     """The lesson says something its output does not show (an AssertionError, as a failed check is)."""
+
+
+class EditionError(SwarmlabError):
+    """A translated edition of the lessons that cannot be built as asked (a missing or unreadable translation)."""
 
 
 class DrillRunningError(SwarmlabError):

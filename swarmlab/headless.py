@@ -22,10 +22,11 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
-from . import staging
+from . import editions, staging
 from .claims import claims_checked
 from .cluster import connect
 from .errors import SwarmlabError
+from .i18n import FOLDER_MARKER
 from .inventory import load_inventory
 from .lab import teardown
 from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name, put_back_first
@@ -48,12 +49,16 @@ def lesson_paths(directory: Path = NOTEBOOKS) -> list[Path]:
 
 
 def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = BUILD,
-                only: list[str] | None = None, timeout: int = 600, progress=print, inventory=None):
+                only: list[str] | None = None, timeout: int = 600, progress=print, inventory=None,
+                lang: str = "en"):
     """Execute every lesson in order; return a table (lesson, backend, cells, claims, seconds, status).
 
     claims: how many of the lesson's claims about its outputs were checked (all true,
-    or the lesson failed).
+    or the lesson failed). lang: "en", or a translated edition ("zh"), built from the English
+    lessons (swarmlab.editions) and written under out/LANG/; it replays the English recordings.
     """
+    if lang != "en" and lang not in editions.EDITIONS:
+        raise SwarmlabError(f"no {lang!r} edition of the lessons: use en or {' or '.join(editions.EDITIONS)}")
     if backend not in BACKENDS:
         raise SwarmlabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if inventory:
@@ -69,7 +74,7 @@ def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = 
     for path in lesson_paths(directory):
         if only and not any(path.name.startswith(o) for o in only):
             continue
-        row = run_lesson(path, backend, out, timeout)
+        row = run_lesson(path, backend, out, timeout, lang=lang)
         rows.append(row)
         if progress:
             progress(f"{row['lesson']:<28} {row['backend']:<9} {row['cells']:>3} cells "
@@ -78,11 +83,21 @@ def run_lessons(backend: str = "auto", directory: Path = NOTEBOOKS, out: Path = 
     return pd.DataFrame(rows)
 
 
-def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
-    nb = nbformat.read(path, as_version=4)
+def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600, lang: str = "en") -> dict:
+    """Execute one English lesson, or its `lang` edition (built from it, written under out/LANG/)."""
+    if lang == "en":
+        return _run_notebook(path, nbformat.read(path, as_version=4), backend, Path(out), timeout, lang)
+    with tempfile.TemporaryDirectory(prefix=f"swarmlab-{lang}-") as folder:
+        (Path(folder) / FOLDER_MARKER).write_text(lang + "\n")  # the kernel starts there: it speaks `lang`
+        return _run_notebook(Path(folder) / path.name, editions.build(path, lang), backend, Path(out) / lang,
+                             timeout, lang)
+
+
+def _run_notebook(path: Path, nb, backend: str, out: Path, timeout: int, lang: str) -> dict:
     Path(out).mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("SWARMLAB_BACKEND")
+    env_before = {name: os.environ.get(name) for name in ("SWARMLAB_BACKEND", "SWARMLAB_LANG")}
     os.environ["SWARMLAB_BACKEND"] = backend  # the lesson's first cell reads it
+    os.environ["SWARMLAB_LANG"] = lang  # and every sentence it says (swarmlab.i18n), whatever the locale
     started = time.monotonic()
     status, error = "ok", ""
     try:
@@ -106,14 +121,15 @@ def run_lesson(path: Path, backend: str, out: Path, timeout: int = 600) -> dict:
         error = _error_text(exc)
         _clean_up_after_failure(path.name[:2], _backend_used(nb) or backend)
     finally:
-        if env_before is None:
-            os.environ.pop("SWARMLAB_BACKEND", None)
-        else:
-            os.environ["SWARMLAB_BACKEND"] = env_before
+        for name, value in env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     seconds = time.monotonic() - started
     nb = masked(nb)  # a handout is shared: a live run's join tokens and keys stay out of it
     nbformat.write(nb, out / path.name)
-    _write_html(nb, out / path.with_suffix(".html").name)
+    _write_html(nb, out / path.with_suffix(".html").name, lang)
     used = _backend_used(nb) or backend
     cells = sum(1 for c in nb.cells if c.cell_type == "code")
     return {"lesson": path.stem, "backend": used, "cells": cells, "claims": claims_checked(_printed(nb)),
@@ -217,17 +233,18 @@ def masked(node, masker: Masker | None = None):
     return node
 
 
-def _write_html(nb, target: Path) -> None:
-    target.write_text(handout_html(nb))
+def _write_html(nb, target: Path, lang: str = "en") -> None:
+    target.write_text(handout_html(nb, lang))
 
 
-def handout_html(nb) -> str:
+def handout_html(nb, lang: str = "en") -> str:
     """One self-contained HTML page: outputs, widget state and the widget manager, nothing fetched."""
     exporter = HTMLExporter(template_name="swarmlab-handout",
                             extra_template_basedirs=[str(HANDOUT / "templates")])
     script = WIDGET_MANAGER_JS.read_text()
     if "</script" in script.lower():  # would end the inline <script> early
         raise SwarmlabError(f"{WIDGET_MANAGER_JS} contains '</script' and cannot be inlined")
+    exporter.language_code = lang  # <html lang="zh">: a browser then draws the text with a CJK font
     body, _ = exporter.from_notebook_node(nb, resources={"swarmlab_widget_manager_js": script})
     return body
 
@@ -238,8 +255,9 @@ def _backend_used(nb) -> str | None:
         for output in cell.get("outputs", []):
             text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
             for line in str(text).splitlines():
-                if line.startswith("swarmlab backend:"):
-                    return line.split(":", 1)[1].split()[0]
+                used = re.match(r"swarmlab backend: ([a-z]+)", line)  # the same words in every language
+                if used:
+                    return used.group(1)
     return None
 
 

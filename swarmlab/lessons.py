@@ -14,6 +14,7 @@ from . import faults, progress, staging, story, swarm
 from .claims import Claims
 from .cluster import Cluster, connect
 from .errors import SwarmlabError
+from .i18n import translate
 from .lab import DRIVERS, Lab, driver_class, teardown
 from .transport.recording import Recorder
 
@@ -40,7 +41,7 @@ class Lesson:
         self.recording = recording
         self.inventory = inventory  # the inventory file whose hosts this lesson changed (staging)
         self.staged = False
-        self.claims = Claims(lesson_id, backend)
+        self.claims = Claims(lesson_id, backend)  # in the language the lesson speaks (swarmlab.i18n)
         self._progress(state="open", claims_passed=0, failed=None)
 
     def expect(self, claim: str, holds, seen=None):
@@ -99,7 +100,7 @@ class Lesson:
         if self.staged:
             done = staging.restore(self.cluster, self.inventory)
             self.staged = False
-            print("your hosts are back as they were" + "".join(f"\n  {line}" for line in done))
+            print(_say("your hosts are back as they were") + "".join(f"\n  {line}" for line in done))
 
     def _recorded(self, cluster):
         return cluster if self.recorder is None else self.recorder.wrap(cluster)
@@ -114,7 +115,7 @@ class Lesson:
             self.recorder.save()
         if self.lab is not None:
             self.lab.down()
-        print(f"lesson {self.id} closed" + (f"; lab {self.lab.name} is down" if self.lab else ""))
+        print(_say(f"lesson {self.id} closed") + (_say(f"; lab {self.lab.name} is down") if self.lab else ""))
 
 
 def worker_of(cluster):
@@ -195,7 +196,7 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
     else:
         lesson = _open_inventory(lesson_id)
     print(_announce(lesson))
-    print(f"  why: {choice.reason}")
+    print(_say(f"  why: {choice.reason}"))
     steps = PREPARE.get(lesson_id, ()) if prepare else ()
     if backend == INVENTORY and prepare:
         _stage(lesson, steps)
@@ -208,7 +209,7 @@ def open_lesson(lesson_id: str, backend: str | None = None, prepare: bool = True
         lesson._put_hosts_back()  # a set-up that fails halfway leaves nothing behind
         raise
     if steps:
-        print(f"ready: {STARTS_FROM[lesson_id]}")
+        print(_say("ready: ") + _say(STARTS_FROM[lesson_id]))
     return lesson
 
 
@@ -296,18 +297,24 @@ def _open_replay(lesson_id: str) -> Lesson:
     return Lesson(lesson_id, REPLAY, Cluster.from_recording(path), recording=path)
 
 
+def _say(sentence: str) -> str:
+    """What a lesson prints about itself, in the lesson's language (the claims catalog). The first
+    words, "swarmlab backend: BACKEND", stay as they are in every language: the runner reads them."""
+    return translate(sentence, "claims")
+
+
 def _announce(lesson: Lesson) -> str:
     if lesson.backend == LIVE:
         nodes = ", ".join(f"{n.name} {n.address}" for n in lesson.cluster)
-        return f"swarmlab backend: live (lab {lesson.lab.name}, {lesson.lab.describe()}: {nodes})"
+        return _say(f"swarmlab backend: live (lab {lesson.lab.name}, {lesson.lab.describe()}: {nodes})")
     if lesson.backend == REPLAY:
         created = json.loads(lesson.recording.read_text()).get("created", "?")[:10]
         docker = next(v for v, folder in RECORDED_DOCKERS.values() if folder == lesson.recording.parent)
-        return (f"swarmlab backend: replay of a real run recorded on {created}, the nodes on Docker {docker}.\n"
-                f"  Every output below was printed by a real lab; nothing runs now.\n"
-                f"  To run it live: on Linux as root, or with a Docker engine (Docker Desktop), "
-                f"`make jupyter` (or SWARMLAB_BACKEND=live).")
-    return f"swarmlab backend: inventory ({lesson.cluster.source})"
+        return (_say(f"swarmlab backend: replay of a real run recorded on {created}, the nodes on Docker {docker}.")
+                + "\n  " + _say("Every output below was printed by a real lab; nothing runs now.")
+                + "\n  " + _say("To run it live: on Linux as root, or with a Docker engine (Docker Desktop), "
+                                 "`make jupyter` (or SWARMLAB_BACKEND=live)."))
+    return _say(f"swarmlab backend: inventory ({lesson.cluster.source})")
 
 
 # --- where each lesson starts ----------------------------------------------------------

@@ -12,13 +12,23 @@ once, when it is the cell's value, and nothing piles up in pyplot. Parts carry a
 "overlay:node1:uber-net", "vxlan:uber-net", "veth:node1:docker_gwbridge:vethca9d006",
 "veth:node1:uber-net:veth0", "failed:node2:test.1"), so a test
 or a lesson can find them again.
+
+Labels are said in the lessons' language (swarmlab.i18n, the `plot` catalog). Chinese needs a CJK
+font: Debian's fonts-noto-cjk (`make install` installs it), found among the system's fonts even when
+matplotlib's font cache predates it, and put behind DejaVu Sans as its fallback. Without one the
+labels stay English, and a note says why: Chinese drawn without the font would be empty boxes.
 """
 from __future__ import annotations
 
+import contextvars
+import functools
+import sys
 import textwrap
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
@@ -26,6 +36,7 @@ from matplotlib.patches import FancyBboxPatch, Patch
 from . import views
 from .cluster import Cluster
 from .errors import UsageError
+from .i18n import language, translate
 
 __all__ = ["topology", "topology_side_by_side", "placement_timeline", "TIMELINE_COLUMNS"]
 
@@ -43,7 +54,65 @@ SANDBOX_ORDER = ["ingress-sbox", "load-balancer", "container", "sandbox"]
 FAILED_STATES = ("Failed", "Rejected")
 
 
+# --- the labels' language, and a font that has its glyphs -------------------------
+LATIN_FONT = "DejaVu Sans"  # matplotlib's own: Latin, arrows, ✗ and ↕
+CJK_PACKAGE = "fonts-noto-cjk"
+MISSING_FONT_NOTE = (f"note: no CJK font found (Debian: apt-get install {CJK_PACKAGE}; `make install` installs it): "
+                     "this plot keeps its English labels, since Chinese ones would be drawn as empty boxes")
+_LANG = contextvars.ContextVar("swarmlab_plot_lang", default="en")
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """A CJK font family matplotlib can draw with (Simplified Chinese first), else None. Fonts
+    installed after matplotlib built its cache are added from the system's font folders."""
+    def found():
+        names = {f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name}
+        return sorted(names, key=lambda n: ("SC" not in n, "Sans" not in n, n))
+    if not found():
+        for path in font_manager.findSystemFonts():
+            if "CJK" in Path(path).name and "Sans" in Path(path).name:
+                font_manager.fontManager.addfont(path)
+    names = found()
+    return names[0] if names else None
+
+
+@functools.cache
+def _note_missing_font() -> None:
+    print(MISSING_FONT_NOTE, file=sys.stderr)  # once a session: every plot after it says the same
+
+
+def labels_language() -> str:
+    """The lessons' language, unless no font here has its glyphs (then English, with a note)."""
+    lang = language()
+    if lang != "en" and cjk_font() is None:
+        _note_missing_font()
+        return "en"
+    return lang
+
+
+def _say(text: str) -> str:
+    """A label in the language of the plot being drawn (the `plot` catalog)."""
+    return translate(text, "plot", _LANG.get())
+
+
+def _in_the_lessons_language(draw):
+    """Draw with labels in labels_language(), and the CJK font behind the Latin one when it is used."""
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        lang = labels_language()
+        token = _LANG.set(lang)
+        fonts = [LATIN_FONT, cjk_font()] if lang != "en" else [LATIN_FONT]
+        try:
+            with matplotlib.rc_context({"font.family": fonts}):  # each text keeps the list: the fallback
+                return draw(*args, **kwargs)
+        finally:
+            _LANG.reset(token)
+    return drawn
+
+
 # --- topology ----------------------------------------------------------------
+@_in_the_lessons_language
 def topology(source: Cluster | views.Snapshot, service: str = "", ax=None) -> Figure:
     """Nodes, their bridges, each veth to its container or sandbox, overlays and VXLAN.
 
@@ -59,13 +128,14 @@ def topology(source: Cluster | views.Snapshot, service: str = "", ax=None) -> Fi
     return ax.figure
 
 
+@_in_the_lessons_language
 def topology_side_by_side(before: views.Snapshot, after: views.Snapshot) -> Figure:
     """Two snapshots next to each other, e.g. before and after the fix."""
     width, height = _topology_size(before)
     fig = Figure(figsize=(2 * width, height))
     left, right = fig.subplots(1, 2)
-    _draw_topology(left, before, title=before.label or "before")
-    _draw_topology(right, after, title=after.label or "after")
+    _draw_topology(left, before, title=before.label or _say("before"))
+    _draw_topology(right, after, title=after.label or _say("after"))
     fig.subplots_adjust(left=0.01, right=0.99, wspace=0.04)
     return fig
 
@@ -86,7 +156,7 @@ def _draw_topology(ax, snap: views.Snapshot, title: str | None = None) -> None:
     ax.set_ylim(-1.8, NODE_HEIGHT + 0.9)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title if title is not None else (snap.label or "swarm topology"))
+    ax.set_title(title if title is not None else (snap.label or _say("swarm topology")))
     ax.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
 
 
@@ -115,7 +185,7 @@ def _draw_bridges(ax, snap, node, here, x0) -> dict:
         if name == "docker_gwbridge" and gw_missing:
             _box(ax, x, BRIDGE_Y - BOX_HEIGHT / 2, w, BOX_HEIGHT, f"missing:{node}:docker_gwbridge",
                  "none", edge=COLOURS["missing"], lw=2, style="--")
-            ax.text(x + w / 2, BRIDGE_Y, "docker_gwbridge\nmissing", ha="center", va="center",
+            ax.text(x + w / 2, BRIDGE_Y, "docker_gwbridge\n" + _say("missing"), ha="center", va="center",
                     fontsize=8, color=COLOURS["missing"], weight="bold")
             continue
         address = here.loc[here["bridge"] == name, "bridge_address"].iloc[0]
@@ -139,7 +209,7 @@ def _draw_sandboxes(ax, node, here, failed: pd.DataFrame, x0) -> dict:
         ax.text(x + w / 2, SANDBOX_Y, f"{label}\n({kind})", ha="center", va="center", fontsize=6.5)
     for (x, w), (name, tasks) in zip(places[len(peers):], failures):
         _box(ax, x, y, w, BOX_HEIGHT, f"failed:{node}:{name}", COLOURS["failed"], edge=COLOURS["missing"], lw=1.5)
-        ax.text(x + w / 2, SANDBOX_Y, f"{name} ✗ failed ×{len(tasks)}\n{_root_cause(tasks['error'].iloc[0], w)}",
+        ax.text(x + w / 2, SANDBOX_Y, _say(f"{name} ✗ failed ×{len(tasks)}") + f"\n{_root_cause(tasks['error'].iloc[0], w)}",
                 ha="center", va="center", fontsize=5.5, color="#842029")
     return boxes
 
@@ -158,7 +228,8 @@ def _draw_overlays(ax, node, here, x0, overlays_anywhere, broken: bool) -> dict:
             # normal on a node without a task of it; a symptom where tasks fail
             colour = COLOURS["missing"] if broken else "#adb5bd"
             _box(ax, x, y, w, BOX_HEIGHT, f"missing:{node}:{name}", "none", edge=colour, lw=1.5, style="--")
-            ax.text(x + w / 2, OVERLAY_Y, f"{name}\nmissing", ha="center", va="center", fontsize=7.5, color=colour)
+            ax.text(x + w / 2, OVERLAY_Y, f"{name}\n" + _say("missing"), ha="center", va="center", fontsize=7.5,
+                    color=colour)
     return boxes
 
 
@@ -255,6 +326,7 @@ TIMELINE_COLUMNS = ["t", "slot", "node", "state", "error"]
 _STARTING = {"New", "Pending", "Assigned", "Accepted", "Preparing", "Ready", "Starting"}
 
 
+@_in_the_lessons_language
 def placement_timeline(timeline: pd.DataFrame, ax=None) -> Figure:
     """Which node ran each replica over time, with every failed task marked.
 
@@ -340,21 +412,21 @@ def _mark_failures(ax, failures: pd.DataFrame, slots: list[str]) -> None:
 
 
 def _finish_timeline(ax, slots, nodes, colour, failures) -> None:
-    ax.set_yticks(range(len(slots)), [f"replica {s}" for s in slots])
+    ax.set_yticks(range(len(slots)), [_say(f"replica {s}") for s in slots])
     ax.set_ylim(-0.6, len(slots) - 0.4)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds")
-    ax.set_title("Where each replica ran")
+    ax.set_xlabel(_say("seconds"))
+    ax.set_title(_say("Where each replica ran"))
     handles = [Patch(color=colour[n], label=n) for n in nodes]  # solid: running there
-    handles.append(Patch(facecolor="none", hatch="///", edgecolor="#6c757d", label="starting"))
-    handles.append(Patch(facecolor=COLOURS["failed"], edgecolor=COLOURS["missing"], label="newest task failed"))
+    handles.append(Patch(facecolor="none", hatch="///", edgecolor="#6c757d", label=_say("starting")))
+    handles.append(Patch(facecolor=COLOURS["failed"], edgecolor=COLOURS["missing"], label=_say("newest task failed")))
     handles.append(Line2D([], [], marker="x", color=COLOURS["missing"], ls="none", mew=2,
-                          label=f"a task failed ({len(failures)})"))
+                          label=_say(f"a task failed ({len(failures)})")))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     errors = failures["error"].replace("", pd.NA).dropna()
     if not errors.empty:
         common = errors.value_counts().index[0]
-        ax.figure.text(0.01, 0.01, "\n".join(textwrap.wrap(f"error: {common}", 120, break_on_hyphens=False)[:3]),
+        ax.figure.text(0.01, 0.01, "\n".join(textwrap.wrap(_say(f"error: {common}"), 120, break_on_hyphens=False)[:3]),
                        fontsize=7, color="#842029", va="bottom")
         ax.figure.subplots_adjust(bottom=0.3)
     ax.figure.subplots_adjust(right=0.78)

@@ -9,11 +9,12 @@ import nbformat
 from swarmlab.headless import lesson_paths, run_lesson
 
 
-def run(lesson_prefix: str, backend: str, out: Path, directory: Path | None = None):
+def run(lesson_prefix: str, backend: str, out: Path, directory: Path | None = None, lang: str = "en"):
+    """Run one lesson (in `lang`: its edition, built from the English one, written under out/LANG/)."""
     paths = lesson_paths(directory) if directory else lesson_paths()
     path = next(p for p in paths if p.name.startswith(lesson_prefix))
-    row = run_lesson(path, backend, out, timeout=300)
-    return row, nbformat.read(out / path.name, as_version=4)
+    row = run_lesson(path, backend, out, timeout=300, lang=lang)
+    return row, nbformat.read((out if lang == "en" else out / lang) / path.name, as_version=4)
 
 
 def printed(nb) -> str:

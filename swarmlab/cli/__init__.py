@@ -13,10 +13,12 @@ Each module adds its commands with `add_commands(subparsers)`; none imports anot
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
 from ..errors import SwarmlabError
+from ..i18n import translate
 from . import check, classroom, doctor, drill, lab, lessons, run
 
 GROUPS = (check, lab, run, doctor, lessons, drill, classroom)  # in the order `swarmlab --help` lists them
@@ -37,10 +39,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    lang_before = os.environ.get("SWARMLAB_LANG")
+    if getattr(args, "lang", None):  # --lang zh: everything this command says, in that language
+        os.environ["SWARMLAB_LANG"] = args.lang
+    try:
+        return _run(args)
+    finally:
+        if lang_before is None:
+            os.environ.pop("SWARMLAB_LANG", None)
+        else:
+            os.environ["SWARMLAB_LANG"] = lang_before
+
+
+def _run(args) -> int:
+    """The command, and what it ends on said in one line (in the language asked for)."""
     try:
         return args.func(args) or 0
     except SwarmlabError as exc:
-        print(f"swarmlab: {exc}", file=sys.stderr)
+        print(f"swarmlab: {translate(str(exc), 'cli')}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file or folder that changed under us: one line, not a traceback
         print(f"swarmlab: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)

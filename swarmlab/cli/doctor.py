@@ -13,6 +13,7 @@ from ..doctor.findings import overview, report, worst
 from ..doctor.joining import settling
 from ..errors import SwarmlabError
 from ..fix import fix_gwbridge
+from ..i18n import LANGUAGES
 
 
 WAIT = 120  # seconds `--wait` waits at most
@@ -37,6 +38,9 @@ def add_commands(subparsers) -> None:
     doc.add_argument("--wait", nargs="?", type=float, const=WAIT, default=0, metavar="SECONDS",
                      help="right after nodes join: run the checks again every few seconds until nothing is "
                           f"settling any more, at most SECONDS (default {WAIT:.0f})")
+    doc.add_argument("--lang", default=None, choices=list(LANGUAGES),
+                     help="the language of the findings' causes and fixes and of the errors (default: "
+                          "SWARMLAB_LANG, else the locale); the evidence stays as Docker printed it")
     doc.set_defaults(func=cmd_doctor)
 
     fix = subparsers.add_parser("fix", help="repairs the doctor suggests")
@@ -56,7 +60,7 @@ def cmd_doctor(args) -> int:
     with connect(target) as cluster:
         facts, findings = examine(cluster, verbose=args.verbose or args.json, wait=args.wait)
     if args.json:
-        print(json.dumps(findings.to_dict(orient="records"), indent=2))
+        print(json.dumps(findings.to_dict(orient="records"), indent=2, ensure_ascii=False))
     else:
         print(report(findings) if args.all else default_report(facts, findings))
     return 1 if worst(findings) == "error" else 0

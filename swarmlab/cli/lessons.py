@@ -9,6 +9,8 @@ from .. import staging
 from ..cluster import connect
 from ..errors import SwarmlabError
 from ..inventory import load_inventory
+from ..editions import EDITIONS, built_path
+from ..i18n import normalise
 from ..lessons import RECORDED_DOCKERS, choose, recorded_docker, requested_backend
 
 
@@ -23,7 +25,14 @@ def add_commands(sub) -> None:
                           "each lesson says what it changes there, and undoes it")
     run.add_argument("--only", nargs="*", help="lesson numbers, e.g. 03 05")
     run.add_argument("--out", default=None, help="output folder (default build/lessons)")
+    run.add_argument("--lang", default=None, choices=["en", *EDITIONS],
+                     help="the lessons' language (default: SWARMLAB_LANG, else en); zh: the Chinese edition, "
+                          "under OUT/zh/, replaying the English lessons' recordings")
     run.set_defaults(func=cmd_run)
+    build = lsub.add_parser("build", help="build a translated edition of the lessons (notebooks/LANG/*.ipynb) "
+                                          "and say which translated cells are missing or stale")
+    build.add_argument("--lang", default=EDITIONS[0], choices=list(EDITIONS))
+    build.set_defaults(func=cmd_build)
     restore = lsub.add_parser("restore", help="put an inventory's hosts back after a lesson that was stopped "
                                                 "(killed) before it did")
     restore.add_argument("--inventory", default=None, metavar="FILE",
@@ -34,6 +43,8 @@ def add_commands(sub) -> None:
     rec.set_defaults(func=cmd_record)
     strip = lsub.add_parser("strip", help="student copies: the lessons without cells tagged 'solution'")
     strip.add_argument("--out", default="build/students")
+    strip.add_argument("--lang", default="en", choices=["en", *EDITIONS],
+                       help="the edition to copy (zh: the Chinese lessons, built from the English ones)")
     strip.set_defaults(func=cmd_strip)
 
 
@@ -52,13 +63,25 @@ def cmd_run(args) -> int:
     choice = choose(backend)
     where = f"{choice.backend} ({choice.driver} driver)" if choice.driver else choice.backend
     print(f"lessons run {where}: {choice.reason}", file=sys.stderr, flush=True)
+    lang = args.lang or normalise(os.environ.get("SWARMLAB_LANG") or "en")
     table = headless.run_lessons(backend, out=Path(args.out) if args.out else headless.BUILD,
                                  only=args.only, progress=lambda line: print(line, file=sys.stderr, flush=True),
-                                 inventory=args.inventory)
+                                 inventory=args.inventory, lang=lang)
     print(table.drop(columns="error").to_string(index=False))
     for row in table[table["status"] != "ok"].to_dict("records"):  # the status keeps one line of it
         print(f"\n{row['lesson']}: {row['error']}", file=sys.stderr)
     return 0 if (table["status"] == "ok").all() else 1
+
+
+def cmd_build(args) -> int:
+    from .. import editions
+    lessons = _headless().lesson_paths()
+    written = editions.write(args.lang, lessons)
+    lacking = [line for path in lessons for line in editions.problems(path, args.lang)]
+    print(f"{len(written)} {args.lang} lessons built in {written[0].parent}/", file=sys.stderr)
+    for line in lacking:
+        print(f"  {line}", file=sys.stderr)
+    return 1 if lacking else 0
 
 
 def cmd_restore(args) -> int:
@@ -105,6 +128,8 @@ def cmd_strip(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in headless.lesson_paths():
-        headless.strip_solutions(path, out / path.name)
+        # a translated edition: its committed notebooks, which a test holds equal to the build output
+        source = path if args.lang == "en" else built_path(path, args.lang)
+        headless.strip_solutions(source, out / path.name)
     print(f"student copies in {out}/", file=sys.stderr)
     return 0

@@ -42,7 +42,7 @@ from .daemon import (check_daemons, check_docker_chains, check_dockerd_log, chec
 from .evidence import brief, evidence_blocks, probe_scripts
 from .facts import (DAEMON_LOG_SECTION, JOURNAL_SECTION, MANAGER_SECTIONS, NODE_SECTIONS, SUMMARY, Facts, NodeFacts,
                     prompt, split_sections)
-from .findings import COLUMNS, SEVERITIES, Finding, overview, report, worst
+from .findings import COLUMNS, SEVERITIES, Finding, in_language, overview, report, worst
 from .gathering import gather, node_facts, node_script, ping_commands, ping_plan, probe_targets
 from .gwbridge import check_gwbridge
 from .joining import Settling, settling
@@ -76,8 +76,9 @@ def diagnose(facts: Facts, verbose: bool = False) -> pd.DataFrame:
             finding.evidence = brief(finding.evidence, scripts)
     table = pd.DataFrame([vars(f) for f in findings], columns=COLUMNS)
     order = table["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
-    return table.assign(_order=order).sort_values(["_order", "node"], kind="stable").drop(
+    table = table.assign(_order=order).sort_values(["_order", "node"], kind="stable").drop(
         columns="_order").reset_index(drop=True)
+    return in_language(table)  # cause and fix in the language swarmlab speaks (a zh lesson: Chinese)
 
 
 def doctor(cluster, timeout: float = 20, verbose: bool = False) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..i18n import language, translate
+
 # Docker's pages a finding links to.
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
 DOC_SWARM_NETWORKING = "https://docs.docker.com/engine/swarm/networking/"
@@ -37,6 +39,23 @@ class Finding:
     cause: str
     fix: str = ""
     doc: str = ""
+
+
+def in_language(findings: pd.DataFrame, lang: str | None = None) -> pd.DataFrame:
+    """The findings with their cause and fix said in `lang` (default: swarmlab.i18n.language()), from
+    the doctor catalog; severity, node, check and evidence (what Docker printed) as they were."""
+    lang = lang or language()
+    if lang == "en" or findings.empty:
+        return findings
+    said = findings.copy()
+    for column in ("cause", "fix"):
+        said[column] = [translate(text, "doctor", lang) if text else text for text in said[column]]
+    return said
+
+
+def _say(text: str) -> str:
+    """A word of the report's own (its labels), in the language swarmlab speaks."""
+    return translate(text, "doctor")
 
 
 def worst(findings: pd.DataFrame) -> str:
@@ -97,11 +116,11 @@ NBSP = "\u00a0"  # textwrap breaks lines at ASCII whitespace only
 def _block(f) -> str:
     block = [f"{f['severity'].upper():<7} {f['node']}: {f['check']}",
              *("    " + line for line in f["evidence"].splitlines()),
-             f"  cause: {f['cause']}"]
+             _say("  cause: ") + f["cause"]]
     if f["fix"]:
-        block.append(f"  fix:   {f['fix']}")
+        block.append(_say("  fix:   ") + f["fix"])
     if f["doc"]:
-        block.append(f"  docs:  {f['doc']}")
+        block.append(_say("  docs:  ") + f["doc"])
     return "\n".join(block)
 
 

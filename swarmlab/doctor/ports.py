@@ -82,8 +82,8 @@ _PORT_VERDICTS = {
 def _port_failure(facts: Facts, target: str, port: int, verdict: str, quotes: list[Quote]) -> Finding:
     severity, cause = _PORT_VERDICTS.get(verdict, _PORT_VERDICTS["unknown"])
     sources = len(quotes)
-    cause = cause.format(port=port, target=target, use=_port_use(port)) + f" (seen from {sources} node" \
-        + ("s" if sources > 1 else "") + ")"
+    cause = cause.format(port=port, target=target, use=_port_use(port)) \
+        + f" (seen from {sources} node{'s' if sources > 1 else ''})"  # one sentence: one msgid for the catalog
     fix = (f"allow {port}/tcp to {target} on every filter between the nodes (host firewall: iptables-save | "
            f"grep {port}; cloud: the security group)") if verdict in ("filtered", "unknown") else \
         ("start the node, check its cable/route" if verdict == "unreachable" else

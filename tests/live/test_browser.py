@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import ROOT
+from swarmlab.i18n import FOLDER_MARKER
 
 LESSON = "04-investigate.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,6 +43,8 @@ LAB_SETTINGS = {
                                                                          "checkForUpdates": False},
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ZH_SETTINGS = {"@jupyterlab/translation-extension/plugin.jupyterlab-settings": {"locale": "zh_CN"}}
+ZH_LESSON = "03-deploy-and-fail.ipynb"  # its text, a table (the task history) and a plot with Chinese labels
 
 
 class Timer:
@@ -67,12 +70,25 @@ def _get(url: str, timeout: float = 2.0) -> int:
 @pytest.fixture
 def jupyter_lab(tmp_path):
     """JupyterLab on 127.0.0.1 with a copy of the lessons, in replay mode; yields (base url, token, log)."""
+    yield from _serve_lab(tmp_path, sorted((ROOT / "notebooks").glob("*.ipynb")), LAB_SETTINGS, "browser-jupyter.log")
+
+
+@pytest.fixture
+def jupyter_lab_zh(tmp_path):
+    """The same, with the Chinese lessons (and their folder's language marker) and JupyterLab in Chinese:
+    the language pack (jupyterlab-language-pack-zh-CN) chosen in the translation settings."""
+    zh = ROOT / "notebooks" / "zh"
+    yield from _serve_lab(tmp_path, [*sorted(zh.glob("*.ipynb")), zh / FOLDER_MARKER],
+                          LAB_SETTINGS | ZH_SETTINGS, "browser-zh-jupyter.log")
+
+
+def _serve_lab(tmp_path, files, lab_settings, log_name):
     lessons = tmp_path / "lessons"
     lessons.mkdir()
-    for path in (ROOT / "notebooks").glob("*.ipynb"):
+    for path in files:
         shutil.copy(path, lessons)
     settings = tmp_path / "lab-settings"
-    for name, value in LAB_SETTINGS.items():
+    for name, value in lab_settings.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(value))
     runtime = tmp_path / "runtime"
@@ -107,7 +123,7 @@ def jupyter_lab(tmp_path):
         yield base, token, log_path
     finally:
         _stop_server(server, base, token, runtime)
-        shutil.copy(log_path, _artifacts() / "browser-jupyter.log")
+        shutil.copy(log_path, _artifacts() / log_name)
 
 
 def _stop_server(server: subprocess.Popen, base: str, token: str, runtime: Path) -> None:
@@ -267,3 +283,98 @@ def _recorded_stdout(lesson: str, node: str, command: str) -> str:
     runs = [r for r in data["runs"] if r.get("node") == node and r.get("command") == command]
     assert runs, f"recording {lesson} has no `{command}` on {node}"
     return runs[0]["stdout"]
+
+
+# Tofu: a character no font has is drawn as the same empty box (.notdef) as any other such character.
+# Each CJK character shown is drawn on a canvas in the font its element uses and compared, pixel for
+# pixel, with a character no font has (a private-use code point): equal means a box, not a glyph.
+TOFU = r"""([selector, sample, characters]) => {
+  const wanted = new RegExp(characters);
+  const seen = new Map();
+  for (const el of document.querySelectorAll(selector)) {
+    const style = getComputedStyle(el);
+    const font = `${style.fontSize} ${style.fontFamily}`;
+    for (const ch of el.textContent) {
+      if (wanted.test(ch) && !seen.has(ch) && seen.size < sample) seen.set(ch, font);
+    }
+  }
+  const draw = (ch, font) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 64; canvas.height = 64;
+    const ctx = canvas.getContext('2d');
+    ctx.font = font.replace(/^[\d.]+px/, '40px');
+    ctx.fillStyle = '#000';
+    ctx.fillText(ch, 4, 48);
+    return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+  };
+  const boxes = [], drawn = [];
+  for (const [ch, font] of seen) {
+    (draw(ch, font) === draw('\ue000', font) ? boxes : drawn).push(ch);
+  }
+  return {boxes, drawn: drawn.length};
+}"""
+HAN = r"[\u4e00-\u9fff]"
+
+
+def test_a_zh_lesson_in_chinese_jupyterlab_draws_its_text_table_and_plot_with_cjk_glyphs(jupyter_lab_zh, tmp_path):
+    from playwright.sync_api import sync_playwright  # never skipped: a missing package fails here
+
+    base, token, log_path = jupyter_lab_zh
+    outside: list[str] = []
+
+    def loopback_only(route):
+        url = urlparse(route.request.url)
+        if url.scheme in ("data", "blob") or url.hostname in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = _launch_chromium(playwright, tmp_path / "chromium-profile")
+        try:
+            browser.set_default_timeout(20_000)
+            browser.route("**/*", loopback_only)
+            page = browser.pages[0] if browser.pages else browser.new_page()
+            page.goto(f"{base}/lab/tree/{ZH_LESSON}?token={token}", timeout=30_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=30_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+            menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+            assert "文件" in menus and "运行" in menus, menus  # JupyterLab itself speaks Chinese
+
+            page.click(".lm-MenuBar-item:has-text('运行')")
+            page.click(".lm-Menu-content .lm-Menu-item:has-text('运行所有单元格')")
+            cells = page.locator(".jp-Notebook .jp-CodeCell").count()
+            page.wait_for_function(ALL_RAN_OR_ERROR, arg=cells, timeout=60_000)
+            page.wait_for_function("() => document.querySelector("
+                                   "'.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator')"
+                                   ".dataset.status === 'idle'", timeout=15_000)
+
+            text = page.locator(".jp-Notebook").inner_text()
+            assert "Traceback" not in text, _around(text, "Traceback")
+            assert "第 3 课：部署服务，眼看它失败" in text  # the lesson's own text
+            assert "✓ 最终两个副本都运行在 node1 上" in text  # a claim, said in Chinese by the kernel
+            assert "已核对 5 条陈述，全部属实" in text
+            assert "Glyph" not in text and "no CJK font" not in text  # matplotlib drew every label
+            tables = page.locator(".jp-OutputArea-output table.dataframe")
+            assert tables.count() >= 2
+            picture = page.locator(".jp-OutputArea-output img[src^='data:image/png']")
+            assert picture.count() == 1
+            assert picture.first.evaluate("img => img.complete && img.naturalWidth > 300 && img.naturalHeight > 100")
+
+            # the detector sees a box where there is one: a private-use character, in no font
+            page.evaluate("() => { const d = document.createElement('div'); d.className = 'swarmlab-tofu-control';"
+                          " d.textContent = '\\ue001'; document.body.appendChild(d); }")
+            control = page.evaluate(TOFU, [".swarmlab-tofu-control", 5, r"[\ue000-\uf8ff]"])
+            assert control == {"boxes": ["\ue001"], "drawn": 0}, control
+            prose = page.evaluate(TOFU, [".jp-RenderedMarkdown, .jp-OutputArea-output pre", 60, HAN])
+            assert prose["boxes"] == [] and prose["drawn"] >= 40, prose
+            chrome = page.evaluate(TOFU, [".lm-MenuBar-item, .jp-Toolbar, .jp-DirListing", 20, HAN])
+            assert chrome["boxes"] == [] and chrome["drawn"] >= 2, chrome
+            tables.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(_artifacts() / "browser-zh-03-table.png"))
+            picture.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(_artifacts() / "browser-zh-03-plot.png"))
+        finally:
+            browser.close()
+    assert outside == [], f"requests beyond loopback: {outside}"

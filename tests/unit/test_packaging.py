@@ -54,3 +54,16 @@ def test_a_build_ships_every_lab_driver_and_the_nodes_shims(tmp_path):
         assert (package.parent / (module.replace(".", "/") + ".py")).is_file(), f"{module} is not in the build"
     shims = package / SHIMS.relative_to(ROOT / "swarmlab")
     assert sorted(p.name for p in shims.iterdir()) == ["service", "systemctl"]
+
+
+def test_a_build_ships_the_zh_edition_and_the_message_catalogs(tmp_path):
+    """An installed swarmlab runs `lessons run --lang zh` and speaks Chinese: the zh lessons, their
+    sources and folder marker, and every .po (compiled when first read, so no .mo is needed)."""
+    from swarmlab.i18n import DOMAINS, FOLDER_MARKER
+    package = build_py(tmp_path)
+    zh = ROOT / "notebooks" / "zh"
+    for path in [*zh.glob("*.ipynb"), *zh.glob("*.md"), zh / FOLDER_MARKER]:
+        copy = package / "data" / "notebooks" / "zh" / path.name
+        assert copy.is_file() and copy.read_bytes() == path.read_bytes(), f"zh/{path.name} is not in the build"
+    for domain in DOMAINS:
+        assert (package / "data" / "locale" / "zh" / "LC_MESSAGES" / f"{domain}.po").is_file(), domain

@@ -129,7 +129,7 @@ def test_every_import_the_docs_show_works():
 def test_the_readmes_layout_names_every_part_of_the_package_and_nothing_else():
     readme = (ROOT / "README.md").read_text()
     layout = readme.split("## Layout\n", 1)[1].split("```")[1]
-    named = set(re.findall(r"\b([a-z_]+(?:\.py|/))", layout))
+    named = set(re.findall(r"\b([a-z][a-z0-9_]*(?:\.py|/))", layout))
     package = ROOT / "swarmlab"
     parts = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
     parts |= {p.name + "/" for p in package.iterdir() if (p / "__init__.py").is_file()}
