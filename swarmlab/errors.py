@@ -21,6 +21,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         NotGradableError        a drill's repair cannot be judged here: a replay runs nothing (one line)
         NotRepairedError        a drill's check still fails (also an AssertionError; one line)
         EvidenceError           evidence that quotes lines its command did not print
+        CourseError             an nbgrader step of the course (generate, release, ..., feedback) failed
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
             SSHUnreachableError, SSHAuthenticationError
@@ -137,6 +138,12 @@ class NotGradableError(_ShownAsItsMessage, SwarmlabError):
 
 class NotRepairedError(_ShownAsItsMessage, SwarmlabError, AssertionError):
     """A drill's check still fails: the swarm is not repaired (an AssertionError, as a failed test is)."""
+
+
+class CourseError(SwarmlabError):
+    """A step of the nbgrader course failed (generate, release, fetch, submit, collect, autograde, feedback)."""
+
+
 class EvidenceError(SwarmlabError):
     """Evidence was asked to quote lines that are not in its command's output (a bug in a check:
     evidence shows only what ran)."""

@@ -6,6 +6,7 @@
     lessons.py  swarmlab lessons run|record|strip
     drill.py    swarmlab drill start|check|reveal
     check.py    swarmlab check
+    course.py   swarmlab course setup|generate|release|fetch|submit|collect|autograde|feedback|scores
 
 Each module adds its commands with `add_commands(subparsers)`; none imports another.
 """
@@ -16,9 +17,9 @@ import signal
 import sys
 
 from ..errors import SwarmlabError
-from . import check, doctor, drill, lab, lessons, run
+from . import check, course, doctor, drill, lab, lessons, run
 
-GROUPS = (check, lab, run, doctor, lessons, drill)  # in the order `swarmlab --help` lists them
+GROUPS = (check, lab, run, doctor, lessons, drill, course)  # in the order `swarmlab --help` lists them
 
 
 class Terminated(BaseException):
