@@ -11,7 +11,8 @@
     >>> course.fetch_feedback(root, "ana", home)
     >>> course.scores(root)                   # one row per student and lesson
 
-Every step is the real `nbgrader` command. The exchange is `root/exchange` unless one is given
+Every step is nbgrader's own: its Python API (the code its commands run), one process per step
+for all the lessons asked (nbgrader_steps.py), as the student's Unix user for their steps. The exchange is `root/exchange` unless one is given
 (a hub shares one between the teacher and the students: it must be a folder every student can
 write to, sticky as /tmp is). What is graded comes from swarmlab/classroom/grading (one sidecar
 per lesson); the notebooks themselves are not changed. Autograding runs each submission as a
@@ -20,8 +21,8 @@ the lab, in a replay only what the recording can answer (grading.ungraded_in_rep
 """
 from __future__ import annotations
 
+import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ COURSE_ID = "swarmlab"
 LESSONS = tuple(f"{n:02d}" for n in range(9))
 CELL_TIMEOUT = 600  # seconds: a live lesson's slowest cell waits for the scheduler (lesson 3: up to 90 s)
 STEP_TIMEOUT = 3600
+PACKAGE_HOME = Path(__file__).resolve().parents[2]  # the folder that holds this swarmlab package
 
 
 def assignment(lesson_id: str) -> str:
@@ -96,58 +98,48 @@ def _graded_copy(lesson: str, notebooks: Path):
 
 def generate(root, lessons=None) -> None:
     """nbgrader generate_assignment: release/lessonNN/, solutions and hidden tests taken out."""
-    for lesson in chosen(lessons):
-        _teacher(root, "generate_assignment", assignment(lesson), "--force")
+    _teacher("generate", root, lessons)
 
 
 def release(root, lessons=None, *, exchange=None) -> None:
     """nbgrader release_assignment: the students' copies into the exchange."""
-    for lesson in chosen(lessons):
-        _teacher(root, "release_assignment", assignment(lesson), "--force", exchange=exchange)
+    _teacher("release", root, lessons, exchange=exchange)
 
 
 def fetch(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> list[Path]:
     """nbgrader fetch_assignment, in the student's home: home/lessonNN/<notebook> (kept if already there)."""
-    fetched = []
-    for lesson in chosen(lessons):
-        target = Path(home) / assignment(lesson)
-        if not target.exists():  # nbgrader refuses to fetch over a student's work
-            _student(root, student, home, "fetch_assignment", assignment(lesson), exchange=exchange, user=user)
-        fetched.append(target)
-    return fetched
+    picked = chosen(lessons)
+    new = [lesson for lesson in picked if not (Path(home) / assignment(lesson)).exists()]  # nbgrader keeps work
+    if new:
+        _student("fetch", root, student, home, new, exchange=exchange, user=user)
+    return [Path(home) / assignment(lesson) for lesson in picked]
 
 
 def submit(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> None:
     """nbgrader submit, from the student's home: their lessonNN/ into the exchange's inbound."""
-    for lesson in chosen(lessons):
-        _student(root, student, home, "submit", assignment(lesson), exchange=exchange, user=user)
+    _student("submit", root, student, home, lessons, exchange=exchange, user=user)
 
 
 def collect(root, lessons=None, *, exchange=None) -> None:
     """nbgrader collect: every student's newest submission into submitted/STUDENT/lessonNN/."""
-    for lesson in chosen(lessons):
-        _teacher(root, "collect", assignment(lesson), "--update", exchange=exchange)
+    _teacher("collect", root, lessons, exchange=exchange)
 
 
 def autograde(root, lessons=None, *, backend: str | None = None, env: dict | None = None) -> None:
     """nbgrader autograde: each submission runs again as a lesson (SWARMLAB_BACKEND=`backend` when
     given) and its tests are scored into gradebook.db. Students unknown to the gradebook are added."""
     extra = {**(env or {}), **({"SWARMLAB_BACKEND": backend} if backend else {})}
-    for lesson in chosen(lessons):
-        _teacher(root, "autograde", assignment(lesson), "--force", "--create", env=extra)
+    _teacher("autograde", root, lessons, env=extra)
 
 
 def feedback(root, lessons=None, *, exchange=None) -> None:
     """nbgrader generate_feedback (feedback/STUDENT/lessonNN/*.html) and release_feedback."""
-    for lesson in chosen(lessons):
-        _teacher(root, "generate_feedback", assignment(lesson), "--force")
-        _teacher(root, "release_feedback", assignment(lesson), exchange=exchange)
+    _teacher("feedback", root, lessons, exchange=exchange)
 
 
 def fetch_feedback(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> None:
     """nbgrader fetch_feedback, in the student's home: home/lessonNN/feedback/<time>/<notebook>.html."""
-    for lesson in chosen(lessons):
-        _student(root, student, home, "fetch_feedback", assignment(lesson), exchange=exchange, user=user)
+    _student("fetch_feedback", root, student, home, lessons, exchange=exchange, user=user)
 
 
 def scores(root) -> pd.DataFrame:
@@ -163,21 +155,42 @@ def scores(root) -> pd.DataFrame:
 
 
 # --- running nbgrader ----------------------------------------------------------------------
-def _teacher(root, command: str, *args: str, exchange=None, env: dict | None = None) -> str:
+def _teacher(step: str, root, lessons, *, exchange=None, env: dict | None = None) -> None:
     root = Path(root)
-    return _nbgrader(command, *args, f"--CourseDirectory.root={root}", f"--Exchange.root={exchange_of(root, exchange)}",
-                     f"--ExecutePreprocessor.timeout={CELL_TIMEOUT}", cwd=root, env=env)
+    _run_step(step, root, lessons, cwd=root, env=env, exchange=str(exchange_of(root, exchange)))
 
 
-def _student(root, student: str, home, command: str, *args: str, exchange=None, user: str | None = None) -> str:
-    """A student's nbgrader command, run in their home (as their Unix user when `user` is given:
-    then the exchange's permissions, not this process's, decide what they may do)."""
+def _student(step: str, root, student: str, home, lessons, *, exchange=None, user: str | None = None) -> None:
+    """A student's step, in their home (as their Unix user when `user` is given: then the
+    exchange's permissions, not this process's, decide what they may do)."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    course = _config_value(Path(root), "course_id") or COURSE_ID
-    return _nbgrader(command, *args, f"--course={course}", f"--student={student}",
-                     f"--Exchange.root={exchange_of(root, exchange)}", f"--Exchange.cache={home / '.nbgrader-cache'}",
-                     f"--CourseDirectory.root={home}", cwd=home, user=user)
+    _run_step(step, Path(root), lessons, cwd=home, user=user, exchange=str(exchange_of(root, exchange)),
+              student=student, home=str(home))
+
+
+def _run_step(step: str, root: Path, lessons, *, cwd: Path, env: dict | None = None, user: str | None = None,
+              **request) -> None:
+    """One process runs the step for every lesson (nbgrader_steps: nbgrader's own API)."""
+    picked = chosen(lessons)
+    request = {"step": step, "root": str(root), "assignments": [assignment(lesson) for lesson in picked],
+               "course_id": _config_value(root, "course_id") or COURSE_ID, "cell_timeout": CELL_TIMEOUT, **request}
+    # nbgrader runs `alembic` (its gradebook migrations) from PATH: this interpreter's scripts first.
+    bin_dir = str(Path(sys.executable).parent)
+    environment = {**os.environ, **(env or {}), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                   # this swarmlab, in the step and in the lessons' kernels, whatever the folder they run in
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_HOME), os.environ.get("PYTHONPATH")]))}
+    argv = [sys.executable, "-m", "swarmlab.classroom.nbgrader_steps", json.dumps(request)]
+    if user:
+        argv = ["runuser", "-u", user, "--", *argv]
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=STEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise CourseError(f"nbgrader's {step} of lessons {', '.join(picked)} took over {STEP_TIMEOUT} s; stopped "
+                          f"(look at the lessons' labs, or run one lesson alone)") from None
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines() or ["no output"]
+        raise CourseError(f"nbgrader's {step} failed in {cwd}: {'; '.join(said[-3:]) if len(said) <= 3 else said[-1]}")
 
 
 def _config_value(root: Path, name: str) -> str | None:
@@ -186,22 +199,3 @@ def _config_value(root: Path, name: str) -> str | None:
         if line.startswith(f"c.CourseDirectory.{name} = "):
             return line.split(" = ", 1)[1].strip("'\"")
     return None
-
-
-def _nbgrader(command: str, *args: str, cwd: Path, env: dict | None = None, user: str | None = None) -> str:
-    # nbgrader runs `alembic` (its gradebook migrations) from PATH: this interpreter's scripts first.
-    bin_dir = str(Path(sys.executable).parent)
-    environment = {**os.environ, **(env or {}), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    argv = [sys.executable, "-m", "nbgrader", command, *args]
-    if user:
-        argv = ["runuser", "-u", user, "--", *argv]
-    try:
-        done = subprocess.run(argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=STEP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise CourseError(f"`nbgrader {command} {shlex.join(args[:1])}` took over {STEP_TIMEOUT} s; "
-                          f"stopped (look at the lesson's lab, or run it alone)") from None
-    if done.returncode != 0:
-        said = [line for line in (done.stderr + done.stdout).splitlines() if "[ERROR]" in line or "Error" in line]
-        raise CourseError(f"`nbgrader {command} {shlex.join(args[:1])}` failed in {cwd}: "
-                          f"{(said or (done.stderr + done.stdout).splitlines() or ['no output'])[-1].strip()}")
-    return done.stdout + done.stderr
