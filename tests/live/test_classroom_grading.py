@@ -84,6 +84,8 @@ def test_every_lesson_through_nbgrader_s_workflow_in_a_replay(tmp_path):
                if c.metadata.get("nbgrader", {}).get("grade_id") == "repaired_test" for o in c.outputs
                if o.output_type == "error"]
     assert error.ename == "NotGradableError"
+    [html] = (homes["solved"] / "lesson03" / "feedback").glob("*/*.html")
+    assert "NotGradableError" in html.read_text() and "this lesson is a replay of a recorded run" in html.read_text()
 
 
 @pytest.fixture
