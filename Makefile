@@ -11,8 +11,9 @@ SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static open
 # What the tests add: a browser for tests/live/test_browser.py (Playwright drives it; it never downloads one),
 # and sudo for tests/live/test_lessons_inventory.py (a lab node's non-root login with passwordless sudo).
 # mmdebstrap: the Docker 28 node root file system (tests/live/test_docker_versions.py), built
-# once into NODE_ROOTFS by test-install, so the tests themselves download nothing.
-TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap
+# once into NODE_ROOTFS by test-install, so the tests themselves download nothing. python3.11: Debian's
+# interpreter in the student image tests/live/test_student_image.py builds from this machine's packages.
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap python3.11
 NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
 TEST_DOCKER_VERSIONS := 28
 test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)
@@ -29,7 +30,7 @@ system-packages:
 	$(call install-missing,$(SYSTEM_PACKAGES),the live lab needs these system packages,replay works without)
 
 test-system-packages:
-	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the tests need these system packages,tests/live/test_browser.py and test_lessons_inventory.py fail without)
+	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the tests need these system packages,tests/live/test_browser.py and test_lessons_inventory.py and test_student_image.py fail without)
 
 # $(call install-missing,PACKAGES,WHO NEEDS THEM,WHAT HAPPENS WITHOUT)
 define install-missing

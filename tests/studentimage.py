@@ -28,14 +28,22 @@ SUBIDS = "100000:65536"
 # Beyond the node image's packages: the userns lab's id mappers, rootlesskit's proxy, util-linux's
 # unshare, and Debian's Python 3.11 (the interpreter; the packages come from this interpreter's site-packages).
 PACKAGES = ("uidmap", "rootlesskit", "util-linux", "mount", "python3.11-minimal", "libpython3.11-minimal",
-            "libpython3.11-stdlib", "python3.11", "libexpat1", "openssh-client", "coreutils", "git")
+            "libpython3.11-stdlib", "python3.11", "libexpat1")
 SITE = "opt/swarmlab/site-packages"
 PATH = f"{nodeimage.NODE_PATH}:/opt/swarmlab/bin"
 CAP_SETGID, CAP_SETUID = 6, 7
 ID_MAPPERS = {"/usr/bin/newuidmap": CAP_SETUID, "/usr/bin/newgidmap": CAP_SETGID}
 
 
+def missing_packages() -> list[str]:
+    return [p for p in (*nodeimage.NODE_PACKAGES, *PACKAGES) if not nodeimage._installed(p)]
+
+
 def files() -> set[str]:
+    missing = missing_packages()
+    if missing:  # the image would lack them, and fail later with a stranger error
+        raise RuntimeError(f"the student image is built from this machine's packages; missing: {' '.join(missing)} "
+                           f"(apt-get install them, or `make test-install`)")
     found = set(nodeimage.node_files())
     for package in PACKAGES:
         for path in nodeimage._package_files(package):
