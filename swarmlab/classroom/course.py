@@ -164,6 +164,8 @@ def _student(step: str, root, student: str, home, lessons, *, exchange=None, use
     """A student's step, in their home (as their Unix user when `user` is given: then the
     exchange's permissions, not this process's, decide what they may do)."""
     home = Path(home)
+    if user and not home.is_dir():  # made here it would be root's, and the student could not write to it
+        raise CourseError(f"{home} is not a folder: {user}'s home must exist, owned by {user}, before nbgrader's {step}")
     home.mkdir(parents=True, exist_ok=True)
     _run_step(step, Path(root), lessons, cwd=home, user=user, exchange=str(exchange_of(root, exchange)),
               student=student, home=str(home))

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import require_live, unique_lab_name
 from swarmlab.classroom import course, grading
+from swarmlab.errors import CourseError
 from swarmlab.lab import leftovers, teardown
 from swarmlab.lessons import lesson_lab_name
 
@@ -86,6 +87,12 @@ def test_every_lesson_through_nbgrader_s_workflow_in_a_replay(tmp_path):
     assert error.ename == "NotGradableError"
     [html] = (homes["solved"] / "lesson03" / "feedback").glob("*/*.html")
     assert "NotGradableError" in html.read_text() and "this lesson is a replay of a recorded run" in html.read_text()
+
+
+def test_a_step_nbgrader_refuses_is_one_line_naming_the_step(tmp_path):
+    root = course.setup(tmp_path / "c", ["00"])
+    with pytest.raises(CourseError, match=r"nbgrader's release failed in .*lesson00"):
+        course.release(root, ["00"])  # not generated yet: nbgrader has nothing to release
 
 
 @pytest.fixture

@@ -104,3 +104,12 @@ def test_the_cli_has_each_step():
     for step in ("setup", "generate", "release", "submit", "collect", "autograde", "feedback", "scores"):
         assert _parser().parse_args(["course", step, "--root", "/c"] + (["--student", "a", "--home", "/h"]
                                     if step == "submit" else [])).func.__name__ == f"cmd_{step}"
+
+
+def test_a_student_s_step_as_a_unix_user_needs_their_home_first(tmp_path):
+    from swarmlab.errors import CourseError
+    root = course.setup(tmp_path / "c", ["00"])
+    with pytest.raises(CourseError, match=r"ana's home must exist, owned by ana, before nbgrader's fetch"):
+        course.fetch(root, "ana", tmp_path / "nohome", ["00"], user="ana")
+    assert not (tmp_path / "nohome").exists()
+
