@@ -26,9 +26,11 @@ TAG = "swarmlab/student:test"
 USER, UID = "student", 1000
 SUBIDS = "100000:65536"
 # Beyond the node image's packages: the userns lab's id mappers, rootlesskit's proxy, util-linux's
-# unshare, and Debian's Python 3.11 (the interpreter; the packages come from this interpreter's site-packages).
-PACKAGES = ("uidmap", "rootlesskit", "util-linux", "mount", "python3.11-minimal", "libpython3.11-minimal",
-            "libpython3.11-stdlib", "python3.11", "libexpat1")
+# unshare, Debian's Python 3.11 (the interpreter; the packages come from this interpreter's site-packages),
+# and coreutils: a node's commands start through `env`, and busybox's env runs its own applets (its `ip`,
+# which has no -j) ahead of the real tools on PATH.
+PACKAGES = ("uidmap", "rootlesskit", "util-linux", "mount", "coreutils", "python3.11-minimal",
+            "libpython3.11-minimal", "libpython3.11-stdlib", "python3.11", "libexpat1")
 SITE = "opt/swarmlab/site-packages"
 PATH = f"{nodeimage.NODE_PATH}:/opt/swarmlab/bin"
 CAP_SETGID, CAP_SETUID = 6, 7

@@ -12,12 +12,13 @@
     >>> course.scores(root)                   # one row per student and lesson
 
 Every step is nbgrader's own: its Python API (the code its commands run), one process per step
-for all the lessons asked (nbgrader_steps.py), as the student's Unix user for their steps. The exchange is `root/exchange` unless one is given
-(a hub shares one between the teacher and the students: it must be a folder every student can
-write to, sticky as /tmp is). What is graded comes from swarmlab/classroom/grading (one sidecar
-per lesson); the notebooks themselves are not changed. Autograding runs each submission as a
-lesson: on a live lab (root: the namespace lab; a plain user: the userns lab) each test judges
-the lab, in a replay only what the recording can answer (grading.ungraded_in_replay names the rest).
+for all the lessons asked (nbgrader_steps.py), as the student's Unix user for their steps. The
+exchange is `root/exchange` unless one is given (a hub shares one between the teacher and the
+students: it must be a folder every student can write to, sticky as /tmp is). What is graded
+comes from swarmlab/classroom/grading (one sidecar per lesson); the notebooks themselves are not
+changed. Autograding runs each submission as a lesson: on a live lab (root: the namespace lab; a
+plain user: the userns lab) each test judges the lab, in a replay only what the recording can
+answer (grading.ungraded_in_replay names the rest).
 """
 from __future__ import annotations
 

@@ -67,12 +67,12 @@ def engine():
 
 
 def run(client, script: str, security_opt: list[str], memory: str | None = None,
-        environment: dict | None = None) -> tuple[int, str, dict]:
+        environment: dict | None = None, user: str | None = None) -> tuple[int, str, dict]:
     """Run `script` in the student image as the image's user, with the docker CLI as the doc does
     (it turns systempaths=unconfined into the API's empty masked and read-only paths); its exit
     code, output and the container's facts."""
     argv = ["docker", "run", "--detach", *(f"--security-opt={o}" for o in security_opt),
-            *([f"--memory={memory}"] if memory else []),
+            *([f"--memory={memory}"] if memory else []), *([f"--user={user}"] if user else []),
             *(f"--env={k}={v}" for k, v in (environment or {}).items()), studentimage.TAG, "sh", "-c", script]
     started = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "DOCKER_HOST": client.url})
@@ -153,4 +153,16 @@ def test_each_security_option_the_doc_names_is_needed(engine, left_out, says):
 def test_no_new_privileges_stops_the_lab_as_allow_privilege_escalation_false_would(engine):
     code, out, _ = run(engine, "swarmlab lab up --driver userns --name needs", [*doc_security_options(), "no-new-privileges"])
     # newuidmap's file capability is not granted under no_new_privs
+    assert code != 0 and "newuidmap: write to uid_map failed: Operation not permitted" in out, out[-2000:]
+
+
+def test_setuid_id_mappers_fail_in_the_container_as_the_doc_says(engine):
+    """The image's newuidmap/newgidmap made setuid again (as Debian installs them), without their file
+    capabilities: run as the student, the kernel refuses the id map."""
+    setuid_again = ("python3 -c \"import os\n"
+                    "for tool in ('/usr/bin/newuidmap', '/usr/bin/newgidmap'):\n"
+                    "    os.removexattr(tool, 'security.capability'); os.chmod(tool, 0o4755)\"; "
+                    f"setpriv --reuid={studentimage.UID} --regid={studentimage.UID} --clear-groups "
+                    "unshare --user --map-root-user --map-auto true")
+    code, out, _ = run(engine, setuid_again, doc_security_options(), user="0")
     assert code != 0 and "newuidmap: write to uid_map failed: Operation not permitted" in out, out[-2000:]
