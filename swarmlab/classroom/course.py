@@ -146,8 +146,11 @@ def fetch_feedback(root, student: str, home, lessons=None, *, exchange=None, use
 def scores(root) -> pd.DataFrame:
     """One row per submission in the gradebook: student, lesson, score, max_score."""
     from nbgrader.api import Gradebook
+    database = Path(root) / "gradebook.db"
+    if not database.exists():  # opening it would make an empty one
+        raise CourseError(f"no gradebook in {root} yet: `swarmlab course autograde --root {root}` makes it")
     rows = []
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{database}") as gradebook:
         for a in gradebook.assignments:
             for s in a.submissions:
                 rows.append((s.student.id, a.name.removeprefix("lesson"), s.score, s.max_score))

@@ -113,3 +113,11 @@ def test_a_student_s_step_as_a_unix_user_needs_their_home_first(tmp_path):
         course.fetch(root, "ana", tmp_path / "nohome", ["00"], user="ana")
     assert not (tmp_path / "nohome").exists()
 
+
+
+def test_scores_before_any_grading_says_what_to_run(tmp_path):
+    from swarmlab.errors import CourseError
+    root = course.setup(tmp_path / "c", ["00"])
+    with pytest.raises(CourseError, match=r"no gradebook in .* yet: `swarmlab course autograde --root"):
+        course.scores(root)
+    assert not (root / "gradebook.db").exists()
