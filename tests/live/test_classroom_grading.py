@@ -5,8 +5,9 @@
   hands the copies in blank. In a replay nothing a student types runs: a test that must see the
   swarm now (the repairs of lessons 3 and 8) raises NotGradableError and scores 0, and the rest is
   graded against the recording, so the full solutions score everything but those points.
-- Lesson 3 LIVE (the namespace lab, as root): two submissions graded on real labs, one that
-  repairs the swarm (full marks) and one whose "repair" only recreates the service (fewer).
+- LIVE (namespace labs, as root): every lesson handed in with the solutions scores full marks, and
+  lesson 3 graded twice on real labs: a submission that repairs the swarm (full marks) and one whose
+  "repair" only recreates the service (fewer).
 """
 from __future__ import annotations
 
@@ -95,41 +96,55 @@ def test_a_step_nbgrader_refuses_is_one_line_naming_the_step(tmp_path):
         course.release(root, ["00"])  # not generated yet: nbgrader has nothing to release
 
 
-@pytest.fixture
-def lesson_prefix():
-    """Lesson labs named after this test, so lessons others run at the same time are left alone."""
-    before = os.environ.get("SWARMLAB_LESSON_PREFIX")
-    os.environ["SWARMLAB_LESSON_PREFIX"] = unique_lab_name("G")
-    yield os.environ["SWARMLAB_LESSON_PREFIX"]
-    teardown(lesson_lab_name("03"))  # whatever a failed run left
-    if before is None:
-        os.environ.pop("SWARMLAB_LESSON_PREFIX")
-    else:
-        os.environ["SWARMLAB_LESSON_PREFIX"] = before
-
-
-def test_lesson_03_graded_live_full_marks_for_a_repair_fewer_for_a_wrong_one(tmp_path, lesson_prefix):
+@pytest.fixture(scope="module")
+def graded_live(tmp_path_factory):
+    """One live autograde (namespace labs, as root): `solved` hands in every lesson with the solutions,
+    `recreates` lesson 3 with a "repair" that only recreates the service, leaving node2 as it was."""
     require_live()
-    root = tmp_path / "course"
-    course.setup(root, ["03"])
-    course.generate(root, ["03"])
-    course.release(root, ["03"])
-    solutions = teacher_answers(root, "03")
-    wrong = {**solutions, "repair": "from swarmlab import fix\nfix.recreate_service(cluster)   # node2 left as it was"}
-    for student, answers in (("repairs", solutions), ("recreates", wrong)):
-        home = tmp_path / "home" / student
-        course.fetch(root, student, home, ["03"])
-        answer(home, "03", answers)
-        course.submit(root, student, home, ["03"])
-    course.collect(root, ["03"])
-    course.autograde(root, ["03"], backend="live", env={"SWARMLAB_DRIVER": "namespaces"})
+    before = os.environ.get("SWARMLAB_LESSON_PREFIX")
+    os.environ["SWARMLAB_LESSON_PREFIX"] = unique_lab_name("G")  # lessons others run are left alone
+    tmp = tmp_path_factory.mktemp("live")
+    root = tmp / "course"
+    try:
+        course.setup(root)
+        course.generate(root)
+        course.release(root)
+        for student, lessons in (("solved", course.LESSONS), ("recreates", ["03"])):
+            home = tmp / "home" / student
+            course.fetch(root, student, home, lessons)
+            for lesson in lessons:
+                answers = teacher_answers(root, lesson)
+                if student == "recreates":
+                    answers["repair"] = "from swarmlab import fix\nfix.recreate_service(cluster)   # node2 left as it was"
+                answer(home, lesson, answers)
+            course.submit(root, student, home, lessons)
+        course.collect(root)
+        course.autograde(root, backend="live", env={"SWARMLAB_DRIVER": "namespaces"})
+        yield root
+    finally:
+        lab_names = [lesson_lab_name(lesson) for lesson in course.LESSONS]
+        for name in lab_names:
+            teardown(name)  # whatever a failed run left
+        if before is None:
+            os.environ.pop("SWARMLAB_LESSON_PREFIX")
+        else:
+            os.environ["SWARMLAB_LESSON_PREFIX"] = before
 
-    got = scores_of(root)
-    assert got[("repairs", "03")] == (4.0, 4.0)
+
+def test_every_lesson_s_solutions_score_full_marks_live_and_leave_no_lab(graded_live):
+    got = scores_of(graded_live)
+    for lesson in course.LESSONS:
+        score, most = got[("solved", lesson)]
+        assert most > 0 and score == most, (lesson, score, most)
+        assert leftovers(lesson_lab_name(lesson)) == []  # each run's lesson.close() took its lab down
+
+
+def test_lesson_03_live_full_marks_for_a_repair_fewer_for_a_wrong_one(graded_live):
+    got = scores_of(graded_live)
+    assert got[("solved", "03")] == (4.0, 4.0)
     assert got[("recreates", "03")] == (1.0, 4.0)  # the count is right; the swarm is not repaired
-    [graded] = (root / "autograded" / "recreates" / "lesson03").glob("*.ipynb")
+    [graded] = (graded_live / "autograded" / "recreates" / "lesson03").glob("*.ipynb")
     [error] = [o for c in nbformat.read(graded, as_version=4).cells
                if c.metadata.get("nbgrader", {}).get("grade_id") == "repaired_test" for o in c.outputs
                if o.output_type == "error"]
     assert error.ename == "NotRepairedError" and "a task runs on every node" in error.evalue
-    assert leftovers(lesson_lab_name("03")) == []  # each run's lesson.close() took its lab down
