@@ -16,7 +16,8 @@ SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static open
 # npm and python3-venv: the classroom's proxy (configurable-http-proxy from npm) and the students'
 # Python environment (a venv on the system's python3), made once by test-install for tests/live/test_classroom.py.
 # npm only where no npm answers: NodeSource's nodejs carries its own, and conflicts with Debian's npm.
-TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap python3-venv $(if $(shell command -v npm),,npm)
+# python3.11: Debian's interpreter in the student image tests/live/test_student_image.py builds from this machine's packages.
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap python3-venv python3.11 $(if $(shell command -v npm),,npm)
 NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
 TEST_DOCKER_VERSIONS := 28
 test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)
@@ -33,7 +34,7 @@ system-packages:
 	$(call install-missing,$(SYSTEM_PACKAGES),the live lab needs these system packages,replay works without)
 
 test-system-packages:
-	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the tests need these system packages,tests/live/test_browser.py and test_lessons_inventory.py fail without)
+	$(call install-missing,$(TEST_SYSTEM_PACKAGES),the tests need these system packages,tests/live/test_browser.py and test_lessons_inventory.py and test_student_image.py fail without)
 
 # $(call install-missing,PACKAGES,WHO NEEDS THEM,WHAT HAPPENS WITHOUT)
 define install-missing

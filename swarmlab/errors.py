@@ -23,6 +23,7 @@ Every error swarmlab raises is a SwarmlabError, named `...Error`:
         NotRepairedError        a drill's check still fails (also an AssertionError; one line)
         EvidenceError           evidence that quotes lines its command did not print
         ClassroomError          a classroom (JupyterHub for a class) that cannot be set up, started or stopped
+        CourseError             an nbgrader step of the course (generate, release, ..., feedback) failed
         SSHError                a host could not be reached or used over SSH
             UnknownHostKeyError, HostKeyMismatchError, SSHConnectionRefusedError,
             SSHUnreachableError, SSHAuthenticationError
@@ -143,8 +144,14 @@ class NotGradableError(_ShownAsItsMessage, SwarmlabError):
 
 class NotRepairedError(_ShownAsItsMessage, SwarmlabError, AssertionError):
     """A drill's check still fails: the swarm is not repaired (an AssertionError, as a failed test is)."""
+
+
 class ClassroomError(SwarmlabError):
     """A classroom (swarmlab/classroom/) that cannot be set up, started, reached or stopped."""
+
+
+class CourseError(SwarmlabError):
+    """A step of the nbgrader course failed (generate, release, fetch, submit, collect, autograde, feedback)."""
 
 
 class EvidenceError(SwarmlabError):

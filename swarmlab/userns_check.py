@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -64,10 +65,38 @@ def _id_mapper(tool: str) -> Check:
     if not path:
         return Check(f"userns {tool}", False, f"missing: maps a node's ids to the user's subordinate ids",
                      f"{APT} uidmap")
-    if not os.stat(path).st_mode & stat.S_ISUID:
-        return Check(f"userns {tool}", False, f"{path} is not setuid: it cannot write another process's id map",
-                     f"chmod u+s {path} (as Debian's uidmap package installs it)")
-    return Check(f"userns {tool}", True, f"{path} (setuid)")
+    if os.stat(path).st_mode & stat.S_ISUID:
+        return Check(f"userns {tool}", True, f"{path} (setuid)")
+    needed = CAP_SETUID if tool == "newuidmap" else CAP_SETGID
+    if needed in file_capabilities(path):  # as podman's images install it: what works in a container
+        return Check(f"userns {tool}", True, f"{path} (file capability {CAPABILITY_NAMES[needed]})")
+    return Check(f"userns {tool}", False, f"{path} is neither setuid nor given {CAPABILITY_NAMES[needed]}: it cannot "
+                                          f"write another process's id map",
+                 f"chmod u+s {path} (as Debian's uidmap package installs it)")
+
+
+CAP_SETGID, CAP_SETUID = 6, 7
+CAPABILITY_NAMES = {CAP_SETGID: "cap_setgid", CAP_SETUID: "cap_setuid"}
+
+
+def file_capabilities(path: str) -> set[int]:
+    """The capabilities a file grants when run (its security.capability attribute), as numbers;
+    empty when it has none or they cannot be read."""
+    try:
+        raw = os.getxattr(path, "security.capability")
+    except OSError:
+        return set()
+    return parse_file_capabilities(raw)
+
+
+def parse_file_capabilities(raw: bytes) -> set[int]:
+    """The permitted set of a struct vfs_cap_data (revision 1, 2 or 3): little-endian magic, then
+    (permitted, inheritable) for the low 32 capabilities and, from revision 2, the high 32."""
+    if len(raw) < 12:
+        return set()
+    words = struct.unpack(f"<{len(raw) // 4}I", raw[:len(raw) // 4 * 4])
+    permitted = words[1] | ((words[3] << 32) if len(words) >= 5 else 0)
+    return {bit for bit in range(64) if permitted >> bit & 1}
 
 
 def subordinate_range(name: str, kind: str, path: Path | None = None) -> tuple[int, int] | None:
@@ -144,14 +173,20 @@ def _cgroup_delegation(name: str) -> Check:
                  "containers run without cgroup limits (systemd's user@.service delegates one)")
 
 
+PROBE_TIMEOUT = 30
+
+
 def _probe() -> Check:
     if not shutil.which("unshare"):
         return Check("userns probe", False, "unshare is missing", f"{APT} util-linux")
     try:
-        proc = subprocess.run(PROBE, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(PROBE, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return Check("userns probe", False, f"`{' '.join(PROBE)}` did not end within 30 s",
-                     "check that user namespaces are allowed (user.max_user_namespaces) and that newuidmap works")
+        # Seen in a container whose seccomp profile refuses unshare(CLONE_NEWUSER): unshare's helper
+        # waits for a namespace that never comes.
+        return Check("userns probe", False, f"`{' '.join(PROBE)}` did not finish in {PROBE_TIMEOUT} s",
+                     "check that user namespaces are allowed (user.max_user_namespaces) and that newuidmap works; in a "
+                     "container, run it with user namespaces allowed (docs/classroom.md, '## Past one server')")
     if proc.returncode == 0:
         return Check("userns probe", True, "made a user namespace with root mapped to you and your subordinate "
                      "ids, and its network and mount namespaces")

@@ -24,7 +24,8 @@ ROOT_NAMESPACE_TESTS = ("tests/live/test_lab.py::test_teardown_leaves_nothing_an
 # The slowest modules start first (each runs a whole lesson series or several drills),
 # so the workers finish together instead of one of them starting a 5-minute module last.
 SLOW_FIRST = ("tests/live/test_lessons_inventory.py", "tests/live/test_lessons.py",
-              "tests/live/test_docker_lessons.py", "tests/live/test_drill.py", "tests/live/test_docker28_faults.py")
+              "tests/live/test_docker_lessons.py", "tests/live/test_drill.py", "tests/live/test_docker28_faults.py",
+              "tests/live/test_classroom_grading.py")
 
 
 def xdist_group_of(nodeid: str) -> str:

@@ -8,5 +8,7 @@
     labs.py      a student's labs, seen and taken down as that student
     hub.py       the hub's process: start, stop (leaving nothing), status, its REST API
     teacher.py   the teacher's page: a JupyterHub service (HubOAuth)
-    course.py    grading with nbgrader (its own module)
+    course.py    the nbgrader course: the lessons as assignments with solution regions and tests
+                 (grading/), and nbgrader's workflow (generate, release, fetch, submit, collect,
+                 autograde, feedback)
 """

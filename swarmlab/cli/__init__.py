@@ -7,6 +7,7 @@
     drill.py    swarmlab drill start|check|reveal
     check.py    swarmlab check
     classroom.py swarmlab classroom setup|start|stop|status|capacity|remove
+    course.py   swarmlab course setup|generate|release|fetch|submit|collect|autograde|feedback|scores
 
 Each module adds its commands with `add_commands(subparsers)`; none imports another.
 """
@@ -19,9 +20,9 @@ import sys
 
 from ..errors import SwarmlabError
 from ..i18n import translate
-from . import check, classroom, doctor, drill, lab, lessons, run
+from . import check, classroom, course, doctor, drill, lab, lessons, run
 
-GROUPS = (check, lab, run, doctor, lessons, drill, classroom)  # in the order `swarmlab --help` lists them
+GROUPS = (check, lab, run, doctor, lessons, drill, classroom, course)  # in the order `swarmlab --help` lists them
 
 
 class Terminated(BaseException):

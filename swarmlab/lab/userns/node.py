@@ -33,7 +33,9 @@ hostname "$2"
 # cgroup mounts set aside and put back, or runc finds no /sys/fs/cgroup.
 mkdir -p "$base/cgroup-aside"
 mount --rbind /sys/fs/cgroup "$base/cgroup-aside"
-mount -t sysfs sysfs /sys
+# Where /sys is read-only (a container's), the kernel lets a user namespace mount only a read-only
+# sysfs, as `ip netns exec` does: enough for brctl and ifconfig, which only read it.
+mount -t sysfs sysfs /sys 2>/dev/null || mount -t sysfs -o ro sysfs /sys
 mount --rbind "$base/cgroup-aside" /sys/fs/cgroup
 umount -l "$base/cgroup-aside"
 mount -t tmpfs -o mode=755 tmpfs /var/lib
