@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static open
 # once into NODE_ROOTFS by test-install, so the tests themselves download nothing.
 # npm and python3-venv: the classroom's proxy (configurable-http-proxy from npm) and the students'
 # Python environment (a venv on the system's python3), made once by test-install for tests/live/test_classroom.py.
-TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap npm python3-venv
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap npm python3-venv openssl
 NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
 TEST_DOCKER_VERSIONS := 28
 test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)

@@ -75,7 +75,7 @@ def start(room: Classroom, say=print) -> int:
 def api(room: Classroom, method: str, path: str, timeout: float = 10):
     """The hub's REST API with the classroom's token; the JSON answer (None when empty)."""
     token = room.token_file.read_text().strip()
-    request = urllib.request.Request(f"http://127.0.0.1:{room.port}/hub/api{path}", method=method,
+    request = urllib.request.Request(room.hub_api_url + path, method=method,
                                      headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read()
@@ -200,7 +200,7 @@ def _of_this_hub(room: Classroom, pid: int, line: str) -> bool:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"JUPYTERHUB_API_URL=http://127.0.0.1:{room.hub_port}/hub/api".encode() in environ
+    return f"JUPYTERHUB_API_URL={room.hub_api_url}".encode() in environ
 
 
 def _cmdline(pid: int) -> str:
