@@ -58,8 +58,8 @@ def start(room: Classroom, say=print) -> int:
     while True:
         if hub.poll() is not None:
             raise ClassroomError(f"jupyterhub exited with {hub.returncode}: {_log_tail(room)}")
-        try:
-            if api(room, "GET", "/")["version"]:
+        try:  # the hub answers, and its proxy sends students to it (the hub adds that route last)
+            if api(room, "GET", "/")["version"] and "/" in proxy_routes(room):
                 break
         except (OSError, ValueError, KeyError):
             pass
@@ -109,9 +109,7 @@ def stop(room: Classroom, say=print) -> list[str]:
     proxy_pid = recorded_pid(room.hub_dir / "proxy.pid")
     if pid_alive(proxy_pid) and _cmdline(proxy_pid).find("configurable-http-proxy") >= 0:
         _end(proxy_pid, 10)
-    for name in room.students:
-        if _exists(name):
-            labs.run(room, name, ["down"])
+    labs.run_for_each(room, [name for name in room.students if _exists(name)], ["down"])
     killed = kill_student_processes(room)
     if killed:
         say(f"ended {len(killed)} process(es) students left: " + ", ".join(killed))
@@ -142,13 +140,11 @@ def leftovers(room: Classroom) -> list[str]:
     for pid, line in _processes():
         if _of_this_hub(room, pid, line):
             found.append(f"pid {pid}: {line[:80]}")
-    for name in room.students:
-        if _exists(name):
-            up = labs.run(room, name, ["labs"])
-            if isinstance(up, dict):
-                found.append(f"{name}'s labs unknown ({up.get('error')})")
-            elif up:
-                found.append(f"{name}'s labs: {', '.join(lab['name'] for lab in up)}")
+    for name, up in labs.run_for_each(room, [n for n in room.students if _exists(n)], ["labs"]).items():
+        if isinstance(up, dict):
+            found.append(f"{name}'s labs unknown ({up.get('error')})")
+        elif up:
+            found.append(f"{name}'s labs: {', '.join(lab['name'] for lab in up)}")
     found += [f"a process of {name}" for name, _ in _student_pids(room)]
     return found
 

@@ -105,8 +105,7 @@ def cmd_status(args) -> int:
     pid = hub.running(room)
     print(f"hub: {'running, pid ' + str(pid) + ', ' + room.url if pid else 'stopped'}")
     servers = hub.servers(room) if pid else {}
-    for name in room.students:
-        up = labs.run(room, name, ["labs"])
+    for name, up in labs.run_for_each(room, room.students, ["labs"]).items():
         labs_text = (", ".join(f"{lab['name']} ({lab['nodes']} nodes)" for lab in up) or "no lab") \
             if isinstance(up, list) else up.get("error")
         server = servers.get(name)
