@@ -107,8 +107,7 @@ def _serving(room: Classroom, listen, tls_mode, cert, key, insecure_http, say) -
     if tls_mode == tls.SELF_SIGNED:
         made_cert, made_key = tls.self_signed(room.path / "tls", listen)
         cert, key = str(made_cert), str(made_key)
-        say(f"made a self-signed certificate {made_cert} for {', '.join(sum(tls.names(), []))}: "
-            f"hand it to the students to trust (docs/classroom.md says how)")
+        say(f"self-signed certificate: {made_cert} (hand it to the students to trust; docs/classroom.md says how)")
     room.tls_cert = str(Path(cert).absolute()) if cert else ""
     room.tls_key = str(Path(key).absolute()) if key else ""
 

@@ -79,16 +79,19 @@ def names() -> tuple[list[str], list[str]]:
 
 
 def self_signed(folder: Path, listen: str) -> tuple[Path, Path]:
-    """A certificate for this server's names and addresses (and `listen`), with openssl; its key 0600."""
+    """A certificate for this server's names and addresses (and `listen`), with openssl; its key 0600.
+    One made by an earlier setup of this classroom is kept (remove DIR/tls for a new one)."""
     if not shutil.which("openssl"):
         raise ClassroomError("--tls self-signed makes its certificate with openssl, which is missing: "
                              "`apt-get install openssl`")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if cert.is_file() and key.is_file():
+        return cert, key  # a second setup keeps the certificate the students already trust
     dns, ips = names()
     if listen not in WILDCARDS and listen not in ips and listen not in dns:
         (ips if _is_ip(listen) else dns).append(listen)
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
-    cert, key = folder / "cert.pem", folder / "key.pem"
     key.unlink(missing_ok=True)
     os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # openssl writes into it, 0600 from the start
     alt = ",".join([f"DNS:{n}" for n in dns] + [f"IP:{a}" for a in ips])

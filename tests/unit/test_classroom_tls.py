@@ -53,3 +53,16 @@ def test_a_key_others_may_read_is_refused(tmp_path):
             tls.check("0.0.0.0", None, str(cert), str(key), False)
     with pytest.raises(ClassroomError, match="--tls-cert .*nothing.pem: no such file"):
         tls.check("0.0.0.0", None, str(tmp_path / "nothing.pem"), str(key), False)
+
+
+def test_a_self_signed_certificate_names_this_server_and_keeps_its_key_private(tmp_path):
+    import subprocess
+    folder = tmp_path / "tls"
+    cert, key = tls.self_signed(folder, "192.0.2.77")
+    assert (folder.stat().st_mode & 0o777, key.stat().st_mode & 0o777) == (0o700, 0o600)
+    text = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-ext", "subjectAltName"],
+                          capture_output=True, text=True, check=True).stdout
+    for name in ("DNS:localhost", "IP Address:127.0.0.1", "IP Address:192.0.2.77"):
+        assert name in text, text
+    first = cert.read_bytes()
+    assert tls.self_signed(folder, "192.0.2.77") == (cert, key) and cert.read_bytes() == first  # kept
