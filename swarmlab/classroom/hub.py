@@ -109,6 +109,12 @@ def stop(room: Classroom, say=print) -> list[str]:
     proxy_pid = recorded_pid(room.hub_dir / "proxy.pid")
     if pid_alive(proxy_pid) and _cmdline(proxy_pid).find("configurable-http-proxy") >= 0:
         _end(proxy_pid, 10)
+    # A service the hub was still starting when it was told to stop outlives it (seen: the teacher's page)
+    orphans = [(pid, line) for pid, line in _processes() if _of_this_hub(room, pid, line)]
+    for pid, _ in orphans:
+        _end(pid, 10)
+    if orphans:
+        say(f"ended {len(orphans)} process(es) the hub left: " + ", ".join(f"pid {pid}" for pid, _ in orphans))
     labs.run_for_each(room, [name for name in room.students if _exists(name)], ["down"])
     killed = kill_student_processes(room)
     if killed:

@@ -74,12 +74,13 @@ def classroom():
         yield room, passwords
     finally:
         stopping = time.monotonic()
-        hub.stop(room, say=print)
+        left = hub.stop(room, say=print)
         (ARTIFACTS / "classroom-hub.log").parent.mkdir(parents=True, exist_ok=True)
         if room.log_file.exists():
             (ARTIFACTS / "classroom-hub.log").write_text(room.log_file.read_text())
         remove(room, say=print)
         print(f"classroom fixture: stop and remove {time.monotonic() - stopping:.1f} s")
+        assert not left, f"the classroom's stop left these running: {left}"
 
 
 def test_setup_keeps_passwords_and_secrets_from_other_users(classroom):
