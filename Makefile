@@ -16,8 +16,8 @@ SYSTEM_PACKAGES := docker.io bridge-utils net-tools iproute2 busybox-static open
 # npm and python3-venv: the classroom's proxy (configurable-http-proxy from npm) and the students'
 # Python environment (a venv on the system's python3), made once by test-install for tests/live/test_classroom.py.
 # npm only where no npm answers: NodeSource's nodejs carries its own, and conflicts with Debian's npm.
-# python3.11: Debian's interpreter in the student image tests/live/test_student_image.py builds from this machine's packages.
-TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap python3-venv python3.11 $(if $(shell command -v npm),,npm)
+# openssl: the classroom's self-signed certificate (--tls self-signed). python3.11: Debian's interpreter in the student image tests/live/test_student_image.py builds from this machine's packages.
+TEST_SYSTEM_PACKAGES := chromium sudo mmdebstrap python3-venv python3.11 openssl $(if $(shell command -v npm),,npm)
 NODE_ROOTFS ?= $(CURDIR)/.cache/rootfs
 TEST_DOCKER_VERSIONS := 28
 test-install test live: export SWARMLAB_ROOTFS = $(NODE_ROOTFS)

@@ -4,6 +4,7 @@
     DIR/jupyterhub_config.py  reads classroom.json through hubconfig.configure
     DIR/hub/                  the hub's database, cookie secret, pid file and log
     DIR/release/              the lessons as students get them
+    DIR/tls/                  a self-signed certificate and its key (--tls self-signed), 0700
     DIR/passwords-*.txt       passwords of accounts setup made, 0600 (root reads them)
     SPOOL (DIR/progress/)     one folder per student, that student's, for progress records (0755)
 """
@@ -27,7 +28,10 @@ class Classroom:
     students: list[str]
     created: list[str] = field(default_factory=list)  # accounts setup made (teardown removes only these)
     port: int = 8000  # the proxy's public port, on 127.0.0.1 unless `ip` says otherwise
-    ip: str = "127.0.0.1"
+    ip: str = "127.0.0.1"  # the listen address (--listen); plain http only on loopback or with insecure_http
+    tls_cert: str = ""  # the proxy serves https with these (JupyterHub's ssl_cert and ssl_key)
+    tls_key: str = ""
+    insecure_http: bool = False  # the teacher asked for plain http on a network address
     hub_port: int = 8081
     api_port: int = 8001  # the proxy's REST API
     teacher_port: int = 8002  # the teacher's page (a service)
@@ -55,7 +59,16 @@ class Classroom:
 
     @property
     def url(self) -> str:
-        return f"http://{self.ip}:{self.port}"
+        """Where students go: the listen address, or this server's name when it listens on every address."""
+        import socket
+        host = socket.getfqdn() if self.ip in ("0.0.0.0", "::", "") else self.ip
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
+
+    @property
+    def hub_api_url(self) -> str:
+        """The hub itself, always on 127.0.0.1 in plain http (the CLI's way in; no certificate to trust)."""
+        return f"http://127.0.0.1:{self.hub_port}/hub/api"
 
     @property
     def pid_file(self) -> Path:

@@ -58,8 +58,8 @@ def start(room: Classroom, say=print) -> int:
     while True:
         if hub.poll() is not None:
             raise ClassroomError(f"jupyterhub exited with {hub.returncode}: {_log_tail(room)}")
-        try:
-            if api(room, "GET", "/")["version"]:
+        try:  # the hub answers, and its proxy sends students to it (the hub adds that route last)
+            if api(room, "GET", "/")["version"] and "/" in proxy_routes(room):
                 break
         except (OSError, ValueError, KeyError):
             pass
@@ -75,7 +75,7 @@ def start(room: Classroom, say=print) -> int:
 def api(room: Classroom, method: str, path: str, timeout: float = 10):
     """The hub's REST API with the classroom's token; the JSON answer (None when empty)."""
     token = room.token_file.read_text().strip()
-    request = urllib.request.Request(f"http://127.0.0.1:{room.port}/hub/api{path}", method=method,
+    request = urllib.request.Request(room.hub_api_url + path, method=method,
                                      headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read()
@@ -109,9 +109,13 @@ def stop(room: Classroom, say=print) -> list[str]:
     proxy_pid = recorded_pid(room.hub_dir / "proxy.pid")
     if pid_alive(proxy_pid) and _cmdline(proxy_pid).find("configurable-http-proxy") >= 0:
         _end(proxy_pid, 10)
-    for name in room.students:
-        if _exists(name):
-            labs.run(room, name, ["down"])
+    # A service the hub was still starting when it was told to stop outlives it (seen: the teacher's page)
+    orphans = [(pid, line) for pid, line in _processes() if _of_this_hub(room, pid, line)]
+    for pid, _ in orphans:
+        _end(pid, 10)
+    if orphans:
+        say(f"ended {len(orphans)} process(es) the hub left: " + ", ".join(f"pid {pid}" for pid, _ in orphans))
+    labs.run_for_each(room, [name for name in room.students if _exists(name)], ["down"])
     killed = kill_student_processes(room)
     if killed:
         say(f"ended {len(killed)} process(es) students left: " + ", ".join(killed))
@@ -142,13 +146,11 @@ def leftovers(room: Classroom) -> list[str]:
     for pid, line in _processes():
         if _of_this_hub(room, pid, line):
             found.append(f"pid {pid}: {line[:80]}")
-    for name in room.students:
-        if _exists(name):
-            up = labs.run(room, name, ["labs"])
-            if isinstance(up, dict):
-                found.append(f"{name}'s labs unknown ({up.get('error')})")
-            elif up:
-                found.append(f"{name}'s labs: {', '.join(lab['name'] for lab in up)}")
+    for name, up in labs.run_for_each(room, [n for n in room.students if _exists(n)], ["labs"]).items():
+        if isinstance(up, dict):
+            found.append(f"{name}'s labs unknown ({up.get('error')})")
+        elif up:
+            found.append(f"{name}'s labs: {', '.join(lab['name'] for lab in up)}")
     found += [f"a process of {name}" for name, _ in _student_pids(room)]
     return found
 
@@ -200,7 +202,7 @@ def _of_this_hub(room: Classroom, pid: int, line: str) -> bool:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"JUPYTERHUB_API_URL=http://127.0.0.1:{room.hub_port}/hub/api".encode() in environ
+    return f"JUPYTERHUB_API_URL={room.hub_api_url}".encode() in environ
 
 
 def _cmdline(pid: int) -> str:

@@ -1,6 +1,7 @@
 """What the classroom's jupyterhub_config.py does (it calls `configure(c, classroom.json)`).
 
-- the hub and its proxy on the classroom's address (127.0.0.1 by default), state in DIR/hub/;
+- the proxy on the classroom's listen address (127.0.0.1 by default), with TLS when it has a
+  certificate (tls.py); the hub on 127.0.0.1, its state in DIR/hub/;
 - PAM: students log in with their Unix account's password, on the hub's own login page;
 - LocalProcessSpawner with the hub as root: each student's JupyterLab runs as that student,
   in their home, with SWARMLAB_BACKEND=live (their lab: the userns driver, no root) and their
@@ -39,6 +40,9 @@ def _hub(c, room: Classroom) -> None:
     hub = room.hub_dir
     c.JupyterHub.ip = room.ip
     c.JupyterHub.port = room.port
+    if room.tls_cert:  # the proxy serves https on the listen address (the hub and its API stay on loopback)
+        c.JupyterHub.ssl_cert = room.tls_cert
+        c.JupyterHub.ssl_key = room.tls_key
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = room.hub_port
     c.JupyterHub.db_url = f"sqlite:///{hub / 'jupyterhub.sqlite'}"
@@ -97,7 +101,7 @@ def services(room: Classroom) -> list[dict]:
          "environment": env, "display": True},
         {"name": CULLER_SERVICE,
          "command": [room.python, "-m", "jupyterhub_idle_culler", f"--timeout={room.idle_timeout}",
-                     f"--cull-every={max(10, min(300, room.idle_timeout // 2))}"]},
+                     f"--cull-every={max(5, min(300, room.idle_timeout // 2))}"]},
         {"name": CLI_SERVICE, "api_token": room.token_file.read_text().strip()},
     ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ClassroomError
 from ..lab import limits
-from . import install, roster
+from . import install, roster, tls
 from .config import Classroom
 from .release import release_lessons
 
@@ -21,10 +21,13 @@ configure(c, {path!r})
 
 def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: bool, port: int,
           idle_timeout: int, student_limits: limits.Limits, proxy_prefix: Path | None, venv: Path | None,
-          base_python: str = "/usr/bin/python3", say=print) -> Classroom:
+          base_python: str = "/usr/bin/python3", listen: str = "127.0.0.1", tls_mode: str | None = None,
+          tls_cert: str | None = None, tls_key: str | None = None, insecure_http: bool = False,
+          say=print) -> Classroom:
     """Everything `start` needs. A failure removes what this call made (accounts included)."""
     if os.geteuid() != 0:
         raise ClassroomError("the classroom runs each student's server as that student: set it up as root")
+    tls.check(listen, tls_mode, tls_cert, tls_key, insecure_http)
     roster.read_class_list(teacher)  # the teacher's name is checked as a student's is
     if not 1024 <= port <= 65535 - 81:
         raise ClassroomError(f"--port {port}: give a port from 1024 to {65535 - 81} (the hub takes port+81)")
@@ -41,6 +44,7 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         python = install.environment(venv or folder / "venv", base_python, say)
         proxy = install.proxy(proxy_prefix or folder / "proxy", say)
         room = _folder(folder, teacher, students, port, idle_timeout, student_limits, proxy, python)
+        _serving(room, listen, tls_mode, tls_cert, tls_key, insecure_http, say)
         passwords = {}
         for name in absent:
             passwords[name] = roster.create(name)
@@ -96,6 +100,16 @@ def _folder(folder: Path, teacher, students, port, idle_timeout, student_limits,
                      hub_port=port + 81, api_port=port + 1, teacher_port=port + 2, idle_timeout=idle_timeout,
                      limits=asdict(student_limits), proxy=str(proxy), python=python,
                      pythonpath=_source_folder())
+
+
+def _serving(room: Classroom, listen, tls_mode, cert, key, insecure_http, say) -> None:
+    room.ip, room.insecure_http = listen, insecure_http
+    if tls_mode == tls.SELF_SIGNED:
+        made_cert, made_key = tls.self_signed(room.path / "tls", listen)
+        cert, key = str(made_cert), str(made_key)
+        say(f"self-signed certificate: {made_cert} (hand it to the students to trust; docs/classroom.md says how)")
+    room.tls_cert = str(Path(cert).absolute()) if cert else ""
+    room.tls_key = str(Path(key).absolute()) if key else ""
 
 
 def _students_can_run(room: Classroom, student: str) -> None:

@@ -24,8 +24,19 @@ def add_commands(sub) -> None:
     s.add_argument("--create-accounts", action="store_true",
                    help="make the accounts that are missing, each with a random password, shown once and kept "
                         "in a file only root may read")
-    s.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default 8000; the "
-                                                          "proxy's API, the teacher's page and the hub take the next)")
+    s.add_argument("--port", type=int, default=8000, help="the port students connect to (default 8000; the "
+                                                          "proxy's API, the teacher's page and the hub take "
+                                                          "port+1, port+2, port+81 on 127.0.0.1)")
+    s.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+                   help="the address students connect to (default 127.0.0.1; 0.0.0.0 for every address): "
+                        "anything but loopback needs TLS, or --insecure-http")
+    s.add_argument("--tls-cert", metavar="FILE", help="the server's certificate (full chain), e.g. certbot's "
+                                                      "fullchain.pem: the classroom serves https")
+    s.add_argument("--tls-key", metavar="FILE", help="its private key, readable by root only")
+    s.add_argument("--tls", choices=["self-signed"], help="make a self-signed certificate for this server's names "
+                                                          "and addresses (students must trust it)")
+    s.add_argument("--insecure-http", action="store_true",
+                   help="serve plain http on a network address: passwords cross the network in the clear")
     s.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle student's server, and "
                                                                   "their lab, is stopped (default 3600)")
     s.add_argument("--max-labs", type=int, default=1, help="labs up at once per student (default 1)")
@@ -67,6 +78,8 @@ def cmd_setup(args) -> int:
                  student_limits=Limits(args.max_labs, args.max_nodes, max_memory),
                  proxy_prefix=Path(args.proxy_prefix).absolute() if args.proxy_prefix else None,
                  venv=Path(args.venv).absolute() if args.venv else None, base_python=args.base_python,
+                 listen=args.listen, tls_mode=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                 insecure_http=args.insecure_http,
                  say=lambda line: print(line, file=sys.stderr))
     print(f"classroom ready in {room.dir}: {len(students)} students, teacher {room.teacher}; "
           f"`swarmlab classroom start` serves it on {room.url}", file=sys.stderr)
@@ -92,8 +105,7 @@ def cmd_status(args) -> int:
     pid = hub.running(room)
     print(f"hub: {'running, pid ' + str(pid) + ', ' + room.url if pid else 'stopped'}")
     servers = hub.servers(room) if pid else {}
-    for name in room.students:
-        up = labs.run(room, name, ["labs"])
+    for name, up in labs.run_for_each(room, room.students, ["labs"]).items():
         labs_text = (", ".join(f"{lab['name']} ({lab['nodes']} nodes)" for lab in up) or "no lab") \
             if isinstance(up, list) else up.get("error")
         server = servers.get(name)

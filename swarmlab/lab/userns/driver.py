@@ -113,12 +113,12 @@ class UsernsDriver(Driver):
         return True
 
     def labs_up(self) -> dict[str, int]:
-        """Every lab of this user whose holder still runs, with its node count from state.json."""
+        """Every lab of this user whose holder still runs, with its node count from state.json; a
+        holder an `up` killed with -9 left unrecorded counts too (it holds its namespaces and memory)."""
         up = {}
         root = state_root()
         for folder in (root.iterdir() if root.is_dir() else ()):
-            holder = lab_holder.recorded(folder)
-            if holder is not None and holder.alive():
+            if holders(folder):
                 try:
                     up[folder.name] = len(json.loads((folder / "state.json").read_text())["nodes"])
                 except (OSError, ValueError, KeyError):
