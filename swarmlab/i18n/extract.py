@@ -4,6 +4,8 @@
             and what a lesson says about itself (lessons.py: the backend, where it starts, its close)
     doctor  every cause and fix sentence a Finding is given in swarmlab/doctor/
     plot    the labels swarmlab/plot.py says through its `_say(...)`
+    widgets the labels, headings and status lines of swarmlab/widgets.py (its `_say(...)` and the
+            constants its WIDGET_TABLES names), and the replay's notes the node console shows
     cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
 
 An f-string becomes a template: each `{expression}` a placeholder named by its source, literal braces
@@ -214,7 +216,43 @@ def plot_msgids() -> list[str]:
     return _unique(_said_in(PACKAGE / "plot.py"))
 
 
-SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids, "plot": plot_msgids}
+# --- widgets -----------------------------------------------------------------------
+def said_in_functions(path: Path) -> list[str]:
+    """What a module says through `_say(...)`, a name given to it followed to what the function
+    assigned to that name, a helper of the module to what it returns."""
+    tree = ast.parse(path.read_text())
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]  # methods of a name alike too
+    helpers = {f.name: f for f in functions}
+    found = []
+    for function in functions:
+        names = assignments(function)
+        found += [s for node in ast.walk(function) if isinstance(node, ast.Call)
+                  and getattr(node.func, "id", "") == "_say" for s in strings_in(node.args[0], dict(helpers), names)]
+    return found
+
+
+def constants_named(path: Path, table: str) -> list[str]:
+    """The strings assigned (anywhere in the module) to the names its tuple `table` lists."""
+    tree = ast.parse(path.read_text())
+    wanted = {c.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(getattr(t, "id", "") == table for t in node.targets)
+              for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+    return [c.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") in wanted for t in node.targets)
+            for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+
+
+def widgets_msgids(package: Path = PACKAGE) -> list[str]:
+    """The widgets' labels, headings and status lines, and the replay's notes the node console shows."""
+    replay = ast.parse((package / "transport" / "replay.py").read_text())
+    notes = [s for f in ast.walk(replay) if isinstance(f, ast.FunctionDef) and f.name == "as_of_now"
+             for value in assignments(f).get("note", []) for s in strings_in(value)]
+    return _unique(constants_named(package / "widgets.py", "WIDGET_TABLES")
+                   + said_in_functions(package / "widgets.py") + notes)
+
+
+SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids, "plot": plot_msgids,
+           "widgets": widgets_msgids}
 
 
 def msgids(domain: str) -> list[str]:
