@@ -238,6 +238,13 @@ def _pieces(text: str, plain: dict, found, depth: int = 0) -> str | None:
 JOINTS = {";": "；", ",": "，", ":": "：", ".": "。"}
 
 
+def joint(mark: str, lang: str | None = None) -> str:
+    """The joint between sentences or list items ('; ', ', ', '. ') in `lang` (default: language()):
+    Chinese writes its full-width mark with no space after it."""
+    lang = lang or language()
+    return mark if lang == "en" else JOINTS.get(mark.strip(), mark)
+
+
 def _joint(char: str) -> str:
     return JOINTS.get(char, char)
 

@@ -136,7 +136,7 @@ FINDING_FIELDS = {"cause": 4, "fix": 5}
 
 
 # Sentences a check keeps in a table at module level: a port's verdicts, the task failure modes.
-DOCTOR_TABLES = ("_PORT_VERDICTS",)
+DOCTOR_TABLES = ("_PORT_VERDICTS", "NO_GWBRIDGE", "NO_SANDBOX")
 DOCTOR_RECORDS = {"FailureMode": ("cause", "fix")}  # a record's fields that are sentences
 
 
@@ -145,8 +145,10 @@ def _tables(tree: ast.Module, tables=DOCTOR_TABLES) -> list[str]:
     found = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in tables for t in node.targets):
+            inside = {id(part) for f in ast.walk(node.value) if isinstance(f, ast.JoinedStr)
+                      for part in ast.walk(f) if part is not f}  # an f-string's pieces: not sentences of their own
             found += [s for value in ast.walk(node.value) if isinstance(value, (ast.Constant, ast.JoinedStr))
-                      for s in strings_in(value) if " " in s]
+                      and id(value) not in inside for s in strings_in(value) if " " in s]
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DOCTOR_RECORDS:
             fields = [a.arg for a in _record_fields(tree, node.func.id)]
@@ -165,7 +167,8 @@ def _record_fields(tree: ast.Module, name: str) -> list[ast.AnnAssign]:
 
 
 def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
-    found = _said_in(Path(directory) / "findings.py")  # the report's labels
+    # the report's labels and its overview's own lines (counts, what settles), and those `swarmlab doctor` adds
+    found = [s for name in ("findings.py", "joining.py", "../cli/doctor.py") for s in _said_in(Path(directory) / name)]
     for path in sorted(Path(directory).glob("*.py")):
         tree = ast.parse(path.read_text())
         found += _tables(tree)
