@@ -7,6 +7,7 @@
     widgets the labels, headings and status lines of swarmlab/widgets.py (its `_say(...)` and the
             constants its WIDGET_TABLES names), and the replay's notes the node console shows
     cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
+            (lab up's refusals among them), and `swarmlab check`'s lines (CHECK_MODULES)
 
 An f-string becomes a template: each `{expression}` a placeholder named by its source, literal braces
 doubled. `python -m swarmlab.i18n.extract` adds new msgids to every language's catalog (an empty
@@ -189,6 +190,15 @@ def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
 
 # --- cli ---------------------------------------------------------------------------
 def _raised_messages(tree: ast.AST, helpers) -> list[str]:
+    """The messages of the errors raised in `tree`, and in each function the sentences the names
+    they put in them were set to (`where = f"your classroom limit ..."`)."""
+    found = _raised_in(tree, helpers)
+    for function in (f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)):
+        found += _raised_in(function, helpers, assignments(function))
+    return found
+
+
+def _raised_in(tree: ast.AST, helpers, names=None) -> list[str]:
     found = []
     for node in ast.walk(tree):
         call = None
@@ -198,12 +208,19 @@ def _raised_messages(tree: ast.AST, helpers) -> list[str]:
               and isinstance(node.func.value, ast.Call)):  # super().__init__(message)
             call = node
         if call is not None and call.args:
-            found += strings_in(call.args[0], dict(helpers))
+            found += strings_in(call.args[0], dict(helpers), names)
     return found
 
 
-# Beside errors.py, the modules whose errors the lesson commands and the doctor's target end on.
-CLI_MODULES = ("errors.py", "lessons.py", "cluster.py", "editions.py", "i18n/__init__.py")
+# Beside errors.py, the modules whose errors the lesson commands, the doctor's target and `lab up` end on.
+CLI_MODULES = ("errors.py", "lessons.py", "cluster.py", "editions.py", "i18n/__init__.py",
+               "lab/spec.py", "lab/limits.py", "lab/capacity.py", "lab/lab.py", "lab/driver.py",
+               "lab/userns/driver.py")
+# `swarmlab check`'s lines: each Check's detail and fix (an administrator's step), the purposes its tables
+# put into them, and (userns) why a lab in the user's namespaces cannot run.
+CHECK_MODULES = ("check.py", "userns_check.py", "lab/userns/driver.py")
+CHECK_RECORDS = {"Check": {"detail": 2, "fix": 3}, "Usability": {"reason": 1, "forced_error": 2}}
+CHECK_TABLES = ("_TOOLS", "_KERNEL_FEATURES", "ROOTLESS_TOOLS")
 
 
 def cli_msgids(package: Path = PACKAGE) -> list[str]:
@@ -212,7 +229,30 @@ def cli_msgids(package: Path = PACKAGE) -> list[str]:
         tree = ast.parse(path.read_text())
         helpers = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
         found += _raised_messages(tree, helpers)
-    return _unique(found)
+    for name in CHECK_MODULES:
+        found += _records(package / name) + _tables(ast.parse((package / name).read_text()), CHECK_TABLES)
+    found += said_in_functions(package / "cli" / "check.py") + said_in_functions(package / "lab" / "userns" / "driver.py")
+    return _unique(s for s in found if " " in s)  # a lone word is a method's or an option's name, not a sentence
+
+
+def _records(path: Path) -> list[str]:
+    """The sentences CHECK_RECORDS' fields are given where a module makes one (a name followed to what
+    the function assigned to it)."""
+    tree = ast.parse(path.read_text())
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]
+    helpers = {f.name: f for f in functions}
+    found = []
+    for function in functions:
+        names = assignments(function)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in CHECK_RECORDS:
+                for field, position in CHECK_RECORDS[node.func.id].items():
+                    value = next((k.value for k in node.keywords if k.arg == field), None)
+                    if value is None and len(node.args) > position:
+                        value = node.args[position]
+                    if value is not None:
+                        found += strings_in(value, dict(helpers), names)
+    return found
 
 
 def plot_msgids() -> list[str]:
