@@ -523,7 +523,7 @@ class NodeConsole(W.VBox):
                 note = f"{node.name} answered in {time.monotonic() - started:.2f} s"  # shown through _say
         except Exception as exc:  # a RecordingError names the command; show it, do not raise
             self.error = exc
-            self.note.value = _message(str(exc), "error")
+            self.note.value = _message(_say(str(exc)), "error")
             return None
         finally:
             self.run_button.disabled = False

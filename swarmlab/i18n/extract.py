@@ -290,6 +290,9 @@ def widgets_msgids(package: Path = PACKAGE) -> list[str]:
     replay = ast.parse((package / "transport" / "replay.py").read_text())
     notes = [s for f in ast.walk(replay) if isinstance(f, ast.FunctionDef) and f.name == "as_of_now"
              for value in assignments(f).get("note", []) for s in strings_in(value)]
+    notes += [s for f in ast.walk(replay) if isinstance(f, ast.FunctionDef) and f.name == "_missing"  # a command
+              for r in ast.walk(f) if isinstance(r, ast.Return) and r.value is not None  # the recording lacks
+              for s in strings_in(r.value, {}, assignments(f))]
     return _unique(constants_named(package / "widgets.py", "WIDGET_TABLES")
                    + said_in_functions(package / "widgets.py") + notes)
 

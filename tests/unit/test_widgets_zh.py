@@ -64,3 +64,11 @@ def test_the_service_monitor_in_zh_counts_replicas_in_chinese(speak):
     assert monitor.refresh_button.description == "刷新" and monitor.play.description == "自动刷新"
     assert re.search(r"录制的第 \d+ 个样本，共 \d+ 个（t = \+[\d.]+ 秒） — 正在运行的副本：", monitor.caption.value)
     assert "服务 test" in monitor.children[0].children[0].value
+
+
+def test_a_command_the_recording_lacks_is_refused_in_chinese(speak):
+    speak("zh")
+    console = widgets.node_console(Cluster.from_recording(recording_path("04")))
+    assert console.run("docker system df", "node2") is None
+    assert "node2 上的 `docker system df` 从未被录制；录制中有 node2 的" in console.note.value
+    assert "条命令，例如 `" in console.note.value
