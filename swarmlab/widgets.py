@@ -31,7 +31,7 @@ from . import faults, parse, swarm
 from .doctor.gathering import node_script
 from .cluster import Cluster, Node
 from .errors import RecordingError, SwarmlabError
-from .i18n import translate
+from .i18n import joint, translate
 from .lessons import REPLAY, Lesson
 from .result import Result
 from .transport.replay import AsOfNowTransport, recorded_end
@@ -163,7 +163,7 @@ class _Activity:
         def step(text: str = "") -> None:
             self.progress.value = min(self.progress.max, self.progress.value + 1)
             if text:
-                self.label.value = _message(_say(f"{what}: {text}…"), "busy")
+                self.label.value = _message(f"{what}{joint(': ')}{text}…", "busy")
         try:
             yield step
         except Exception as exc:  # shown, kept; see the docstring
@@ -341,7 +341,7 @@ class LabPanel(W.VBox):
         swarm = self.swarm_box.value if swarm is None else swarm
         with self._action(_say("bringing the lab up"), 5 if swarm else 4) as step:
             self._require_lab("bring the lab up")
-            self.lab.up(progress=lambda phase, seconds: step(f"{phase} at {seconds:.1f} s"))
+            self.lab.up(progress=lambda phase, seconds: step(_say(f"{phase} at {seconds:.1f} s")))
             if swarm:
                 self.lab.form_swarm()
                 step(_say("swarm formed"))
