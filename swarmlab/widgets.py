@@ -253,6 +253,11 @@ class LabPanel(W.VBox):
 
     # --- state of the controls -----------------------------------------------
     @property
+    def replay_reason(self) -> str:
+        """Why a replay disables what would change a lab, as the panel says it (in the lessons' language)."""
+        return _say(REPLAY_REASON)
+
+    @property
     def _live_buttons(self) -> list[W.Button]:
         return [self.inject_button, self.undo_button, self.fix_button]
 

@@ -72,3 +72,12 @@ def test_a_command_the_recording_lacks_is_refused_in_chinese(speak):
     assert console.run("docker system df", "node2") is None
     assert "node2 上的 `docker system df` 从未被录制；录制中有 node2 的" in console.note.value
     assert "条命令，例如 `" in console.note.value
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_panel_says_why_a_replay_disables_its_controls_in_its_own_language(speak, lang):
+    """What lesson 0's claim checks, in both editions (the code cell is the same)."""
+    speak(lang)
+    panel = widgets.lab_panel(open_lesson("00", backend="replay"))
+    assert panel.replay_reason in panel.reason.value
+    assert (panel.replay_reason == widgets.REPLAY_REASON) == (lang == "en")
