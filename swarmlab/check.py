@@ -45,12 +45,18 @@ def run_checks() -> list[Check]:
     for tool, purpose, package in _TOOLS:
         path = shutil.which(tool)
         checks.append(Check(tool, bool(path), path or f"missing: {purpose}", "" if path else f"{APT} {package}"))
-    checks += [_kernel_netns(), _kernel_feature("vxlan", "overlay networks between nodes"),
-               _kernel_feature("overlay", "Docker's overlay2 storage"), _kernel_feature("bridge", "docker0 and docker_gwbridge"),
-               _kernel_feature("ip_vs", "service VIPs and the routing mesh; without it tasks still run and "
-                               "reach each other by address, as every lesson does"),
+    checks += [_kernel_netns(), *(_kernel_feature(name, purpose) for name, purpose in _KERNEL_FEATURES),
                _kernel_esp_gcm(), _cgroups()]
     return checks
+
+
+_KERNEL_FEATURES = [  # (module, what it is for)
+    ("vxlan", "overlay networks between nodes"),
+    ("overlay", "Docker's overlay2 storage"),
+    ("bridge", "docker0 and docker_gwbridge"),
+    ("ip_vs", "service VIPs and the routing mesh; without it tasks still run and reach each other by address, "
+              "as every lesson does"),
+]
 
 
 def _kernel_netns() -> Check:
@@ -66,7 +72,8 @@ def _kernel_feature(name: str, purpose: str) -> Check:
     if not builtin and shutil.which("modprobe"):
         loadable = subprocess.run(["modprobe", "-n", name], capture_output=True).returncode == 0
     ok = builtin or loadable
-    detail = f"{name}: " + ("available" if builtin else "loadable module" if loadable else "missing") + f" ({purpose})"
+    detail = (f"{name}: available ({purpose})" if builtin else f"{name}: loadable module ({purpose})" if loadable
+              else f"{name}: missing ({purpose})")
     return Check(f"kernel {name}", ok, detail, "" if ok else f"a kernel with {name} support (modprobe {name})")
 
 

@@ -152,8 +152,8 @@ def _apparmor_allows() -> Check:
                      "and later): AppArmor lets only programs with a profile that allows `userns` make one",
                      "an AppArmor profile for unshare with `userns,` (see /etc/apparmor.d/), or "
                      "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0")
-    return Check("userns apparmor", True, "no AppArmor restriction on user namespaces"
-                 + (" (the setting is 0)" if restrict == 0 else ""))
+    return Check("userns apparmor", True, "no AppArmor restriction on user namespaces (the setting is 0)"
+                 if restrict == 0 else "no AppArmor restriction on user namespaces")
 
 
 def _cgroup_delegation(name: str) -> Check:

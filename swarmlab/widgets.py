@@ -28,10 +28,10 @@ import pandas as pd
 from . import fix as fix_module
 from .doctor import doctor as run_doctor_on
 from . import faults, parse, swarm
-from .doctor.findings import SEVERITIES
 from .doctor.gathering import node_script
 from .cluster import Cluster, Node
 from .errors import RecordingError, SwarmlabError
+from .i18n import joint, translate
 from .lessons import REPLAY, Lesson
 from .result import Result
 from .transport.replay import AsOfNowTransport, recorded_end
@@ -60,6 +60,16 @@ SEVERITY_COLOURS = {
     "info": "color: #055160",
 }
 TABLE_ROWS = 60  # longer tables are cut (the DataFrame itself stays whole on the widget)
+# The status table's column headers as shown (the DataFrame keeps the English names code reads).
+STATUS_HEADERS = ("node", "address", "role", "docker", "swarm")
+# The module's constants shown through _say, for the catalog's extractor (swarmlab/i18n/extract.py).
+WIDGET_TABLES = ("REPLAY_REASON", "STATUS_HEADERS", "PICK", "SEVERITIES_SHOWN")
+SEVERITIES_SHOWN = ("error", "warning", "info")  # the doctor summary's words (doctor.findings.SEVERITIES)
+
+
+def _say(text: str) -> str:
+    """A label, heading or status line in the lessons' language (the `widgets` catalog)."""
+    return translate(text, "widgets")
 
 
 # --- replay: look, do not advance ------------------------------------------------
@@ -86,7 +96,8 @@ def _wrap(body: str) -> str:
 
 def _table_html(frame: pd.DataFrame, caption: str = "") -> str:
     shown = frame.head(TABLE_ROWS)
-    more = (f"<div><i>first {TABLE_ROWS} of {len(frame)} rows</i></div>" if len(frame) > TABLE_ROWS else "")
+    more = (f"<div><i>{html.escape(_say(f'first {TABLE_ROWS} of {len(frame)} rows'))}</i></div>"
+            if len(frame) > TABLE_ROWS else "")
     cap = f"<div><b>{html.escape(caption)}</b></div>" if caption else ""
     return _wrap(cap + shown.to_html(index=False, border=0, classes="swarmlab-table", na_rep="") + more)
 
@@ -146,22 +157,22 @@ class _Activity:
         self.busy, self.error = True, None
         self.progress.max, self.progress.value, self.progress.bar_style = max(1, steps), 0, "info"
         self.progress.layout.visibility = "visible"
-        self.label.value = _message(f"{what}…", "busy")
+        self.label.value = _message(_say(f"{what}…"), "busy")
         started = time.monotonic()
 
         def step(text: str = "") -> None:
             self.progress.value = min(self.progress.max, self.progress.value + 1)
             if text:
-                self.label.value = _message(f"{what}: {text}…", "busy")
+                self.label.value = _message(f"{what}{joint(': ')}{text}…", "busy")
         try:
             yield step
         except Exception as exc:  # shown, kept; see the docstring
             self.error = exc
             self.progress.bar_style = "danger"
-            self.label.value = _message(f"{what} failed: {exc}", "error")
+            self.label.value = _message(_say(f"{what} failed: {exc}"), "error")
         else:
             self.progress.value, self.progress.bar_style = self.progress.max, "success"
-            self.label.value = _message(f"{what}: done in {time.monotonic() - started:.1f} s", "ok")
+            self.label.value = _message(_say(f"{what}: done in {time.monotonic() - started:.1f} s"), "ok")
         finally:
             self.busy = False
             if on_end:
@@ -194,22 +205,22 @@ class LabPanel(W.VBox):
 
         names = list(cluster.nodes)
         self.status_html = W.HTML()
-        self.refresh_button = _button("Refresh status", self.refresh_status, icon="refresh")
-        self.swarm_box = W.Checkbox(value=True, description="form the swarm", indent=False,
+        self.refresh_button = _button(_say("Refresh status"), self.refresh_status, icon="refresh")
+        self.swarm_box = W.Checkbox(value=True, description=_say("form the swarm"), indent=False,
                                     layout=W.Layout(width="auto"))
-        self.up_button = _button("Lab up", self.up, "success", icon="play")
-        self.down_button = _button("Lab down", self.down, "danger", icon="stop")
-        self.fault_menu = W.Dropdown(options=list(faults.FAULTS), description="fault",
+        self.up_button = _button(_say("Lab up"), self.up, "success", icon="play")
+        self.down_button = _button(_say("Lab down"), self.down, "danger", icon="stop")
+        self.fault_menu = W.Dropdown(options=list(faults.FAULTS), description=_say("fault"),
                                      style={"description_width": "initial"}, layout=W.Layout(width="14em"))
-        self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
+        self.node_menu = W.Dropdown(options=names, value=names[-1], description=_say("node"),
                                     style={"description_width": "initial"}, layout=W.Layout(width="10em"))
-        self.rejoin_box = W.Checkbox(value=True, description="rejoin if the fault acts at join", indent=False,
+        self.rejoin_box = W.Checkbox(value=True, description=_say("rejoin if the fault acts at join"), indent=False,
                                      layout=W.Layout(width="auto"))
-        self.inject_button = _button("Inject", self.inject, "warning", icon="bolt")
-        self.undo_button = _button("Undo", self.undo, icon="undo")
-        self.doctor_button = _button("Run the doctor", self.run_doctor, "info", icon="stethoscope")
-        self.fix_button = _button("Fix docker_gwbridge", self.apply_fix, "primary", icon="wrench",
-                                  tooltip="fix_gwbridge on the chosen node, like the manager's")
+        self.inject_button = _button(_say("Inject"), self.inject, "warning", icon="bolt")
+        self.undo_button = _button(_say("Undo"), self.undo, icon="undo")
+        self.doctor_button = _button(_say("Run the doctor"), self.run_doctor, "info", icon="stethoscope")
+        self.fix_button = _button(_say("Fix docker_gwbridge"), self.apply_fix, "primary", icon="wrench",
+                                  tooltip=_say("fix_gwbridge on the chosen node, like the manager's"))
         self.findings_html = W.HTML()
         self.log_html = W.HTML()
         self.reason = W.HTML()
@@ -218,7 +229,7 @@ class LabPanel(W.VBox):
         self._describe_fault()
 
         rows = [
-            W.HTML(f"<b>swarmlab lab panel</b> — {html.escape(cluster.source or 'cluster')}"),
+            W.HTML(f"<b>{html.escape(_say('swarmlab lab panel'))}</b> — {html.escape(cluster.source or 'cluster')}"),
             self.status_html,
             W.HBox([self.refresh_button, self.up_button, self.swarm_box, self.down_button]),
             W.HBox([self.fault_menu, self.node_menu, self.rejoin_box, self.inject_button, self.undo_button]),
@@ -242,6 +253,11 @@ class LabPanel(W.VBox):
 
     # --- state of the controls -----------------------------------------------
     @property
+    def replay_reason(self) -> str:
+        """Why a replay disables what would change a lab, as the panel says it (in the lessons' language)."""
+        return _say(REPLAY_REASON)
+
+    @property
     def _live_buttons(self) -> list[W.Button]:
         return [self.inject_button, self.undo_button, self.fix_button]
 
@@ -253,26 +269,26 @@ class LabPanel(W.VBox):
         busy = self.activity.busy
         if self.replay:
             for b in [self.up_button, self.down_button, *self._live_buttons]:
-                b.disabled, b.tooltip = True, REPLAY_REASON
+                b.disabled, b.tooltip = True, _say(REPLAY_REASON)
             self.doctor_button.disabled = busy or not self._doctor_recorded
-            reasons.append(REPLAY_REASON)
+            reasons.append(_say(REPLAY_REASON))
             if not self._doctor_recorded:
-                self.doctor_button.tooltip = "this recording holds no doctor run"
-                reasons.append("the doctor answers in a replay only where the recorded lesson ran it")
+                self.doctor_button.tooltip = _say("this recording holds no doctor run")
+                reasons.append(_say("the doctor answers in a replay only where the recorded lesson ran it"))
         else:
             up = self.lab_is_up() if self.lab is not None else True
             if self.lab is None:
                 for b in (self.up_button, self.down_button):
-                    b.disabled, b.tooltip = True, "no local lab behind this cluster"
-                reasons.append(f"no local lab behind {self.cluster.source or 'this cluster'}: "
-                               "bring its hosts up and down yourself")
+                    b.disabled, b.tooltip = True, _say("no local lab behind this cluster")
+                reasons.append(_say(f"no local lab behind {self.cluster.source or 'this cluster'}: "
+                                    "bring its hosts up and down yourself"))
             else:
                 self.up_button.disabled, self.down_button.disabled = busy or up, busy or not up
-                self.up_button.tooltip, self.down_button.tooltip = "bring the lab up", "take the lab down"
+                self.up_button.tooltip, self.down_button.tooltip = _say("bring the lab up"), _say("take the lab down")
             for b in [*self._live_buttons, self.doctor_button]:
                 b.disabled = busy or not up
             if not up:
-                reasons.append(f"lab {self.lab.name} is down: bring it up first")
+                reasons.append(_say(f"lab {self.lab.name} is down: bring it up first"))
         self.refresh_button.disabled = busy
         self.swarm_box.disabled = self.up_button.disabled
         self.fault_menu.disabled = self.rejoin_box.disabled = self.inject_button.disabled
@@ -307,7 +323,7 @@ class LabPanel(W.VBox):
     def _status_rows(self, cluster: Cluster) -> pd.DataFrame:
         if self.lab is not None and not self.lab_is_up():
             rows = [{"node": n.name, "address": n.address, "role": n.role, "docker": "-",
-                     "swarm": f"lab {self.lab.name} is down"} for n in cluster]
+                     "swarm": _say(f"lab {self.lab.name} is down")} for n in cluster]
             return pd.DataFrame(rows)
         rows = []
         for node, result in cluster.run_all(STATUS_COMMAND, timeout=20, return_exceptions=True).items():
@@ -316,10 +332,11 @@ class LabPanel(W.VBox):
 
     def _show_status(self, table: pd.DataFrame) -> None:
         self.status = table
-        self.status_html.value = _table_html(table, "nodes")
+        shown = table.rename(columns={c: _say(c) for c in STATUS_HEADERS})
+        self.status_html.value = _table_html(shown, _say("nodes"))
 
     def refresh_status(self) -> pd.DataFrame | None:
-        with self._action("status", 1):
+        with self._action(_say("status"), 1):
             self._show_status(self._status_rows(self._looking()))
         return self.status
 
@@ -327,25 +344,25 @@ class LabPanel(W.VBox):
     def up(self, swarm: bool | None = None) -> None:
         """Bring the lab up (and form the swarm, when the box is ticked)."""
         swarm = self.swarm_box.value if swarm is None else swarm
-        with self._action("bringing the lab up", 5 if swarm else 4) as step:
+        with self._action(_say("bringing the lab up"), 5 if swarm else 4) as step:
             self._require_lab("bring the lab up")
-            self.lab.up(progress=lambda phase, seconds: step(f"{phase} at {seconds:.1f} s"))
+            self.lab.up(progress=lambda phase, seconds: step(_say(f"{phase} at {seconds:.1f} s")))
             if swarm:
                 self.lab.form_swarm()
-                step("swarm formed")
+                step(_say("swarm formed"))
             self._show_status(self._status_rows(self.cluster))
 
     def down(self) -> None:
-        with self._action("taking the lab down", 1):
+        with self._action(_say("taking the lab down"), 1):
             self._require_lab("take the lab down")
             self.lab.down()
             self._show_status(self._status_rows(self.cluster))
 
     def _require_lab(self, what: str) -> None:
         if self.replay:
-            raise SwarmlabError(f"cannot {what}: {REPLAY_REASON}")
+            raise SwarmlabError(_say(f"cannot {what}: {REPLAY_REASON}"))
         if self.lab is None:
-            raise SwarmlabError(f"cannot {what}: no local lab behind {self.cluster.source}")
+            raise SwarmlabError(_say(f"cannot {what}: no local lab behind {self.cluster.source}"))
 
     # --- faults, doctor, fix -------------------------------------------------------
     def _describe_fault(self) -> None:
@@ -357,20 +374,20 @@ class LabPanel(W.VBox):
         fault, node = fault or self.fault_menu.value, node or self.node_menu.value
         rejoin = self.rejoin_box.value if rejoin is None else rejoin
         report = None
-        with self._action(f"injecting {fault} into {node}", 2) as step:
+        with self._action(_say(f"injecting {fault} into {node}"), 2) as step:
             self._refuse_in_replay()
             report = faults.inject(self.cluster, fault, node=node, rejoin=rejoin)
-            step("refreshing the status")
+            step(_say("refreshing the status"))
             self._after(report)
         return report
 
     def undo(self, fault: str | None = None, node: str | None = None):
         fault, node = fault or self.fault_menu.value, node or self.node_menu.value
         report = None
-        with self._action(f"undoing {fault} on {node}", 2) as step:
+        with self._action(_say(f"undoing {fault} on {node}"), 2) as step:
             self._refuse_in_replay()
             report = faults.undo(self.cluster, fault, node=node)
-            step("refreshing the status")
+            step(_say("refreshing the status"))
             self._after(report)
         return report
 
@@ -378,27 +395,27 @@ class LabPanel(W.VBox):
         """fix_gwbridge on the chosen node, modelled on the manager's; returns the FixReport."""
         node = node or self.node_menu.value
         report = None
-        with self._action(f"creating docker_gwbridge on {node}", 2) as step:
+        with self._action(_say(f"creating docker_gwbridge on {node}"), 2) as step:
             self._refuse_in_replay()
             report = fix_module.fix_gwbridge(self.cluster.node(node), like=self.cluster.manager)
-            step("refreshing the status")
+            step(_say("refreshing the status"))
             self._after(report)
         return report
 
     def run_doctor(self) -> pd.DataFrame | None:
         """The doctor on every node; the findings, worst first (also shown as a table)."""
-        with self._action("the doctor is looking at every node", 1):
+        with self._action(_say("the doctor is looking at every node"), 1):
             findings = run_doctor_on(self._looking())
             self.findings = findings
             counts = findings["severity"].value_counts()
-            summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES)
-            self.findings_html.value = _wrap(f"<div><b>doctor</b>: {summary}</div>"
+            summary = ", ".join(f"{counts.get(s, 0)} {_say(s)}" for s in SEVERITIES_SHOWN)
+            self.findings_html.value = _wrap(f"<div><b>doctor</b>: {html.escape(summary)}</div>"
                                              + style_findings(findings).to_html())
         return self.findings
 
     def _refuse_in_replay(self) -> None:
         if self.replay:
-            raise SwarmlabError(REPLAY_REASON)
+            raise SwarmlabError(_say(REPLAY_REASON))
 
     def _after(self, report) -> None:
         self.last_report = report
@@ -409,13 +426,13 @@ class LabPanel(W.VBox):
 def _status_row(node: Node, result: Result | BaseException) -> dict:
     row = {"node": node.name, "address": node.address, "role": node.role}
     if isinstance(result, RecordingError):
-        return row | {"docker": "-", "swarm": "not in this recording"}
+        return row | {"docker": "-", "swarm": _say("not in this recording")}
     if isinstance(result, BaseException):
-        return row | {"docker": "-", "swarm": f"unreachable: {result}"}
+        return row | {"docker": "-", "swarm": _say(f"unreachable: {result}")}
     words = result.stdout.split()
     if not result.ok or len(words) < 2:
         why = (result.stderr or result.stdout).strip().splitlines()
-        return row | {"docker": "not answering", "swarm": why[-1] if why else f"exit code {result.exit_code}"}
+        return row | {"docker": _say("not answering"), "swarm": why[-1] if why else _say(f"exit code {result.exit_code}")}
     state = words[1] + (" (manager)" if len(words) > 2 and words[2] == "true" else "")
     return row | {"docker": words[0], "swarm": state}
 
@@ -437,7 +454,7 @@ class NodeConsole(W.VBox):
     recorded commands answer: the `recorded` dropdown lists them for the node.
     """
 
-    PICK = "— a recorded command —"
+    PICK = "— a recorded command —"  # shown through _say (WIDGET_TABLES names it for the catalog)
 
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
@@ -446,12 +463,12 @@ class NodeConsole(W.VBox):
         self.table: pd.DataFrame | None = None
         self.error: BaseException | None = None
         names = list(cluster.nodes)
-        self.node_menu = W.Dropdown(options=names, value=names[-1], description="node",
+        self.node_menu = W.Dropdown(options=names, value=names[-1], description=_say("node"),
                                     style={"description_width": "initial"}, layout=W.Layout(width="10em"))
-        self.command = W.Text(placeholder="docker network ls", description="command",
+        self.command = W.Text(placeholder="docker network ls", description=_say("command"),
                               layout=W.Layout(width="36em"))
-        self.run_button = _button("Run", self.run, "primary", icon="terminal")
-        self.recorded_menu = W.Dropdown(description="recorded", layout=W.Layout(width="48em"))
+        self.run_button = _button(_say("Run"), self.run, "primary", icon="terminal")
+        self.recorded_menu = W.Dropdown(description=_say("recorded"), layout=W.Layout(width="48em"))
         self.recorded_menu.observe(self._picked, "value")
         self.note = W.HTML()
         self.output_html = W.HTML()
@@ -461,8 +478,8 @@ class NodeConsole(W.VBox):
             rows.append(self.recorded_menu)
             self.node_menu.observe(lambda change: self._list_recorded(), "value")
             self._list_recorded()
-            self.note.value = _message("replay of a recording: only recorded commands answer, "
-                                       "with what the real lab printed")
+            self.note.value = _message(_say("replay of a recording: only recorded commands answer, "
+                                            "with what the real lab printed"))
         super().__init__(children=rows + [self.note, self.output_html, self.table_html])
 
     def __repr__(self):
@@ -476,7 +493,7 @@ class NodeConsole(W.VBox):
         return self.cluster.node(node or self.node_menu.value).transport.commands()
 
     def _list_recorded(self) -> None:
-        options = [(self.PICK, "")]
+        options = [(_say(self.PICK), "")]
         for command in self.recorded_commands():
             first = command.splitlines()[0]
             label = first if len(first) <= 90 and "\n" not in command else first[:87] + "…"
@@ -498,25 +515,25 @@ class NodeConsole(W.VBox):
         self.result, self.table, self.error = None, None, None
         self.output_html.value = self.table_html.value = ""
         if not command:
-            self.note.value = _message("type a command first", "error")
+            self.note.value = _message(_say("type a command first"), "error")
             return None
         self.run_button.disabled = True
-        self.note.value = _message(f"running on {node.name}…", "busy")
+        self.note.value = _message(_say(f"running on {node.name}…"), "busy")
         try:
             if self.replay:
                 result, note = node.transport.as_of_now(command)
             else:
                 started = time.monotonic()
                 result = node.run(command, timeout=60)
-                note = f"{node.name} answered in {time.monotonic() - started:.2f} s"
+                note = f"{node.name} answered in {time.monotonic() - started:.2f} s"  # shown through _say
         except Exception as exc:  # a RecordingError names the command; show it, do not raise
             self.error = exc
-            self.note.value = _message(str(exc), "error")
+            self.note.value = _message(_say(str(exc)), "error")
             return None
         finally:
             self.run_button.disabled = False
         self.result = result
-        self.note.value = _message(note, "info" if result.ok else "error")
+        self.note.value = _message(_say(note), "info" if result.ok else "error")
         self.output_html.value = _pre(result.terminal())
         self._show_table(command, result)
         return result
@@ -529,9 +546,9 @@ class NodeConsole(W.VBox):
         try:
             self.table = parse_fn(result.stdout)
         except SwarmlabError as exc:
-            self.table_html.value = _message(f"{name} could not read it: {exc}", "error")
+            self.table_html.value = _message(_say(f"{name} could not read it: {exc}"), "error")
             return
-        self.table_html.value = _table_html(self.table, f"as a table ({name})")
+        self.table_html.value = _table_html(self.table, _say(f"as a table ({name})"))
 
 
 def node_console(cluster: Cluster) -> NodeConsole:
@@ -557,16 +574,16 @@ class ServiceMonitor(W.VBox):
         self.samples: list[Result] = []
         self.index = -1
         self.refreshes = 0
-        self.refresh_button = _button("Refresh", self.refresh, icon="refresh")
+        self.refresh_button = _button(_say("Refresh"), self.refresh, icon="refresh")
         self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=int(interval * 1000),
-                           description="auto-refresh", show_repeat=False,
-                           tooltip="refresh every few seconds until stopped")
+                           description=_say("auto-refresh"), show_repeat=False,
+                           tooltip=_say("refresh every few seconds until stopped"))
         self.play.observe(self._tick, "value")
         self.caption = W.HTML()
         self.table_html = W.HTML()
         super().__init__(children=[
-            W.HBox([W.HTML(f"<b>service {html.escape(service)}</b>"), self.refresh_button, self.play,
-                    W.HTML("<small>&nbsp;auto-refresh: ▶ starts, ■ stops</small>")]),
+            W.HBox([W.HTML(f"<b>{html.escape(_say(f'service {service}'))}</b>"), self.refresh_button, self.play,
+                    W.HTML(f"<small>&nbsp;{html.escape(_say('auto-refresh: ▶ starts, ■ stops'))}</small>")]),
             self.caption, self.table_html])
         self._first_look()
 
@@ -628,25 +645,23 @@ class ServiceMonitor(W.VBox):
         self.tasks, self.error = parse.tasks_from_json(result.stdout), None
         self.refreshes += 1
         self.table_html.value = _wrap(style_tasks(self.tasks).to_html()) if len(self.tasks) else \
-            _message(f"service {self.service} has no tasks")
+            _message(_say(f"service {self.service} has no tasks"))
         self.caption.value = _message(self._summary())
 
     def _summary(self) -> str:
         running = swarm.placement(self.tasks)
         failed = len(swarm.failed(self.tasks))
-        where = ", ".join(f"{node}: {count}" for node, count in sorted(running.items())) or "none"
-        text = f"running replicas: {where}; failed tasks listed: {failed}"
+        where = ", ".join(f"{node}: {count}" for node, count in sorted(running.items())) or _say("none")
+        text = _say(f"running replicas: {where}; failed tasks listed: {failed}")
         if self.replay:
             first = recorded_end(self.samples[0]) - self.samples[0].duration if self.samples else 0.0
             at = recorded_end(self.samples[self.index]) - self.samples[self.index].duration - first
-            text = f"recorded sample {self.index + 1} of {len(self.samples)} (t = +{at:.1f} s) — " + text
-        else:
-            text = f"{time.strftime('%H:%M:%S')} — " + text
-        return text
+            return _say(f"recorded sample {self.index + 1} of {len(self.samples)} (t = +{at:.1f} s)") + " — " + text
+        return f"{time.strftime('%H:%M:%S')} — " + text
 
     def _failed(self, exc: BaseException) -> None:
         self.error = exc
-        self.caption.value = _message(f"cannot list the tasks of {self.service}: {exc}", "error")
+        self.caption.value = _message(_say(f"cannot list the tasks of {self.service}: {exc}"), "error")
 
 
 def service_monitor(cluster: Cluster, service: str = swarm.SERVICE, interval: float = 2.0) -> ServiceMonitor:

@@ -9,7 +9,7 @@ from .. import staging
 from ..cluster import connect
 from ..doctor import diagnose, gather
 from ..doctor.facts import Facts
-from ..doctor.findings import overview, report, worst
+from ..doctor.findings import _say, overview, report, worst
 from ..doctor.joining import settling
 from ..errors import SwarmlabError
 from ..fix import fix_gwbridge
@@ -77,8 +77,8 @@ def examine(cluster, verbose: bool = False, wait: float = 0):
         waited = time.monotonic() - started
         if not wait or not state.left_out(findings).any() or waited + WAIT_STEP > wait:
             return facts, findings
-        print(f"still settling after {waited:.0f} s: {state.waiting_for(findings)}; "
-              f"the doctor looks again in {WAIT_STEP} s", file=sys.stderr)
+        print(_say(f"still settling after {waited:.0f} s: {state.waiting_for(findings)}; "
+                   f"the doctor looks again in {WAIT_STEP} s"), file=sys.stderr)
         time.sleep(WAIT_STEP)
 
 
@@ -94,6 +94,6 @@ def cmd_fix_gwbridge(args) -> int:
             raise SwarmlabError(f"{args.node} is the manager, the model to copy; name the node that lacks "
                                 "docker_gwbridge (see `swarmlab doctor`)")
         print(fix_gwbridge(node, like=cluster.manager, subnet=args.subnet).terminal(), end="")
-    print(f"next, as in the article: `docker service rm` and `docker service create` on {cluster.manager.name}, "
-          "then `swarmlab doctor`", file=sys.stderr)
+    print(_say(f"next, as in the article: `docker service rm` and `docker service create` on {cluster.manager.name}, "
+               "then `swarmlab doctor`"), file=sys.stderr)
     return 0

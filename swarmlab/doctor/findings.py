@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..i18n import language, translate
+from ..i18n import joint, language, translate
 
 # Docker's pages a finding links to.
 DOC_OVERLAY = "https://docs.docker.com/engine/network/drivers/overlay/"
@@ -90,17 +90,25 @@ def overview(findings: pd.DataFrame, settling=None) -> str:
         if len(more[kind]) < PER_CHECK:
             blocks.append(_block(f))
         more[kind].append(f["node"])
-    lines = [f"... and {len(nodes) - PER_CHECK} more {check} {severity}s ({some_names(nodes[PER_CHECK:])}): "
-             "--all prints them" for (severity, check), nodes in more.items() if len(nodes) > PER_CHECK]
+    lines = [_more(severity, check, nodes) for (severity, check), nodes in more.items() if len(nodes) > PER_CHECK]
     if left_out.any():
         lines.append(settling.say(findings))
     infos = findings[findings["severity"] == "info"]
     if len(infos):
-        lines.append("infos: " + "; ".join(f"{', '.join(sorted(checks))} ({where})"
-                                           for where, checks in _where(infos).items()) + ". --all prints them")
-    counts = _counts(findings) + (f" ({int(left_out.sum())} left out: still settling)" if left_out.any() else "")
+        groups = joint("; ").join(f"{', '.join(sorted(checks))} ({where})" for where, checks in _where(infos).items())
+        lines.append(_say(f"infos: {groups}. --all prints them"))
+    left = int(left_out.sum())
+    counts = _counts(findings) + (_say(f" ({left} left out: still settling)") if left else "")
     text = [_wrap(line) for line in lines + [counts]]
     return "\n\n".join(blocks + ["\n".join(text)])
+
+
+def _more(severity: str, check: str, nodes: list[str]) -> str:
+    """The line naming the problems of one severity and check that the overview leaves out."""
+    n, names = len(nodes) - PER_CHECK, some_names(nodes[PER_CHECK:])
+    if severity == "error":
+        return _say(f"... and {n} more {check} errors ({names}): --all prints them")
+    return _say(f"... and {n} more {check} warnings ({names}): --all prints them")
 
 
 def _wrap(line: str) -> str:
@@ -126,7 +134,22 @@ def _block(f) -> str:
 
 def _counts(findings: pd.DataFrame) -> str:
     counts = findings["severity"].value_counts()
-    return ", ".join(f"{counts.get(s, 0)} {s}{'s' if counts.get(s, 0) != 1 else ''}" for s in SEVERITIES)
+    return joint(", ").join(counted(int(counts.get(s, 0)), s) for s in SEVERITIES)
+
+
+def counted(n: int, severity: str, check: str = "") -> str:
+    """'1 error', '29 docker_gwbridge warnings': findings of one severity (about one check) counted,
+    in the language swarmlab speaks (each form a sentence of the doctor catalog)."""
+    one = n == 1
+    if check:
+        said = {"error": _say(f"{n} {check} error" if one else f"{n} {check} errors"),
+                "warning": _say(f"{n} {check} warning" if one else f"{n} {check} warnings"),
+                "info": _say(f"{n} {check} info" if one else f"{n} {check} infos")}
+    else:
+        said = {"error": _say(f"{n} error" if one else f"{n} errors"),
+                "warning": _say(f"{n} warning" if one else f"{n} warnings"),
+                "info": _say(f"{n} info" if one else f"{n} infos")}
+    return said[severity]
 
 
 def _where(findings: pd.DataFrame) -> dict[str, list[str]]:
@@ -135,8 +158,8 @@ def _where(findings: pd.DataFrame) -> dict[str, list[str]]:
     where: dict[str, list[str]] = {}
     for check, rows in findings.groupby("check", sort=False):
         nodes = {name for node in rows["node"] for name in node.split(", ")}
-        label = ("all nodes" if nodes == {"all"} else next(iter(nodes)) if len(nodes) == 1
-                 else f"{len(nodes)} nodes")
+        label = (_say("all nodes") if nodes == {"all"} else next(iter(nodes)) if len(nodes) == 1
+                 else _say(f"{len(nodes)} nodes"))
         where.setdefault(label, []).append(check)
     return where
 

@@ -18,7 +18,8 @@ import pandas as pd
 from ..gwbridge import GWBRIDGE
 from ..parse import tasks_from_json
 from .facts import Facts, NodeFacts, log_clock, log_time
-from .findings import some_names
+from ..i18n import joint
+from .findings import _say, counted, some_names
 
 # A join this recent may still be spreading by gossip (seen: 30-node labs whose overlay lost
 # pings to one node 10-25 s after the joins returned, and not a run later).
@@ -114,29 +115,36 @@ class Settling:
         parts = []
         if self.fresh:
             ages = sorted(self.fresh.values())
-            when = (f"{ages[0]:.0f} s ago" if round(ages[0]) == round(ages[-1])
-                    else f"{ages[0]:.0f}-{ages[-1]:.0f} s ago")
-            parts.append(f"{_count(self.fresh, 'node')} joined the swarm {when}")
+            when = (_say(f"{ages[0]:.0f} s ago") if round(ages[0]) == round(ages[-1])
+                    else _say(f"{ages[0]:.0f}-{ages[-1]:.0f} s ago"))
+            n = len(self.fresh)
+            parts.append(_say(f"{n} node joined the swarm {when}" if n == 1 else f"{n} nodes joined the swarm {when}"))
         for lacking in (NO_GWBRIDGE, NO_SANDBOX):
             nodes = [name for name, what in self.joining.items() if what == lacking]
             if nodes:
-                parts.append(f"{_count(nodes, 'node')} {'has' if len(nodes) == 1 else 'have'} {lacking} "
-                             f"({some_names(nodes)}): Docker makes it a moment after the join")
+                n, names = len(nodes), some_names(nodes)
+                parts.append(_say(f"{n} node has {lacking} ({names}): Docker makes it a moment after the join"
+                                  if n == 1 else
+                                  f"{n} nodes have {lacking} ({names}): Docker makes it a moment after the join"))
         if (about["check"] == "overlay traffic").any():
-            parts.append("pings over the overlay can be lost while the joins spread by gossip")
-        said = "; ".join(parts) + f". {_count(int(self.left_out(findings).sum()), 'warning')} about it left out " \
-            "(--all prints them)"
+            parts.append(_say("pings over the overlay can be lost while the joins spread by gossip"))
+        left = int(self.left_out(findings).sum())
+        said = joint("; ").join(parts) + joint(". ") + _say(
+            f"{left} warning about it left out (--all prints them)" if left == 1 else
+            f"{left} warnings about it left out (--all prints them)")
         kept = about[about["severity"] == "error"]
         if len(kept):
-            said += (f". The {_count(len(kept), 'error')} about {', '.join(dict.fromkeys(kept['check']))} above may "
-                     f"be only that: look again before acting on {'it' if len(kept) == 1 else 'them'}")
-        return f"still settling: {said}. Run the doctor again in a minute, or `swarmlab doctor --wait`"
+            n, checks = len(kept), ", ".join(dict.fromkeys(kept["check"]))
+            said += joint(". ") + _say(
+                f"The {n} error about {checks} above may be only that: look again before acting on it" if n == 1 else
+                f"The {n} errors about {checks} above may be only that: look again before acting on them")
+        return _say(f"still settling: {said}. Run the doctor again in a minute, or `swarmlab doctor --wait`")
 
     def waiting_for(self, findings: pd.DataFrame) -> str:
         """What is still settling, in a few words ('30 docker_gwbridge warnings, 2 overlay traffic errors')."""
         about = findings[self.about(findings)]
         kinds = about.groupby(["check", "severity"], sort=False).size()
-        return ", ".join(f"{n} {check} {severity}{'' if n == 1 else 's'}" for (check, severity), n in kinds.items())
+        return joint(", ").join(counted(n, severity, check) for (check, severity), n in kinds.items())
 
 
 def settling(facts: Facts) -> Settling:
@@ -147,7 +155,3 @@ def settling(facts: Facts) -> Settling:
     fresh = {name: age for name, age in ages.items() if age is not None and 0 <= age < FRESH_JOIN}
     return Settling({name: what for name, what in joining_nodes(facts).items() if name in fresh}, fresh)
 
-
-def _count(items, noun: str) -> str:
-    n = items if isinstance(items, int) else len(items)
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,11 +1,12 @@
 """The language swarmlab speaks to a student, and its sentences in that language (gettext).
 
-Three gettext domains, each a catalog per language in swarmlab/data/locale/LANG/LC_MESSAGES/DOMAIN.po:
+Five gettext domains, each a catalog per language in swarmlab/data/locale/LANG/LC_MESSAGES/DOMAIN.po:
 
     claims  the sentences lessons check with lesson.expect (the msgids are the English notebooks' own)
     doctor  the doctor's findings: the cause and the fix (the evidence stays as Docker printed it)
     cli     the CLI's one-line errors (swarmlab/errors.py and swarmlab/cli/)
     plot    the labels of swarmlab.plot's pictures
+    widgets the lab panel's, node console's and service monitor's labels and status lines
 
 A sentence in the English sources is often an f-string: its msgid keeps each `{expression}` as a
 placeholder (literal braces doubled, as in str.format), and `translate` matches the finished English
@@ -32,7 +33,7 @@ from pathlib import Path
 from ..errors import UsageError
 
 LANGUAGES = ("en", "zh")
-DOMAINS = ("claims", "doctor", "cli", "plot")
+DOMAINS = ("claims", "doctor", "cli", "plot", "widgets")
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "data" / "locale"
 FOLDER_MARKER = "swarmlab-lang"  # a file in a lessons folder naming the language of the lessons there
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
@@ -235,6 +236,13 @@ def _pieces(text: str, plain: dict, found, depth: int = 0) -> str | None:
 
 
 JOINTS = {";": "；", ",": "，", ":": "：", ".": "。"}
+
+
+def joint(mark: str, lang: str | None = None) -> str:
+    """The joint between sentences or list items ('; ', ', ', '. ') in `lang` (default: language()):
+    Chinese writes its full-width mark with no space after it."""
+    lang = lang or language()
+    return mark if lang == "en" else JOINTS.get(mark.strip(), mark)
 
 
 def _joint(char: str) -> str:

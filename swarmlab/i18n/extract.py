@@ -4,7 +4,10 @@
             and what a lesson says about itself (lessons.py: the backend, where it starts, its close)
     doctor  every cause and fix sentence a Finding is given in swarmlab/doctor/
     plot    the labels swarmlab/plot.py says through its `_say(...)`
+    widgets the labels, headings and status lines of swarmlab/widgets.py (its `_say(...)` and the
+            constants its WIDGET_TABLES names), and the replay's notes the node console shows
     cli     the messages of swarmlab/errors.py's errors and the errors swarmlab/cli/ raises, and those of the modules in CLI_MODULES
+            (lab up's refusals among them), and `swarmlab check`'s lines (CHECK_MODULES)
 
 An f-string becomes a template: each `{expression}` a placeholder named by its source, literal braces
 doubled. `python -m swarmlab.i18n.extract` adds new msgids to every language's catalog (an empty
@@ -134,7 +137,7 @@ FINDING_FIELDS = {"cause": 4, "fix": 5}
 
 
 # Sentences a check keeps in a table at module level: a port's verdicts, the task failure modes.
-DOCTOR_TABLES = ("_PORT_VERDICTS",)
+DOCTOR_TABLES = ("_PORT_VERDICTS", "NO_GWBRIDGE", "NO_SANDBOX")
 DOCTOR_RECORDS = {"FailureMode": ("cause", "fix")}  # a record's fields that are sentences
 
 
@@ -143,8 +146,10 @@ def _tables(tree: ast.Module, tables=DOCTOR_TABLES) -> list[str]:
     found = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in tables for t in node.targets):
+            inside = {id(part) for f in ast.walk(node.value) if isinstance(f, ast.JoinedStr)
+                      for part in ast.walk(f) if part is not f}  # an f-string's pieces: not sentences of their own
             found += [s for value in ast.walk(node.value) if isinstance(value, (ast.Constant, ast.JoinedStr))
-                      for s in strings_in(value) if " " in s]
+                      and id(value) not in inside for s in strings_in(value) if " " in s]
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DOCTOR_RECORDS:
             fields = [a.arg for a in _record_fields(tree, node.func.id)]
@@ -163,7 +168,8 @@ def _record_fields(tree: ast.Module, name: str) -> list[ast.AnnAssign]:
 
 
 def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
-    found = _said_in(Path(directory) / "findings.py")  # the report's labels
+    # the report's labels and its overview's own lines (counts, what settles), and those `swarmlab doctor` adds
+    found = [s for name in ("findings.py", "joining.py", "../cli/doctor.py") for s in _said_in(Path(directory) / name)]
     for path in sorted(Path(directory).glob("*.py")):
         tree = ast.parse(path.read_text())
         found += _tables(tree)
@@ -184,6 +190,15 @@ def doctor_msgids(directory: Path = PACKAGE / "doctor") -> list[str]:
 
 # --- cli ---------------------------------------------------------------------------
 def _raised_messages(tree: ast.AST, helpers) -> list[str]:
+    """The messages of the errors raised in `tree`, and in each function the sentences the names
+    they put in them were set to (`where = f"your classroom limit ..."`)."""
+    found = _raised_in(tree, helpers)
+    for function in (f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)):
+        found += _raised_in(function, helpers, assignments(function))
+    return found
+
+
+def _raised_in(tree: ast.AST, helpers, names=None) -> list[str]:
     found = []
     for node in ast.walk(tree):
         call = None
@@ -193,12 +208,19 @@ def _raised_messages(tree: ast.AST, helpers) -> list[str]:
               and isinstance(node.func.value, ast.Call)):  # super().__init__(message)
             call = node
         if call is not None and call.args:
-            found += strings_in(call.args[0], dict(helpers))
+            found += strings_in(call.args[0], dict(helpers), names)
     return found
 
 
-# Beside errors.py, the modules whose errors the lesson commands and the doctor's target end on.
-CLI_MODULES = ("errors.py", "lessons.py", "cluster.py", "editions.py", "i18n/__init__.py")
+# Beside errors.py, the modules whose errors the lesson commands, the doctor's target and `lab up` end on.
+CLI_MODULES = ("errors.py", "lessons.py", "cluster.py", "editions.py", "i18n/__init__.py",
+               "lab/spec.py", "lab/limits.py", "lab/capacity.py", "lab/lab.py", "lab/driver.py",
+               "lab/userns/driver.py")
+# `swarmlab check`'s lines: each Check's detail and fix (an administrator's step), the purposes its tables
+# put into them, and (userns) why a lab in the user's namespaces cannot run.
+CHECK_MODULES = ("check.py", "userns_check.py", "lab/userns/driver.py")
+CHECK_RECORDS = {"Check": {"detail": 2, "fix": 3}, "Usability": {"reason": 1, "forced_error": 2}}
+CHECK_TABLES = ("_TOOLS", "_KERNEL_FEATURES", "ROOTLESS_TOOLS")
 
 
 def cli_msgids(package: Path = PACKAGE) -> list[str]:
@@ -207,14 +229,76 @@ def cli_msgids(package: Path = PACKAGE) -> list[str]:
         tree = ast.parse(path.read_text())
         helpers = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
         found += _raised_messages(tree, helpers)
-    return _unique(found)
+    for name in CHECK_MODULES:
+        found += _records(package / name) + _tables(ast.parse((package / name).read_text()), CHECK_TABLES)
+    found += said_in_functions(package / "cli" / "check.py") + said_in_functions(package / "lab" / "userns" / "driver.py")
+    return _unique(s for s in found if " " in s)  # a lone word is a method's or an option's name, not a sentence
+
+
+def _records(path: Path) -> list[str]:
+    """The sentences CHECK_RECORDS' fields are given where a module makes one (a name followed to what
+    the function assigned to it)."""
+    tree = ast.parse(path.read_text())
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]
+    helpers = {f.name: f for f in functions}
+    found = []
+    for function in functions:
+        names = assignments(function)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in CHECK_RECORDS:
+                for field, position in CHECK_RECORDS[node.func.id].items():
+                    value = next((k.value for k in node.keywords if k.arg == field), None)
+                    if value is None and len(node.args) > position:
+                        value = node.args[position]
+                    if value is not None:
+                        found += strings_in(value, dict(helpers), names)
+    return found
 
 
 def plot_msgids() -> list[str]:
     return _unique(_said_in(PACKAGE / "plot.py"))
 
 
-SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids, "plot": plot_msgids}
+# --- widgets -----------------------------------------------------------------------
+def said_in_functions(path: Path) -> list[str]:
+    """What a module says through `_say(...)`, a name given to it followed to what the function
+    assigned to that name, a helper of the module to what it returns."""
+    tree = ast.parse(path.read_text())
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]  # methods of a name alike too
+    helpers = {f.name: f for f in functions}
+    found = []
+    for function in functions:
+        names = assignments(function)
+        found += [s for node in ast.walk(function) if isinstance(node, ast.Call)
+                  and getattr(node.func, "id", "") == "_say" for s in strings_in(node.args[0], dict(helpers), names)]
+    return found
+
+
+def constants_named(path: Path, table: str) -> list[str]:
+    """The strings assigned (anywhere in the module) to the names its tuple `table` lists."""
+    tree = ast.parse(path.read_text())
+    wanted = {c.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(getattr(t, "id", "") == table for t in node.targets)
+              for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+    return [c.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") in wanted for t in node.targets)
+            for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+
+
+def widgets_msgids(package: Path = PACKAGE) -> list[str]:
+    """The widgets' labels, headings and status lines, and the replay's notes the node console shows."""
+    replay = ast.parse((package / "transport" / "replay.py").read_text())
+    notes = [s for f in ast.walk(replay) if isinstance(f, ast.FunctionDef) and f.name == "as_of_now"
+             for value in assignments(f).get("note", []) for s in strings_in(value)]
+    notes += [s for f in ast.walk(replay) if isinstance(f, ast.FunctionDef) and f.name == "_missing"  # a command
+              for r in ast.walk(f) if isinstance(r, ast.Return) and r.value is not None  # the recording lacks
+              for s in strings_in(r.value, {}, assignments(f))]
+    return _unique(constants_named(package / "widgets.py", "WIDGET_TABLES")
+                   + said_in_functions(package / "widgets.py") + notes)
+
+
+SOURCES = {"claims": claim_msgids, "doctor": doctor_msgids, "cli": cli_msgids, "plot": plot_msgids,
+           "widgets": widgets_msgids}
 
 
 def msgids(domain: str) -> list[str]:

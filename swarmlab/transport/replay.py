@@ -97,8 +97,9 @@ class ReplayTransport(Transport):
         now = self.clock.now()
         reached = [i for i, r in enumerate(runs) if recorded_end(r) <= now + 1e-6]
         i = reached[-1] if reached else 0
-        note = (f"replayed: recorded run {i + 1} of {len(runs)} of this command"
-                + (" (the state at this point of the lesson)" if reached else " (the lesson has not reached it yet)"))
+        note = (f"replayed: recorded run {i + 1} of {len(runs)} of this command (the state at this point of the lesson)"
+                if reached else
+                f"replayed: recorded run {i + 1} of {len(runs)} of this command (the lesson has not reached it yet)")
         return runs[i], note
 
     def _key(self, command) -> str:

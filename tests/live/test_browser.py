@@ -371,6 +371,16 @@ def test_a_zh_lesson_in_chinese_jupyterlab_draws_its_text_table_and_plot_with_cj
             assert prose["boxes"] == [] and prose["drawn"] >= 40, prose
             chrome = page.evaluate(TOFU, [".lm-MenuBar-item, .jp-Toolbar, .jp-DirListing", 20, HAN])
             assert chrome["boxes"] == [] and chrome["drawn"] >= 2, chrome
+            # the service monitor speaks Chinese too (the widgets catalog): its button, as the lesson names it
+            buttons = [b.strip() for b in page.locator(".jp-OutputArea-output button").all_inner_texts()]
+            assert "刷新" in buttons, buttons
+            monitor_text = page.locator(".jp-OutputArea-output .widget-vbox").first.inner_text()
+            assert "自动刷新" in monitor_text and "正在运行的副本" in monitor_text, monitor_text
+            widgets_drawn = page.evaluate(TOFU, [".jp-OutputArea-output .widget-button, "
+                                                 ".jp-OutputArea-output .widget-html", 30, HAN])
+            assert widgets_drawn["boxes"] == [] and widgets_drawn["drawn"] >= 4, widgets_drawn
+            page.locator(".jp-OutputArea-output button:text-is('刷新')").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(_artifacts() / "browser-zh-03-monitor.png"))
             tables.first.scroll_into_view_if_needed()
             page.screenshot(path=str(_artifacts() / "browser-zh-03-table.png"))
             picture.first.scroll_into_view_if_needed()

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ...errors import LabError
+from ...i18n import joint, translate
 from ..driver import Driver, Usability
 from ..ownership import state_root
 from ..spec import NodeSpec
@@ -21,6 +22,11 @@ from .node import UsernsNode
 
 REQUIRED_TOOLS = ("unshare", "nsenter", "newuidmap", "newgidmap", "ip", "tini", "dockerd", "docker",
                   "rootlesskit-docker-proxy", "busybox")
+
+
+def _say(text: str) -> str:
+    """A check's detail or an administrator's step in the language swarmlab speaks (the cli catalog)."""
+    return translate(text, "cli")
 
 
 class UsernsDriver(Driver):
@@ -54,13 +60,16 @@ class UsernsDriver(Driver):
         known = {c.name.split()[-1] for c in missing}
         tools = [t for t in REQUIRED_TOOLS if not shutil.which(t) and t not in known]
         if missing or tools:
-            said = "; ".join([*(f"{c.name}: {c.detail}" for c in missing), *(f"missing {t}" for t in tools)])
+            # Each detail and step in the student's language now (the sentence around them is the cli
+            # catalog's too): the check's name, commands, paths and sysctl names stay as they are.
+            said = joint("; ").join([*(c.name + joint(": ") + _say(c.detail) for c in missing),
+                                     *(_say(f"{t}: missing") for t in tools)])
             # Each step an administrator takes, once (the probe's advice only repeats the others').
-            steps = dict.fromkeys(c.fix for c in missing if c.fix and c.name != "userns probe")
-            todo = f" (the administrator's step: {'; '.join(steps)})" if steps else ""
-            return Usability(False, f"no lab in your own user namespaces ({said})",
-                             forced_error=f"this machine cannot run a lab in your user namespaces: {said}{todo}; "
-                                          f"`swarmlab check` says what to do")
+            steps = joint("; ").join(dict.fromkeys(_say(c.fix) for c in missing if c.fix and c.name != "userns probe"))
+            forced = (f"this machine cannot run a lab in your user namespaces: {said} (the administrator's step: "
+                      f"{steps}); `swarmlab check` says what to do" if steps else
+                      f"this machine cannot run a lab in your user namespaces: {said}; `swarmlab check` says what to do")
+            return Usability(False, f"no lab in your own user namespaces ({said})", forced_error=forced)
         return Usability(True, "your own user namespaces: a live lab with no root and no Docker group")
 
     def describe(self) -> str:
