@@ -23,10 +23,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
+from jupyterpage import ALL_RAN_OR_ERROR, KERNEL_IDLE, loopback_only
 from conftest import ROOT
 from swarmlab.i18n import FOLDER_MARKER
 
@@ -42,7 +42,6 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},
 }
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ZH_SETTINGS = {"@jupyterlab/translation-extension/plugin.jupyterlab-settings": {"locale": "zh_CN"}}
 ZH_LESSON = "03-deploy-and-fail.ipynb"  # its text, a table (the task history) and a plot with Chinese labels
 
@@ -168,18 +167,6 @@ def _launch_chromium(playwright, profile: Path):
         viewport={"width": 1400, "height": 1000}, timeout=30_000)
 
 
-KERNEL_IDLE = """() => {
-  const name = document.querySelector('.jp-NotebookPanel-toolbar .jp-KernelName');
-  const busy = document.querySelector('.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator');
-  return name && !/No Kernel/.test(name.textContent) && busy && busy.dataset.status === 'idle';
-}"""
-# Done when every code cell shows its execution count, or as soon as one shows an error.
-ALL_RAN_OR_ERROR = """(n) => {
-  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-  const errors = document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
-  const traceback = [...errors].some(e => /Traceback|Error/.test(e.textContent));
-  return traceback || (prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
-}"""
 
 
 def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupyter_lab, tmp_path):
@@ -189,19 +176,12 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupy
     timer = Timer()
     outside: list[str] = []
 
-    def loopback_only(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "blob") or url.hostname in LOOPBACK:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
 
     with sync_playwright() as playwright:
         browser = _launch_chromium(playwright, tmp_path / "chromium-profile")
         try:
             browser.set_default_timeout(20_000)
-            browser.route("**/*", loopback_only)
+            browser.route("**/*", loopback_only(outside))
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.goto(f"{base}/lab/tree/{LESSON}?token={token}", timeout=30_000)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=30_000)
@@ -322,19 +302,12 @@ def test_a_zh_lesson_in_chinese_jupyterlab_draws_its_text_table_and_plot_with_cj
     base, token, log_path = jupyter_lab_zh
     outside: list[str] = []
 
-    def loopback_only(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "blob") or url.hostname in LOOPBACK:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
 
     with sync_playwright() as playwright:
         browser = _launch_chromium(playwright, tmp_path / "chromium-profile")
         try:
             browser.set_default_timeout(20_000)
-            browser.route("**/*", loopback_only)
+            browser.route("**/*", loopback_only(outside))
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.goto(f"{base}/lab/tree/{ZH_LESSON}?token={token}", timeout=30_000)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=30_000)

@@ -18,10 +18,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
+from jupyterpage import ALL_RAN_OR_ERROR, KERNEL_IDLE, loopback_only
 from conftest import ROOT, require_live
 
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -29,7 +29,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSON = "01-build-the-swarm.ipynb"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def free_base_port() -> int:
@@ -169,17 +168,6 @@ def test_status_names_the_hub_and_every_student(classroom):
 
 
 # --- the browser: two students log in, run lesson 01 live; the teacher sees both ----------------
-KERNEL_IDLE = """() => {
-  const name = document.querySelector('.jp-NotebookPanel-toolbar .jp-KernelName');
-  const busy = document.querySelector('.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator');
-  return name && !/No Kernel/.test(name.textContent) && busy && busy.dataset.status === 'idle';
-}"""
-ALL_RAN_OR_ERROR = """(n) => {
-  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-  const errors = document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
-  const traceback = [...errors].some(e => /Traceback|Error/.test(e.textContent));
-  return traceback || (prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
-}"""
 
 
 def trust_only(cert_path: str) -> str:
@@ -198,14 +186,7 @@ def _log_in(browser, base: str, name: str, password: str, next_path: str = ""):
     context.set_default_timeout(30_000)
     outside: list[str] = []
 
-    def loopback_only(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "blob") or url.hostname in LOOPBACK:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-    context.route("**/*", loopback_only)
+    context.route("**/*", loopback_only(outside))
     page = context.new_page()
     page.goto(f"{base}/hub/login" + (f"?next={next_path}" if next_path else ""))
     page.fill("#username_input", name)
