@@ -1,7 +1,6 @@
-"""The lessons a student gets on first login: without their solutions.
-
-Today `swarmlab lessons strip`'s way (cells tagged `solution` dropped); nbgrader's release
-(course.py) takes its place by changing `release_lessons` alone.
+"""The lessons a student gets on first login: without their solutions, by `swarmlab lessons
+strip`'s rule (cells tagged `solution` dropped). The nbgrader course (course.py) is its own: its
+copies stop at each exercise until it is answered, so handing those out is more than this module.
 """
 from __future__ import annotations
 
