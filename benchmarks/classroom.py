@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import requests  # noqa: E402
 import websocket  # noqa: E402
 
 from swarmlab.classroom import hub  # noqa: E402
+from swarmlab.classroom.config import free_port  # noqa: E402
 from swarmlab.classroom.install import shared_cache  # noqa: E402
 from swarmlab.classroom.release import LESSONS_FOLDER  # noqa: E402
 from swarmlab.classroom.setup import remove, setup  # noqa: E402
@@ -159,23 +159,13 @@ def mem_available() -> int:
     return meminfo_mb(Path("/proc/meminfo").read_text())["MemAvailable"]
 
 
-def free_base_port() -> int:
-    while True:
-        base = random.randint(30000, 39000)
-        try:
-            for port in (base, base + 1, base + 2, base + 81):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
 
 
 def one_size(n: int, budget: float) -> dict:
     tag = f"{random.randint(0, 999):03d}"
     names = [f"bch{tag}s{i:02d}" for i in range(n)]
     folder = Path(tempfile.mkdtemp(prefix="swarmlab-classroom-bench-"))
-    room = setup(folder, f"bch{tag}t", names, create_accounts=True, port=free_base_port(), idle_timeout=3600,
+    room = setup(folder, f"bch{tag}t", names, create_accounts=True, port=free_port(), idle_timeout=3600,
                  student_limits=Limits(), proxy_prefix=shared_cache() / "chp",
                  venv=shared_cache() / "classroom-venv", say=lambda line: None)
     try:

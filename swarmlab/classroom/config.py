@@ -21,6 +21,28 @@ DEFAULT_DIR = Path("/var/lib/swarmlab/classroom")
 VARIABLE = "SWARMLAB_CLASSROOM"  # another folder (a second classroom, the tests)
 
 
+# The ports a classroom takes, from its public port p: the proxy (p), its REST API (p+1), the
+# teacher's page (p+2) and the hub itself (p+81).
+API_OFFSET, TEACHER_OFFSET, HUB_OFFSET = 1, 2, 81
+PORT_OFFSETS = (0, API_OFFSET, TEACHER_OFFSET, HUB_OFFSET)
+
+
+def free_port(low: int = 20000, high: int = 39000, tries: int = 50) -> int:
+    """A public port p in [low, high] whose classroom ports are all free on loopback now."""
+    import random
+    import socket
+    for _ in range(tries):
+        base = random.randint(low, high)
+        try:
+            for offset in PORT_OFFSETS:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise ClassroomError(f"no port from {low} to {high} with its classroom ports free: pass --port")
+
+
 @dataclass
 class Classroom:
     dir: str

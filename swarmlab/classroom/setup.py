@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ClassroomError
 from ..lab import limits
 from . import install, roster, tls
-from .config import Classroom
+from .config import API_OFFSET, HUB_OFFSET, TEACHER_OFFSET, Classroom
 from .release import release_lessons
 
 CONFIG_FILE = """# Made by `swarmlab classroom setup`; the settings are in classroom.json.
@@ -29,8 +29,8 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         raise ClassroomError("the classroom runs each student's server as that student: set it up as root")
     tls.check(listen, tls_mode, tls_cert, tls_key, insecure_http)
     roster.read_class_list(teacher)  # the teacher's name is checked as a student's is
-    if not 1024 <= port <= 65535 - 81:
-        raise ClassroomError(f"--port {port}: give a port from 1024 to {65535 - 81} (the hub takes port+81)")
+    if not 1024 <= port <= 65535 - HUB_OFFSET:
+        raise ClassroomError(f"--port {port}: give a port from 1024 to {65535 - HUB_OFFSET} (the hub takes port+{HUB_OFFSET})")
     if teacher in students:
         raise ClassroomError(f"{teacher} is both the teacher and a student: name the teacher apart")
     absent = roster.missing([teacher, *students])
@@ -97,7 +97,8 @@ def _folder(folder: Path, teacher, students, port, idle_timeout, student_limits,
     (folder / "progress").chmod(0o755)  # root's: a student cannot make a folder for another
     (folder / "jupyterhub_config.py").write_text(CONFIG_FILE.format(path=str(folder / "classroom.json")))
     return Classroom(dir=str(folder), teacher=teacher, students=list(students), port=port,
-                     hub_port=port + 81, api_port=port + 1, teacher_port=port + 2, idle_timeout=idle_timeout,
+                     hub_port=port + HUB_OFFSET, api_port=port + API_OFFSET, teacher_port=port + TEACHER_OFFSET,
+                     idle_timeout=idle_timeout,
                      limits=asdict(student_limits), proxy=str(proxy), python=python,
                      pythonpath=_source_folder())
 

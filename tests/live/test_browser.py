@@ -176,7 +176,6 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_its_table_picture_and_widget(jupy
     timer = Timer()
     outside: list[str] = []
 
-
     with sync_playwright() as playwright:
         browser = _launch_chromium(playwright, tmp_path / "chromium-profile")
         try:
@@ -301,7 +300,6 @@ def test_a_zh_lesson_in_chinese_jupyterlab_draws_its_text_table_and_plot_with_cj
 
     base, token, log_path = jupyter_lab_zh
     outside: list[str] = []
-
 
     with sync_playwright() as playwright:
         browser = _launch_chromium(playwright, tmp_path / "chromium-profile")

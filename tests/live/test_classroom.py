@@ -23,6 +23,7 @@ import pytest
 
 from jupyterpage import ALL_RAN_OR_ERROR, KERNEL_IDLE, loopback_only
 from conftest import ROOT, require_live
+from swarmlab.classroom.config import free_port
 
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,18 +32,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 LESSON = "01-build-the-swarm.ipynb"
 
 
-def free_base_port() -> int:
-    """A port p with p, p+1, p+2 and p+81 free (the proxy, its API, the teacher's page, the hub)."""
-    for _ in range(50):
-        base = random.randint(20000, 29000)
-        try:
-            for port in (base, base + 1, base + 2, base + 81):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +49,7 @@ def classroom():
     from swarmlab.classroom.install import shared_cache
     cache = shared_cache()  # what `make test-install` filled (made here when missing)
     started = time.monotonic()
-    room = setup(folder, teacher, students, create_accounts=True, port=free_base_port(), idle_timeout=3600,
+    room = setup(folder, teacher, students, create_accounts=True, port=free_port(), idle_timeout=3600,
                  student_limits=Limits(labs=1, nodes=2, memory_mb=128), proxy_prefix=cache / "chp",
                  venv=cache / "classroom-venv", tls_mode="self-signed", say=said.append)
     try:
