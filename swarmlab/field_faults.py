@@ -124,28 +124,13 @@ def _second_address(cluster: Cluster, node: Node) -> str:
     return f"{UNREACHABLE_NET}.{list(cluster.nodes).index(node.name) + 2}"
 
 
-def _leave(node: Node) -> list[Result]:
-    """`docker swarm leave --force`; when it fails, the node's swarm state removed with Docker stopped.
-
-    Docker 28.5 running a task on a node that advertises an address nobody reaches can fail
-    to leave (its API call times out, "context deadline exceeded", and the node stays in the
-    swarm, also after a restart). Removing /var/lib/docker/swarm is what leave --force does
-    to the node itself; the manager's entry for it is removed after the join, as always."""
-    left = node.run("docker swarm leave --force")
-    if left.ok:
-        return [left]
-    return [left, node.run("systemctl stop docker && rm -rf /var/lib/docker/swarm").check(
-                hint=f"stop Docker on {node.name} and remove /var/lib/docker/swarm by hand"),
-            swarm.start_docker(node)]
-
-
 def _join(cluster: Cluster, node: Node, advertise_addr: str) -> list[Result]:
     """Leave (if in), join again advertising `advertise_addr`, and remove the entry the node left behind."""
     manager = cluster.manager
     results = []
     old_id = node.run("docker info --format '{{.Swarm.NodeID}}'").stdout.strip()
     if old_id:
-        results += _leave(node)
+        results += swarm.leave(node)
     token = story.token_in(story.join_token(cluster))
     joined = swarm.join(node, manager.address, token, advertise_addr=advertise_addr)  # the token on no command line
     # The report shows the command; the token is a secret (anyone holding it can join).

@@ -109,7 +109,7 @@ def leave(cluster: Cluster, node: Node | str) -> list[Result]:
     node_id = node.run("docker info --format '{{.Swarm.NodeID}}'").check().stdout.strip()
     tasks = "ids=$(docker ps -aq --filter label=com.docker.swarm.task); [ -z \"$ids\" ] || docker rm -f $ids"
     results = [node.run(tasks).check(hint=f"remove the swarm's task containers on {node.name} by hand"),
-               node.run("docker swarm leave --force").check(hint=f"leave the swarm on {node.name} by hand")]
+               *swarm.leave(node)]
     if node_id:
         results.append(cluster.manager.run(f"docker node rm --force {node_id}"))
     try:

@@ -118,6 +118,22 @@ def restart_docker(node: Node) -> Result:
     return start_docker(node, restart=True)
 
 
+def leave(node: Node) -> list[Result]:
+    """`docker swarm leave --force` on `node`; when dockerd cannot finish it, the node's swarm state
+    removed with Docker stopped, which is what a leave does to the node itself.
+
+    Seen on Docker 28.5: a node that advertises an address nobody reaches, and once in CI a node
+    under load, answered "Error response from daemon: context deadline exceeded" (after 15 s in
+    that log) and stayed in the swarm, also after a restart. A node in no swarm has nothing to
+    leave: that is what was wanted. The manager's entry for the node is the caller's to remove."""
+    left = node.run("docker swarm leave --force")
+    if left.ok or "not part of a swarm" in left.stderr:
+        return [left]
+    return [left, node.run("systemctl stop docker && rm -rf /var/lib/docker/swarm").check(
+                hint=f"stop Docker on {node.name} and remove /var/lib/docker/swarm by hand"),
+            start_docker(node)]
+
+
 # --- joins ---------------------------------------------------------------------------------
 # What a node's dockerd logs when the join could not create docker_gwbridge (and so the
 # ingress network's sandbox) is messages.INGRESS_FAILED; the doctor reads it too. The journal

@@ -17,7 +17,7 @@ import json, sys
 from swarmlab import faults, story, swarm
 from swarmlab.cluster import Cluster
 from swarmlab.doctor import diagnose, gather
-from swarmlab.fix import fix_gwbridge, recreate_service, verify_service
+from swarmlab.fix import fix_gwbridge, recreate_service, verified
 from swarmlab.lab import Lab
 
 cluster = Cluster.from_lab(Lab.attach(sys.argv[1]))
@@ -31,10 +31,13 @@ findings = diagnose(gather(cluster))
 pools = findings[(findings.node == "node2") & (findings.check == "address pools")]
 fix_gwbridge(node2, like=cluster.manager)
 recreate_service(cluster)
-verified = verify_service(cluster, from_node="node2")
+# verified: what lesson 05 does (the remedy for a task one node never programmed, when named).
+verification = verified(cluster, from_node="node2", timeout=60)
 errors = [line.strip('"') for line in error.splitlines() if line.strip('"')]
+checks = [[check, bool(ok), detail] for check, ok, detail in verification.checks.itertuples(index=False)]
 print(json.dumps({"error": errors[0] if errors else "", "pools": pools.severity.tolist(),
-                  "verified": verified.ok, "placement": swarm.placement(swarm.running(swarm.tasks(cluster)))}))
+                  "verified": verification.ok, "checks": checks,
+                  "placement": swarm.placement(swarm.running(swarm.tasks(cluster)))}))
 """
 
 
