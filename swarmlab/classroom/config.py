@@ -3,7 +3,10 @@
     DIR/classroom.json        settings (below), root's, 0600
     DIR/jupyterhub_config.py  reads classroom.json through hubconfig.configure
     DIR/hub/                  the hub's database, cookie secret, pid file and log
-    DIR/release/              the lessons as students get them
+    DIR/course/               the lessons as an nbgrader course (the teacher's, 0700): source,
+                              release, submitted, autograded, feedback, gradebook.db
+    DIR/exchange/             nbgrader's exchange: released lessons out, submissions in (1777, as /tmp)
+    DIR/jupyter/              the students' servers' own Jupyter config (nbgrader's Assignments list)
     DIR/tls/                  a self-signed certificate and its key (--tls self-signed), 0700
     DIR/passwords-*.txt       passwords of accounts setup made, 0600 (root reads them)
     SPOOL (DIR/progress/)     one folder per student, that student's, for progress records (0755)
@@ -72,8 +75,17 @@ class Classroom:
         return self.path / "hub"
 
     @property
-    def release_dir(self) -> Path:
-        return self.path / "release"
+    def course_dir(self) -> Path:
+        return self.path / "course"
+
+    @property
+    def exchange_dir(self) -> Path:
+        return self.path / "exchange"
+
+    @property
+    def jupyter_dir(self) -> Path:
+        """JUPYTER_CONFIG_PATH of every student's server: where nbgrader's Assignments list finds the course."""
+        return self.path / "jupyter"
 
     @property
     def spool(self) -> Path:

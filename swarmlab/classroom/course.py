@@ -35,6 +35,7 @@ import pandas as pd
 from ..errors import CourseError, UsageError
 from ..headless import NOTEBOOKS
 from . import grading
+from .labs import student_env
 
 COURSE_ID = "swarmlab"
 LESSONS = tuple(f"{n:02d}" for n in range(9))
@@ -97,50 +98,50 @@ def _graded_copy(lesson: str, notebooks: Path):
     return path.name, grading.graded(nbformat.read(path, as_version=4), grading.sidecar(lesson))
 
 
-def generate(root, lessons=None) -> None:
+def generate(root, lessons=None, **who) -> None:
     """nbgrader generate_assignment: release/lessonNN/, solutions and hidden tests taken out."""
-    _teacher("generate", root, lessons)
+    _teacher("generate", root, lessons, **who)
 
 
-def release(root, lessons=None, *, exchange=None) -> None:
+def release(root, lessons=None, *, exchange=None, **who) -> None:
     """nbgrader release_assignment: the students' copies into the exchange."""
-    _teacher("release", root, lessons, exchange=exchange)
+    _teacher("release", root, lessons, exchange=exchange, **who)
 
 
-def fetch(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> list[Path]:
+def fetch(root, student: str, home, lessons=None, *, exchange=None, **who) -> list[Path]:
     """nbgrader fetch_assignment, in the student's home: home/lessonNN/<notebook> (kept if already there)."""
     picked = chosen(lessons)
     new = [lesson for lesson in picked if not (Path(home) / assignment(lesson)).exists()]  # nbgrader keeps work
     if new:
-        _student("fetch", root, student, home, new, exchange=exchange, user=user)
+        _student("fetch", root, student, home, new, exchange=exchange, **who)
     return [Path(home) / assignment(lesson) for lesson in picked]
 
 
-def submit(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> None:
+def submit(root, student: str, home, lessons=None, *, exchange=None, **who) -> None:
     """nbgrader submit, from the student's home: their lessonNN/ into the exchange's inbound."""
-    _student("submit", root, student, home, lessons, exchange=exchange, user=user)
+    _student("submit", root, student, home, lessons, exchange=exchange, **who)
 
 
-def collect(root, lessons=None, *, exchange=None) -> None:
+def collect(root, lessons=None, *, exchange=None, **who) -> None:
     """nbgrader collect: every student's newest submission into submitted/STUDENT/lessonNN/."""
-    _teacher("collect", root, lessons, exchange=exchange)
+    _teacher("collect", root, lessons, exchange=exchange, **who)
 
 
-def autograde(root, lessons=None, *, backend: str | None = None, env: dict | None = None) -> None:
+def autograde(root, lessons=None, *, backend: str | None = None, env: dict | None = None, **who) -> None:
     """nbgrader autograde: each submission runs again as a lesson (SWARMLAB_BACKEND=`backend` when
     given) and its tests are scored into gradebook.db. Students unknown to the gradebook are added."""
     extra = {**(env or {}), **({"SWARMLAB_BACKEND": backend} if backend else {})}
-    _teacher("autograde", root, lessons, env=extra)
+    _teacher("autograde", root, lessons, env=extra, **who)
 
 
-def feedback(root, lessons=None, *, exchange=None) -> None:
+def feedback(root, lessons=None, *, exchange=None, **who) -> None:
     """nbgrader generate_feedback (feedback/STUDENT/lessonNN/*.html) and release_feedback."""
-    _teacher("feedback", root, lessons, exchange=exchange)
+    _teacher("feedback", root, lessons, exchange=exchange, **who)
 
 
-def fetch_feedback(root, student: str, home, lessons=None, *, exchange=None, user: str | None = None) -> None:
+def fetch_feedback(root, student: str, home, lessons=None, *, exchange=None, **who) -> None:
     """nbgrader fetch_feedback, in the student's home: home/lessonNN/feedback/<time>/<notebook>.html."""
-    _student("fetch_feedback", root, student, home, lessons, exchange=exchange, user=user)
+    _student("fetch_feedback", root, student, home, lessons, exchange=exchange, **who)
 
 
 def scores(root) -> pd.DataFrame:
@@ -159,34 +160,43 @@ def scores(root) -> pd.DataFrame:
 
 
 # --- running nbgrader ----------------------------------------------------------------------
-def _teacher(step: str, root, lessons, *, exchange=None, env: dict | None = None) -> None:
+# Every step takes `user` (run it as this Unix user, with a plain environment of theirs, not this
+# process's) and `python` (an interpreter that user may run, with nbgrader; default: this one).
+def _teacher(step: str, root, lessons, *, exchange=None, env: dict | None = None, user: str | None = None,
+             python: str | None = None) -> None:
     root = Path(root)
-    _run_step(step, root, lessons, cwd=root, env=env, exchange=str(exchange_of(root, exchange)))
+    _run_step(step, root, lessons, cwd=root, env=env, user=user, python=python,
+              exchange=str(exchange_of(root, exchange)))
 
 
-def _student(step: str, root, student: str, home, lessons, *, exchange=None, user: str | None = None) -> None:
+def _student(step: str, root, student: str, home, lessons, *, exchange=None, user: str | None = None,
+             python: str | None = None) -> None:
     """A student's step, in their home (as their Unix user when `user` is given: then the
     exchange's permissions, not this process's, decide what they may do)."""
     home = Path(home)
     if user and not home.is_dir():  # made here it would be root's, and the student could not write to it
         raise CourseError(f"{home} is not a folder: {user}'s home must exist, owned by {user}, before nbgrader's {step}")
     home.mkdir(parents=True, exist_ok=True)
-    _run_step(step, Path(root), lessons, cwd=home, user=user, exchange=str(exchange_of(root, exchange)),
-              student=student, home=str(home))
+    _run_step(step, Path(root), lessons, cwd=home, user=user, python=python,
+              exchange=str(exchange_of(root, exchange)), student=student, home=str(home))
 
 
 def _run_step(step: str, root: Path, lessons, *, cwd: Path, env: dict | None = None, user: str | None = None,
-              **request) -> None:
+              python: str | None = None, **request) -> None:
     """One process runs the step for every lesson (nbgrader_steps: nbgrader's own API)."""
     picked = chosen(lessons)
     request = {"step": step, "root": str(root), "assignments": [assignment(lesson) for lesson in picked],
                "course_id": _config_value(root, "course_id") or COURSE_ID, "cell_timeout": CELL_TIMEOUT, **request}
+    python = python or sys.executable
+    # Another user's step gets their own plain environment (HOME, PATH), none of this process's:
+    # a lesson autograded as the teacher makes its lab in the teacher's own folders.
+    base = student_env(user, python) if user else dict(os.environ)
     # nbgrader runs `alembic` (its gradebook migrations) from PATH: this interpreter's scripts first.
-    bin_dir = str(Path(sys.executable).parent)
-    environment = {**os.environ, **(env or {}), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    bin_dir = str(Path(python).parent)
+    environment = {**base, **(env or {}), "PATH": f"{bin_dir}{os.pathsep}{base.get('PATH', '')}",
                    # this swarmlab, in the step and in the lessons' kernels, whatever the folder they run in
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_HOME), os.environ.get("PYTHONPATH")]))}
-    argv = [sys.executable, "-m", "swarmlab.classroom.nbgrader_steps", json.dumps(request)]
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_HOME), base.get("PYTHONPATH")]))}
+    argv = [python, "-m", "swarmlab.classroom.nbgrader_steps", json.dumps(request)]
     if user:
         argv = ["runuser", "-u", user, "--", *argv]
     try:

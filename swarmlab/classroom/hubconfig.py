@@ -6,7 +6,8 @@
 - LocalProcessSpawner with the hub as root: each student's JupyterLab runs as that student,
   in their home, with SWARMLAB_BACKEND=live (their lab: the userns driver, no root) and their
   progress folder;
-- first login: the progress folder and the lessons (release.py); a server that stops takes
+- before each start: the progress folder, and the lessons not yet fetched (nbgrader's fetch, as
+  the student, release.py); nbgrader's Assignments list in JupyterLab; a server that stops takes
   the student's labs down with it (this is also what the idle culler's stop does);
 - services: the teacher's page (HubOAuth; only the teacher may open it), jupyterhub-idle-culler,
   and `classroom`, the token the `swarmlab classroom` command uses.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from .config import Classroom
 from .labs import SAFE_PATH, run as run_as_student
-from .release import hand_out
+from .release import LESSONS_FOLDER, hand_out
 
 TEACHER_SERVICE = "teacher"
 CULLER_SERVICE = "idle-culler"
@@ -62,11 +63,15 @@ def _hub(c, room: Classroom) -> None:
 def _spawner(c, room: Classroom) -> None:
     c.JupyterHub.spawner_class = "localprocess"
     c.Spawner.cmd = [str(Path(room.python).parent / "jupyterhub-singleuser")]
-    c.Spawner.default_url = "/lab/tree/lessons"
+    c.Spawner.default_url = f"/lab/tree/{LESSONS_FOLDER}"
     c.Spawner.start_timeout = 120  # a busy 2-core machine takes its time for ten JupyterLabs at once
     c.Spawner.http_timeout = 120
     c.Spawner.environment = spawner_environment(room)
-    c.Spawner.pre_spawn_hook = lambda spawner: first_login(room, spawner.user.name)
+
+    async def before_start(spawner):  # nbgrader's fetch takes seconds: the hub serves others meanwhile
+        await asyncio.to_thread(first_login, room, spawner.user.name)
+
+    c.Spawner.pre_spawn_hook = before_start
 
     async def labs_go_with_the_server(spawner):
         await asyncio.to_thread(run_as_student, room, spawner.user.name, ["down"])
@@ -76,21 +81,23 @@ def _spawner(c, room: Classroom) -> None:
 
 def spawner_environment(room: Classroom) -> dict:
     env = {"PATH": f"{Path(room.python).parent}:{SAFE_PATH}", "SWARMLAB_BACKEND": "live",
-           "SWARMLAB_PROGRESS_DIR": lambda spawner: str(room.spool / spawner.user.name)}
+           "SWARMLAB_PROGRESS_DIR": lambda spawner: str(room.spool / spawner.user.name),
+           "JUPYTER_CONFIG_PATH": str(room.jupyter_dir)}  # nbgrader's Assignments list: release.jupyter_config
     if room.pythonpath:
         env["PYTHONPATH"] = room.pythonpath
     return env
 
 
 def first_login(room: Classroom, name: str) -> None:
-    """Before a student's server starts (as root): their progress folder, and their lessons once."""
+    """Before a student's server starts (as root): their progress folder, and the lessons released
+    since their last start (nbgrader's fetch, as the student: release.hand_out)."""
     info = pwd.getpwnam(name)
     folder = room.spool / name
     if not folder.is_dir() or folder.is_symlink():
         folder.mkdir(mode=0o755)
     os.chown(folder, info.pw_uid, info.pw_gid, follow_symlinks=False)
     folder.chmod(0o755)
-    hand_out(room.release_dir, name)
+    hand_out(room, name)
 
 
 def services(room: Classroom) -> list[dict]:

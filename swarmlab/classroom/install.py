@@ -2,7 +2,8 @@
 
 - a Python environment every student may run (the hub, each student's JupyterLab and kernel, and
   the teacher's page run from it): a venv on the system's python3 with swarmlab and its
-  `classroom` and `lessons` extras from PyPI (jupyterhub, jupyterhub-idle-culler, JupyterLab).
+  `classroom`, `lessons` and `grading` extras from PyPI (jupyterhub, jupyterhub-idle-culler,
+  JupyterLab, nbgrader: its Assignments list in every student's JupyterLab).
   Not the Python that runs this command when students cannot run it (e.g. pyenv under /root);
 - configurable-http-proxy from the npm registry, into a prefix of the classroom's own (never a
   global npm install).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ClassroomError
 
-MODULES = ("jupyterhub", "jupyterhub_idle_culler", "jupyterlab", "ipykernel", "nbformat", "pandas")
+MODULES = ("jupyterhub", "jupyterhub_idle_culler", "jupyterlab", "nbgrader", "ipykernel", "nbformat", "pandas")
 PROXY_PACKAGE = "configurable-http-proxy"
 SOURCE = Path(__file__).resolve().parents[2]  # the checkout swarmlab runs from (pyproject.toml beside it)
 SYSTEM_CACHE = Path("/var/cache/swarmlab")
@@ -53,12 +54,12 @@ def environment(venv: Path, base_python: str, say=print) -> str:
         return str(python)
     if not (SOURCE / "pyproject.toml").exists():
         raise ClassroomError(f"{venv} lacks the classroom's modules and no swarmlab checkout is here to install "
-                             f"from: pass --venv an environment with swarmlab[classroom,lessons]")
+                             f"from: pass --venv an environment with swarmlab[classroom,lessons,grading]")
     if not python.exists():
         say(f"making the students' Python environment {venv} (on {base_python})")
         _run([base_python, "-m", "venv", str(venv)], "python3 -m venv")
-    say(f"installing swarmlab[classroom,lessons] and their packages from PyPI into {venv}")
-    _run([str(python), "-m", "pip", "install", "--quiet", f"{SOURCE}[classroom,lessons]"], "pip install")
+    say(f"installing swarmlab[classroom,lessons,grading] and their packages from PyPI into {venv}")
+    _run([str(python), "-m", "pip", "install", "--quiet", f"{SOURCE}[classroom,lessons,grading]"], "pip install")
     return str(python)
 
 

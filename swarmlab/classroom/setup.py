@@ -11,7 +11,7 @@ from ..errors import ClassroomError
 from ..lab import limits
 from . import install, roster, tls
 from .config import API_OFFSET, HUB_OFFSET, TEACHER_OFFSET, Classroom
-from .release import release_lessons
+from . import release
 
 CONFIG_FILE = """# Made by `swarmlab classroom setup`; the settings are in classroom.json.
 from swarmlab.classroom.hubconfig import configure
@@ -49,12 +49,13 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         for name in absent:
             passwords[name] = roster.create(name)
             made.append(name)
-        for name in students:
+        for name in [teacher, *students]:  # the teacher grades on a userns lab of their own
             roster.prepare(name)
         _students_can_run(room, students[0])
+        _students_can_run(room, teacher)
         room.created = [*earlier, *made]  # a second setup keeps what the first made, for remove
         limits.write({name: student_limits for name in students})
-        release_lessons(room.release_dir)
+        release.prepare(room, say)
         room.save()
         if passwords:
             path = roster.write_passwords(room.path, passwords, time.strftime("%Y%m%d-%H%M%S"))
@@ -113,16 +114,16 @@ def _serving(room: Classroom, listen, tls_mode, cert, key, insecure_http, say) -
     room.tls_key = str(Path(key).absolute()) if key else ""
 
 
-def _students_can_run(room: Classroom, student: str) -> None:
+def _students_can_run(room: Classroom, student: str) -> None:  # the teacher too: they grade
     """A student must be able to start the classroom's Python and import what their server needs."""
     import subprocess
     from .labs import as_student, student_env
-    probe = "import jupyterhub, jupyterlab, swarmlab.lessons, swarmlab.classroom.student"
+    probe = "import jupyterhub, jupyterlab, nbgrader, swarmlab.lessons, swarmlab.classroom.student"
     done = subprocess.run(as_student(student, [room.python, "-c", probe]), capture_output=True, text=True,
                           cwd="/", env=student_env(student, room.python, room.pythonpath))
     if done.returncode != 0:
         said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ClassroomError(f"student {student} cannot run the classroom's Python {room.python} ({said}): "
+        raise ClassroomError(f"{student} cannot run the classroom's Python {room.python} ({said}): "
                              f"every folder on its way, and swarmlab's, must be readable by all")
 
 

@@ -2,7 +2,8 @@
 
 For each student: which lessons ran and how many of their claims passed (the records the lessons
 wrote, progress.py, believed only from the student's own uid), their server, their labs (nodes and
-each node's swarm state, asked live as the student) and their drill's `check`. It refreshes on a
+each node's swarm state, asked live as the student), their drill's `check`, and their grades (the
+course's gradebook, which `swarmlab classroom grade` fills). It refreshes on a
 button, exports CSV, and starts one drill with one seed on every student's lab.
 
 Run by the hub: `python -m swarmlab.classroom.teacher DIR/classroom.json`.
@@ -43,16 +44,17 @@ class Board:
         with ThreadPoolExecutor(max_workers=4) as pool:
             labs = dict(zip(self.room.students, pool.map(
                 lambda s: run_as_student(self.room, s, ["labs"], timeout=60), self.room.students)))
-        return [self._row(s, servers.get(s), labs[s]) for s in self.room.students]
+        grades = gradebook(self.room)
+        return [self._row(s, servers.get(s), labs[s], grades.get(s, {})) for s in self.room.students]
 
-    def _row(self, student: str, server, labs) -> dict:
+    def _row(self, student: str, server, labs, grades: dict) -> dict:
         try:
             uid = pwd.getpwnam(student).pw_uid
         except KeyError:
             uid = -1
         return {"student": student, "server": _server_state(server),
                 "lessons": progress.read_student(self.room.spool, student, uid),
-                "labs": labs, "drill": self.drills.get(student, {})}
+                "labs": labs, "drill": self.drills.get(student, {}), "grades": grades}
 
     def start_drill(self, seed: int) -> None:
         """The same seed on every student's lab (the one lab each has up)."""
@@ -74,6 +76,24 @@ class Board:
         with ThreadPoolExecutor(max_workers=4) as pool:
             for student, answer in zip(self.room.students, pool.map(one, self.room.students)):
                 self.drills.setdefault(student, {})["check"] = answer
+
+
+def gradebook(room: Classroom) -> dict[str, dict[str, str]]:
+    """Each student's scores from the course's gradebook (`classroom grade` fills it): lesson -> "3/4"."""
+    from ..errors import CourseError
+    from . import course
+    try:
+        table = course.scores(room.course_dir)
+    except CourseError:  # nothing graded yet
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for row in table.itertuples():
+        found.setdefault(row.student, {})[row.lesson] = f"{row.score:g}/{row.max_score:g}"
+    return found
+
+
+def grades_cell(grades: dict) -> str:
+    return ", ".join(f"{lesson}: {score}" for lesson, score in sorted(grades.items()))
 
 
 def _server_state(server) -> str:
@@ -115,12 +135,13 @@ def drill_cell(drill: dict) -> str:
 def as_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["student", "server", *(f"lesson {n}" for n in LESSONS), "claims passed", "labs", "drill"])
+    writer.writerow(["student", "server", *(f"lesson {n}" for n in LESSONS), "claims passed", "labs", "drill",
+                     "grades"])
     for row in rows:
         lessons = row["lessons"]
         writer.writerow([row["student"], row["server"], *(lesson_cell(lessons.get(n)) for n in LESSONS),
                          sum(r.get("claims_passed", 0) for r in lessons.values()), labs_cell(row["labs"]),
-                         drill_cell(row["drill"])])
+                         drill_cell(row["drill"]), grades_cell(row["grades"])])
     return out.getvalue()
 
 
@@ -128,11 +149,13 @@ def as_html(rows: list[dict], prefix: str, xsrf: str, seconds: float, every: int
     """The page; with `every` (seconds), the browser reloads it by itself."""
     e = html.escape
     reload = f'<meta http-equiv="refresh" content="{every}">' if every > 0 else ""
-    head = "".join(f"<th>{e(h)}</th>" for h in ["student", "server", *(f"lesson {n}" for n in LESSONS), "labs", "drill"])
+    head = "".join(f"<th>{e(h)}</th>" for h in ["student", "server", *(f"lesson {n}" for n in LESSONS), "labs", "drill",
+                                                      "grades"])
     body = "".join(
         f"<tr data-student='{e(r['student'])}'><td>{e(r['student'])}</td><td class='server'>{e(r['server'])}</td>"
         + "".join(f"<td class='lesson-{n}'>{e(lesson_cell(r['lessons'].get(n)))}</td>" for n in LESSONS)
-        + f"<td class='labs'>{e(labs_cell(r['labs']))}</td><td class='drill'>{e(drill_cell(r['drill']))}</td></tr>"
+        + f"<td class='labs'>{e(labs_cell(r['labs']))}</td><td class='drill'>{e(drill_cell(r['drill']))}</td>"
+        + f"<td class='grades'>{e(grades_cell(r['grades']))}</td></tr>"
         for r in rows)
     return f"""<!doctype html><html><head><meta charset="utf-8">{reload}<title>swarmlab classroom</title>
 <style>body{{font-family:sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #999;padding:4px;font-size:13px}}</style>
@@ -200,7 +223,10 @@ def main(argv: list[str]) -> int:
     room = Classroom(**json.loads(Path(argv[0]).read_text()))
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     make_app(room).listen(url.port, url.hostname)
-    IOLoop.current().start()
+    try:
+        IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        pass
     return 0
 
 

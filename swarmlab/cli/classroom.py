@@ -1,4 +1,4 @@
-"""`swarmlab classroom setup|start|stop|status|capacity|remove`: a JupyterHub for a class on this server."""
+"""`swarmlab classroom setup|start|stop|status|grade|capacity|remove`: a JupyterHub for a class on this server."""
 from __future__ import annotations
 
 import sys
@@ -58,6 +58,13 @@ def add_commands(sub) -> None:
                              ("remove", cmd_remove, "stop, then remove the limits, the accounts setup made, "
                                                     "and the classroom's folder")):
         rsub.add_parser(name, help=text).set_defaults(func=func)
+    grade = rsub.add_parser("grade", help="nbgrader's collect, autograde and feedback of what students submitted, "
+                                          "run as the teacher; the scores")
+    grade.add_argument("--lessons", nargs="+", metavar="NN", default=None,
+                       help="which lessons (default: all, 00 to 08)")
+    grade.add_argument("--backend", choices=("live", "replay"), default="live",
+                       help="where each submission runs again (default live: on the teacher's own userns lab)")
+    grade.set_defaults(func=cmd_grade)
     cap = rsub.add_parser("capacity", help="how many students' labs this server's memory holds now")
     cap.add_argument("--nodes", type=int, default=2, help="nodes per student's lab (default 2)")
     cap.set_defaults(func=cmd_capacity)
@@ -110,6 +117,16 @@ def cmd_status(args) -> int:
             if isinstance(up, list) else up.get("error")
         server = servers.get(name)
         print(f"  {name:<20} server {'ready' if server and server.get('ready') else 'stopped':<8} {labs_text}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from ..classroom import release
+    room = config.load(_dir(args))
+    scores = release.grade(room, args.lessons, backend=args.backend)
+    print(scores.to_string(index=False) if len(scores) else "no submission yet")
+    print("feedback released: students fetch it from the Assignments list; the teacher's page shows the scores",
+          file=sys.stderr)
     return 0
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from jupyterpage import ALL_RAN_OR_ERROR, KERNEL_IDLE, loopback_only
 from conftest import ROOT, require_live
+from swarmlab.classroom import labs
 from swarmlab.classroom.config import free_port
 
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -30,6 +31,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSON = "01-build-the-swarm.ipynb"
+# What a student types in lesson 01's exercise (nbgrader's copy holds `raise NotImplementedError()` there).
+ANSWER_01 = 'refused = node2.run("docker node ls")\nrefused'
 
 
 
@@ -185,10 +188,16 @@ def _log_in(browser, base: str, name: str, password: str, next_path: str = ""):
 
 
 def _open_lesson(page, base: str, name: str):
+    """Open nbgrader's copy of lesson 01 (fetched at first login), answer its exercise, run it all."""
     page.wait_for_url(re.compile(f"/user/{name}/lab"), timeout=150_000)  # the hub spawns the server first
-    page.goto(f"{base}/user/{name}/lab/tree/lessons/{LESSON}", timeout=60_000)
+    page.goto(f"{base}/user/{name}/lab/tree/lessons/lesson01/{LESSON}", timeout=60_000)
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    exercise = page.locator(".jp-Notebook .jp-CodeCell", has_text="raise NotImplementedError()")
+    assert exercise.count() == 1, "nbgrader's copy of lesson 01 has one exercise to answer"
+    exercise.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(ANSWER_01)  # typed text, without the editor's closing of brackets
     page.click(".lm-MenuBar-item:has-text('Run')")
     page.click(".lm-Menu-content .lm-Menu-item:has-text('Run All Cells')")
     return page.locator(".jp-Notebook .jp-CodeCell").count()
@@ -224,8 +233,15 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
                 claims[name] = int(found[-1])
                 assert "lesson 01 closed; lab lesson01 is down" in text
             phases["both ran"] = round(time.monotonic() - started, 1)
-            for name in room.students:  # their lessons, handed out on first login: theirs, without solutions
-                _lessons_are_the_student_s_without_solutions(name)
+            for name in room.students:  # their lessons, fetched at first login: theirs, without solutions
+                _lessons_are_the_student_s_without_solutions(room, name)
+            submitter, _ = room.students  # A submits from JupyterLab; B does not
+            _submit_from_the_assignment_list(students[submitter][1])
+            phases["A submitted"] = round(time.monotonic() - started, 1)
+            graded = _cli("--dir", str(room.path), "grade", "--lessons", "01", timeout=900)
+            assert graded.returncode == 0, graded.stderr[-3000:]
+            assert labs.run(room, room.teacher, ["labs"]) == []  # the lesson's lab, the teacher's own, is down
+            phases["graded"] = round(time.monotonic() - started, 1)
 
             context, page, outside = _log_in(browser, base, room.teacher, passwords[room.teacher],
                                              "/services/teacher/")
@@ -234,6 +250,9 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
                 cell = page.locator(f"tr[data-student='{name}'] td.lesson-01").inner_text()
                 assert cell == f"closed, {claims[name]} claims passed", cell
                 assert page.locator(f"tr[data-student='{name}'] td.server").inner_text() == "ready"
+            # lesson 01's one test, run again on the teacher's own lab, judged A's answer: 1 of 1 point
+            assert page.locator(f"tr[data-student='{submitter}'] td.grades").inner_text() == "01: 1/1"
+            assert page.locator(f"tr[data-student='{room.students[1]}'] td.grades").inner_text() == ""
             page.screenshot(path=str(ARTIFACTS / "classroom-teacher.png"), full_page=True)
             with page.expect_download() as download:
                 page.click("#csv")
@@ -250,20 +269,37 @@ def test_two_students_run_lesson_01_live_in_jupyterlab_and_the_teacher_sees_both
     print(f"classroom browser phases (s): {phases}")
 
 
-def _lessons_are_the_student_s_without_solutions(name: str) -> None:
-    import nbformat
+def _lessons_are_the_student_s_without_solutions(room, name: str) -> None:
+    """~/lessons/lessonNN/: every lesson, nbgrader's release of the course, the student's own files."""
     from pwd import getpwnam
     info = getpwnam(name)
     folder = Path(info.pw_dir) / "lessons"
-    names = sorted(p.name for p in folder.glob("*.ipynb"))
-    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    for path in [folder, *folder.iterdir()]:
+    fetched = sorted(p.relative_to(folder).as_posix() for p in folder.glob("lesson*/*.ipynb"))
+    assert fetched == sorted(f"lesson{p.name[:2]}/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for path in [folder, *folder.rglob("*")]:
         assert path.stat().st_uid == info.pw_uid, path
-    for path in folder.glob("*.ipynb"):
-        tags = [t for c in nbformat.read(path, as_version=4).cells for t in c.metadata.get("tags", [])]
-        assert "solution" not in tags, path
-    original = nbformat.read(ROOT / "notebooks" / LESSON, as_version=4)
-    assert any("solution" in c.metadata.get("tags", []) for c in original.cells)  # there were some to take out
+    for path in folder.glob("lesson*/*.ipynb"):
+        text = path.read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, path
+    source = (room.course_dir / "source" / "lesson01" / LESSON).read_text()
+    assert "BEGIN SOLUTION" in source and "BEGIN HIDDEN TESTS" in source  # there were some to take out
+    assert (folder / "lesson01" / LESSON).read_text().count("raise NotImplementedError()") == 1
+
+
+def _submit_from_the_assignment_list(page) -> None:
+    """Save the lesson, then nbgrader's Assignments list (its JupyterLab extension, as a student uses it):
+    Submit lesson01. nbgrader submits the file on disk: what was typed but not saved is not handed in."""
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-dirty')", timeout=30_000)
+    page.click(".lm-MenuBar-item:has-text('Nbgrader')")
+    items = page.locator(".lm-Menu-content .lm-Menu-item").all_inner_texts()
+    assert not any("Formgrader" in item or "Course List" in item for item in items), items  # the teacher's parts
+    page.click(".lm-Menu-content .lm-Menu-item:has-text('Assignment List')")
+    row = page.locator("#fetched_assignments_list .list_item", has_text="lesson01")
+    row.get_by_role("button", name="Submit").click(timeout=60_000)
+    page.locator("#submitted_assignments_list .list_item", has_text="lesson01").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "classroom-a-submitted.png"), full_page=False)
 
 
 def _first_output(page) -> str:

@@ -109,12 +109,13 @@ def test_outside_a_classroom_nothing_is_recorded(tmp_path, monkeypatch):
 def test_the_teacher_s_csv_has_a_row_per_student():
     rows = [{"student": "alice", "server": "ready", "lessons": {"01": {"state": "closed", "claims_passed": 5}},
              "labs": [{"name": "lesson01", "nodes": 2, "swarm": {"node1": "active", "node2": "active"}}],
-             "drill": {"check": {"passed": True, "failed": []}}},
-            {"student": "bob", "server": "stopped", "lessons": {}, "labs": [], "drill": {}}]
+             "drill": {"check": {"passed": True, "failed": []}}, "grades": {"01": "1/1", "03": "1/4"}},
+            {"student": "bob", "server": "stopped", "lessons": {}, "labs": [], "drill": {}, "grades": {}}]
     lines = teacher.as_csv(rows).splitlines()
     assert lines[0].startswith("student,server,lesson 00,lesson 01")
     assert lines[1].startswith("alice,ready,,\"closed, 5 claims passed\"") and "repaired" in lines[1]
     assert "node1 active" in lines[1]
+    assert lines[1].endswith(',"01: 1/1, 03: 1/4"') and lines[0].endswith(",grades")
     assert lines[2].startswith("bob,stopped,") and "no lab up" in lines[2]
 
 
@@ -127,7 +128,27 @@ def test_capacity_counts_labs_as_lab_up_does_then_servers_too():
 
 
 def test_the_teacher_s_page_reloads_itself_only_when_asked_and_escapes_names():
-    rows = [{"student": "a<b", "server": "ready", "lessons": {}, "labs": [], "drill": {}}]
+    rows = [{"student": "a<b", "server": "ready", "lessons": {}, "labs": [], "drill": {}, "grades": {}}]
     page = teacher.as_html(rows, "/services/teacher/", "", 0.5)
     assert 'http-equiv="refresh"' not in page and "a&lt;b" in page and "a<b" not in page
     assert '<meta http-equiv="refresh" content="30">' in teacher.as_html(rows, "/services/teacher/", "", 0.5, 30)
+
+
+def test_students_servers_find_the_course_in_their_lessons_folder(tmp_path, monkeypatch):
+    """release.jupyter_config, as nbgrader in a student's server reads it (JUPYTER_CONFIG_PATH)."""
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.exchange.default import ExchangeList
+    from swarmlab.classroom import release
+    from swarmlab.classroom.config import Classroom
+    room = Classroom(dir=str(tmp_path / "room"), teacher="t", students=["ana"])
+    release.jupyter_config(room)
+    monkeypatch.setenv("HOME", str(tmp_path / "ana"))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(room.jupyter_dir))  # as hubconfig sets it for every server
+    monkeypatch.chdir(tmp_path)
+    app = NbGrader()  # as the Assignments list's server side loads its config
+    app.load_config_file()
+    lister = ExchangeList(config=app.config)
+    assert (lister.assignment_dir, lister.root) == (str(tmp_path / "ana" / "lessons"), str(room.exchange_dir))
+    assert app.config.CourseDirectory.course_id == "swarmlab"
+    server = json.loads((room.jupyter_dir / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is False
