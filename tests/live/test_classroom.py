@@ -421,7 +421,7 @@ def _teacher_post(session, room, page: str | None = None, **form):
 
 
 def _drill_cell(html_text: str, name: str) -> str:
-    row = re.search(rf"<tr data-student='{name}'>.*?<td class='drill'>(.*?)</td></tr>", html_text)
+    row = re.search(rf"<tr data-student='{name}'>.*?<td class='drill'>(.*?)</td>", html_text)
     return row.group(1) if row else ""
 
 
