@@ -78,7 +78,8 @@ def setup(root, lessons=None, *, exchange=None, notebooks: Path = NOTEBOOKS, cou
     root.mkdir(parents=True, exist_ok=True)
     ex = exchange_of(root, exchange)
     ex.mkdir(parents=True, exist_ok=True)
-    ex.chmod(0o1777)  # every student writes their submission there; sticky, as /tmp: none removes another's
+    if ex.stat().st_mode & 0o7777 != 0o1777:  # a classroom's is root's, made so already
+        ex.chmod(0o1777)  # every student writes their submission there; sticky, as /tmp: none removes another's
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"c.CourseDirectory.course_id = {course_id!r}\n"

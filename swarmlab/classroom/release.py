@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 from . import course
 from ..errors import ClassroomError
 from .config import Classroom
-from .labs import as_student
+from .labs import as_student, student_env
 
 LESSONS_FOLDER = "lessons"  # in each student's home
 
@@ -50,17 +50,33 @@ def teacher_steps(room: Classroom) -> dict:
 
 def prepare(room: Classroom, say=print) -> None:
     """The course (setup, generate, release), the teacher's; its exchange; the students' Jupyter config."""
-    teacher = pwd.getpwnam(room.teacher)
     say(f"the lessons as an nbgrader course in {room.course_dir}, released by {room.teacher}")
-    course.setup(room.course_dir, exchange=room.exchange_dir)
-    for folder, _, files in os.walk(room.course_dir):
-        for name in [folder, *(os.path.join(folder, f) for f in files)]:
-            os.chown(name, teacher.pw_uid, teacher.pw_gid, follow_symlinks=False)
-    room.course_dir.chmod(0o700)
+    _folder_of(room.course_dir, room.teacher, 0o700)
+    room.exchange_dir.mkdir(exist_ok=True)
+    room.exchange_dir.chmod(0o1777)  # root's, sticky: each writes their own, as in /tmp
+    # Every write in the course is the teacher's own (root writes nothing in a folder of theirs).
+    argv = [room.python, "-m", "swarmlab.cli", "course", "setup", "--root", str(room.course_dir),
+            "--exchange", str(room.exchange_dir)]
+    done = subprocess.run(as_student(room.teacher, argv), capture_output=True, text=True, cwd="/", timeout=300,
+                          env=student_env(room.teacher, room.python, room.pythonpath))
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ClassroomError(f"the course could not be set up as {room.teacher}: {said}")
     steps = teacher_steps(room)
     course.generate(room.course_dir, **steps)
     course.release(room.course_dir, exchange=room.exchange_dir, **steps)
     jupyter_config(room)
+
+
+def _folder_of(path: Path, user: str, mode: int) -> None:
+    """`path`, a folder of `user`'s: made when missing; refused when it is anything else (a link, another's)."""
+    info = pwd.getpwnam(user)
+    if not path.exists() and not path.is_symlink():
+        path.mkdir(mode=mode)
+        os.chown(path, info.pw_uid, info.pw_gid, follow_symlinks=False)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != info.pw_uid:
+        raise ClassroomError(f"{path} should be a folder of {user}'s: move it away and run setup again")
 
 
 def jupyter_config(room: Classroom) -> None:
