@@ -23,10 +23,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from .errors import EditionError
 from .i18n import FOLDER_MARKER, LANGUAGES
+
+# nbformat is imported by the functions that read notebooks: with jsonschema's format checks it
+# takes seconds, and a command such as `swarmlab lab exec` never reads one.
 
 NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
 EDITIONS = tuple(lang for lang in LANGUAGES if lang != "en")
@@ -72,6 +73,7 @@ def read_translation(path: Path) -> dict[str, Entry]:
 
 def problems(english: Path, lang: str) -> list[str]:
     """What keeps the edition from matching the English lesson, one line each (empty: it matches)."""
+    import nbformat
     nb = nbformat.read(english, as_version=4)
     path = source_path(english, lang)
     entries = read_translation(path)
@@ -92,6 +94,7 @@ def problems(english: Path, lang: str) -> list[str]:
 def build(english: Path, lang: str):
     """The lesson in `lang`: the English notebook with each markdown cell translated. A cell with no
     translation stays in English (`problems` names it)."""
+    import nbformat
     nb = nbformat.read(english, as_version=4)
     entries = read_translation(source_path(english, lang))
     built = copy.deepcopy(nb)
@@ -109,6 +112,7 @@ def built_path(english: Path, lang: str) -> Path:
 
 def write(lang: str, lessons: list[Path]) -> list[Path]:
     """Build the edition of each English lesson into its folder, with the folder's language marker."""
+    import nbformat
     written = []
     for english in lessons:
         target = built_path(english, lang)
@@ -121,6 +125,7 @@ def write(lang: str, lessons: list[Path]) -> list[Path]:
 def stub(english: Path, lang: str) -> str:
     """A translation file for a lesson with no translation yet: each English cell under its header,
     for a translator to replace."""
+    import nbformat
     nb = nbformat.read(english, as_version=4)
     return "\n\n".join(f"<!-- cell {c.id} en {text_hash(c.source)} -->\n{c.source}"
                        for c in nb.cells if c.cell_type == "markdown") + "\n"

@@ -32,7 +32,7 @@ from .lab import teardown
 from .lessons import INVENTORY, LIVE, inventory_path, lesson_lab_name, put_back_first
 from .transport.recording import Masker
 
-NOTEBOOKS = Path(__file__).resolve().parent / "data" / "notebooks"
+NOTEBOOKS = editions.NOTEBOOKS
 # Handouts are read offline: the widget manager (@jupyter-widgets/html-manager's embed.js, BSD-3,
 # its licence beside it) ships with swarmlab and is inlined with the widgets' state.
 HANDOUT = Path(__file__).resolve().parent / "data" / "handout"

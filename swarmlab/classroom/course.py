@@ -28,14 +28,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import nbformat
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import CourseError, UsageError
-from ..headless import NOTEBOOKS
+from ..editions import NOTEBOOKS
 from . import grading
 from .labs import student_env
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COURSE_ID = "swarmlab"
 LESSONS = tuple(f"{n:02d}" for n in range(9))
@@ -73,6 +74,7 @@ def exchange_of(root: Path, exchange: Path | None = None) -> Path:
 def setup(root, lessons=None, *, exchange=None, notebooks: Path = NOTEBOOKS, course_id: str = COURSE_ID) -> Path:
     """The course folder: nbgrader_config.py, the exchange, and source/lessonNN/ with each lesson's
     graded copy. Written afresh each time (a lesson's source is replaced, nothing else is)."""
+    import nbformat  # on use, as in editions.py: it takes seconds to import
     root, picked = Path(root), chosen(lessons)
     copies = {lesson: _graded_copy(lesson, notebooks) for lesson in picked}  # all checked before writing
     root.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,7 @@ def setup(root, lessons=None, *, exchange=None, notebooks: Path = NOTEBOOKS, cou
 
 
 def _graded_copy(lesson: str, notebooks: Path):
+    import nbformat
     path = lesson_notebook(lesson, notebooks)
     return path.name, grading.graded(nbformat.read(path, as_version=4), grading.sidecar(lesson))
 
@@ -147,6 +150,7 @@ def fetch_feedback(root, student: str, home, lessons=None, *, exchange=None, **w
 
 def scores(root) -> pd.DataFrame:
     """One row per submission in the gradebook: student, lesson, score, max_score."""
+    import pandas as pd
     from nbgrader.api import Gradebook
     database = Path(root) / "gradebook.db"
     if not database.exists():  # opening it would make an empty one
