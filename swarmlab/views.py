@@ -100,15 +100,36 @@ def _networks_from(outputs: dict[str, str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=NETWORK_COLUMNS)
 
 
-def network_matrix(cluster: Cluster) -> pd.DataFrame:
+# A node that could not create docker_gwbridge lists ingress for a moment each time a task is
+# tried there: Docker makes the ingress network again, cannot attach its sandbox (which needs
+# docker_gwbridge) and removes it. Measured on a namespaces lab with the article's node2 and a
+# task retried every second there: `docker network ls` on node2 listed ingress, then not, every
+# 0.5-1 s, until the scheduler gave up on node2. The matrix is taken between two such moments.
+PASSING_INGRESS_WAIT = 30.0
+
+
+def network_matrix(cluster: Cluster, wait: float = PASSING_INGRESS_WAIT) -> pd.DataFrame:
     """Networks x nodes: "✓" where the node has the network; where it has not, "✗ missing"
     (a fault) or "· not yet" / "· not here" (normal).
 
     The article's comparison in one table: a worker shows an overlay network only
     once a task of it runs there (not yet), and the broken node2 lacks docker_gwbridge
-    (missing).
+    (missing). A node caught listing ingress without docker_gwbridge is in the middle of a
+    failing attempt (above): the nodes are asked again, for up to `wait` seconds.
     """
-    return matrix_from_networks(networks(cluster), nodes=list(cluster.nodes))
+    table = networks(cluster)
+    deadline = cluster.clock.now() + wait
+    while passing_ingress(table) and cluster.clock.now() < deadline:
+        cluster.clock.sleep(0.3)
+        table = networks(cluster)
+    return matrix_from_networks(table, nodes=list(cluster.nodes))
+
+
+def passing_ingress(table: pd.DataFrame) -> list[str]:
+    """The nodes of a `networks()` table that list ingress but no docker_gwbridge."""
+    have = set(zip(table["network"], table["node"]))
+    return [node for node in dict.fromkeys(table["node"])
+            if ("ingress", node) in have and ("docker_gwbridge", node) not in have]
 
 
 def matrix_from_networks(table: pd.DataFrame, nodes: list[str] | None = None) -> pd.DataFrame:

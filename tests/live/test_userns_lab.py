@@ -1,6 +1,7 @@
 """The userns driver for real, as a plain user of this machine (made for the test, with 65536
 subordinate ids, not root, in no docker group): a two-node lab inside that user's own user
-namespaces, its swarm, the article's story end to end, and `lab down` leaving nothing."""
+namespaces, its swarm, the article's story end to end, every lesson (in Chinese), and `lab down`
+leaving nothing."""
 from __future__ import annotations
 
 import json
@@ -8,9 +9,12 @@ import os
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from conftest import as_plain_user, plain_user, plain_user_cli, require_live, unique_lab_name
+from lessonrun import claims_in, printed
+from swarmlab.headless import lesson_paths
 
 STORY = r"""
 import json, sys
@@ -42,6 +46,7 @@ print(json.dumps({"error": errors[0] if errors else "", "pools": pools.severity.
 
 
 cli = plain_user_cli
+LESSONS = [p.name[:2] for p in lesson_paths()]
 
 
 @pytest.fixture(scope="module")
@@ -113,18 +118,27 @@ def in_pidns(inode: int) -> list[int]:
     return found
 
 
-def test_every_lesson_runs_live_as_a_plain_user_with_no_engine(student, tmp_path):
-    """What `make lessons` does for a student with no root and no Docker group: the lessons pick
-    the student's own user namespaces by themselves, say why, and every claim holds live."""
-    _, uid, _ = student
+def test_every_lesson_runs_live_in_chinese_as_a_plain_user_with_no_engine(student, tmp_path):
+    """What `make lessons SWARMLAB_LANG=zh` does for a student with no root and no Docker group: the
+    lessons pick the student's own user namespaces by themselves, say why, every claim
+    holds live, and no lab is left. This is the suite's live run of the Chinese edition (the same
+    code cells as the English lessons, which test_lessons.py runs live on root's namespaces labs)."""
+    _, uid, home = student
     out = tmp_path / "lessons"
     out.mkdir()
     os.chown(out, uid, uid)
     os.chmod(tmp_path, 0o755)
-    ran = cli(student, "lessons", "run", "--out", str(out), timeout=900)
-    assert "your own user namespaces: a live lab with no root and no Docker group" in ran.stdout + ran.stderr
+    ran = cli(student, "lessons", "run", "--lang", "zh", "--out", str(out), timeout=900)
     rows = [line.split() for line in ran.stderr.splitlines() if line[:2].isdigit() and "-" in line[:4]]
-    assert len(rows) == 9 and all(row[1] == "live" and row[-1] == "ok" for row in rows), ran.stderr[-3000:]
+    assert len(rows) == 9 and all(row[1] == "live" and row[-1] == "ok" for row in rows), ran.stderr[-6000:]
+    # the command's own line about the choice stays English (the lessons speak Chinese)
+    assert "your own user namespaces: a live lab with no root and no Docker group" in ran.stderr
+    for lesson in LESSONS:
+        [executed] = (out / "zh").glob(f"{lesson}-*.ipynb")
+        said = printed(nbformat.read(executed, as_version=4))
+        assert f"已核对 {claims_in(lesson)} 条陈述，全部属实" in said, (lesson, said[-1500:])
+    labs = home / ".local/state/swarmlab/labs"
+    assert not labs.exists() or list(labs.iterdir()) == []  # every lesson took its lab down
 
 
 def test_a_user_without_subordinate_ids_is_told_what_to_do_and_nothing_is_left():
