@@ -5,10 +5,10 @@
   hands the copies in blank. In a replay nothing a student types runs: a test that must see the
   swarm now (the repairs of lessons 3 and 8) raises NotGradableError and scores 0, and the rest is
   graded against the recording, so the full solutions score everything but those points.
-- LIVE (namespace labs, as root): lessons 3 and 8, whose repairs only a live lab can grade, handed in
-  with the solutions score full marks, and lesson 3 graded twice on real labs: a submission that
-  repairs the swarm (full marks) and one whose "repair" only recreates the service (fewer). Every
-  lesson graded live, one by one with its seconds, is `python benchmarks/grading.py`.
+- LIVE (namespace labs, as root): lesson 3, whose repair only a live lab can grade, graded twice on
+  real labs: a submission that repairs the swarm (full marks) and one whose "repair" only recreates
+  the service (fewer). Lesson 8's repair is judged live by drill.check (tests/live/test_drill.py);
+  every lesson graded live, one by one with its seconds, is `python benchmarks/grading.py`.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from swarmlab.lessons import lesson_lab_name
 
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION\n?", re.S)
 # Points a replay cannot give, by lesson: lesson 8's repair (in the notebook), and the sidecars' live-only tests.
-LIVE = ("03", "08")  # the lessons with points only a live lab gives
+LIVE = ("03",)  # a lesson with points only a live lab gives (08 too: benchmarks/grading.py)
 NOT_IN_REPLAY = {"08": 2, **{lesson: sum(t.points for t in grading.sidecar(lesson).TESTS if not t.in_replay)
                              for lesson in course.LESSONS if lesson != "08"}}
 
