@@ -69,7 +69,7 @@ def _spawner(c, room: Classroom) -> None:
     c.Spawner.environment = spawner_environment(room)
 
     async def before_start(spawner):  # nbgrader's fetch takes seconds: the hub serves others meanwhile
-        await asyncio.to_thread(first_login, room, spawner.user.name)
+        await asyncio.to_thread(ready_for_start, room, spawner.user.name)
 
     c.Spawner.pre_spawn_hook = before_start
 
@@ -88,7 +88,7 @@ def spawner_environment(room: Classroom) -> dict:
     return env
 
 
-def first_login(room: Classroom, name: str) -> None:
+def ready_for_start(room: Classroom, name: str) -> None:
     """Before a student's server starts (as root): their progress folder, and the lessons released
     since their last start (nbgrader's fetch, as the student: release.hand_out)."""
     info = pwd.getpwnam(name)

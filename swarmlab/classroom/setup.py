@@ -51,8 +51,8 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
             made.append(name)
         for name in [teacher, *students]:  # the teacher grades on a userns lab of their own
             roster.prepare(name)
-        _students_can_run(room, students[0])
-        _students_can_run(room, teacher)
+        _can_run(room, students[0])
+        _can_run(room, teacher)
         room.created = [*earlier, *made]  # a second setup keeps what the first made, for remove
         limits.write({name: student_limits for name in students})
         release.prepare(room, say)
@@ -114,8 +114,9 @@ def _serving(room: Classroom, listen, tls_mode, cert, key, insecure_http, say) -
     room.tls_key = str(Path(key).absolute()) if key else ""
 
 
-def _students_can_run(room: Classroom, student: str) -> None:  # the teacher too: they grade
-    """A student must be able to start the classroom's Python and import what their server needs."""
+def _can_run(room: Classroom, student: str) -> None:
+    """A student (and the teacher, who grades) must be able to start the classroom's Python and import
+    what their server needs."""
     import subprocess
     from .labs import as_student, student_env
     probe = "import jupyterhub, jupyterlab, nbgrader, swarmlab.lessons, swarmlab.classroom.student"
