@@ -3,8 +3,9 @@
 - `prepare` (at setup): the course in DIR/course, the teacher's (0700: it holds the solutions and
   the hidden tests); nbgrader generates the students' copies and releases them into DIR/exchange,
   run as the teacher;
-- `hand_out` (before each server start): nbgrader's fetch, as the student, of every lesson they do
-  not have yet, into ~/lessons/lessonNN/ (a lesson they have is kept as they left it);
+- `hand_out` (at setup for every student, then before each server start): nbgrader's fetch, as the
+  student, of every lesson they do not have yet, into ~/lessons/lessonNN/ (a lesson they have is
+  kept as they left it);
 - `jupyter_config` (at setup): DIR/jupyter, the students' servers' JUPYTER_CONFIG_PATH, where
   nbgrader's Assignments list (Nbgrader menu) finds the course: it fetches and submits from
   ~/lessons. Its teacher's parts (formgrader, create assignment, course list) are off for students.
@@ -92,6 +93,17 @@ def jupyter_config(room: Classroom) -> None:
         {"disabledExtensions": {name: True for name in OFF_IN_STUDENTS_LAB}}, indent=1))
     for path in config.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def hand_out_to_all(room: Classroom, students: list[str], say=print) -> None:
+    """Every student's fetch at setup, four at a time: nbgrader takes 2.5-4 s of CPU just to import,
+    and ten students logging in at once would wait for ten of them on this 2-core machine
+    (benchmarks/classroom.py: the 10-student run's worst swarm went from 30 s to 79 s when the
+    fetch waited for login). At login only a lesson released since is fetched; none: no process."""
+    from concurrent.futures import ThreadPoolExecutor
+    say(f"fetching the lessons into each student's ~/{LESSONS_FOLDER} (nbgrader fetch, as the student)")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda name: hand_out(room, name), students))
 
 
 def hand_out(room: Classroom, student: str) -> list[Path]:

@@ -56,6 +56,7 @@ def setup(folder: Path, teacher: str, students: list[str], *, create_accounts: b
         room.created = [*earlier, *made]  # a second setup keeps what the first made, for remove
         limits.write({name: student_limits for name in students})
         release.prepare(room, say)
+        release.hand_out_to_all(room, students, say)
         room.save()
         if passwords:
             path = roster.write_passwords(room.path, passwords, time.strftime("%Y%m%d-%H%M%S"))
