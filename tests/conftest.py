@@ -26,7 +26,7 @@ ROOT_NAMESPACE_TESTS = ("tests/live/test_lab.py::test_teardown_leaves_nothing_an
 # of them starting a 3-minute module last while the other has nothing left.
 SLOW_FIRST = ("tests/live/test_lessons_inventory.py", "tests/live/test_classroom_grading.py",
               "tests/live/test_docker_lessons.py", "tests/live/test_classroom.py", "tests/live/test_userns_lab.py",
-              "tests/live/test_lessons.py", "tests/live/test_docker28_faults.py", "tests/live/test_drill.py",
+              "tests/live/test_lessons.py", "tests/live/test_drill.py",
               "tests/live/test_story.py", "tests/live/test_userns_failures.py", "tests/live/test_docker_access.py",
               "tests/live/test_cli.py", "tests/live/test_faults.py", "tests/live/test_student_image.py")
 
@@ -212,16 +212,17 @@ def docker_swarm_lab(docker_engine):
 
 
 @contextlib.contextmanager
-def docker_swarm(docker_engine, prefix: str, docker: str | None = None):
+def docker_swarm(docker_engine, prefix: str, docker: str | None = None, subnet: str | None = None):
     """A 2-node docker-driver lab on the test engine (its nodes on Docker `docker`, else the
-    default image's), its swarm formed; taken down after. A chosen Docker's root file system must
-    be in the cache `make test-install` fills: the tests download nothing."""
+    default image's; on `subnet`, else the article's), its swarm formed; taken down after. A chosen
+    Docker's root file system must be in the cache `make test-install` fills: the tests download nothing."""
     from swarmlab.lab import Lab, teardown
     from swarmlab.lab.docker import debian
     if docker and not debian.rootfs_path(debian.release(docker)).exists():
         pytest.fail(f"no Docker {docker} root file system in {debian.rootfs_path(debian.release(docker))}: "
                     f"`make test-install` builds it (`swarmlab lab rootfs --docker {docker}`)")
-    lab = Lab(name=unique_lab_name(prefix), driver="docker", engine=docker_engine.url, docker=docker)
+    lab = Lab(name=unique_lab_name(prefix), driver="docker", engine=docker_engine.url, docker=docker,
+              **({"subnet": subnet} if subnet else {}))
     try:
         lab.up()
         lab.form_swarm()

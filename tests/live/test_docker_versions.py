@@ -1,6 +1,14 @@
 """Docker 28 nodes for real: the node image built from Debian sid's packages (the root file
 system `make test-install` kept in the cache; nothing is downloaded here), a lab of it on the
-test engine, its swarm, and the version every node reports."""
+test engine, its swarm, and the version every node reports; the article's cause and the faults
+where 28 behaves unlike 20.10. Every fault on 28, one by one, is `python benchmarks/versions.py
+--dockers 28 --only-faults`.
+
+Where 28 behaves unlike 20.10: on 28.5, a worker that runs a task and advertises an address
+nobody reaches fails to `docker swarm leave --force` ("context deadline exceeded", the node
+stays in the swarm); 20.10 leaves. advertise-unreachable's undo must still put the node back
+on its own address.
+"""
 from __future__ import annotations
 
 import json
@@ -95,3 +103,27 @@ def test_pools_exhausted_is_injected_found_and_undone_on_28(lab28):
     assert node2.run(f"docker network ls -q --filter label={faults.NETWORK_LABEL}").check().stdout == ""
     story.rejoin(cluster, "node2")
     story.wait_for_network(cluster, "docker_gwbridge", nodes=[node2], timeout=20)
+
+
+@pytest.fixture
+def fresh_lab28(docker_engine):
+    """A lab of its own (beside the module's, on another subnet): advertise-unreachable rejoins node2
+    on a wrong address."""
+    with docker_swarm(docker_engine, "v28a", DOCKER, subnet="172.16.157.0/24") as lab:
+        yield lab
+
+
+def test_advertise_unreachable_s_undo_puts_the_node_back_on_its_address_on_28(fresh_lab28):
+    cluster = Cluster.from_lab(fresh_lab28)
+    story.create_overlay(cluster).check()
+    story.service_create(cluster, restart_delay="1s").check()
+    story.wait_for_running(cluster, timeout=30)  # a task on node2: what makes 28's leave fail
+    node2 = cluster.node("node2")
+    faults.inject(cluster, "advertise-unreachable", node="node2")
+    found = doctor(cluster)
+    assert ((found["node"] == "node2") & (found["check"] == "advertise address") & (found["severity"] == "error")).any()
+    faults.undo(cluster, "advertise-unreachable", node="node2")
+    assert node2.run("docker info --format '{{.Swarm.NodeAddr}}'").check().stdout.strip() == node2.address
+    rows = [json.loads(line) for line in
+            cluster.manager.run("docker node ls --format '{{json .}}'").check().stdout.splitlines()]
+    assert sorted((r["Hostname"], r["Status"]) for r in rows) == [("node1", "Ready"), ("node2", "Ready")]
