@@ -20,6 +20,7 @@ import sys
 
 from ..errors import SwarmlabError
 from ..i18n import translate
+from ..startup import skip_slow_iri_checker
 from . import check, classroom, course, doctor, drill, lab, lessons, run
 
 GROUPS = (check, lab, run, doctor, lessons, drill, classroom, course)  # in the order `swarmlab --help` lists them
@@ -34,6 +35,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_slow_iri_checker()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -115,6 +115,19 @@ def test_importing_swarmlab_leaves_docker_py_paramiko_and_nbformat_unloaded():
     assert out.stdout.strip() == "", f"imported at start: {out.stdout.strip()}"
 
 
+def test_a_swarmlab_command_that_reads_notebooks_skips_the_slow_iri_checker(tmp_path):
+    """`swarmlab lessons strip` reads every lesson with nbformat (so jsonschema loads) without
+    rfc3987_syntax (swarmlab/startup.py); a process that only imports swarmlab keeps the checker."""
+    command = ("import sys; from swarmlab.cli import main; assert main(['lessons', 'strip', '--out', sys.argv[1]]) == 0; "
+               "print('jsonschema' in sys.modules, sys.modules.get('rfc3987_syntax', 'absent'))")
+    out = subprocess.run([sys.executable, "-c", command, str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.split()[-2:] == ["True", "None"], out.stdout + out.stderr
+    library = subprocess.run([sys.executable, "-c", "import sys, swarmlab, nbformat, jsonschema; "
+                              "print(type(sys.modules.get('rfc3987_syntax')).__name__)"],
+                             capture_output=True, text=True, cwd=ROOT, check=True)
+    assert library.stdout.strip() == "module"  # swarmlab as a library changes nothing in its user's process
+
+
 def documented_imports() -> list[str]:
     """Every `from swarmlab... import ...` line in the README and docs/ (code a user copies)."""
     texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
