@@ -64,12 +64,28 @@ def _run(args) -> int:
     except OSError as exc:  # a file or folder that changed under us: one line, not a traceback
         print(f"swarmlab: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        stop = _signal_behind(exc)
+        if stop is None:
+            raise
+        if isinstance(stop, Terminated):
+            print("swarmlab: terminated (SIGTERM)", file=sys.stderr)
+            return 128 + signal.SIGTERM
         print("swarmlab: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("swarmlab: terminated (SIGTERM)", file=sys.stderr)
-        return 128 + signal.SIGTERM
+
+
+def _signal_behind(exc: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM an exception comes from, if any. Mostly it is the exception itself;
+    but one raised while threading was inside a lock's bookkeeping surfaces as "RuntimeError:
+    release unlocked lock" (seen in CI, SIGTERM during `lab up`), with the signal's as its context."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
