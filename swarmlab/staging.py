@@ -22,7 +22,9 @@ restores them (two lessons never share the hosts); once it is gone without putti
 them back (killed), `staged_note` says so to any command on that inventory, and
 `swarmlab lessons restore --inventory FILE` (or the next lesson) puts them back.
 
-A host already in a swarm before the lesson is refused: the lessons build their own.
+A host already in a swarm before the lesson is refused: the lessons build their own. So is a
+host in no swarm whose gossip port (7946/tcp) is taken, since a join there would fail; and a
+restore waits until each host that left has let that port go, and says so when one has not.
 """
 from __future__ import annotations
 
@@ -196,10 +198,27 @@ def begin(cluster, lesson_id: str, inventory, injects=()) -> dict:
     if busy:
         raise StagingError(f"{', '.join(busy)} already in a swarm (state {states[busy[0]]['swarm']}); the lessons "
                            f"build their own: run `docker swarm leave --force` there, or use fresh hosts")
+    held = {node.name: holder for node in cluster if (holder := swarm.gossip_port_holder(node))}
+    if held:
+        raise StagingError("; ".join(_gossip_port_taken(name, holder) for name, holder in held.items()))
     journal = {"lesson": lesson_id, "inventory": str(inventory), "owner": _owner(), "hosts": states,
                "faults": [[fault, host] for fault, host in injects], "made": {}}
     _write(path, journal)
     return journal
+
+
+def _gossip_port_taken(name: str, holder: str) -> str:
+    return (f"{name}: port {swarm.GOSSIP_PORT}/tcp is taken ({holder}) though {name} is in no swarm, so a join "
+            f"there would fail (\"error in agentInit ... bind: address already in use\"); if the holder is "
+            f"Docker, it kept the port after a leave: restart Docker on {name} (`sudo systemctl restart docker`)")
+
+
+def _gossip_port_released(cluster, node, timeout: float = 10) -> str:
+    """Wait until nobody listens on the node's gossip port after its leave; '' once free, else the holder."""
+    deadline = cluster.clock.now() + timeout
+    while (holder := swarm.gossip_port_holder(node)) and cluster.clock.now() < deadline:
+        cluster.clock.sleep(0.5)
+    return holder
 
 
 def _write(path: Path, journal: dict) -> None:
@@ -270,6 +289,10 @@ def restore(cluster, inventory) -> list[str]:
         if not left.ok and "not part of a swarm" not in left.stderr:  # gone already: what was wanted
             left.check(hint=f"leave the swarm on {node.name} by hand")
         done.append(f"{node.name}: left the swarm")
+    # A host that was in no swarm must have its gossip port free again, or its next join fails.
+    kept_port = {node.name: holder for node in cluster
+                 if journal["hosts"].get(node.name, {}).get("swarm") in ("inactive", "")
+                 and (holder := _gossip_port_released(cluster, node))}
     # Docker makes docker_gwbridge a moment after a join: a lesson stopped just after one has it
     # only now. The hosts are out of the lesson's swarm here, so nothing more appears.
     record_made(cluster, inventory)
@@ -288,6 +311,9 @@ def restore(cluster, inventory) -> list[str]:
         wrong = ([f"swarm {state}"] if state != journal["hosts"].get(node.name, {}).get("swarm", "inactive") else []) \
             + [f"network {now[i][0]} ({i[:12]}) still there" for i in now if i in made] \
             + [f"network {name} ({i[:12]}) gone" for i, name in before.items() if i not in now]
+        if node.name in kept_port:
+            wrong.append(f"port {swarm.GOSSIP_PORT}/tcp still taken after the leave ({kept_port[node.name]}): "
+                         f"restart Docker there before it joins a swarm again")
         if wrong:
             left_behind[node.name] = wrong
     if left_behind:

@@ -4,7 +4,8 @@
 - node names: `node_names(cluster)`, Docker's hostnames to the cluster's names;
 - the daemon: `start_docker(node)`, `restart_docker(node)`, the lab's dockerd or systemd's;
 - joins: `join` (through the node's Docker API: the token on no command line), `wait_for_join`,
-  `join_failures` (what a join sets up, or the log says it could not);
+  `join_failures` (what a join sets up, or the log says it could not), `gossip_port_holder`
+  (a node that cannot join because its gossip port is taken);
 - networks: `wait_for_network`, `remove_networks`;
 - tasks: `tasks(cluster, service)` and the waits on it (`wait_for_running`, `_failure`,
   `_placement`), `placement_timeline`, `task_history`; the task containers on a node.
@@ -226,8 +227,8 @@ def wait_for_join(cluster: Cluster, nodes=None, timeout: float = 20,
         if not waiting:
             return states
         if cluster.clock.now() > deadline:
-            said = "; ".join(f"{name}'s dockerd logged: {line}" for name in waiting
-                             if (line := last_agent_error(cluster.node(name))))
+            said = "; ".join(f"{name}'s dockerd logged: {line}{PORT_TAKEN_HINT if 'address already in use' in line else ''}"
+                             for name in waiting if (line := last_agent_error(cluster.node(name))))
             raise SwarmlabError(f"{', '.join(waiting)} did not finish joining within {timeout:.0f} s: no ingress "
                                 f"sandbox on docker_gwbridge, and no new '{INGRESS_FAILED}' in the dockerd log"
                                 f"{'; ' + said if said else ''}; `swarmlab doctor` says more")
@@ -243,12 +244,34 @@ AGENT_ERRORS_COMMAND = (f"{DOCKERD_LOG} | grep -iF {' '.join('-e ' + shlex.quote
                         "| tail -n 1")
 
 
+PORT_TAKEN_HINT = (" (a port the swarm needs was taken when the node joined; until its Docker restarts, "
+                   "no join there gets an ingress sandbox)")
+
+
 def last_agent_error(node: Node) -> str:
     """The last line the node's dockerd logged about its network agent or ingress network failing
     (AGENT_ERRORS), cut to its message; '' if none."""
     line = node.run(AGENT_ERRORS_COMMAND).stdout.strip()
     message = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
     return (message.group(1).replace('\\"', '"') if message else line)[:300]
+
+
+# The swarm's gossip port: a node's network agent listens there once it is in a swarm, and
+# lets it go when the node leaves.
+GOSSIP_PORT = 7946
+GOSSIP_LISTENER = f"ss -Hltnp 'sport = :{GOSSIP_PORT}' 2>/dev/null"
+
+
+def gossip_port_holder(node: Node) -> str:
+    """Who listens on the gossip port (7946/tcp) of `node`, as `ss` names it (e.g.
+    'users:(("dockerd",pid=812,fd=31))'); '' when nobody does, or the host has no `ss`.
+
+    On a node in no swarm nobody should. Where somebody does, a join cannot start the node's
+    network agent ("error in agentInit ... bind: address already in use") and that daemon gets
+    no ingress sandbox until it restarts (AGENT_ERRORS)."""
+    line = node.run(GOSSIP_LISTENER).stdout.strip()
+    users = re.search(r"users:\(\(.*\)\)", line)
+    return users.group(0) if users else line
 
 
 # --- networks ------------------------------------------------------------------------------

@@ -156,6 +156,30 @@ def test_a_host_already_in_a_swarm_is_refused_and_left_alone(inventory, tmp_path
         swarm.remove_networks(lab_cluster, node1, ["docker_gwbridge"], missing_ok=True)  # its join made it
 
 
+def test_a_host_whose_gossip_port_is_taken_is_refused_and_left_alone(inventory, tmp_path):
+    """A join on beta would fail ("error in agentInit ... bind: address already in use", seen once in
+    CI after a leave): the lesson says so before it changes anything. A real listener takes the port."""
+    path, lab_cluster = inventory
+    node2 = lab_cluster.node("node2")
+    listener = node2.run("nohup python3 -c 'import socket, time; s = socket.socket(); "
+                         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 7946)); "
+                         "s.listen(); time.sleep(120)' >/dev/null 2>&1 & echo $!").check().stdout.strip()
+    try:
+        deadline = time.monotonic() + 10
+        while not swarm.gossip_port_holder(node2):
+            assert time.monotonic() < deadline, "the stand-in listener did not start"
+            time.sleep(0.2)
+        table = run_lessons("inventory", out=tmp_path, only=["02"], inventory=path, progress=None)
+        said = table.iloc[0]["status"] + printed(_notebook(tmp_path, "02"))
+        assert "beta: port 7946/tcp is taken" in said and '"python3"' in said, said
+        assert not journal_path(path).exists()
+        for node in lab_cluster:
+            assert node.run("docker info --format '{{.Swarm.LocalNodeState}}'").stdout.strip() == "inactive"
+            assert "proto 199" not in node.run("ip route").stdout
+    finally:
+        node2.run(f"kill {listener}")
+
+
 def _notebook(out: Path, lesson: str):
     import nbformat
     return nbformat.read(next(Path(out).glob(f"{lesson}-*.ipynb")), as_version=4)
