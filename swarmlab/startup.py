@@ -1,4 +1,5 @@
-"""What swarmlab's own processes (the `swarmlab` command, its nbgrader steps) do first.
+"""What swarmlab's own processes (the `swarmlab` command, its nbgrader steps, a classroom's Jupyter
+servers) do first.
 
 nbformat, nbconvert and nbgrader validate with jsonschema, and jsonschema's format module imports
 rfc3987_syntax as it loads; rfc3987_syntax builds some thirty Earley parsers on import. That took
@@ -20,3 +21,10 @@ def skip_slow_iri_checker() -> None:
     (then it has its checkers, and this changes nothing)."""
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault(SLOW_IRI_CHECKER, None)  # None in sys.modules: ImportError on import
+
+
+# A classroom student's Jupyter server (the hub's Spawner.cmd, run by the students' Python):
+# jupyterhub-singleuser as its own script starts it, without the slow checker. It imports no
+# swarmlab, which the server does not need.
+SINGLEUSER = (f"import sys; sys.modules.setdefault({SLOW_IRI_CHECKER!r}, None); "
+              "from jupyterhub.singleuser import main; sys.exit(main())")

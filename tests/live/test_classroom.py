@@ -196,6 +196,7 @@ def _open_lesson(page, base: str, name: str):
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
     exercise = page.locator(".jp-Notebook .jp-CodeCell", has_text="raise NotImplementedError()")
+    exercise.first.wait_for(timeout=60_000)  # JupyterLab adds a notebook's cells a few at a time
     assert exercise.count() == 1, "nbgrader's copy of lesson 01 has one exercise to answer"
     exercise.locator(".cm-content").click()
     page.keyboard.press("Control+a")
