@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from ..lab import capacity
 
-# A student's JupyterLab server and lesson kernel, beside their lab: benchmarks/classroom.py measured
-# 286-306 MB (PSS) per student with a 2-node lab formed, for 5 and 10 students; less 2 x 64 MB of lab.
-SERVER_MEMORY_MB = 170
+# A student's JupyterLab server (with nbgrader's extensions) and lesson kernel, beside their lab:
+# benchmarks/classroom.py measured 313 and 301 MB (PSS) per student with a 2-node lab formed, for 5
+# and 10 students; less 2 x 64 MB of lab.
+SERVER_MEMORY_MB = 185
 
 
 def report(nodes: int = 2, meminfo_text: str | None = None) -> list[str]:
