@@ -43,7 +43,7 @@ ANSWER_01 = 'refused = node2.run("docker node ls")\nrefused'
 def classroom():
     """A started classroom: (Classroom, {account: password})."""
     require_live()
-    from swarmlab.classroom import hub
+    from swarmlab.classroom import hub, roster
     from swarmlab.classroom.setup import remove, setup
     from swarmlab.lab.limits import Limits
     tag = f"{random.randint(0, 9999):04d}"
@@ -53,11 +53,14 @@ def classroom():
     said: list[str] = []
     from swarmlab.classroom.install import shared_cache
     cache = shared_cache()  # what `make test-install` filled (made here when missing)
+    taken = [name for name in (teacher, *students) if roster.exists(name)]
+    assert not taken, f"accounts {taken} exist already: the fixture makes and removes its own"
     started = time.monotonic()
-    room = setup(folder, teacher, students, create_accounts=True, port=free_port(), idle_timeout=3600,
-                 student_limits=Limits(labs=1, nodes=2, memory_mb=128), proxy_prefix=cache / "chp",
-                 venv=cache / "classroom-venv", tls_mode="self-signed", say=said.append)
+    room = None
     try:
+        room = setup(folder, teacher, students, create_accounts=True, port=free_port(), idle_timeout=3600,
+                     student_limits=Limits(labs=1, nodes=2, memory_mb=128), proxy_prefix=cache / "chp",
+                     venv=cache / "classroom-venv", tls_mode="self-signed", say=said.append)
         passwords = dict(line.split("\t") for line in next(folder.glob("passwords-*.txt")).read_text().splitlines())
         assert set(passwords) == {teacher, *students}
         assert all(passwords[n] in "\n".join(said) for n in passwords)  # shown once, on the terminal
@@ -66,13 +69,19 @@ def classroom():
         print(f"classroom fixture: setup {set_up - started:.1f} s, hub start {time.monotonic() - set_up:.1f} s")
         yield room, passwords
     finally:
-        stopping = time.monotonic()
-        left = hub.stop(room, say=print)
-        (ARTIFACTS / "classroom-hub.log").parent.mkdir(parents=True, exist_ok=True)
-        if room.log_file.exists():
-            (ARTIFACTS / "classroom-hub.log").write_text(room.log_file.read_text())
-        remove(room, say=print)
-        print(f"classroom fixture: stop and remove {time.monotonic() - stopping:.1f} s")
+        stopping, left = time.monotonic(), []
+        try:
+            if room is not None:
+                left = hub.stop(room, say=print)
+                (ARTIFACTS / "classroom-hub.log").parent.mkdir(parents=True, exist_ok=True)
+                if room.log_file.exists():
+                    (ARTIFACTS / "classroom-hub.log").write_text(room.log_file.read_text())
+        finally:  # the accounts go even when the stop failed, or setup stopped halfway
+            if room is not None:
+                remove(room, say=print)
+            for name in (teacher, *students):
+                roster.remove(name)  # made by this fixture (none existed); gone already once remove() ran
+            print(f"classroom fixture: stop and remove {time.monotonic() - stopping:.1f} s")
         assert not left, f"the classroom's stop left these running: {left}"
 
 
