@@ -96,10 +96,11 @@ def jupyter_config(room: Classroom) -> None:
 
 
 def hand_out_to_all(room: Classroom, students: list[str], say=print) -> None:
-    """Every student's fetch at setup, four at a time: nbgrader takes 2.5-4 s of CPU just to import,
-    and ten students logging in at once would wait for ten of them on this 2-core machine
-    (benchmarks/classroom.py: the 10-student run's worst swarm went from 30 s to 79 s when the
-    fetch waited for login). At login only a lesson released since is fetched; none: no process."""
+    """Every student's fetch at setup, four at a time: each fetch is a process that imports nbgrader
+    (2.4 s of CPU, 2.5-4 s before swarmlab.startup), and ten students logging in at once would wait
+    for ten of them on this 2-core machine (benchmarks/classroom.py, before swarmlab.startup: the
+    10-student run's worst swarm went from 30 s to 79 s when the fetch waited for login). At login
+    only a lesson released since is fetched; none: no process."""
     from concurrent.futures import ThreadPoolExecutor
     say(f"fetching the lessons into each student's ~/{LESSONS_FOLDER} (nbgrader fetch, as the student)")
     with ThreadPoolExecutor(max_workers=4) as pool:
